@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the system packages Podium needs when they are missing.
+# Usage: scripts/deps.sh build|test   (sourced or run)
+set -euo pipefail
+
+need_pkgs=()
+want() { # want <command> <debian package>
+  command -v "$1" >/dev/null 2>&1 || need_pkgs+=("$2")
+}
+
+want cmake cmake          # builds the bundled libopus
+want meson meson          # builds the vendored libdav1d
+want ninja ninja-build
+want nasm nasm            # libdav1d's x86 assembly
+want cc gcc
+if [ "${1:-build}" = test ]; then
+  want chromium chromium              # real browser for end-to-end tests
+  want chromedriver chromium-driver   # drives it over WebDriver
+  want file file                      # checks the binary is static
+fi
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "==> Installing system packages: ${need_pkgs[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo (Rust) is not installed; install it from https://rustup.rs" >&2
+  exit 1
+fi

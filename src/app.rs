@@ -1,0 +1,257 @@
+//! Wiring: config -> store -> services -> servers. [`start`] binds the
+//! listeners (port 0 works) and returns a [`Server`] handle that tests and
+//! `main` stop with [`Server::shutdown`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use jiff::{SignedDuration, Timestamp};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::ratelimit::SlidingWindow;
+use crate::http::{self, Assets};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::util::{random_token, sha256};
+
+/// Everything a request handler may use.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    pub assets: Assets,
+    pub limits: SigninLimits,
+    /// The Content-Security-Policy header value.
+    pub csp: String,
+    /// Cookies get `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// Runs a store call on the blocking pool (redb does file IO and fsync).
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .expect("store task panicked")
+    }
+
+    /// Runs CPU-heavy work (password hashing) off the async threads.
+    pub async fn cpu<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Ok(tokio::task::spawn_blocking(f)
+            .await
+            .expect("cpu task panicked"))
+    }
+}
+
+/// Failed sign-in counting per account (email) and per client address.
+#[derive(Debug)]
+pub struct SigninLimits {
+    per_account: Mutex<SlidingWindow<String>>,
+    per_ip: Mutex<SlidingWindow<IpAddr>>,
+}
+
+impl SigninLimits {
+    fn new(config: &Config) -> Self {
+        let window = SignedDuration::try_from(config.accounts.signin_window).expect("window fits");
+        Self {
+            per_account: Mutex::new(SlidingWindow::new(
+                config.accounts.signin_failures_per_account,
+                window,
+            )),
+            per_ip: Mutex::new(SlidingWindow::new(
+                config.accounts.signin_failures_per_ip,
+                window,
+            )),
+        }
+    }
+
+    /// How long the caller must wait, when either limit is used up.
+    pub fn signin_blocked(
+        &self,
+        email: &str,
+        ip: IpAddr,
+        now: Timestamp,
+    ) -> Option<SignedDuration> {
+        let a = self
+            .per_account
+            .lock()
+            .expect("limits lock")
+            .blocked(&email.to_owned(), now);
+        let i = self.per_ip.lock().expect("limits lock").blocked(&ip, now);
+        a.max(i)
+    }
+
+    pub fn signin_failed(&self, email: &str, ip: IpAddr, now: Timestamp) {
+        self.per_account
+            .lock()
+            .expect("limits lock")
+            .record(&email.to_owned(), now);
+        self.per_ip.lock().expect("limits lock").record(&ip, now);
+    }
+
+    pub fn signin_succeeded(&self, email: &str) {
+        self.per_account
+            .lock()
+            .expect("limits lock")
+            .clear(&email.to_owned());
+    }
+
+    fn sweep(&self, now: Timestamp) {
+        self.per_account.lock().expect("limits lock").sweep(now);
+        self.per_ip.lock().expect("limits lock").sweep(now);
+    }
+}
+
+/// A running Podium.
+#[derive(Debug)]
+pub struct Server {
+    pub http_addr: SocketAddr,
+    /// The address to open in a browser.
+    pub base_url: String,
+    /// The one-time link that creates the first admin, while none exists.
+    pub setup_url: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests finish, closes the store.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Runs until `signal` resolves, then shuts down gracefully.
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+fn content_security_policy(config: &Config) -> String {
+    let quic = config.server.quic_addr;
+    let host = match quic.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         media-src 'self' blob:; connect-src 'self' https://{host}:{port}; worker-src 'self' blob:; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        port = quic.port()
+    )
+}
+
+/// Opens the store, binds the HTTP listener and starts serving.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+    let data_dir = config.server.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+        .await
+        .context("opening the store")?
+        .with_context(|| {
+            format!(
+                "opening the data directory {}",
+                config.server.data_dir.display()
+            )
+        })?;
+    let listener = TcpListener::bind(config.server.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.server.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    let base_url = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{http_addr}"));
+
+    let setup_token = random_token();
+    let armed = {
+        let store = store.clone();
+        let hash = sha256(setup_token.as_bytes());
+        tokio::task::spawn_blocking(move || store.arm_setup_token(&hash)).await??
+    };
+    let setup_url = armed.then(|| format!("{base_url}/setup?token={setup_token}"));
+
+    let state = Arc::new(AppState {
+        csp: content_security_policy(&config),
+        secure_cookies: base_url.starts_with("https://"),
+        limits: SigninLimits::new(&config),
+        metrics: Metrics::default(),
+        assets: Assets::load(),
+        store,
+        clock,
+        config,
+    });
+
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, state, rx));
+    Ok(Server {
+        http_addr,
+        base_url,
+        setup_url,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    http::serve(listener, state.clone(), async {
+        let _ = shutdown.await;
+    })
+    .await
+    .context("HTTP server")?;
+    housekeeping.abort();
+    let _ = housekeeping.await;
+    // Connection tasks drop their handles a moment after their last response;
+    // wait for that so the database file is closed when this returns.
+    for _ in 0..200 {
+        if Arc::strong_count(&state) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Periodic cleanup: expired sign-in sessions and stale rate-limit entries.
+async fn housekeeping(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        state.limits.sweep(now);
+        match state.blocking(move |s| s.purge_expired_sessions(now)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "purged expired sign-in sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging sessions failed"),
+        }
+    }
+}

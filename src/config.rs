@@ -1,0 +1,412 @@
+//! Configuration: one TOML file parsed into [`RawConfig`] (serde, unknown keys
+//! refused) and validated into the typed [`Config`] the rest of the app uses.
+//!
+//! Precedence: command-line flags > the TOML file > built-in defaults. Flags are
+//! applied by [`Overrides::apply`] after the file is validated, so a default can
+//! never overwrite a value the file set.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A configuration problem, naming the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// The file as written, every field optional. Unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub community: RawCommunity,
+    #[serde(default)]
+    pub features: RawFeatures,
+    #[serde(default)]
+    pub accounts: RawAccounts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub data_dir: Option<PathBuf>,
+    pub http_addr: Option<String>,
+    pub quic_addr: Option<String>,
+    pub public_url: Option<String>,
+    pub max_body_bytes: Option<u64>,
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommunity {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub physical_address: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeatures {
+    pub members_can_create_sessions: Option<bool>,
+    pub premium_required_for_presenting: Option<bool>,
+    pub premium_required_for_hosting: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccounts {
+    pub session_days: Option<u64>,
+    pub signin_failures_per_account: Option<u32>,
+    pub signin_failures_per_ip: Option<u32>,
+    pub signin_window_minutes: Option<u64>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub community: CommunityConfig,
+    pub features: Features,
+    pub accounts: AccountsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub quic_addr: SocketAddr,
+    /// The origin people type in their browser, e.g. `https://talks.example.org`.
+    /// `None` means "whatever Host the request came with" (local use).
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommunityConfig {
+    pub name: String,
+    pub time_zone: jiff::tz::TimeZone,
+    pub time_zone_name: String,
+    pub physical_address: String,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Features {
+    pub members_can_create_sessions: bool,
+    pub premium_required_for_presenting: bool,
+    pub premium_required_for_hosting: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    pub session_lifetime: Duration,
+    pub signin_failures_per_account: u32,
+    pub signin_failures_per_ip: u32,
+    pub signin_window: Duration,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "./podium-data";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_QUIC_ADDR: &str = "127.0.0.1:8443";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_raw(RawConfig::default()).expect("built-in defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Self::from_raw(raw)
+    }
+
+    /// Validates a raw config, filling in defaults.
+    pub fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        let s = raw.server;
+        let server = ServerConfig {
+            data_dir: s
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            http_addr: parse_addr(
+                "server.http_addr",
+                s.http_addr.as_deref().unwrap_or(DEFAULT_HTTP_ADDR),
+            )?,
+            quic_addr: parse_addr(
+                "server.quic_addr",
+                s.quic_addr.as_deref().unwrap_or(DEFAULT_QUIC_ADDR),
+            )?,
+            public_url: s
+                .public_url
+                .map(|u| parse_public_url("server.public_url", &u))
+                .transpose()?,
+            max_body_bytes: match s.max_body_bytes.unwrap_or(64 * 1024) {
+                n @ 1024..=16_777_216 => n as usize,
+                n => {
+                    return Err(invalid(
+                        "server.max_body_bytes",
+                        format!("{n} is outside 1024..=16777216"),
+                    ));
+                }
+            },
+            shutdown_grace: Duration::from_secs(match s.shutdown_grace_seconds.unwrap_or(10) {
+                n @ 0..=300 => n,
+                n => {
+                    return Err(invalid(
+                        "server.shutdown_grace_seconds",
+                        format!("{n} is more than 300"),
+                    ));
+                }
+            }),
+        };
+        if server.data_dir.as_os_str().is_empty() {
+            return Err(invalid("server.data_dir", "must not be empty"));
+        }
+
+        let c = raw.community;
+        let name = c.name.unwrap_or_else(|| "Podium".to_owned());
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(invalid(
+                "community.name",
+                "must be between 1 and 80 characters",
+            ));
+        }
+        let time_zone_name = c.time_zone.unwrap_or_else(|| "UTC".to_owned());
+        let time_zone = jiff::tz::TimeZone::get(&time_zone_name).map_err(|_| {
+            invalid(
+                "community.time_zone",
+                format!("`{time_zone_name}` is not an IANA time zone name (e.g. Europe/Berlin)"),
+            )
+        })?;
+        let community = CommunityConfig {
+            name,
+            time_zone,
+            time_zone_name,
+            physical_address: c.physical_address.unwrap_or_default(),
+        };
+
+        let f = raw.features;
+        let features = Features {
+            members_can_create_sessions: f.members_can_create_sessions.unwrap_or(false),
+            premium_required_for_presenting: f.premium_required_for_presenting.unwrap_or(false),
+            premium_required_for_hosting: f.premium_required_for_hosting.unwrap_or(false),
+        };
+
+        let a = raw.accounts;
+        let accounts = AccountsConfig {
+            session_lifetime: Duration::from_secs(
+                86_400
+                    * in_range(
+                        "accounts.session_days",
+                        a.session_days.unwrap_or(30),
+                        1,
+                        365,
+                    )?,
+            ),
+            signin_failures_per_account: in_range(
+                "accounts.signin_failures_per_account",
+                a.signin_failures_per_account.unwrap_or(5),
+                1,
+                1000,
+            )?,
+            signin_failures_per_ip: in_range(
+                "accounts.signin_failures_per_ip",
+                a.signin_failures_per_ip.unwrap_or(50),
+                1,
+                100_000,
+            )?,
+            signin_window: Duration::from_secs(
+                60 * in_range(
+                    "accounts.signin_window_minutes",
+                    a.signin_window_minutes.unwrap_or(15),
+                    1,
+                    1440,
+                )?,
+            ),
+        };
+
+        Ok(Config {
+            server,
+            community,
+            features,
+            accounts,
+        })
+    }
+
+    /// Where the redb file lives.
+    pub fn db_path(&self) -> PathBuf {
+        self.server.data_dir.join("podium.redb")
+    }
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &'static str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
+    if v < lo || v > hi {
+        return Err(invalid(key, format!("{v} is outside {lo}..={hi}")));
+    }
+    Ok(v)
+}
+
+fn parse_addr(key: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| {
+        invalid(
+            key,
+            format!("`{s}` is not an IP address with a port, like 127.0.0.1:8080"),
+        )
+    })
+}
+
+fn parse_public_url(key: &'static str, s: &str) -> Result<String, ConfigError> {
+    let trimmed = s.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| invalid(key, format!("`{s}` must start with http:// or https://")))?;
+    if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
+        return Err(invalid(
+            key,
+            format!("`{s}` must be an origin like https://talks.example.org (no path)"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Values given on the command line; each one set replaces the file's value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub http_addr: Option<String>,
+    pub quic_addr: Option<String>,
+}
+
+impl Overrides {
+    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+        if let Some(d) = &self.data_dir {
+            config.server.data_dir = d.clone();
+        }
+        if let Some(a) = &self.http_addr {
+            config.server.http_addr = parse_addr("--http-addr", a)?;
+        }
+        if let Some(a) = &self.quic_addr {
+            config.server.quic_addr = parse_addr("--quic-addr", a)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.server.data_dir, PathBuf::from("./podium-data"));
+        assert_eq!(c.server.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.quic_addr.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.community.name, "Podium");
+        assert!(!c.features.premium_required_for_presenting);
+    }
+
+    #[test]
+    fn example_file_parses_and_sets_every_section() {
+        let text = include_str!("../config.example.toml");
+        let c = Config::parse(text).expect("config.example.toml must be valid");
+        assert_eq!(c.community.time_zone_name, "Europe/Berlin");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&str, &str)] = &[
+            ("[server]\nhttp_adr = \"x\"", "http_adr"),
+            ("[server]\nhttp_addr = \"localhost\"", "server.http_addr"),
+            ("[server]\nquic_addr = \"1.2.3.4\"", "server.quic_addr"),
+            ("[server]\npublic_url = \"ftp://x\"", "server.public_url"),
+            (
+                "[server]\npublic_url = \"https://x/a\"",
+                "server.public_url",
+            ),
+            ("[server]\nmax_body_bytes = 10", "server.max_body_bytes"),
+            (
+                "[community]\ntime_zone = \"Mars/Olympus\"",
+                "community.time_zone",
+            ),
+            ("[community]\nname = \"  \"", "community.name"),
+            (
+                "[features]\npremium_required_for_hosting = \"yes\"",
+                "premium_required_for_hosting",
+            ),
+            ("[accounts]\nsession_days = 0", "accounts.session_days"),
+            ("[nonsense]\na = 1", "nonsense"),
+        ];
+        for (text, key) in cases {
+            let err = Config::parse(text).expect_err(text).to_string();
+            assert!(
+                err.contains(key),
+                "{text:?} gave {err:?}, expected it to name {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_never_clobber_file() {
+        let mut c =
+            Config::parse("[server]\nhttp_addr = \"127.0.0.1:9000\"\ndata_dir = \"/srv/p\"")
+                .unwrap();
+        Overrides::default().apply(&mut c).unwrap();
+        assert_eq!(c.server.http_addr.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.server.data_dir, PathBuf::from("/srv/p"));
+        let o = Overrides {
+            http_addr: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
+        o.apply(&mut c).unwrap();
+        assert_eq!(c.server.http_addr.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.server.data_dir, PathBuf::from("/srv/p"));
+    }
+}

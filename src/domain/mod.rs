@@ -1,0 +1,67 @@
+//! Pure rules: no IO, no tokio, no redb, no clock reads. Callers pass `now`.
+
+pub mod accounts;
+pub mod ratelimit;
+
+/// What sort of refusal an error is; the HTTP layer maps it to a status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is malformed or out of range (400).
+    Invalid,
+    /// Not signed in, or wrong credentials (401).
+    Unauthenticated,
+    /// Signed in but not allowed (403).
+    Forbidden,
+    /// The thing does not exist (404).
+    NotFound,
+    /// The request conflicts with the current state (409).
+    Conflict,
+    /// Too many attempts; try again later (429).
+    TooMany,
+}
+
+/// A rule was broken: a kind, a stable machine-readable code, a human message
+/// and, when the problem is one input, that input's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DomainError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+}
+
+impl DomainError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A bad value of one input field.
+    pub fn field(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Invalid,
+            code,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, code, message)
+    }
+
+    /// Marks the error as about one input field.
+    pub fn on(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+}

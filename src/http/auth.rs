@@ -1,0 +1,141 @@
+//! Who is asking: the session cookie, the signed-in user, and the CSRF check
+//! (Origin / Sec-Fetch-Site) on every state-changing request.
+
+use hyper::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use hyper::{HeaderMap, Method, StatusCode};
+
+use super::error::ApiError;
+use super::response::Resp;
+use crate::app::AppState;
+use crate::store::User;
+use crate::util::sha256;
+
+pub const COOKIE_NAME: &str = "podium_session";
+
+/// The session cookie's value, if the request carries one.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE_NAME)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The signed-in user, or `None`.
+pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let hash = sha256(token.as_bytes());
+    let now = state.clock.now();
+    Ok(state
+        .blocking(move |store| store.session_user(&hash, now))
+        .await?)
+}
+
+pub async fn require_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+    current_user(state, headers)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+pub async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+    let user = require_user(state, headers).await?;
+    if !user.is_admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Only admins can do that.",
+        ));
+    }
+    Ok(user)
+}
+
+fn cookie_attrs(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        "; Path=/; HttpOnly; SameSite=Lax; Secure"
+    } else {
+        "; Path=/; HttpOnly; SameSite=Lax"
+    }
+}
+
+pub fn set_session_cookie(resp: &mut Resp, state: &AppState, token: &str) {
+    let max_age = state.config.accounts.session_lifetime.as_secs();
+    let v = format!(
+        "{COOKIE_NAME}={token}; Max-Age={max_age}{}",
+        cookie_attrs(state)
+    );
+    resp.headers_mut()
+        .append(SET_COOKIE, v.parse().expect("cookie is ASCII"));
+}
+
+pub fn clear_session_cookie(resp: &mut Resp, state: &AppState) {
+    let v = format!("{COOKIE_NAME}=; Max-Age=0{}", cookie_attrs(state));
+    resp.headers_mut()
+        .append(SET_COOKIE, v.parse().expect("cookie is ASCII"));
+}
+
+/// Refuses cross-site state-changing requests. Browsers send `Sec-Fetch-Site`
+/// and `Origin`; a request must prove it comes from our own pages with one of
+/// them. Requests with neither are refused too: API clients send `Origin`.
+pub fn check_csrf(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let refuse = |why: &str| {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_origin",
+            format!("Cross-site request refused: {why}."),
+        ))
+    };
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return refuse("it did not come from this site's pages");
+    }
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        if headers.contains_key("sec-fetch-site") {
+            return Ok(());
+        }
+        return refuse("the Origin header is missing");
+    };
+    let allowed = match &state.config.server.public_url {
+        Some(public) => origin == public,
+        None => {
+            let host = headers
+                .get(HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let bare = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            !host.is_empty() && bare == Some(host)
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        refuse("the Origin does not match this server")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, "a=1; podium_session=abc; b=2".parse().unwrap());
+        assert_eq!(session_token(&h).as_deref(), Some("abc"));
+        h.insert(COOKIE, "podium_session=".parse().unwrap());
+        assert_eq!(session_token(&h), None);
+        h.insert(COOKIE, "podium_sessionx=1".parse().unwrap());
+        assert_eq!(session_token(&h), None);
+    }
+}

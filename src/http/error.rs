@@ -1,0 +1,98 @@
+//! API errors: every failure becomes `{"error": {"code", "message", "field"}}`
+//! with the status code its kind calls for.
+
+use hyper::StatusCode;
+
+use super::response::{Resp, json};
+use crate::domain::{DomainError, ErrorKind};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "There is nothing at this address.",
+        )
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Please sign in first.",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on our side. Please try again.",
+        )
+    }
+
+    pub fn into_response(self) -> Resp {
+        let body = serde_json::json!({
+            "error": {"code": self.code, "message": self.message, "field": self.field}
+        });
+        let mut resp = json(self.status, &body);
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, secs.into());
+        }
+        resp
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let status = match e.kind {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        };
+        Self {
+            status,
+            code: e.code,
+            message: e.message,
+            field: e.field,
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Rule(d) => d.into(),
+            StoreError::NotFound => Self::not_found(),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Self::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The HTTP server (hyper 1.x): routing, security headers, the JSON API,
+//! pages and assets, graceful shutdown.
+
+mod accounts;
+mod assets;
+mod auth;
+mod error;
+mod response;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use assets::Assets;
+use error::ApiError;
+use response::{Resp, json, redirect, text};
+
+use crate::app::AppState;
+
+/// Accepts connections until `shutdown` resolves, then lets in-flight requests
+/// finish (up to the configured grace period).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let st = state.clone();
+                let svc = service_fn(move |req| {
+                    let st = st.clone();
+                    async move { Ok::<_, Infallible>(handle(&st, peer, req).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(15))
+                    .serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, %peer, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let grace = state.config.server.shutdown_grace;
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; dropping connections"),
+    }
+    Ok(())
+}
+
+async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let mut resp = match route(state, peer, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    if method == Method::HEAD {
+        *resp.body_mut() = Default::default();
+    }
+    let h = resp.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_str(&state.csp).expect("CSP is ASCII"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(self), microphone=(self), display-capture=(self)"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    state.metrics.observe(resp.status(), started.elapsed());
+    resp
+}
+
+/// The JSON API's routes.
+enum Api {
+    Config,
+    Signup,
+    Signin,
+    Signout,
+    Me,
+    Setup,
+    AdminUsers,
+    AdminUser(u64),
+}
+
+impl Api {
+    fn parse(segs: &[&str]) -> Option<Api> {
+        Some(match segs {
+            ["config"] => Api::Config,
+            ["auth", "signup"] => Api::Signup,
+            ["auth", "signin"] => Api::Signin,
+            ["auth", "signout"] => Api::Signout,
+            ["me"] => Api::Me,
+            ["setup"] => Api::Setup,
+            ["admin", "users"] => Api::AdminUsers,
+            ["admin", "users", id] => Api::AdminUser(id.parse().ok()?),
+            _ => return None,
+        })
+    }
+
+    fn allow(&self) -> &'static str {
+        match self {
+            Api::Config | Api::AdminUsers => "GET",
+            Api::Signup | Api::Signin | Api::Signout | Api::Setup => "POST",
+            Api::Me => "GET, PATCH",
+            Api::AdminUser(_) => "PATCH",
+        }
+    }
+}
+
+/// Pages of the web client; each is index.html, the client renders the page.
+#[derive(PartialEq)]
+enum Page {
+    Public,
+    SignedIn,
+    Admin,
+}
+
+fn page(path: &str) -> Option<Page> {
+    Some(match path {
+        "/" | "/signin" | "/signup" | "/setup" => Page::Public,
+        "/profile" => Page::SignedIn,
+        "/admin" => Page::Admin,
+        _ => return None,
+    })
+}
+
+async fn route(
+    state: &AppState,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+
+    if let Some(rest) = path.strip_prefix("/api/") {
+        let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let api = Api::parse(&segs).ok_or_else(ApiError::not_found)?;
+        auth::check_csrf(state, &method, req.headers())?;
+        let m = &method;
+        return match (api, m) {
+            (Api::Config, &Method::GET) => accounts::config(state, req).await,
+            (Api::Signup, &Method::POST) => accounts::signup(state, req).await,
+            (Api::Signin, &Method::POST) => accounts::signin(state, peer.ip(), req).await,
+            (Api::Signout, &Method::POST) => accounts::signout(state, req).await,
+            (Api::Me, &Method::GET) => accounts::me(state, req).await,
+            (Api::Me, &Method::PATCH) => accounts::update_me(state, req).await,
+            (Api::Setup, &Method::POST) => accounts::setup(state, req).await,
+            (Api::AdminUsers, &Method::GET) => accounts::admin_users(state, req).await,
+            (Api::AdminUser(id), &Method::PATCH) => {
+                accounts::admin_update_user(state, id, req).await
+            }
+            (api, _) => {
+                let mut e = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("{method} is not allowed here; use {}.", api.allow()),
+                )
+                .into_response();
+                e.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(api.allow()));
+                Ok(e)
+            }
+        };
+    }
+
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Only GET and HEAD are allowed for pages.",
+        ));
+    }
+    match path.as_str() {
+        "/healthz" => {
+            state.blocking(|s| s.schema_version()).await?;
+            return Ok(text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"));
+        }
+        "/metrics" => {
+            let users = state.blocking(|s| s.user_count()).await?;
+            return Ok(text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                state.metrics.render(users),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(kind) = page(&path) {
+        let mut status = StatusCode::OK;
+        if kind != Page::Public {
+            match auth::current_user(state, req.headers()).await? {
+                None => return Ok(redirect(&format!("/signin?next={path}"))),
+                Some(u) if kind == Page::Admin && !u.is_admin => status = StatusCode::FORBIDDEN,
+                Some(_) => {}
+            }
+        }
+        return state
+            .assets
+            .serve("index.html", status, req.headers())
+            .ok_or_else(ApiError::internal);
+    }
+    let asset = path.trim_start_matches('/');
+    if !asset.is_empty() && state.assets.contains(asset) {
+        return state
+            .assets
+            .serve(asset, StatusCode::OK, req.headers())
+            .ok_or_else(ApiError::internal);
+    }
+    // Unknown page: the client shows its "not found" view with a 404 status.
+    let wants_html = req
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        return state
+            .assets
+            .serve("index.html", StatusCode::NOT_FOUND, req.headers())
+            .ok_or_else(ApiError::internal);
+    }
+    Ok(json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": {"code": "not_found", "message": "There is nothing at this address.", "field": null}}),
+    ))
+}

@@ -1,0 +1,111 @@
+//! The `podium` command: a thin shell over the library.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{CommandFactory, FromArgMatches};
+use podium::cli::{AdminCommand, Cli, Command, ConfigCommand, CreateUserArgs, ServeArgs};
+use podium::clock::{Clock, SystemClock};
+use podium::domain::accounts as rules;
+use podium::store::{NewUser, Store};
+
+fn main() -> anyhow::Result<()> {
+    // `--version` also names the codec libraries linked into this binary.
+    let version: &'static str = podium::version_long().leak();
+    let matches = Cli::command().version(version).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "podium=info,warn".into()),
+        )
+        .with_target(false)
+        .init();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Config(ConfigCommand::Check { file })) => {
+            let config = podium::config::Config::load(&file)?;
+            println!("{}: OK", file.display());
+            println!("  data dir:   {}", config.server.data_dir.display());
+            println!("  HTTP:       {}", config.server.http_addr);
+            println!("  QUIC:       {} (UDP)", config.server.quic_addr);
+            println!(
+                "  community:  {} ({})",
+                config.community.name, config.community.time_zone_name
+            );
+            Ok(())
+        }
+        Some(Command::Admin(AdminCommand::CreateUser(args))) => create_user(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let server = podium::app::start(config, Arc::new(SystemClock)).await?;
+        println!(
+            "Podium is running. Open {} in your browser.",
+            server.base_url
+        );
+        if let Some(url) = &server.setup_url {
+            println!("No administrator exists yet. Create one with this one-time link:\n  {url}");
+        }
+        println!("Press Ctrl+C to stop.");
+        server.run_until(shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
+    let config = ServeArgs {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        ..Default::default()
+    }
+    .resolve()?;
+    let email = rules::normalize_email(&args.email)?;
+    let name = rules::validate_name(&args.name)?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    rules::validate_password(&password)?;
+    let store = Store::open(&config.server.data_dir)?;
+    let user = match store.create_user(
+        NewUser {
+            email,
+            name,
+            password_hash: rules::hash_password(&password),
+            is_admin: args.admin,
+            is_premium: args.premium,
+        },
+        SystemClock.now(),
+    ) {
+        Ok(u) => u,
+        Err(podium::store::StoreError::Rule(e)) => bail!("{e}"),
+        Err(e) => return Err(e.into()),
+    };
+    println!(
+        "Created user {} ({}{}).",
+        user.id,
+        if user.is_admin { "admin" } else { "member" },
+        if user.is_premium { ", premium" } else { "" }
+    );
+    Ok(())
+}

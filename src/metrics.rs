@@ -1,0 +1,104 @@
+//! Process metrics in the Prometheus text format, served at `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::StatusCode;
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    started: Instant,
+    /// Responses by status class 1xx..5xx.
+    responses: [Counter; 5],
+    request_micros: Counter,
+    pub signups: Counter,
+    pub signin_failures: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            responses: Default::default(),
+            request_micros: Counter::default(),
+            signups: Counter::default(),
+            signin_failures: Counter::default(),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, status: StatusCode, took: Duration) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.responses[class].inc();
+        self.request_micros.add(took.as_micros() as u64);
+    }
+
+    /// Renders every metric; `users` is read from the store by the caller.
+    pub fn render(&self, users: u64) -> String {
+        let mut out = String::with_capacity(1024);
+        let total: u64 = self.responses.iter().map(Counter::get).sum();
+        let _ = writeln!(
+            out,
+            "# HELP podium_build_info Build information.\n# TYPE podium_build_info gauge\npodium_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_uptime_seconds Seconds since the server started.\n# TYPE podium_uptime_seconds gauge\npodium_uptime_seconds {:.3}",
+            self.started.elapsed().as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_http_responses_total HTTP responses sent, by status class.\n# TYPE podium_http_responses_total counter"
+        );
+        for (i, c) in self.responses.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "podium_http_responses_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                c.get()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP podium_http_request_duration_seconds Time spent handling requests.\n# TYPE podium_http_request_duration_seconds summary\npodium_http_request_duration_seconds_sum {:.6}\npodium_http_request_duration_seconds_count {}",
+            self.request_micros.get() as f64 / 1e6,
+            total
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_signups_total Accounts created.\n# TYPE podium_signups_total counter\npodium_signups_total {}",
+            self.signups.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_signin_failures_total Failed sign-in attempts.\n# TYPE podium_signin_failures_total counter\npodium_signin_failures_total {}",
+            self.signin_failures.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_users Registered accounts.\n# TYPE podium_users gauge\npodium_users {users}"
+        );
+        out
+    }
+}

@@ -1,0 +1,171 @@
+//! The store: the only module that knows redb. Typed tables with a versioned
+//! value encoding, a schema-version record with a migration runner, and one
+//! write transaction per user action.
+
+mod codec;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::domain::DomainError;
+
+pub use users::{AuthSession, NewUser, User, UserUpdate};
+
+/// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// user id -> User
+const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+/// normalised email -> user id
+const USER_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("user_emails");
+/// SHA-256 of a session cookie -> AuthSession
+const AUTH_SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("auth_sessions");
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A rule checked inside the transaction refused the change (nothing was written).
+    #[error(transparent)]
+    Rule(#[from] DomainError),
+    #[error("not found")]
+    NotFound,
+    #[error(
+        "the data directory is in use by another Podium process (stop the server first, or use another --data-dir)"
+    )]
+    InUse,
+    #[error("the data was written by a newer Podium (schema {found}, this build knows {known})")]
+    NewerSchema { found: u64, known: u64 },
+    #[error("stored value in table `{table}` is unreadable: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A migration step: brings the schema from version `index` to `index + 1`.
+type Migration = fn(&WriteTransaction) -> Result<()>;
+
+/// Every schema change ever made, in order. Never edit a released step; add one.
+const MIGRATIONS: &[Migration] = &[migrate_1_initial];
+
+fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(META)?;
+    tx.open_table(USERS)?;
+    tx.open_table(USER_EMAILS)?;
+    tx.open_table(AUTH_SESSIONS)?;
+    Ok(())
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+fn read_u64(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64> {
+    Ok(match meta.get(key)? {
+        Some(v) => {
+            let b: [u8; 8] = v.value().try_into().map_err(|_| StoreError::Corrupt {
+                table: "meta",
+                reason: format!("{key} is not 8 bytes"),
+            })?;
+            u64::from_be_bytes(b)
+        }
+        None => 0,
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) `podium.redb` in `data_dir` and runs pending migrations.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let path = data_dir.join("podium.redb");
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
+            redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                StoreError::InUse
+            }
+            other => StoreError::Db(other.into()),
+        })?;
+        let store = Store { db: Arc::new(db) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        loop {
+            let tx = self.db.begin_write()?;
+            let version = {
+                let meta = tx.open_table(META)?;
+                read_u64(&meta, "schema_version")?
+            };
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    found: version,
+                    known: SCHEMA_VERSION,
+                });
+            }
+            if version == SCHEMA_VERSION {
+                return Ok(());
+            }
+            MIGRATIONS[version as usize](&tx)?;
+            tx.open_table(META)?
+                .insert("schema_version", &(version + 1).to_be_bytes()[..])?;
+            tx.commit()?;
+            tracing::info!(from = version, to = version + 1, "migrated store schema");
+        }
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        read_u64(&meta, "schema_version")
+    }
+}
+
+/// Takes the next id of a counter kept in META, inside the caller's transaction.
+fn next_id(tx: &WriteTransaction, counter: &str) -> Result<u64> {
+    let mut meta = tx.open_table(META)?;
+    let id = read_u64(&meta, counter)? + 1;
+    meta.insert(counter, &id.to_be_bytes()[..])?;
+    Ok(id)
+}

@@ -1,0 +1,528 @@
+//! Accounts over the real HTTP API: sign up / in / out, bad input, rate
+//! limits, first-run admin setup (including a race), profiles, admin flags,
+//! and persistence across a restart.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestApp, assert_error};
+
+#[tokio::test]
+async fn sign_up_sign_in_sign_out() {
+    let app = TestApp::start().await;
+    let c = app.client();
+    let resp = c
+        .http
+        .post(format!("{}/api/auth/signup", app.url))
+        .json(&json!({"email": " Grace@Example.org ", "name": "Grace Hopper", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("podium_session="), "{cookie}");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http local use must not set Secure"
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "grace@example.org");
+    assert!(body["user"].get("password_hash").is_none());
+
+    let (s, me) = c.get("/api/me").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["user"]["name"], "Grace Hopper");
+    assert_eq!(me["user"]["is_admin"], false);
+
+    let (s, _) = c.post("/api/auth/signout", json!({})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_error(
+        &c.get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    let wrong = c
+        .post(
+            "/api/auth/signin",
+            json!({"email": "grace@example.org", "password": "wrong horse"}),
+        )
+        .await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let unknown = c
+        .post(
+            "/api/auth/signin",
+            json!({"email": "nobody@example.org", "password": "correct horse"}),
+        )
+        .await;
+    assert_error(&unknown, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    assert_eq!(
+        wrong.1["error"]["message"], unknown.1["error"]["message"],
+        "no account enumeration"
+    );
+
+    let (s, _) = c
+        .post(
+            "/api/auth/signin",
+            json!({"email": "GRACE@example.org", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(c.get("/api/me").await.0, StatusCode::OK);
+    assert_eq!(app.metric("podium_users").await, 1.0);
+}
+
+#[tokio::test]
+async fn bad_sign_up_input_is_refused_and_nothing_is_written() {
+    let app = TestApp::start().await;
+    app.member("taken@example.org", "First").await;
+    let c = app.client();
+    let long = "x".repeat(300);
+    let cases = [
+        (
+            json!({"email": "not-an-email", "name": "A", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_email",
+        ),
+        (
+            json!({"email": "a@localhost", "name": "A", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_email",
+        ),
+        (
+            json!({"email": "a@example.org", "name": "", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+        ),
+        (
+            json!({"email": "a@example.org", "name": "   ", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+        ),
+        (
+            json!({"email": "a@example.org", "name": long, "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+        ),
+        (
+            json!({"email": "a@example.org", "name": "A", "password": "short"}),
+            StatusCode::BAD_REQUEST,
+            "weak_password",
+        ),
+        (
+            json!({"email": "TAKEN@example.org", "name": "A", "password": "correct horse"}),
+            StatusCode::CONFLICT,
+            "email_taken",
+        ),
+        (
+            json!({"email": "a@example.org", "name": "A"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            json!({"email": "a@example.org", "name": "A", "password": "correct horse", "is_admin": true}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            json!(["a@example.org"]),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            json!({"email": 5, "name": "A", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let got = c.post("/api/auth/signup", body.clone()).await;
+        assert_error(&got, status, code);
+        if code == "invalid_email" || code == "invalid_name" || code == "weak_password" {
+            assert!(
+                got.1["error"]["field"].is_string(),
+                "validation errors name the field: {}",
+                got.1
+            );
+        }
+    }
+    // Not JSON at all, wrong content type, oversized.
+    assert_error(
+        &c.raw(
+            Method::POST,
+            "/api/auth/signup",
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    assert_error(
+        &c.raw(
+            Method::POST,
+            "/api/auth/signup",
+            "text/plain",
+            b"{}".to_vec(),
+        )
+        .await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let huge = format!(
+        r#"{{"email":"big@example.org","name":"{}","password":"correct horse"}}"#,
+        "y".repeat(100_000)
+    );
+    assert_error(
+        &c.raw(
+            Method::POST,
+            "/api/auth/signup",
+            "application/json",
+            huge.into_bytes(),
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+    // CSRF: no Origin, or someone else's Origin.
+    let body = json!({"email": "csrf@example.org", "name": "C", "password": "correct horse"});
+    assert_error(
+        &app.client_without_origin()
+            .post("/api/auth/signup", body.clone())
+            .await,
+        StatusCode::FORBIDDEN,
+        "csrf_origin",
+    );
+    let evil = c
+        .http
+        .post(format!("{}/api/auth/signup", app.url))
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
+    let cross = c
+        .http
+        .post(format!("{}/api/auth/signup", app.url))
+        .header("sec-fetch-site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(
+        app.metric("podium_users").await,
+        1.0,
+        "no refused sign-up wrote a user"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_is_rate_limited_per_account_and_per_ip() {
+    let app = TestApp::start_with(
+        "[accounts]\nsignin_failures_per_account = 3\nsignin_failures_per_ip = 6\n",
+    )
+    .await;
+    app.member("victim@example.org", "Victim").await;
+    app.member("other@example.org", "Other").await;
+    let c = app.client();
+    for _ in 0..3 {
+        let got = c
+            .post(
+                "/api/auth/signin",
+                json!({"email": "victim@example.org", "password": "guess guess"}),
+            )
+            .await;
+        assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    // Even the right password is refused while the account is locked.
+    let resp = c
+        .http
+        .post(format!("{}/api/auth/signin", app.url))
+        .json(&json!({"email": "victim@example.org", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 15 * 60);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    // Another account still works from this address ...
+    assert_eq!(
+        c.post(
+            "/api/auth/signin",
+            json!({"email": "other@example.org", "password": "correct horse"})
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    // ... until the address itself has failed too often.
+    for i in 0..3 {
+        let got = c
+            .post(
+                "/api/auth/signin",
+                json!({"email": format!("spray{i}@example.org"), "password": "guess guess"}),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_error(
+        &c.post(
+            "/api/auth/signin",
+            json!({"email": "other@example.org", "password": "correct horse"}),
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+    assert_eq!(app.metric("podium_signin_failures_total").await, 6.0);
+}
+
+#[tokio::test]
+async fn setup_link_creates_exactly_one_admin_even_when_raced() {
+    let mut app = TestApp::start().await;
+    let url = app.setup_url().expect("a fresh server offers a setup link");
+    let token = url.split("token=").nth(1).unwrap().to_owned();
+    let (s, cfg) = app.client().get("/api/config").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(cfg["setup_required"], true);
+
+    // A wrong token is refused and writes nothing.
+    let got = app
+        .client()
+        .post("/api/setup", json!({"token": "nope", "email": "x@example.org", "name": "X", "password": "correct horse"}))
+        .await;
+    assert_error(&got, StatusCode::FORBIDDEN, "invalid_setup_token");
+
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let c = app.client();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            c.post(
+                "/api/setup",
+                json!({"token": token, "email": format!("admin{i}@example.org"), "name": format!("Admin {i}"), "password": "correct horse"}),
+            )
+            .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (s, body) = t.await.unwrap();
+        match s {
+            StatusCode::CREATED => {
+                created += 1;
+                assert_eq!(body["user"]["is_admin"], true);
+            }
+            StatusCode::CONFLICT => assert_eq!(body["error"]["code"], "already_set_up"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created, 1, "exactly one admin");
+    assert_eq!(app.metric("podium_users").await, 1.0);
+    assert_eq!(
+        app.client().get("/api/config").await.1["setup_required"],
+        false
+    );
+
+    app.restart().await;
+    assert!(
+        app.setup_url().is_none(),
+        "no setup link once an admin exists"
+    );
+}
+
+#[tokio::test]
+async fn profile_edits_and_their_bad_input() {
+    let app = TestApp::start().await;
+    let c = app.member("pat@example.org", "Pat").await;
+    let (s, me) = c
+        .patch("/api/me", json!({"name": "Pat Q", "bio": "Rust and\nradio", "links": ["https://example.org/pat", ""]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["user"]["name"], "Pat Q");
+    assert_eq!(me["user"]["bio"], "Rust and\nradio");
+    assert_eq!(me["user"]["links"], json!(["https://example.org/pat"]));
+    let cases = [
+        (json!({"name": ""}), "invalid_name"),
+        (json!({"bio": "b".repeat(501)}), "invalid_bio"),
+        (json!({"links": ["javascript:alert(1)"]}), "invalid_links"),
+        (
+            json!({"links": ["https://a.org", "https://b.org", "https://c.org", "https://d.org", "https://e.org", "https://f.org"]}),
+            "invalid_links",
+        ),
+        (json!({"email": "new@example.org"}), "invalid_json"),
+    ];
+    for (body, code) in cases {
+        assert_error(
+            &c.patch("/api/me", body).await,
+            StatusCode::BAD_REQUEST,
+            code,
+        );
+    }
+    let (_, me) = c.get("/api/me").await;
+    assert_eq!(me["user"]["name"], "Pat Q", "refused edits changed nothing");
+    assert_eq!(me["user"]["links"], json!(["https://example.org/pat"]));
+    assert_error(
+        &app.client().patch("/api/me", json!({"name": "Anon"})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}
+
+#[tokio::test]
+async fn admin_pages_and_user_flags() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let member = app.member("mo@example.org", "Mo").await;
+
+    // Page access is enforced by the server.
+    let anon = app.client();
+    let r = anon
+        .http
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/signin?next=/admin");
+    let r = member
+        .http
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = admin
+        .http
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    assert_error(
+        &member.get("/api/admin/users").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &anon.get("/api/admin/users").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let (s, list) = admin.get("/api/admin/users").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["users"].as_array().unwrap().len(), 2);
+    assert!(
+        !list.to_string().contains('@'),
+        "no email addresses in the admin list: {list}"
+    );
+    let mo = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "Mo")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let me = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "Ada Admin")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+
+    let (s, u) = admin
+        .patch(
+            &format!("/api/admin/users/{mo}"),
+            json!({"is_premium": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert_eq!(u["user"]["is_premium"], true);
+    assert_eq!(member.get("/api/me").await.1["user"]["is_premium"], true);
+    assert_error(
+        &member
+            .patch(&format!("/api/admin/users/{mo}"), json!({"is_admin": true}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &admin
+            .patch(
+                &format!("/api/admin/users/{me}"),
+                json!({"is_admin": false}),
+            )
+            .await,
+        StatusCode::CONFLICT,
+        "last_admin",
+    );
+    assert_error(
+        &admin
+            .patch("/api/admin/users/999", json!({"is_premium": true}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &admin.patch("/api/admin/users/abc", json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &admin
+            .patch(
+                &format!("/api/admin/users/{mo}"),
+                json!({"is_premium": "yes"}),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    assert_eq!(admin.get("/api/me").await.1["user"]["is_admin"], true);
+}
+
+#[tokio::test]
+async fn accounts_and_sign_ins_survive_a_restart() {
+    let mut app = TestApp::start().await;
+    let c = app.member("keep@example.org", "Keeper").await;
+    c.patch("/api/me", json!({"bio": "still here"})).await;
+    let port_before = app.url.clone();
+    app.restart().await;
+    assert!(app.db_path().exists());
+    // The old client keeps its cookie; point it at the new port.
+    let c = crate::support::Api {
+        base: app.url.clone(),
+        ..c
+    };
+    let _ = port_before;
+    let (s, me) = c.get("/api/me").await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["user"]["bio"], "still here");
+    let fresh = app.client();
+    assert_eq!(
+        fresh
+            .post(
+                "/api/auth/signin",
+                json!({"email": "keep@example.org", "password": "correct horse"})
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,291 @@
+//! The `podium` binary itself: version, config check, serve in an empty
+//! directory with built-in defaults, admin create-user, flag precedence.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use podium::cli::ServeArgs;
+
+fn podium() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_podium"))
+}
+
+#[test]
+fn version_names_the_linked_codecs() {
+    let out = podium().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let v = String::from_utf8(out.stdout).unwrap();
+    assert!(v.starts_with("podium 0."), "{v}");
+    assert!(v.contains("libopus") && v.contains("dav1d"), "{v}");
+}
+
+#[test]
+fn config_check_accepts_the_example_and_names_bad_keys() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
+    let out = podium()
+        .args(["config", "check", example])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[community]\ntime_zone = \"Nowhere/Special\"\n").unwrap();
+    let out = podium()
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("community.time_zone") && err.contains("Nowhere/Special"),
+        "{err}"
+    );
+    std::fs::write(&bad, "[server]\nhttp_port = 80\n").unwrap();
+    let out = podium()
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "an unknown key stops the server at start-up"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http_port"));
+}
+
+#[test]
+fn flags_override_the_file_and_defaults_never_clobber_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("podium.toml");
+    std::fs::write(
+        &file,
+        "[server]\ndata_dir = \"/from/file\"\nhttp_addr = \"127.0.0.1:9001\"\n",
+    )
+    .unwrap();
+    let only_file = ServeArgs {
+        config: Some(file.clone()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(only_file.server.data_dir.to_str(), Some("/from/file"));
+    assert_eq!(only_file.server.http_addr.to_string(), "127.0.0.1:9001");
+    assert_eq!(
+        only_file.server.quic_addr.to_string(),
+        "127.0.0.1:8443",
+        "default where the file is silent"
+    );
+    let flags = ServeArgs {
+        config: Some(file),
+        http_addr: Some("127.0.0.1:9002".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(flags.server.http_addr.to_string(), "127.0.0.1:9002");
+    assert_eq!(flags.server.data_dir.to_str(), Some("/from/file"));
+    let bad = ServeArgs {
+        http_addr: Some("nonsense".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap_err();
+    assert!(bad.to_string().contains("--http-addr"), "{bad}");
+}
+
+/// Starts `podium` with `args` in `cwd`; returns the child and the URL it printed.
+fn spawn_server(
+    cwd: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Child, String, Vec<String>) {
+    let mut child = podium()
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut url = None;
+    loop {
+        let line = lines.next().expect("server printed its banner").unwrap();
+        seen.push(line.clone());
+        if let Some(rest) = line.split("Open ").nth(1) {
+            url = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.contains("Ctrl+C") {
+            break;
+        }
+    }
+    let url = url.expect("server printed its URL");
+    std::thread::spawn(move || for _ in lines {});
+    (child, url, seen)
+}
+
+fn stop(child: &mut std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM ends podium cleanly, got {status}"
+    );
+}
+
+#[tokio::test]
+async fn binary_serves_with_builtin_defaults_in_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url, out) = spawn_server(
+        dir.path(),
+        &["--http-addr", "127.0.0.1:0", "--quic-addr", "127.0.0.1:0"],
+    );
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(
+        out.iter().any(|l| l.contains("/setup?token=")),
+        "first start prints a setup link: {out:?}"
+    );
+    let home = reqwest::get(&url).await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("/app.js"));
+    assert_eq!(
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok\n"
+    );
+    assert!(
+        dir.path().join("podium-data/podium.redb").exists(),
+        "default data dir is ./podium-data"
+    );
+
+    // While it runs, the data dir is locked: admin commands say so.
+    let out = podium()
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "x@example.org",
+            "--name",
+            "X",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("in use") || err.contains("at least 8"),
+        "{err}"
+    );
+    stop(&mut child);
+}
+
+#[tokio::test]
+async fn admin_create_user_works_while_the_server_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let create = |email: &str, password: &str| {
+        let mut child = podium()
+            .args(["admin", "create-user", "--data-dir"])
+            .arg(&data)
+            .args([
+                "--email",
+                email,
+                "--name",
+                "Root Admin",
+                "--admin",
+                "--premium",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create("root@example.org", "correct horse");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("admin, premium"));
+    let dup = create("ROOT@example.org", "correct horse");
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let weak = create("two@example.org", "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 8"));
+
+    let data_s = data.to_str().unwrap().to_owned();
+    let (mut child, url, out) = spawn_server(
+        dir.path(),
+        &[
+            "serve",
+            "--data-dir",
+            &data_s,
+            "--http-addr",
+            "127.0.0.1:0",
+            "--quic-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(
+        !out.iter().any(|l| l.contains("setup?token")),
+        "an admin exists: no setup link"
+    );
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{url}/api/auth/signin"))
+        .header("origin", &url)
+        .json(&serde_json::json!({"email": "root@example.org", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let me: serde_json::Value = c
+        .get(format!("{url}/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["is_admin"], true);
+    assert_eq!(me["user"]["is_premium"], true);
+    stop(&mut child);
+}
+
+#[test]
+fn the_binary_is_statically_linked() {
+    let out = Command::new("file")
+        .arg("-L")
+        .arg(env!("CARGO_BIN_EXE_podium"))
+        .output()
+        .expect("`file` is installed (the test command installs it)");
+    let what = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        what.contains("statically linked") || what.contains("static-pie linked"),
+        "{what}"
+    );
+}

@@ -1,0 +1,8 @@
+//! Podium's integration tests: one binary, real server on 127.0.0.1 port 0,
+//! a temp data dir with a real redb file, real headless Chromium.
+
+mod accounts;
+mod browser;
+mod cli;
+mod http_basics;
+mod support;

@@ -1,0 +1,152 @@
+//! Real headless Chromium (Debian `chromium`) driven over WebDriver by
+//! chromedriver, for end-to-end tests and screenshots.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+/// Where screenshots go: `target/screenshots/` in the workspace.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Browser {
+    pub async fn launch() -> Browser {
+        Self::launch_sized(1280, 900).await
+    }
+
+    pub async fn launch_sized(width: u32, height: u32) -> Browser {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (the test command installs chromium-driver)");
+        let mut out = BufReader::new(driver.stdout.take().unwrap()).lines();
+        loop {
+            let line = out.next().expect("chromedriver started").unwrap();
+            if line.contains("started successfully") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in out {});
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    format!("--window-size={width},{height}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                ]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session with headless Chromium");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Navigates and waits until the client says the page has loaded its data.
+    pub async fn open(&self, url: &str, page: &str) {
+        self.client.goto(url).await.unwrap();
+        self.wait_page(page).await;
+    }
+
+    pub async fn wait_page(&self, page: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(&format!(
+                "main[data-page='{page}'][data-ready='1']"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("page {page} did not become ready: {e}"));
+    }
+
+    pub async fn fill(&self, form: &str, field: &str, value: &str) {
+        let el = self
+            .client
+            .find(Locator::Css(&format!("#{form} [name='{field}']")))
+            .await
+            .unwrap_or_else(|e| panic!("#{form} [name={field}]: {e}"));
+        el.clear().await.unwrap();
+        el.send_keys(value).await.unwrap();
+    }
+
+    pub async fn submit(&self, form: &str) {
+        self.client
+            .find(Locator::Css(&format!("#{form} [type='submit']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}

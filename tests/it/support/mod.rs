@@ -1,0 +1,265 @@
+//! Test helpers: start the real server in-process on port 0 with a temp data
+//! dir, talk to it with an HTTP client that keeps cookies and sends Origin.
+
+#![allow(dead_code)]
+
+pub mod browser;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use podium::app::{self, Server};
+use podium::clock::{Clock, ManualClock, SystemClock};
+use podium::config::Config;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+pub struct TestApp {
+    server: Option<Server>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub config_text: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl TestApp {
+    /// A fresh server with default settings.
+    pub async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// A fresh server with extra TOML settings (the data dir and addresses are set here).
+    pub async fn start_with(extra_toml: &str) -> Self {
+        Self::start_with_clock(extra_toml, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(extra_toml: &str, clock: Arc<dyn Clock>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_text = extra_toml.to_owned();
+        let server = launch(dir.path(), &config_text, clock.clone()).await;
+        TestApp {
+            url: server.base_url.clone(),
+            server: Some(server),
+            dir,
+            config_text,
+            clock,
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("server is running")
+    }
+
+    pub fn setup_url(&self) -> Option<String> {
+        self.server().setup_url.clone()
+    }
+
+    /// Stops the server and starts a new one on the same data dir.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let server = launch(self.dir.path(), &self.config_text, self.clock.clone()).await;
+        self.url = server.base_url.clone();
+        self.server = Some(server);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    /// A browser-like client: keeps cookies, sends this server's Origin.
+    pub fn client(&self) -> Api {
+        Api::new(&self.url, Some(&self.url))
+    }
+
+    /// A client that sends no Origin header (like a cross-site form post without one).
+    pub fn client_without_origin(&self) -> Api {
+        Api::new(&self.url, None)
+    }
+
+    /// A member signed up and signed in with this client.
+    pub async fn member(&self, email: &str, name: &str) -> Api {
+        let c = self.client();
+        let (s, body) = c
+            .post(
+                "/api/auth/signup",
+                serde_json::json!({"email": email, "name": name, "password": "correct horse"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        c
+    }
+
+    /// The first admin, created through the setup link.
+    pub async fn admin(&self) -> Api {
+        let token = self
+            .setup_url()
+            .expect("no admin yet")
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let c = self.client();
+        let (s, body) = c
+            .post(
+                "/api/setup",
+                serde_json::json!({"token": token, "email": "admin@example.org", "name": "Ada Admin", "password": "correct horse"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        c
+    }
+
+    /// A number read from /metrics.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("metric {name} missing in\n{text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("podium.redb")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            drop(s);
+        }
+    }
+}
+
+async fn launch(dir: &Path, extra: &str, clock: Arc<dyn Clock>) -> Server {
+    let text = format!(
+        "{extra}\n[server]\ndata_dir = {dir:?}\nhttp_addr = \"127.0.0.1:0\"\nquic_addr = \"127.0.0.1:0\"\n",
+        dir = dir.display().to_string()
+    );
+    let config = Config::parse(&merge_server_section(&text)).expect("test config is valid");
+    app::start(config, clock).await.expect("server starts")
+}
+
+/// Tests may pass their own `[server]` keys; fold the two `[server]` tables into one.
+fn merge_server_section(text: &str) -> String {
+    let mut server = Vec::new();
+    let mut rest = Vec::new();
+    let mut in_server = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_server = t == "[server]";
+            if in_server {
+                continue;
+            }
+        }
+        if in_server {
+            server.push(line);
+        } else {
+            rest.push(line);
+        }
+    }
+    format!("[server]\n{}\n{}", server.join("\n"), rest.join("\n"))
+}
+
+pub fn manual_clock(at: &str) -> (ManualClock, Arc<dyn Clock>) {
+    let c = ManualClock::new(at.parse().unwrap());
+    (c.clone(), Arc::new(c))
+}
+
+/// A JSON API client bound to one server.
+#[derive(Clone)]
+pub struct Api {
+    pub http: Client,
+    pub base: String,
+}
+
+impl Api {
+    fn new(base: &str, origin: Option<&str>) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(o) = origin {
+            headers.insert(reqwest::header::ORIGIN, o.parse().unwrap());
+        }
+        Api {
+            http: Client::builder()
+                .cookie_store(true)
+                .default_headers(headers)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Sends raw bytes with a given content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let v = resp.json().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+}
+
+/// Asserts an API error response: status, stable code, a human message.
+#[track_caller]
+pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "{}", got.1);
+    let msg = got.1["error"]["message"].as_str().unwrap_or("");
+    assert!(msg.len() > 10, "error message should explain: {}", got.1);
+}

@@ -1,0 +1,208 @@
+// Home: welcome hero, upcoming sessions, and the ways to take part.
+
+import { h, append, icon, replace, viewerTimeZone } from '../dom.js';
+import { getState, communityName, communityTimeZone, feature } from '../state.js';
+
+const ICONS = {
+  calendar: ['M8 2v4', 'M16 2v4', 'M3 9h18', 'M5 4h14a2 2 0 0 1 2 2v13a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'],
+  host: ['M12 3v2', 'M4.9 6.9l1.4 1.4', 'M19.1 6.9l-1.4 1.4', 'M8 21h8', 'M12 17v4', 'M8 13a4 4 0 1 1 8 0v4H8z'],
+  presenter: ['M3 4h18', 'M5 4v10a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V4', 'M12 16v4', 'M8 20h8', 'M9 11l2-2 2 2 3-3'],
+  interviewer: ['M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z', 'M9.5 8.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .8-1 1.5', 'M12 14.5h.01'],
+  guest: ['M17 21v-2a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4v2', 'M10 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M21 21v-2a4 4 0 0 0-3-3.9', 'M16 3.1a4 4 0 0 1 0 7.8'],
+  info: ['M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z', 'M12 16v-4', 'M12 8h.01'],
+};
+
+/**
+ * Upcoming sessions. The sessions API does not exist yet; when it does,
+ * this becomes: `(await api.get('/api/sessions', { signal })).sessions`
+ * and renderSessions() gets a card per session.
+ */
+async function loadUpcomingSessions(/* signal */) {
+  return [];
+}
+
+function emptyState(me) {
+  let text;
+  let action = null;
+  if (me && me.is_admin) {
+    text = 'Scheduling sessions is coming soon to Podium. Once it arrives, you’ll create and publish sessions from the Admin area.';
+    action = h('a', { href: '/admin', class: 'btn btn-secondary btn-sm' }, 'Open Admin');
+  } else if (me) {
+    text = 'New sessions will appear here as soon as they are announced. Check back soon.';
+  } else {
+    text = 'New sessions will appear here as soon as they are announced. Create an account now so you’re ready to register.';
+    action = h('a', { href: '/signup', class: 'btn btn-secondary btn-sm' }, 'Create an account');
+  }
+  return h(
+    'div',
+    { class: 'empty-state', id: 'sessions-empty' },
+    h('div', { class: 'empty-icon' }, icon(ICONS.calendar, 'icon icon-lg')),
+    h('h3', { class: 'empty-title' }, 'No sessions scheduled yet'),
+    h('p', { class: 'empty-text' }, text),
+    action,
+  );
+}
+
+function timeZoneNote() {
+  const viewer = viewerTimeZone();
+  const community = communityTimeZone();
+  if (!viewer) return null;
+  const parts = [`Times are shown in your time zone (${viewer}).`];
+  if (community && community !== viewer) parts.push(`${communityName()} is based in ${community}.`);
+  return h('p', { class: 'section-note' }, parts.join(' '));
+}
+
+function renderSessions(container, sessions, me) {
+  if (!sessions.length) {
+    replace(container, emptyState(me));
+    return;
+  }
+  // Filled in once GET /api/sessions exists (session cards).
+  replace(container, timeZoneNote());
+}
+
+function roleCard(kind, title, text, premium) {
+  return h(
+    'li',
+    { class: 'role-card' },
+    h('div', { class: 'role-icon' }, icon(ICONS[kind])),
+    h(
+      'h3',
+      { class: 'role-title' },
+      title,
+      premium ? h('span', { class: 'badge badge-premium' }, 'Premium') : null,
+    ),
+    h('p', { class: 'role-text' }, text),
+  );
+}
+
+export default async function render(ctx) {
+  const { me, config } = getState();
+  const name = communityName();
+  ctx.setTitle(null);
+
+  const premiumPresenting = feature('premium_required_for_presenting');
+  const premiumHosting = feature('premium_required_for_hosting');
+
+  const actions = me
+    ? [
+        h('a', { href: '/profile', class: 'btn btn-primary btn-lg' }, 'Your profile'),
+        me.is_admin ? h('a', { href: '/admin', class: 'btn btn-secondary btn-lg' }, 'Admin') : null,
+      ]
+    : [
+        h('a', { href: '/signup', class: 'btn btn-primary btn-lg' }, 'Create an account'),
+        h('a', { href: '/signin', class: 'btn btn-secondary btn-lg' }, 'Sign in'),
+      ];
+
+  const hero = h(
+    'section',
+    { class: 'hero', 'aria-labelledby': 'hero-title' },
+    h(
+      'div',
+      { class: 'container hero-inner' },
+      h(
+        'div',
+        { class: 'hero-copy' },
+        h('p', { class: 'eyebrow' }, me ? `Welcome back, ${me.name}` : 'Live peer-learning sessions'),
+        h('h1', { id: 'hero-title', class: 'hero-title' }, 'Welcome to ', h('span', { class: 'hero-name' }, name)),
+        h(
+          'p',
+          { class: 'hero-lead' },
+          'Short talks and real conversations. Join a session as a guest, present what you’ve learned, or host the discussion — live, right in your browser.',
+        ),
+        h('div', { class: 'actions' }, actions),
+      ),
+      h(
+        'div',
+        { class: 'hero-art', 'aria-hidden': 'true' },
+        h(
+          'div',
+          { class: 'stage' },
+          h('div', { class: 'stage-live' }, h('span', { class: 'live-dot' }), 'Live'),
+          h(
+            'div',
+            { class: 'stage-grid' },
+            h('div', { class: 'tile tile-a' }, h('span', { class: 'tile-avatar' })),
+            h('div', { class: 'tile tile-b' }, h('span', { class: 'tile-avatar' })),
+            h('div', { class: 'tile tile-c' }, h('span', { class: 'tile-avatar' })),
+          ),
+          h(
+            'div',
+            { class: 'stage-bar' },
+            h('span', { class: 'stage-pill' }),
+            h('span', { class: 'stage-pill short' }),
+            h('span', { class: 'stage-pill accent' }),
+          ),
+        ),
+      ),
+    ),
+  );
+
+  const setupNotice =
+    config && config.setup_required
+      ? h(
+          'div',
+          { class: 'container' },
+          h(
+            'div',
+            { class: 'banner banner-info' },
+            icon(ICONS.info),
+            h(
+              'p',
+              null,
+              h('strong', null, 'Almost ready. '),
+              'Finish setting up this Podium by opening the setup link printed in the server log (it looks like /setup?token=…).',
+            ),
+          ),
+        )
+      : null;
+
+  const list = h('div', { class: 'session-list', 'aria-live': 'polite' }, h('p', { class: 'muted loading' }, 'Loading sessions…'));
+
+  const sessions = h(
+    'section',
+    { class: 'section', 'aria-labelledby': 'upcoming-title' },
+    h(
+      'div',
+      { class: 'container' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'upcoming-title', class: 'section-title' }, 'Upcoming sessions')),
+      list,
+    ),
+  );
+
+  const roles = h(
+    'section',
+    { class: 'section section-alt', 'aria-labelledby': 'roles-title' },
+    h(
+      'div',
+      { class: 'container' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'roles-title', class: 'section-title' }, 'Ways to take part'),
+        h('p', { class: 'section-note' }, 'Every session has four roles. Pick the one that fits when you register.'),
+      ),
+      h(
+        'ul',
+        { class: 'role-grid' },
+        roleCard('host', 'Host', 'Opens and closes the session, runs the stage and keeps the conversation moving.', premiumHosting),
+        roleCard('presenter', 'Presenter', 'Gives a short talk of about ten minutes, followed by a few minutes of Q&A.', premiumPresenting),
+        roleCard('interviewer', 'Interviewer', 'Leads the Q&A after each talk and draws out the insights.', premiumPresenting),
+        roleCard('guest', 'Guest', 'Watches, chats, asks and upvotes questions, and can ask to join the stage.', false),
+      ),
+    ),
+  );
+
+  append(ctx.root, [setupNotice, hero, sessions, roles]);
+
+  let upcoming = [];
+  try {
+    upcoming = await loadUpcomingSessions(ctx.signal);
+  } catch (err) {
+    if (err.name === 'AbortError' || !ctx.isCurrent()) return;
+    replace(list, h('p', { class: 'inline-error', role: 'alert' }, `Couldn’t load sessions. ${err.message}`));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+  renderSessions(list, upcoming, me);
+}
