@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
+use lettre::message::Mailbox;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ratelimit::SlidingWindow;
 use crate::http::{self, Assets};
+use crate::mail::MailContext;
+use crate::mail::sender::{self, Transport};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::util::{random_token, sha256};
@@ -33,6 +36,11 @@ pub struct AppState {
     pub csp: String,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
+    /// What mails need to know about the community.
+    pub mail_ctx: MailContext,
+    pub mail_from: Mailbox,
+    /// Wakes the mail sender after a change queued mail.
+    pub mail_wake: Arc<Notify>,
 }
 
 impl AppState {
@@ -195,9 +203,30 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     };
     let setup_url = armed.then(|| format!("{base_url}/setup?token={setup_token}"));
 
+    let mail_from: Mailbox = config.mail.from.parse().context("mail.from")?;
+    let host = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or("podium.invalid")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("podium.invalid")
+        .to_owned();
+    let mail_ctx = MailContext {
+        community: config.community.name.clone(),
+        physical_address: config.community.physical_address.clone(),
+        base_url: base_url.clone(),
+        from_email: mail_from.email.to_string(),
+        domain: host,
+    };
+    let transport = Transport::from_config(&config.mail, &config.server.data_dir)
+        .context("setting up mail delivery")?;
     let state = Arc::new(AppState {
         csp: content_security_policy(&config),
         secure_cookies: base_url.starts_with("https://"),
+        mail_ctx,
+        mail_from,
+        mail_wake: Arc::new(Notify::new()),
         limits: SigninLimits::new(&config),
         metrics: Metrics::default(),
         assets: Assets::load(),
@@ -207,7 +236,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     });
 
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, state, rx));
+    let task = tokio::spawn(run(listener, state, transport, rx));
     Ok(Server {
         http_addr,
         base_url,
@@ -220,9 +249,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
 async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
+    transport: Transport,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let mailer = tokio::spawn(sender::run(
+        state.clone(),
+        transport,
+        state.mail_wake.clone(),
+    ));
     http::serve(listener, state.clone(), async {
         let _ = shutdown.await;
     })
@@ -230,6 +265,8 @@ async fn run(
     .context("HTTP server")?;
     housekeeping.abort();
     let _ = housekeeping.await;
+    mailer.abort();
+    let _ = mailer.await;
     // Connection tasks drop their handles a moment after their last response;
     // wait for that so the database file is closed when this returns.
     for _ in 0..200 {
@@ -241,11 +278,21 @@ async fn run(
     Ok(())
 }
 
-/// Periodic cleanup: expired sign-in sessions and stale rate-limit entries.
+/// Periodic work: waitlist offers that expired move on (every 2 s, reads
+/// only unless something changed); every 10 minutes, expired sign-in
+/// sessions and stale rate-limit entries are dropped.
 async fn housekeeping(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut n: u64 = 0;
     loop {
         tick.tick().await;
+        n += 1;
+        if let Err(e) = http::sweep_waitlists(&state).await {
+            tracing::warn!(error = ?e, "waitlist sweep failed");
+        }
+        if n % 300 != 1 {
+            continue;
+        }
         let now = state.clock.now();
         state.limits.sweep(now);
         match state.blocking(move |s| s.purge_expired_sessions(now)).await {

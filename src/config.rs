@@ -44,6 +44,27 @@ pub struct RawConfig {
     pub features: RawFeatures,
     #[serde(default)]
     pub accounts: RawAccounts,
+    #[serde(default)]
+    pub sessions: RawSessions,
+    #[serde(default)]
+    pub mail: RawMail,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub waitlist_claim_hours: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    pub from: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_security: Option<String>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +110,35 @@ pub struct Config {
     pub community: CommunityConfig,
     pub features: Features,
     pub accounts: AccountsConfig,
+    pub sessions: SessionsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    /// How long a freed place is held for the next person on the waitlist.
+    pub waitlist_claim: jiff::SignedDuration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain SMTP (only for a relay on the same machine or a test sink).
+    None,
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `Name <address>` or a bare address.
+    pub from: String,
+    /// `None`: mails are written as `.eml` files into `<data_dir>/mail`.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,11 +316,68 @@ impl Config {
             ),
         };
 
+        let sessions = SessionsConfig {
+            waitlist_claim: jiff::SignedDuration::from_hours(in_range(
+                "sessions.waitlist_claim_hours",
+                raw.sessions.waitlist_claim_hours.unwrap_or(12),
+                1,
+                168,
+            )? as i64),
+        };
+
+        let m = raw.mail;
+        let from = m.from.unwrap_or_else(|| {
+            lettre::message::Mailbox::new(
+                Some(community.name.clone()),
+                "noreply@podium.invalid".parse().expect("valid address"),
+            )
+            .to_string()
+        });
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "mail.from",
+                format!("`{from}` is not an address like `Community <noreply@example.org>`"),
+            ));
+        }
+        let smtp_security = match m.smtp_security.as_deref().unwrap_or("starttls") {
+            "none" => SmtpSecurity::None,
+            "starttls" => SmtpSecurity::StartTls,
+            "tls" => SmtpSecurity::Tls,
+            other => {
+                return Err(invalid(
+                    "mail.smtp_security",
+                    format!("`{other}` must be one of none, starttls, tls"),
+                ));
+            }
+        };
+        let smtp_host = m.smtp_host.filter(|h| !h.trim().is_empty());
+        let default_port = match smtp_security {
+            SmtpSecurity::None => 25,
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+        };
+        if m.smtp_username.is_some() != m.smtp_password.is_some() {
+            return Err(invalid(
+                "mail.smtp_username",
+                "set both smtp_username and smtp_password, or neither",
+            ));
+        }
+        let mail = MailConfig {
+            from,
+            smtp_host,
+            smtp_port: m.smtp_port.unwrap_or(default_port),
+            smtp_security,
+            smtp_username: m.smtp_username,
+            smtp_password: m.smtp_password,
+        };
+
         Ok(Config {
             server,
             community,
             features,
             accounts,
+            sessions,
+            mail,
         })
     }
 
@@ -383,6 +490,13 @@ mod tests {
             ),
             ("[accounts]\nsession_days = 0", "accounts.session_days"),
             ("[nonsense]\na = 1", "nonsense"),
+            (
+                "[sessions]\nwaitlist_claim_hours = 0",
+                "sessions.waitlist_claim_hours",
+            ),
+            ("[mail]\nfrom = \"not an address\"", "mail.from"),
+            ("[mail]\nsmtp_security = \"ssl\"", "mail.smtp_security"),
+            ("[mail]\nsmtp_username = \"u\"", "mail.smtp_username"),
         ];
         for (text, key) in cases {
             let err = Config::parse(text).expect_err(text).to_string();

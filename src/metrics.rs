@@ -32,6 +32,8 @@ pub struct Metrics {
     request_micros: Counter,
     pub signups: Counter,
     pub signin_failures: Counter,
+    pub mails_sent: Counter,
+    pub mail_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -42,6 +44,8 @@ impl Default for Metrics {
             request_micros: Counter::default(),
             signups: Counter::default(),
             signin_failures: Counter::default(),
+            mails_sent: Counter::default(),
+            mail_failures: Counter::default(),
         }
     }
 }
@@ -53,8 +57,8 @@ impl Metrics {
         self.request_micros.add(took.as_micros() as u64);
     }
 
-    /// Renders every metric; `users` is read from the store by the caller.
-    pub fn render(&self, users: u64) -> String {
+    /// Renders every metric; `users` and `outbox` are read from the store by the caller.
+    pub fn render(&self, users: u64, outbox: u64) -> String {
         let mut out = String::with_capacity(1024);
         let total: u64 = self.responses.iter().map(Counter::get).sum();
         let _ = writeln!(
@@ -94,6 +98,12 @@ impl Metrics {
             out,
             "# HELP podium_signin_failures_total Failed sign-in attempts.\n# TYPE podium_signin_failures_total counter\npodium_signin_failures_total {}",
             self.signin_failures.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}\n# HELP podium_outbox Mails waiting for delivery.\n# TYPE podium_outbox gauge\npodium_outbox {outbox}",
+            self.mails_sent.get(),
+            self.mail_failures.get()
         );
         let _ = writeln!(
             out,

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod ratelimit;
+pub mod roster;
+pub mod sessions;
 
 /// What sort of refusal an error is; the HTTP layer maps it to a status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,9 @@ mod assets;
 mod auth;
 mod error;
 mod response;
+mod sessions;
+
+pub use sessions::sweep_waitlists;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -119,6 +122,17 @@ enum Api {
     Setup,
     AdminUsers,
     AdminUser(u64),
+    Sessions,
+    Session(u64),
+    SessionAction(u64, String),
+    Registrations(u64),
+    MyRegistration(u64),
+    WaitlistAccept(u64),
+    MyWaitlist(u64),
+    Schedule,
+    Participants(u64),
+    Participant(u64, u64),
+    PresenterOrder(u64),
 }
 
 impl Api {
@@ -132,16 +146,43 @@ impl Api {
             ["setup"] => Api::Setup,
             ["admin", "users"] => Api::AdminUsers,
             ["admin", "users", id] => Api::AdminUser(id.parse().ok()?),
+            ["sessions"] => Api::Sessions,
+            ["sessions", id] => Api::Session(id.parse().ok()?),
+            [
+                "sessions",
+                id,
+                a @ ("publish" | "close" | "reopen" | "cancel"),
+            ] => Api::SessionAction(id.parse().ok()?, (*a).to_owned()),
+            ["sessions", id, "registrations"] => Api::Registrations(id.parse().ok()?),
+            ["sessions", id, "registrations", "me"] => Api::MyRegistration(id.parse().ok()?),
+            ["sessions", id, "waitlist", "accept"] => Api::WaitlistAccept(id.parse().ok()?),
+            ["sessions", id, "waitlist", "me"] => Api::MyWaitlist(id.parse().ok()?),
+            ["sessions", id, "participants"] => Api::Participants(id.parse().ok()?),
+            ["sessions", id, "participants", uid] => {
+                Api::Participant(id.parse().ok()?, uid.parse().ok()?)
+            }
+            ["sessions", id, "presenters", "order"] => Api::PresenterOrder(id.parse().ok()?),
+            ["me", "schedule"] => Api::Schedule,
             _ => return None,
         })
     }
 
     fn allow(&self) -> &'static str {
         match self {
-            Api::Config | Api::AdminUsers => "GET",
-            Api::Signup | Api::Signin | Api::Signout | Api::Setup => "POST",
-            Api::Me => "GET, PATCH",
+            Api::Config | Api::AdminUsers | Api::Schedule | Api::Participants(_) => "GET",
+            Api::Signup
+            | Api::Signin
+            | Api::Signout
+            | Api::Setup
+            | Api::SessionAction(..)
+            | Api::Registrations(_)
+            | Api::WaitlistAccept(_) => "POST",
+            Api::Me | Api::Session(_) => "GET, PATCH",
             Api::AdminUser(_) => "PATCH",
+            Api::Sessions => "GET, POST",
+            Api::MyRegistration(_) | Api::MyWaitlist(_) => "DELETE",
+            Api::Participant(..) => "PATCH, DELETE",
+            Api::PresenterOrder(_) => "PUT",
         }
     }
 }
@@ -155,10 +196,13 @@ enum Page {
 }
 
 fn page(path: &str) -> Option<Page> {
-    Some(match path {
-        "/" | "/signin" | "/signup" | "/setup" => Page::Public,
-        "/profile" => Page::SignedIn,
-        "/admin" => Page::Admin,
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match segs.as_slice() {
+        [""] | ["signin"] | ["signup"] | ["setup"] => Page::Public,
+        ["sessions", id] if id.parse::<u64>().is_ok() => Page::Public,
+        ["profile"] | ["schedule"] => Page::SignedIn,
+        ["admin"] | ["admin", "sessions", "new"] => Page::Admin,
+        ["admin", "sessions", id] if id.parse::<u64>().is_ok() => Page::Admin,
         _ => return None,
     })
 }
@@ -188,6 +232,32 @@ async fn route(
             (Api::AdminUser(id), &Method::PATCH) => {
                 accounts::admin_update_user(state, id, req).await
             }
+            (Api::Sessions, &Method::GET) => sessions::list(state, req).await,
+            (Api::Sessions, &Method::POST) => sessions::create(state, req).await,
+            (Api::Session(id), &Method::GET) => sessions::get(state, id, req).await,
+            (Api::Session(id), &Method::PATCH) => sessions::update(state, id, req).await,
+            (Api::SessionAction(id, a), &Method::POST) => {
+                sessions::transition(state, id, &a, req).await
+            }
+            (Api::Registrations(id), &Method::POST) => sessions::register(state, id, req).await,
+            (Api::MyRegistration(id), &Method::DELETE) => {
+                sessions::cancel_mine(state, id, req).await
+            }
+            (Api::WaitlistAccept(id), &Method::POST) => {
+                sessions::accept_offer(state, id, req).await
+            }
+            (Api::MyWaitlist(id), &Method::DELETE) => {
+                sessions::leave_waitlist(state, id, req).await
+            }
+            (Api::Schedule, &Method::GET) => sessions::schedule(state, req).await,
+            (Api::Participants(id), &Method::GET) => sessions::participants(state, id, req).await,
+            (Api::Participant(id, uid), &Method::PATCH) => {
+                sessions::update_participant(state, id, uid, req).await
+            }
+            (Api::Participant(id, uid), &Method::DELETE) => {
+                sessions::remove_participant(state, id, uid, req).await
+            }
+            (Api::PresenterOrder(id), &Method::PUT) => sessions::reorder(state, id, req).await,
             (api, _) => {
                 let mut e = ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -215,11 +285,13 @@ async fn route(
             return Ok(text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"));
         }
         "/metrics" => {
-            let users = state.blocking(|s| s.user_count()).await?;
+            let (users, outbox) = state
+                .blocking(|s| Ok((s.user_count()?, s.outbox_len()?)))
+                .await?;
             return Ok(text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(users),
+                state.metrics.render(users, outbox),
             ));
         }
         _ => {}

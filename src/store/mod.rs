@@ -3,6 +3,7 @@
 //! write transaction per user action.
 
 mod codec;
+mod sessions;
 mod users;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use crate::domain::DomainError;
 
+pub use sessions::SessionCtx;
 pub use users::{AuthSession, NewUser, User, UserUpdate};
 
 /// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
@@ -22,6 +24,17 @@ const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
 const USER_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("user_emails");
 /// SHA-256 of a session cookie -> AuthSession
 const AUTH_SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("auth_sessions");
+
+/// session id -> Session
+const SESSIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("sessions");
+/// session id -> Roster (registrations and waitlist)
+const ROSTERS: TableDefinition<u64, &[u8]> = TableDefinition::new("rosters");
+/// (user id, session id): sessions a user registered or waited for
+const USER_SESSIONS: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_sessions");
+/// mail id -> OutMail not yet delivered
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// Message-ID -> unix seconds delivered (delivery at most once per Message-ID)
+const MAILS_SENT: TableDefinition<&str, u64> = TableDefinition::new("mails_sent");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -70,13 +83,22 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 type Migration = fn(&WriteTransaction) -> Result<()>;
 
 /// Every schema change ever made, in order. Never edit a released step; add one.
-const MIGRATIONS: &[Migration] = &[migrate_1_initial];
+const MIGRATIONS: &[Migration] = &[migrate_1_initial, migrate_2_sessions];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(META)?;
     tx.open_table(USERS)?;
     tx.open_table(USER_EMAILS)?;
     tx.open_table(AUTH_SESSIONS)?;
+    Ok(())
+}
+
+fn migrate_2_sessions(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(SESSIONS)?;
+    tx.open_table(ROSTERS)?;
+    tx.open_table(USER_SESSIONS)?;
+    tx.open_table(OUTBOX)?;
+    tx.open_table(MAILS_SENT)?;
     Ok(())
 }
 

@@ -1,0 +1,1318 @@
+//! The sans-IO router: rooms (main + breakout), participants, tracks and
+//! subscriptions; for every frame a [`ForwardPlan`], for everything else
+//! [`Output`]s drained with [`Router::poll_output`].
+//!
+//! Rules (see `media/PROTOCOL.md` §5 for the client's view):
+//! - A participant is in exactly one room and may publish there or not. A track
+//!   exists only while its publisher may publish; revoking the permission, or a
+//!   move into a room where it may not publish, removes its tracks.
+//! - A participant subscribes only to tracks of its own room. A move ends all
+//!   its subscriptions and all subscriptions to its tracks; its tracks (if it may
+//!   still publish) are announced in the new room.
+//! - A new video subscription receives nothing until the next keyframe, and a
+//!   (throttled) keyframe request goes to the publisher. No frames are cached
+//!   or replayed. Audio subscriptions start at the next frame.
+//! - A keyframe opens a new group and supersedes the previous one: each
+//!   subscriber's previous group stream is finished (reset if it is lagging),
+//!   and late frames of older groups are dropped.
+//! - Backlog (see [`BacklogPolicy`]) first lowers a subscriber's temporal layer
+//!   cap, then drops its current groups (stream reset) until the next keyframe.
+//!   Audio is never dropped and has [`Priority::High`].
+//! - At most one keyframe request per publisher track per
+//!   [`RouterConfig::keyframe_request_interval`], whoever asks.
+
+mod plan;
+mod policy;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub use plan::{Action, Delivery, DropReason, EndMode, ForwardPlan, Output, Priority, StreamEnd};
+pub use policy::{BacklogPolicy, RouterConfig};
+pub use stats::{DropStats, RejectReason, RejectStats, Stats};
+
+use self::policy::{Congestion, KeyframeThrottle};
+use crate::ids::{Millis, ParticipantId, RoomId, TrackId};
+use crate::track::{MediaKind, TrackConfig, TrackConfigError};
+use crate::wire::PROTOCOL_VERSION;
+use crate::wire::control::{
+    AudioLevel, AudioLevels, ClientMessage, Permission, Pong, Published, RequestKeyframe, Roster,
+    RosterEntry, SILENCE_LEVEL, ServerMessage, TrackAdded, TrackRemoved, Welcome,
+};
+use crate::wire::media::{FrameHeader, MAX_TEMPORAL_LAYER};
+
+/// A refused control-plane call or client request.
+///
+/// [`code`](RouterError::code) is the stable code sent in `Error` messages.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterError {
+    /// The participant has not joined.
+    #[error("{0} has not joined")]
+    UnknownParticipant(ParticipantId),
+    /// `join` for a participant already present (call `leave` first to replace a connection).
+    #[error("{0} has already joined")]
+    AlreadyJoined(ParticipantId),
+    /// The session's safety cap on participants is reached.
+    #[error("the session is full ({max} participants)")]
+    SessionFull {
+        /// [`RouterConfig::max_participants`].
+        max: usize,
+    },
+    /// The display name is too long.
+    #[error("the name is longer than {max} bytes")]
+    NameTooLong {
+        /// [`RouterConfig::max_name_len`].
+        max: usize,
+    },
+    /// No such room.
+    #[error("{0} does not exist")]
+    UnknownRoom(RoomId),
+    /// The room already exists.
+    #[error("{0} already exists")]
+    RoomExists(RoomId),
+    /// Opening one more breakout room than allowed.
+    #[error("at most {max} breakout rooms can be open")]
+    TooManyBreakoutRooms {
+        /// [`RouterConfig::max_breakout_rooms`].
+        max: usize,
+    },
+    /// The main room cannot be closed.
+    #[error("the main room cannot be closed")]
+    CannotCloseMainRoom,
+    /// A room with participants cannot be closed; move them first.
+    #[error("{0} still has participants")]
+    RoomNotEmpty(RoomId),
+    /// Publishing without permission in one's room.
+    #[error("you may not publish in this room")]
+    NotAllowedToPublish,
+    /// The track configuration breaks the protocol's rules.
+    #[error("invalid track configuration: {0}")]
+    InvalidTrackConfig(#[from] TrackConfigError),
+    /// The client already publishes a track with this id.
+    #[error("track id {0} is already published")]
+    DuplicateTrack(u32),
+    /// Too many tracks published at once.
+    #[error("at most {max} tracks can be published at once")]
+    TooManyTracks {
+        /// [`RouterConfig::max_tracks_per_participant`].
+        max: usize,
+    },
+    /// The client publishes no track with this id.
+    #[error("you publish no track with id {0}")]
+    UnknownClientTrack(u32),
+    /// No such track.
+    #[error("{0} does not exist")]
+    UnknownTrack(TrackId),
+    /// The track is published in another room.
+    #[error("{0} is not in your room")]
+    TrackNotInRoom(TrackId),
+    /// Not subscribed to the track.
+    #[error("you are not subscribed to {0}")]
+    NotSubscribed(TrackId),
+    /// Temporal layers are 0..=2.
+    #[error("temporal layer {0} does not exist (0..=2)")]
+    InvalidLayer(u8),
+    /// Audio levels are only for audio tracks.
+    #[error("{0} is not an audio track")]
+    NotAudio(TrackId),
+    /// `Hello` after the session is established.
+    #[error("Hello is only valid as the first message")]
+    UnexpectedHello,
+    /// All 2^32 track ids were used.
+    #[error("no track ids left")]
+    TrackIdsExhausted,
+}
+
+impl RouterError {
+    /// A stable machine-readable code (snake_case).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RouterError::UnknownParticipant(_) => "unknown_participant",
+            RouterError::AlreadyJoined(_) => "already_joined",
+            RouterError::SessionFull { .. } => "session_full",
+            RouterError::NameTooLong { .. } => "name_too_long",
+            RouterError::UnknownRoom(_) => "unknown_room",
+            RouterError::RoomExists(_) => "room_exists",
+            RouterError::TooManyBreakoutRooms { .. } => "too_many_breakout_rooms",
+            RouterError::CannotCloseMainRoom => "cannot_close_main_room",
+            RouterError::RoomNotEmpty(_) => "room_not_empty",
+            RouterError::NotAllowedToPublish => "not_allowed_to_publish",
+            RouterError::InvalidTrackConfig(_) => "invalid_track_config",
+            RouterError::DuplicateTrack(_) => "duplicate_track",
+            RouterError::TooManyTracks { .. } => "too_many_tracks",
+            RouterError::UnknownClientTrack(_) => "unknown_client_track",
+            RouterError::UnknownTrack(_) => "unknown_track",
+            RouterError::TrackNotInRoom(_) => "track_not_in_room",
+            RouterError::NotSubscribed(_) => "not_subscribed",
+            RouterError::InvalidLayer(_) => "invalid_layer",
+            RouterError::NotAudio(_) => "not_audio",
+            RouterError::UnexpectedHello => "unexpected_hello",
+            RouterError::TrackIdsExhausted => "track_ids_exhausted",
+        }
+    }
+}
+
+/// A published track, as the IO edge may need to look it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    /// Global id.
+    pub id: TrackId,
+    /// Publisher.
+    pub owner: ParticipantId,
+    /// The publisher's own id for it.
+    pub client_id: u32,
+    /// Codec configuration.
+    pub config: TrackConfig,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    members: BTreeSet<ParticipantId>,
+    roster_dirty: bool,
+}
+
+#[derive(Debug)]
+struct Participant {
+    name: String,
+    room: RoomId,
+    may_publish: bool,
+    /// (client track id, global id), in publish order.
+    published: Vec<(u32, TrackId)>,
+    subscriptions: BTreeSet<TrackId>,
+    congestion: Congestion,
+}
+
+impl Participant {
+    fn track(&self, client_id: u32) -> Option<TrackId> {
+        self.published
+            .iter()
+            .find(|(c, _)| *c == client_id)
+            .map(|(_, t)| *t)
+    }
+}
+
+#[derive(Debug)]
+struct Track {
+    id: TrackId,
+    owner: ParticipantId,
+    client_id: u32,
+    config: TrackConfig,
+    kind: MediaKind,
+    subscriptions: Vec<Subscription>,
+    /// The newest group seen (video).
+    group: Option<u64>,
+    keyframes: KeyframeThrottle,
+    /// Latest audio level reported since the last `AudioLevels`.
+    audio_level: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Subscription {
+    subscriber: ParticipantId,
+    /// From `LayerPreference`.
+    preferred_layer: u8,
+    /// Highest layer being forwarded; raised only at layer-0 frames so that no
+    /// forwarded frame references one that was dropped.
+    active_layer: u8,
+    /// What last lowered `active_layer` (the drop reason while a raise waits for layer 0).
+    lowered_by: DropReason,
+    /// Video: the subscriber's stream for the track's current group is open.
+    /// Audio: always true.
+    open: bool,
+}
+
+impl Subscription {
+    /// Updates the forwarded layer range for a frame of `layer`, given the
+    /// subscriber's congestion cap: lowered at once, raised only at a layer-0
+    /// frame (which depends on no upper layer, so nothing forwarded after it
+    /// references a frame that was dropped).
+    fn adjust_layer(&mut self, cap: u8, layer: u8) {
+        let target = self.preferred_layer.min(cap);
+        if target < self.active_layer {
+            self.lowered_by = if cap < self.preferred_layer {
+                DropReason::Congestion
+            } else {
+                DropReason::LayerPreference
+            };
+        }
+        if target < self.active_layer || layer == 0 {
+            self.active_layer = target;
+        }
+    }
+}
+
+/// The router of one live session. See the [module docs](self) for the rules.
+#[derive(Debug)]
+pub struct Router {
+    config: RouterConfig,
+    rooms: BTreeMap<RoomId, Room>,
+    participants: BTreeMap<ParticipantId, Participant>,
+    tracks: BTreeMap<TrackId, Track>,
+    next_track: u32,
+    outputs: VecDeque<Output>,
+    stats: Stats,
+    audio_levels_due: Option<Millis>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new(RouterConfig::default())
+    }
+}
+
+impl Router {
+    /// A router with only the main room.
+    pub fn new(config: RouterConfig) -> Self {
+        let mut rooms = BTreeMap::new();
+        rooms.insert(RoomId::MAIN, Room::default());
+        Self {
+            config,
+            rooms,
+            participants: BTreeMap::new(),
+            tracks: BTreeMap::new(),
+            next_track: 1,
+            outputs: VecDeque::new(),
+            stats: Stats::default(),
+            audio_levels_due: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    // ----- rooms ---------------------------------------------------------------
+
+    /// Opens a breakout room. Fails if it exists, is the main room, or
+    /// [`RouterConfig::max_breakout_rooms`] are already open.
+    pub fn create_breakout_room(&mut self, room: RoomId) -> Result<(), RouterError> {
+        if self.rooms.contains_key(&room) {
+            return Err(RouterError::RoomExists(room));
+        }
+        let breakout_rooms = self.rooms.len() - 1; // the main room always exists
+        if breakout_rooms >= self.config.max_breakout_rooms {
+            return Err(RouterError::TooManyBreakoutRooms {
+                max: self.config.max_breakout_rooms,
+            });
+        }
+        self.rooms.insert(room, Room::default());
+        Ok(())
+    }
+
+    /// Closes an empty breakout room (move its participants out first).
+    pub fn close_breakout_room(&mut self, room: RoomId) -> Result<(), RouterError> {
+        if room.is_main() {
+            return Err(RouterError::CannotCloseMainRoom);
+        }
+        let r = self
+            .rooms
+            .get(&room)
+            .ok_or(RouterError::UnknownRoom(room))?;
+        if !r.members.is_empty() {
+            return Err(RouterError::RoomNotEmpty(room));
+        }
+        self.rooms.remove(&room);
+        Ok(())
+    }
+
+    /// The open rooms, main room first.
+    pub fn rooms(&self) -> impl Iterator<Item = RoomId> + '_ {
+        self.rooms.keys().copied()
+    }
+
+    /// The participants in a room.
+    pub fn members(&self, room: RoomId) -> impl Iterator<Item = ParticipantId> + '_ {
+        self.rooms
+            .get(&room)
+            .into_iter()
+            .flat_map(|r| r.members.iter().copied())
+    }
+
+    // ----- participants (control plane) -----------------------------------------
+
+    /// A participant joins (after the IO edge verified its token).
+    ///
+    /// Sends it `Welcome`, then `TrackAdded` for every track of the room; the
+    /// room's roster goes out to everyone who sees it. A participant already
+    /// present is refused: to replace a connection, `leave` then `join`.
+    pub fn join(
+        &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        name: &str,
+        room: RoomId,
+        may_publish: bool,
+    ) -> Result<(), RouterError> {
+        if self.participants.contains_key(&participant) {
+            return Err(RouterError::AlreadyJoined(participant));
+        }
+        if self.participants.len() >= self.config.max_participants {
+            return Err(RouterError::SessionFull {
+                max: self.config.max_participants,
+            });
+        }
+        if name.len() > self.config.max_name_len {
+            return Err(RouterError::NameTooLong {
+                max: self.config.max_name_len,
+            });
+        }
+        let r = self
+            .rooms
+            .get_mut(&room)
+            .ok_or(RouterError::UnknownRoom(room))?;
+        r.members.insert(participant);
+        r.roster_dirty = true;
+        self.participants.insert(
+            participant,
+            Participant {
+                name: name.to_owned(),
+                room,
+                may_publish,
+                published: Vec::new(),
+                subscriptions: BTreeSet::new(),
+                congestion: Congestion::default(),
+            },
+        );
+        self.send(
+            participant,
+            Welcome {
+                version: PROTOCOL_VERSION,
+                participant,
+                room,
+                may_publish,
+                server_time: now.0,
+            },
+        );
+        self.announce_room_tracks_to(participant, room);
+        Ok(())
+    }
+
+    /// A participant leaves (or its connection is gone): its tracks are removed,
+    /// its subscriptions end, and outputs still queued for it are discarded.
+    pub fn leave(&mut self, _now: Millis, participant: ParticipantId) -> Result<(), RouterError> {
+        let p = self.participant(participant)?;
+        let room = p.room;
+        let own: Vec<TrackId> = p.published.iter().map(|(_, t)| *t).collect();
+        let subs: Vec<TrackId> = p.subscriptions.iter().copied().collect();
+        for track in own {
+            self.remove_track(track, false);
+        }
+        for track in subs {
+            if let Some(t) = self.tracks.get_mut(&track) {
+                t.subscriptions.retain(|s| s.subscriber != participant);
+            }
+        }
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.members.remove(&participant);
+            r.roster_dirty = true;
+        }
+        self.participants.remove(&participant);
+        self.outputs.retain(|o| o.participant() != participant);
+        Ok(())
+    }
+
+    /// Moves a participant to another room, with its publish permission there.
+    ///
+    /// It gets `TrackRemoved` for the old room's tracks, `Permission`, then
+    /// `TrackAdded` for the new room's. Its subscriptions end; subscriptions
+    /// to its tracks end; its tracks follow it if it may publish in the new room
+    /// and are removed otherwise. Moving to the same room only sets the permission.
+    pub fn move_participant(
+        &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        to: RoomId,
+        may_publish: bool,
+    ) -> Result<(), RouterError> {
+        let p = self.participant(participant)?;
+        if !self.rooms.contains_key(&to) {
+            return Err(RouterError::UnknownRoom(to));
+        }
+        let from = p.room;
+        if from == to {
+            return self.set_permission(now, participant, may_publish);
+        }
+        let own: Vec<TrackId> = p.published.iter().map(|(_, t)| *t).collect();
+        let subs: Vec<TrackId> = p.subscriptions.iter().copied().collect();
+
+        // What it saw in the old room is gone.
+        let seen: Vec<(TrackId, ParticipantId)> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.owner != participant && self.room_of(t.owner) == Some(from))
+            .map(|(id, t)| (*id, t.owner))
+            .collect();
+        for (track, owner) in seen {
+            self.send(
+                participant,
+                TrackRemoved {
+                    track,
+                    participant: owner,
+                },
+            );
+        }
+        for track in subs {
+            self.drop_subscription(participant, track);
+        }
+
+        // Its tracks leave the old room.
+        for &track in &own {
+            if may_publish {
+                self.end_all_subscriptions(track);
+                self.broadcast_except(from, participant, TrackRemoved { track, participant });
+            } else {
+                self.remove_track(track, true);
+            }
+        }
+
+        if let Some(r) = self.rooms.get_mut(&from) {
+            r.members.remove(&participant);
+            r.roster_dirty = true;
+        }
+        if let Some(r) = self.rooms.get_mut(&to) {
+            r.members.insert(participant);
+            r.roster_dirty = true;
+        }
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.room = to;
+            p.may_publish = may_publish;
+        }
+        self.send(
+            participant,
+            Permission {
+                may_publish,
+                room: to,
+            },
+        );
+
+        // ... and enter the new one.
+        if may_publish {
+            for &track in &own {
+                if let Some(t) = self.tracks.get(&track) {
+                    let added = TrackAdded {
+                        track,
+                        participant,
+                        config: t.config.clone(),
+                    };
+                    self.broadcast_except(to, participant, added);
+                }
+            }
+        }
+        self.announce_room_tracks_to(participant, to);
+        Ok(())
+    }
+
+    /// Grants or revokes the right to publish in the participant's current room.
+    ///
+    /// Revoking removes its tracks at once (`TrackRemoved` to the room and to
+    /// itself; subscribers' streams are reset). It gets `Permission` either way.
+    pub fn set_permission(
+        &mut self,
+        _now: Millis,
+        participant: ParticipantId,
+        may_publish: bool,
+    ) -> Result<(), RouterError> {
+        let p = self.participant(participant)?;
+        if p.may_publish == may_publish {
+            return Ok(());
+        }
+        let room = p.room;
+        if !may_publish {
+            let own: Vec<TrackId> = p.published.iter().map(|(_, t)| *t).collect();
+            for track in own {
+                self.remove_track(track, true);
+            }
+        }
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.may_publish = may_publish;
+        }
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.roster_dirty = true;
+        }
+        self.send(participant, Permission { may_publish, room });
+        Ok(())
+    }
+
+    /// The participant's room, if it has joined.
+    pub fn room_of(&self, participant: ParticipantId) -> Option<RoomId> {
+        self.participants.get(&participant).map(|p| p.room)
+    }
+
+    /// Whether the participant may publish, if it has joined.
+    pub fn may_publish(&self, participant: ParticipantId) -> Option<bool> {
+        self.participants.get(&participant).map(|p| p.may_publish)
+    }
+
+    /// The highest temporal layer the subscriber's backlog allows now.
+    pub fn congestion_layer(&self, participant: ParticipantId) -> Option<u8> {
+        self.participants
+            .get(&participant)
+            .map(|p| p.congestion.max_layer)
+    }
+
+    /// The tracks the participant subscribes to.
+    pub fn subscriptions(&self, participant: ParticipantId) -> impl Iterator<Item = TrackId> + '_ {
+        self.participants
+            .get(&participant)
+            .into_iter()
+            .flat_map(|p| p.subscriptions.iter().copied())
+    }
+
+    // ----- client requests ---------------------------------------------------------
+
+    /// Applies a decoded control message from a joined participant.
+    ///
+    /// A refused request is returned and also answered with an `Error` message.
+    /// `Hello` is the IO edge's business and refused here.
+    pub fn handle_control(
+        &mut self,
+        now: Millis,
+        from: ParticipantId,
+        message: ClientMessage,
+    ) -> Result<(), RouterError> {
+        let result = match message {
+            ClientMessage::Hello(_) => Err(RouterError::UnexpectedHello),
+            ClientMessage::Publish(m) => self.publish(now, from, m.track_id, m.config).map(drop),
+            ClientMessage::Unpublish(m) => self.unpublish(now, from, m.track_id).map(drop),
+            ClientMessage::Subscribe(m) => self.subscribe(now, from, m.track),
+            ClientMessage::Unsubscribe(m) => self.unsubscribe(now, from, m.track),
+            ClientMessage::LayerPreference(m) => {
+                self.set_layer_preference(from, m.track, m.max_temporal_layer)
+            }
+            ClientMessage::KeyframeRequest(m) => self.request_keyframe(now, from, m.track),
+            ClientMessage::Ping(m) => {
+                let joined = self.participant(from).map(|_| ());
+                joined.map(|()| {
+                    let pong = Pong {
+                        nonce: m.nonce,
+                        server_time: now.0,
+                    };
+                    self.send(from, pong);
+                })
+            }
+        };
+        if let Err(e) = &result
+            && self.participants.contains_key(&from)
+        {
+            self.send(from, ServerMessage::error(e.code(), e.to_string()));
+        }
+        result
+    }
+
+    /// Publishes a track. Answers `Published` to the publisher and announces
+    /// `TrackAdded` to the rest of its room.
+    pub fn publish(
+        &mut self,
+        _now: Millis,
+        participant: ParticipantId,
+        client_id: u32,
+        config: TrackConfig,
+    ) -> Result<TrackId, RouterError> {
+        let p = self.participant(participant)?;
+        if !p.may_publish {
+            return Err(RouterError::NotAllowedToPublish);
+        }
+        config.validate()?;
+        if p.track(client_id).is_some() {
+            return Err(RouterError::DuplicateTrack(client_id));
+        }
+        if p.published.len() >= self.config.max_tracks_per_participant {
+            return Err(RouterError::TooManyTracks {
+                max: self.config.max_tracks_per_participant,
+            });
+        }
+        let room = p.room;
+        let id = TrackId(self.next_track);
+        self.next_track = self
+            .next_track
+            .checked_add(1)
+            .ok_or(RouterError::TrackIdsExhausted)?;
+        let added = TrackAdded {
+            track: id,
+            participant,
+            config: config.clone(),
+        };
+        self.tracks.insert(
+            id,
+            Track {
+                id,
+                owner: participant,
+                client_id,
+                kind: config.kind(),
+                config,
+                subscriptions: Vec::new(),
+                group: None,
+                keyframes: KeyframeThrottle::default(),
+                audio_level: None,
+            },
+        );
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.published.push((client_id, id));
+        }
+        self.send(
+            participant,
+            Published {
+                track_id: client_id,
+                track: id,
+            },
+        );
+        self.broadcast_except(room, participant, added);
+        Ok(id)
+    }
+
+    /// Withdraws a track: `TrackRemoved` to the room, subscribers' streams reset.
+    pub fn unpublish(
+        &mut self,
+        _now: Millis,
+        participant: ParticipantId,
+        client_id: u32,
+    ) -> Result<TrackId, RouterError> {
+        let track = self
+            .participant(participant)?
+            .track(client_id)
+            .ok_or(RouterError::UnknownClientTrack(client_id))?;
+        self.remove_track(track, false);
+        Ok(track)
+    }
+
+    /// Subscribes to a track of the participant's own room (idempotent).
+    ///
+    /// Video starts at the next keyframe, which is requested (throttled).
+    pub fn subscribe(
+        &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        track: TrackId,
+    ) -> Result<(), RouterError> {
+        let p = self.participant(participant)?;
+        let (room, cap) = (p.room, p.congestion.max_layer);
+        let t = self
+            .tracks
+            .get(&track)
+            .ok_or(RouterError::UnknownTrack(track))?;
+        if self.room_of(t.owner) != Some(room) {
+            return Err(RouterError::TrackNotInRoom(track));
+        }
+        if t.subscriptions.iter().any(|s| s.subscriber == participant) {
+            return Ok(());
+        }
+        let is_audio = t.kind == MediaKind::Audio;
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.subscriptions.push(Subscription {
+                subscriber: participant,
+                preferred_layer: MAX_TEMPORAL_LAYER,
+                active_layer: cap,
+                lowered_by: DropReason::Congestion,
+                open: is_audio,
+            });
+        }
+        if let Some(p) = self.participants.get_mut(&participant) {
+            p.subscriptions.insert(track);
+        }
+        if !is_audio {
+            self.want_keyframe(now, track);
+        }
+        Ok(())
+    }
+
+    /// Ends a subscription (its stream, if any, is reset).
+    pub fn unsubscribe(
+        &mut self,
+        _now: Millis,
+        participant: ParticipantId,
+        track: TrackId,
+    ) -> Result<(), RouterError> {
+        if !self
+            .participant(participant)?
+            .subscriptions
+            .contains(&track)
+        {
+            return Err(RouterError::NotSubscribed(track));
+        }
+        self.drop_subscription(participant, track);
+        Ok(())
+    }
+
+    /// Caps the temporal layers a subscriber wants on a track (0..=2).
+    ///
+    /// A lower cap applies at once, a higher one from the next layer-0 frame.
+    pub fn set_layer_preference(
+        &mut self,
+        participant: ParticipantId,
+        track: TrackId,
+        max_temporal_layer: u8,
+    ) -> Result<(), RouterError> {
+        if max_temporal_layer > MAX_TEMPORAL_LAYER {
+            return Err(RouterError::InvalidLayer(max_temporal_layer));
+        }
+        self.participant(participant)?;
+        let sub = self
+            .tracks
+            .get_mut(&track)
+            .and_then(|t| {
+                t.subscriptions
+                    .iter_mut()
+                    .find(|s| s.subscriber == participant)
+            })
+            .ok_or(RouterError::NotSubscribed(track))?;
+        sub.preferred_layer = max_temporal_layer;
+        Ok(())
+    }
+
+    /// A subscriber asks for a keyframe (its decoder needs one); throttled.
+    /// Its subscription is not changed. Ignored for audio.
+    pub fn request_keyframe(
+        &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        track: TrackId,
+    ) -> Result<(), RouterError> {
+        if !self
+            .participant(participant)?
+            .subscriptions
+            .contains(&track)
+        {
+            return Err(RouterError::NotSubscribed(track));
+        }
+        if self.tracks.get(&track).map(|t| t.kind) == Some(MediaKind::Video) {
+            self.want_keyframe(now, track);
+        }
+        Ok(())
+    }
+
+    /// The global id of a participant's published track, from its own id
+    /// (e.g. to name an incoming stream).
+    pub fn resolve_track(&self, participant: ParticipantId, client_id: u32) -> Option<TrackId> {
+        self.participants.get(&participant)?.track(client_id)
+    }
+
+    /// A published track.
+    pub fn track(&self, track: TrackId) -> Option<TrackInfo> {
+        self.tracks.get(&track).map(|t| TrackInfo {
+            id: track,
+            owner: t.owner,
+            client_id: t.client_id,
+            config: t.config.clone(),
+        })
+    }
+
+    /// The subscribers of a track.
+    pub fn subscribers(&self, track: TrackId) -> impl Iterator<Item = ParticipantId> + '_ {
+        self.tracks
+            .get(&track)
+            .into_iter()
+            .flat_map(|t| t.subscriptions.iter().map(|s| s.subscriber))
+    }
+
+    // ----- media -------------------------------------------------------------------
+
+    /// Plans the forwarding of one frame received from `from` (the header as
+    /// decoded: the publisher's own track id). `plan` is cleared and refilled.
+    ///
+    /// A rejected frame leaves the plan empty and is counted in
+    /// [`Stats::rejected_frames`]; a late frame of a superseded group also
+    /// leaves it empty (counted in [`DropStats::stale_group`]).
+    pub fn handle_frame(
+        &mut self,
+        now: Millis,
+        from: ParticipantId,
+        header: &FrameHeader,
+        payload_len: usize,
+        plan: &mut ForwardPlan,
+    ) -> Result<(), RejectReason> {
+        plan.clear();
+        let stats = &mut self.stats;
+        stats.frames_in += 1;
+        stats.bytes_in += payload_len as u64;
+        let reject = |stats: &mut Stats, reason| {
+            stats.reject(reason);
+            Err(reason)
+        };
+        let Some(publisher) = self.participants.get(&from) else {
+            return reject(stats, RejectReason::UnknownParticipant);
+        };
+        if !publisher.may_publish {
+            return reject(stats, RejectReason::NotAllowedToPublish);
+        }
+        let Some(track_id) = publisher.track(header.track) else {
+            return reject(stats, RejectReason::UnknownTrack);
+        };
+        let Some(track) = self.tracks.get_mut(&track_id) else {
+            return reject(stats, RejectReason::UnknownTrack);
+        };
+
+        plan.track = track_id;
+        plan.kind = track.kind;
+        plan.header = FrameHeader {
+            track: track_id.0,
+            ..*header
+        };
+        let payload = payload_len as u64;
+
+        if track.kind == MediaKind::Audio {
+            // Audio: every frame to every subscriber, first.
+            plan.priority = Priority::High;
+            for sub in &track.subscriptions {
+                plan.deliveries.push(Delivery {
+                    subscriber: sub.subscriber,
+                    action: Action::Datagram,
+                });
+            }
+            let n = plan.deliveries.len() as u64;
+            stats.deliveries += n;
+            stats.bytes_out += n * payload;
+            return Ok(());
+        }
+
+        plan.priority = Priority::Normal;
+        let group = header.group;
+        let participants = &self.participants;
+        let policy = &self.config.backlog;
+        let congestion = |p: ParticipantId| {
+            participants
+                .get(&p)
+                .map(|p| p.congestion)
+                .unwrap_or_default()
+        };
+
+        if header.keyframe {
+            if track.group.is_some_and(|current| group <= current) {
+                return reject(stats, RejectReason::GroupRegression);
+            }
+            let previous = track.group.replace(group);
+            track.keyframes.keyframe_arrived();
+            for sub in &mut track.subscriptions {
+                let c = congestion(sub.subscriber);
+                if let (true, Some(previous)) = (sub.open, previous) {
+                    plan.ends.push(StreamEnd {
+                        subscriber: sub.subscriber,
+                        track: track_id,
+                        group: previous,
+                        mode: if c.is_lagging(policy) {
+                            EndMode::Reset
+                        } else {
+                            EndMode::Finish
+                        },
+                    });
+                }
+                sub.open = true;
+                sub.adjust_layer(c.max_layer, 0);
+                plan.deliveries.push(Delivery {
+                    subscriber: sub.subscriber,
+                    action: Action::Stream { group, open: true },
+                });
+            }
+            let n = plan.deliveries.len() as u64;
+            stats.deliveries += n;
+            stats.bytes_out += n * payload;
+            return Ok(());
+        }
+
+        match track.group {
+            Some(current) if group < current => {
+                stats.drops.stale_group += 1;
+                return Ok(());
+            }
+            Some(current) if group == current => {}
+            _ => return reject(stats, RejectReason::MissingKeyframe),
+        }
+
+        let layer = header.temporal_layer;
+        let mut someone_waits = false;
+        for sub in &mut track.subscriptions {
+            let action = if !sub.open {
+                someone_waits = true;
+                stats.drops.awaiting_keyframe += 1;
+                Action::Drop(DropReason::AwaitingKeyframe)
+            } else {
+                let cap = congestion(sub.subscriber).max_layer;
+                sub.adjust_layer(cap, layer);
+                if layer <= sub.active_layer {
+                    stats.deliveries += 1;
+                    stats.bytes_out += payload;
+                    Action::Stream { group, open: false }
+                } else {
+                    let reason = if layer > sub.preferred_layer {
+                        DropReason::LayerPreference
+                    } else if layer > cap {
+                        DropReason::Congestion
+                    } else {
+                        // Allowed again, but not before the next layer-0 frame.
+                        sub.lowered_by
+                    };
+                    match reason {
+                        DropReason::LayerPreference => stats.drops.layer_preference += 1,
+                        _ => stats.drops.congestion += 1,
+                    }
+                    Action::Drop(reason)
+                }
+            };
+            plan.deliveries.push(Delivery {
+                subscriber: sub.subscriber,
+                action,
+            });
+        }
+        // Someone still waits for a keyframe: if the last request is old enough
+        // (lost, or ignored by the encoder), ask again.
+        if someone_waits
+            && !track.keyframes.is_pending()
+            && track
+                .keyframes
+                .want(now, self.config.keyframe_request_interval)
+        {
+            let (owner, client_id) = (track.owner, track.client_id);
+            self.stats.keyframe_requests_sent += 1;
+            self.send(
+                owner,
+                RequestKeyframe {
+                    track_id: client_id,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The IO edge reports how many bytes it holds queued for a subscriber
+    /// (all its streams). Report regularly (e.g. every 100-250 ms) and whenever
+    /// the queue crosses a threshold of [`BacklogPolicy`].
+    ///
+    /// Above `drop_group_above`, each of its video streams is reset
+    /// ([`Output::EndStream`]) and a keyframe requested (throttled).
+    pub fn handle_backlog(
+        &mut self,
+        now: Millis,
+        subscriber: ParticipantId,
+        queued_bytes: u64,
+    ) -> Result<(), RouterError> {
+        let p = self
+            .participants
+            .get_mut(&subscriber)
+            .ok_or(RouterError::UnknownParticipant(subscriber))?;
+        if !p.congestion.report(now, queued_bytes, &self.config.backlog) {
+            return Ok(());
+        }
+        let subs: Vec<TrackId> = p.subscriptions.iter().copied().collect();
+        for track_id in subs {
+            let Some(track) = self.tracks.get_mut(&track_id) else {
+                continue;
+            };
+            let (Some(group), MediaKind::Video) = (track.group, track.kind) else {
+                continue;
+            };
+            let Some(sub) = track
+                .subscriptions
+                .iter_mut()
+                .find(|s| s.subscriber == subscriber && s.open)
+            else {
+                continue;
+            };
+            sub.open = false;
+            self.stats.group_drops += 1;
+            self.outputs.push_back(Output::EndStream(StreamEnd {
+                subscriber,
+                track: track_id,
+                group,
+                mode: EndMode::Reset,
+            }));
+            self.want_keyframe(now, track_id);
+        }
+        Ok(())
+    }
+
+    /// The IO edge reports an audio track's level (-dBov, 0 loudest, 127
+    /// silence; larger values are clamped), e.g. from decoding its Opus frames.
+    /// Levels go out in `AudioLevels` every [`RouterConfig::audio_levels_interval`].
+    pub fn handle_audio_level(
+        &mut self,
+        now: Millis,
+        track: TrackId,
+        level: u8,
+    ) -> Result<(), RouterError> {
+        let t = self
+            .tracks
+            .get_mut(&track)
+            .ok_or(RouterError::UnknownTrack(track))?;
+        if t.kind != MediaKind::Audio {
+            return Err(RouterError::NotAudio(track));
+        }
+        t.audio_level = Some(level.min(SILENCE_LEVEL));
+        if self.audio_levels_due.is_none() {
+            self.audio_levels_due = Some(now + self.config.audio_levels_interval);
+        }
+        Ok(())
+    }
+
+    /// Time has passed: serves pending keyframe requests, restores layers of
+    /// subscribers that caught up, sends due `AudioLevels`.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let interval = self.config.keyframe_request_interval;
+        for track in self.tracks.values_mut() {
+            if track.keyframes.fire(now, interval) {
+                self.stats.keyframe_requests_sent += 1;
+                self.outputs.push_back(Output::Control {
+                    to: track.owner,
+                    message: RequestKeyframe {
+                        track_id: track.client_id,
+                    }
+                    .into(),
+                });
+            }
+        }
+        for p in self.participants.values_mut() {
+            p.congestion.recover(now, &self.config.backlog);
+        }
+        if self.audio_levels_due.is_some_and(|due| now >= due) {
+            self.audio_levels_due = None;
+            self.send_audio_levels();
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let interval = self.config.keyframe_request_interval;
+        let keyframes = self
+            .tracks
+            .values()
+            .filter_map(|t| t.keyframes.due(interval));
+        let recoveries = self
+            .participants
+            .values()
+            .filter_map(|p| p.congestion.recovery_due(&self.config.backlog));
+        keyframes
+            .chain(recoveries)
+            .chain(self.audio_levels_due)
+            .min()
+    }
+
+    /// The next output, `None` when there is nothing to do.
+    ///
+    /// Roster changes are coalesced: rosters go out once the queue is otherwise empty.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if self.outputs.is_empty() {
+            self.flush_rosters();
+        }
+        self.outputs.pop_front()
+    }
+
+    // ----- internals -----------------------------------------------------------------
+
+    fn participant(&self, participant: ParticipantId) -> Result<&Participant, RouterError> {
+        self.participants
+            .get(&participant)
+            .ok_or(RouterError::UnknownParticipant(participant))
+    }
+
+    fn send(&mut self, to: ParticipantId, message: impl Into<ServerMessage>) {
+        self.outputs.push_back(Output::Control {
+            to,
+            message: message.into(),
+        });
+    }
+
+    /// Sends to every member of `room` but `except`.
+    fn broadcast_except(
+        &mut self,
+        room: RoomId,
+        except: ParticipantId,
+        message: impl Into<ServerMessage>,
+    ) {
+        let message = message.into();
+        let Some(r) = self.rooms.get(&room) else {
+            return;
+        };
+        for &to in r.members.iter().filter(|&&m| m != except) {
+            self.outputs.push_back(Output::Control {
+                to,
+                message: message.clone(),
+            });
+        }
+    }
+
+    /// `TrackAdded` to `participant` for every track of `room` but its own.
+    fn announce_room_tracks_to(&mut self, participant: ParticipantId, room: RoomId) {
+        let added: Vec<TrackAdded> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.owner != participant && self.room_of(t.owner) == Some(room))
+            .map(|(id, t)| TrackAdded {
+                track: *id,
+                participant: t.owner,
+                config: t.config.clone(),
+            })
+            .collect();
+        for m in added {
+            self.send(participant, m);
+        }
+    }
+
+    /// A keyframe is wanted on a video track: request it now or when the throttle allows.
+    fn want_keyframe(&mut self, now: Millis, track: TrackId) {
+        let Some(t) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        if t.keyframes.want(now, self.config.keyframe_request_interval) {
+            let (owner, client_id) = (t.owner, t.client_id);
+            self.stats.keyframe_requests_sent += 1;
+            self.send(
+                owner,
+                RequestKeyframe {
+                    track_id: client_id,
+                },
+            );
+        } else {
+            self.stats.keyframe_requests_coalesced += 1;
+        }
+    }
+
+    /// Ends one subscription: the subscriber's stream (if any) is reset.
+    fn drop_subscription(&mut self, subscriber: ParticipantId, track: TrackId) {
+        if let Some(p) = self.participants.get_mut(&subscriber) {
+            p.subscriptions.remove(&track);
+        }
+        let Some(t) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        let Some(i) = t
+            .subscriptions
+            .iter()
+            .position(|s| s.subscriber == subscriber)
+        else {
+            return;
+        };
+        let sub = t.subscriptions.swap_remove(i);
+        if let Some(end) = stream_end(t, &sub) {
+            self.outputs.push_back(Output::EndStream(end));
+        }
+    }
+
+    /// Ends every subscription to a track (streams reset).
+    fn end_all_subscriptions(&mut self, track: TrackId) {
+        let Some(t) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        let subs = std::mem::take(&mut t.subscriptions);
+        for sub in &subs {
+            if let Some(end) = stream_end(t, sub) {
+                self.outputs.push_back(Output::EndStream(end));
+            }
+            if let Some(p) = self.participants.get_mut(&sub.subscriber) {
+                p.subscriptions.remove(&track);
+            }
+        }
+    }
+
+    /// Removes a track: subscriptions end, `TrackRemoved` to its room (and to
+    /// the owner too if `tell_owner`, when the server removes it).
+    fn remove_track(&mut self, track: TrackId, tell_owner: bool) {
+        self.end_all_subscriptions(track);
+        let Some(t) = self.tracks.remove(&track) else {
+            return;
+        };
+        let owner = t.owner;
+        let Some(p) = self.participants.get_mut(&owner) else {
+            return;
+        };
+        p.published.retain(|(_, id)| *id != track);
+        let room = p.room;
+        let removed = TrackRemoved {
+            track,
+            participant: owner,
+        };
+        if tell_owner {
+            self.send(owner, removed.clone());
+        }
+        self.broadcast_except(room, owner, removed);
+    }
+
+    fn send_audio_levels(&mut self) {
+        let mut by_room: BTreeMap<RoomId, Vec<AudioLevel>> = BTreeMap::new();
+        for (id, t) in &mut self.tracks {
+            let Some(level) = t.audio_level.take() else {
+                continue;
+            };
+            if let Some(room) = self.participants.get(&t.owner).map(|p| p.room) {
+                by_room.entry(room).or_default().push(AudioLevel {
+                    track: *id,
+                    participant: t.owner,
+                    level,
+                });
+            }
+        }
+        for (room, levels) in by_room {
+            let message = ServerMessage::AudioLevels(AudioLevels { levels });
+            let members: Vec<ParticipantId> = self.members(room).collect();
+            for to in members {
+                self.send(to, message.clone());
+            }
+        }
+    }
+
+    /// Sends `Roster` to everyone who sees a room whose membership changed.
+    /// A participant sees the main room and its own room.
+    fn flush_rosters(&mut self) {
+        let dirty: BTreeSet<RoomId> = self
+            .rooms
+            .iter_mut()
+            .filter_map(|(id, r)| std::mem::take(&mut r.roster_dirty).then_some(*id))
+            .collect();
+        if dirty.is_empty() {
+            return;
+        }
+        let main_dirty = dirty.contains(&RoomId::MAIN);
+        let mut views: BTreeMap<RoomId, Roster> = BTreeMap::new();
+        let recipients: Vec<(ParticipantId, RoomId)> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| main_dirty || dirty.contains(&p.room))
+            .map(|(id, p)| (*id, p.room))
+            .collect();
+        for (to, room) in recipients {
+            let roster = views
+                .entry(room)
+                .or_insert_with(|| self.roster_view(room))
+                .clone();
+            self.send(to, roster);
+        }
+    }
+
+    fn roster_view(&self, room: RoomId) -> Roster {
+        Roster {
+            participants: self
+                .participants
+                .iter()
+                .filter(|(_, p)| p.room == room || p.room.is_main())
+                .map(|(id, p)| RosterEntry {
+                    id: *id,
+                    name: p.name.clone(),
+                    room: p.room,
+                    may_publish: p.may_publish,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The stream to end when `sub` stops receiving `track`, if one may be open.
+fn stream_end(track: &Track, sub: &Subscription) -> Option<StreamEnd> {
+    let group = match track.kind {
+        MediaKind::Audio => 0,
+        MediaKind::Video if sub.open => track.group?,
+        MediaKind::Video => return None,
+    };
+    Some(StreamEnd {
+        subscriber: sub.subscriber,
+        track: track.id,
+        group,
+        mode: EndMode::Reset,
+    })
+}

@@ -1,0 +1,90 @@
+//! Counters of the router's work: frames in, deliveries, drops by reason,
+//! rejected frames, keyframe requests. Plain data for metrics and tests.
+
+/// Why an incoming frame was refused (it reaches no one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum RejectReason {
+    /// The sender has not joined (or has left).
+    #[error("sender has not joined")]
+    UnknownParticipant,
+    /// The sender may not publish in its room.
+    #[error("sender may not publish")]
+    NotAllowedToPublish,
+    /// The sender has no published track with the header's track id.
+    #[error("no such published track")]
+    UnknownTrack,
+    /// A keyframe did not open a group larger than the current one.
+    #[error("keyframe does not open a new group")]
+    GroupRegression,
+    /// A delta frame of a group whose keyframe never arrived.
+    #[error("frame of a group without keyframe")]
+    MissingKeyframe,
+}
+
+/// Rejected frames by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RejectStats {
+    /// See [`RejectReason::UnknownParticipant`].
+    pub unknown_participant: u64,
+    /// See [`RejectReason::NotAllowedToPublish`].
+    pub not_allowed_to_publish: u64,
+    /// See [`RejectReason::UnknownTrack`].
+    pub unknown_track: u64,
+    /// See [`RejectReason::GroupRegression`].
+    pub group_regression: u64,
+    /// See [`RejectReason::MissingKeyframe`].
+    pub missing_keyframe: u64,
+}
+
+/// Frames not sent, by reason. Per-subscriber reasons count one per (frame,
+/// subscriber); `stale_group` counts frames.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropStats {
+    /// Subscriber waiting for the next keyframe.
+    pub awaiting_keyframe: u64,
+    /// Upper temporal layer dropped because the subscriber fell behind.
+    pub congestion: u64,
+    /// Upper temporal layer the subscriber did not want.
+    pub layer_preference: u64,
+    /// Late frame of a group already superseded by a newer keyframe (dropped for everyone).
+    pub stale_group: u64,
+}
+
+/// The router's counters since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames given to `handle_frame`.
+    pub frames_in: u64,
+    /// Their payload bytes.
+    pub bytes_in: u64,
+    /// Frames refused (reaching no one); the sum of `rejected`.
+    pub rejected_frames: u64,
+    /// Refused frames by reason.
+    pub rejected: RejectStats,
+    /// Frame deliveries planned (one per frame and receiving subscriber).
+    pub deliveries: u64,
+    /// Payload bytes of those deliveries.
+    pub bytes_out: u64,
+    /// Frames not delivered, by reason.
+    pub drops: DropStats,
+    /// Groups cut short for a lagging subscriber (its stream reset).
+    pub group_drops: u64,
+    /// `RequestKeyframe` messages sent to publishers.
+    pub keyframe_requests_sent: u64,
+    /// Keyframe wishes absorbed by the throttle (covered by a request already sent or pending).
+    pub keyframe_requests_coalesced: u64,
+}
+
+impl Stats {
+    pub(crate) fn reject(&mut self, reason: RejectReason) {
+        self.rejected_frames += 1;
+        let r = &mut self.rejected;
+        match reason {
+            RejectReason::UnknownParticipant => r.unknown_participant += 1,
+            RejectReason::NotAllowedToPublish => r.not_allowed_to_publish += 1,
+            RejectReason::UnknownTrack => r.unknown_track += 1,
+            RejectReason::GroupRegression => r.group_regression += 1,
+            RejectReason::MissingKeyframe => r.missing_keyframe += 1,
+        }
+    }
+}

@@ -1,0 +1,1139 @@
+//! Router tests: virtual time, no sockets. Each rule of the module docs has a test.
+
+use super::*;
+use crate::wire::control::{LayerPreference, Ping, Subscribe};
+
+const A: ParticipantId = ParticipantId(1);
+const B: ParticipantId = ParticipantId(2);
+const C: ParticipantId = ParticipantId(3);
+const CAM: u32 = 10;
+const MIC: u32 = 11;
+
+/// A router, a virtual clock and a reusable plan.
+struct Harness {
+    router: Router,
+    now: Millis,
+    plan: ForwardPlan,
+    seq: u64,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            router: Router::default(),
+            now: Millis(0),
+            plan: ForwardPlan::new(),
+            seq: 0,
+        }
+    }
+
+    fn at(&mut self, ms: u64) -> &mut Self {
+        assert!(Millis(ms) >= self.now, "time goes forward");
+        self.now = Millis(ms);
+        self
+    }
+
+    fn join(&mut self, p: ParticipantId, room: RoomId, may_publish: bool) {
+        let name = format!("p{}", p.0);
+        self.router
+            .join(self.now, p, &name, room, may_publish)
+            .unwrap();
+    }
+
+    fn publish_video(&mut self, p: ParticipantId) -> TrackId {
+        self.router
+            .publish(self.now, p, CAM, TrackConfig::av1(640, 360))
+            .unwrap()
+    }
+
+    fn publish_audio(&mut self, p: ParticipantId) -> TrackId {
+        self.router
+            .publish(self.now, p, MIC, TrackConfig::opus(48000, 1))
+            .unwrap()
+    }
+
+    fn subscribe(&mut self, p: ParticipantId, track: TrackId) {
+        self.router.subscribe(self.now, p, track).unwrap();
+    }
+
+    /// A video frame of `group` with the given layer (layer 0 + `key` for a keyframe).
+    fn video(
+        &mut self,
+        from: ParticipantId,
+        group: u64,
+        key: bool,
+        layer: u8,
+    ) -> Result<(), RejectReason> {
+        self.seq += 1;
+        let header = FrameHeader {
+            track: CAM,
+            group,
+            sequence: self.seq,
+            timestamp_us: self.now.0 * 1000,
+            keyframe: key,
+            temporal_layer: layer,
+        };
+        self.router
+            .handle_frame(self.now, from, &header, 1000, &mut self.plan)
+    }
+
+    fn audio(&mut self, from: ParticipantId) -> Result<(), RejectReason> {
+        self.seq += 1;
+        let header = FrameHeader {
+            track: MIC,
+            group: 0,
+            sequence: self.seq,
+            timestamp_us: self.now.0 * 1000,
+            keyframe: true,
+            temporal_layer: 0,
+        };
+        self.router
+            .handle_frame(self.now, from, &header, 100, &mut self.plan)
+    }
+
+    fn action(&self, p: ParticipantId) -> Option<Action> {
+        self.plan.action_for(p)
+    }
+
+    fn drain(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.router.poll_output()).collect()
+    }
+
+    /// Control messages queued for `p` (drains all outputs).
+    fn messages_to(&mut self, p: ParticipantId) -> Vec<ServerMessage> {
+        control_to(&self.drain(), p)
+    }
+}
+
+fn control_to(outputs: &[Output], p: ParticipantId) -> Vec<ServerMessage> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Control { to, message } if *to == p => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn keyframe_requests(outputs: &[Output]) -> usize {
+    outputs
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::Control {
+                    message: ServerMessage::RequestKeyframe(_),
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+fn ends(outputs: &[Output]) -> Vec<StreamEnd> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::EndStream(e) => Some(*e),
+            _ => None,
+        })
+        .collect()
+}
+
+const SEND: Action = Action::Stream {
+    group: 1,
+    open: false,
+};
+
+/// A publishes camera and microphone in the main room; B subscribes to both.
+fn two_participants() -> (Harness, TrackId, TrackId) {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    let cam = h.publish_video(A);
+    let mic = h.publish_audio(A);
+    h.subscribe(B, cam);
+    h.subscribe(B, mic);
+    h.drain();
+    (h, cam, mic)
+}
+
+#[test]
+fn forwarding_between_two_participants() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    let welcome = h.messages_to(A);
+    assert!(matches!(
+        &welcome[0],
+        ServerMessage::Welcome(w) if w.participant == A && w.room == RoomId::MAIN && w.may_publish && w.version == 1
+    ));
+    let cam = h.publish_video(A);
+    let mic = h.publish_audio(A);
+    let out = h.drain();
+    assert_eq!(
+        control_to(&out, A),
+        vec![
+            Published {
+                track_id: CAM,
+                track: cam
+            }
+            .into(),
+            Published {
+                track_id: MIC,
+                track: mic
+            }
+            .into(),
+        ]
+    );
+    let to_b = control_to(&out, B);
+    assert!(
+        matches!(&to_b[0], ServerMessage::TrackAdded(t) if t.track == cam && t.participant == A)
+    );
+    assert!(
+        matches!(&to_b[1], ServerMessage::TrackAdded(t) if t.track == mic && t.config == TrackConfig::opus(48000, 1))
+    );
+
+    h.subscribe(B, cam);
+    h.subscribe(B, mic);
+    h.drain();
+
+    // Keyframe opens B's stream for group 1; the header carries the global id.
+    h.video(A, 1, true, 0).unwrap();
+    assert_eq!(h.plan.track, cam);
+    assert_eq!(h.plan.header.track, cam.0);
+    assert_eq!(h.plan.priority, Priority::Normal);
+    assert_eq!(
+        h.action(B),
+        Some(Action::Stream {
+            group: 1,
+            open: true
+        })
+    );
+    assert!(h.plan.ends.is_empty());
+    for layer in [2, 1, 2, 0, 2] {
+        h.video(A, 1, false, layer).unwrap();
+        assert_eq!(h.action(B), Some(SEND));
+    }
+    h.audio(A).unwrap();
+    assert_eq!(h.plan.track, mic);
+    assert_eq!(h.plan.priority, Priority::High);
+    assert_eq!(h.action(B), Some(Action::Datagram));
+
+    let s = h.router.stats();
+    assert_eq!((s.frames_in, s.deliveries, s.rejected_frames), (7, 7, 0));
+    assert_eq!(s.bytes_out, 6 * 1000 + 100);
+}
+
+#[test]
+fn late_joiner_starts_at_the_next_keyframe() {
+    let (mut h, cam, _) = two_participants();
+    h.join(C, RoomId::MAIN, false);
+    h.video(A, 1, true, 0).unwrap();
+    h.video(A, 1, false, 2).unwrap();
+    h.drain();
+
+    // C subscribes mid-group: nothing of group 1, and A is asked for a keyframe.
+    h.at(2000).subscribe(C, cam);
+    let out = h.drain();
+    assert_eq!(
+        control_to(&out, A),
+        vec![RequestKeyframe { track_id: CAM }.into()]
+    );
+    for layer in [1, 2, 0] {
+        h.video(A, 1, false, layer).unwrap();
+        assert_eq!(h.action(B), Some(SEND));
+        assert_eq!(
+            h.action(C),
+            Some(Action::Drop(DropReason::AwaitingKeyframe))
+        );
+    }
+    // The next keyframe opens group 2 for both; B's group 1 stream is finished.
+    h.at(2100).video(A, 2, true, 0).unwrap();
+    let open = Action::Stream {
+        group: 2,
+        open: true,
+    };
+    assert_eq!((h.action(B), h.action(C)), (Some(open), Some(open)));
+    assert_eq!(
+        h.plan.ends,
+        vec![StreamEnd {
+            subscriber: B,
+            track: cam,
+            group: 1,
+            mode: EndMode::Finish
+        }]
+    );
+    h.video(A, 2, false, 2).unwrap();
+    assert_eq!(h.router.stats().drops.awaiting_keyframe, 3);
+}
+
+#[test]
+fn audio_subscription_starts_at_once() {
+    let (mut h, _, mic) = two_participants();
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, mic);
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    h.audio(A).unwrap();
+    assert_eq!(h.action(C), Some(Action::Datagram));
+}
+
+#[test]
+fn frames_of_non_publishers_reach_no_one_and_are_counted() {
+    let (mut h, _, _) = two_participants();
+    h.join(C, RoomId::MAIN, false);
+    h.video(A, 1, true, 0).unwrap();
+    h.drain();
+    let stranger = ParticipantId(99);
+    // (sender, client track id, expected reason)
+    let table = [
+        (stranger, CAM, RejectReason::UnknownParticipant),
+        (C, CAM, RejectReason::NotAllowedToPublish),
+        (B, CAM, RejectReason::NotAllowedToPublish),
+        (A, 77, RejectReason::UnknownTrack),
+    ];
+    for (from, track, reason) in table {
+        let header = FrameHeader {
+            track,
+            group: 1,
+            keyframe: true,
+            ..FrameHeader::default()
+        };
+        let got = h.router.handle_frame(h.now, from, &header, 10, &mut h.plan);
+        assert_eq!(got, Err(reason));
+        assert!(h.plan.deliveries.is_empty() && h.plan.ends.is_empty());
+    }
+    let s = *h.router.stats();
+    assert_eq!(s.rejected_frames, 4);
+    assert_eq!(
+        s.rejected,
+        RejectStats {
+            unknown_participant: 1,
+            not_allowed_to_publish: 2,
+            unknown_track: 1,
+            ..RejectStats::default()
+        }
+    );
+    assert_eq!((s.frames_in, s.deliveries), (5, 1));
+
+    // Not allowed to publish: Publish itself is refused with an Error message.
+    let err = h
+        .router
+        .handle_control(
+            h.now,
+            C,
+            crate::wire::control::Publish {
+                track_id: 1,
+                config: TrackConfig::av1(1, 1),
+            }
+            .into(),
+        )
+        .unwrap_err();
+    assert_eq!(err, RouterError::NotAllowedToPublish);
+    assert_eq!(
+        h.messages_to(C),
+        vec![ServerMessage::error(
+            "not_allowed_to_publish",
+            "you may not publish in this room"
+        )]
+    );
+}
+
+#[test]
+fn slow_subscriber_loses_layers_then_the_group_then_resumes_at_a_keyframe() {
+    let (mut h, cam, mic) = two_participants();
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    h.subscribe(C, mic);
+    h.at(1000).video(A, 1, true, 0).unwrap();
+    h.drain();
+
+    // (backlog of C in KiB, C's expected actions for layers 2, 1, 0)
+    let congested = Action::Drop(DropReason::Congestion);
+    let table = [
+        (0, [SEND, SEND, SEND]),
+        (100, [congested, SEND, SEND]),
+        (200, [congested, congested, SEND]),
+    ];
+    for (kib, expected) in table {
+        h.router.handle_backlog(h.now, C, kib * 1024).unwrap();
+        for (layer, want) in [2, 1, 0].into_iter().zip(expected) {
+            h.video(A, 1, false, layer).unwrap();
+            assert_eq!(h.action(C), Some(want), "{kib} KiB, layer {layer}");
+            assert_eq!(h.action(B), Some(SEND), "B unaffected");
+            h.audio(A).unwrap();
+            assert_eq!(h.action(C), Some(Action::Datagram), "audio never dropped");
+        }
+    }
+    assert_eq!(h.router.congestion_layer(C), Some(0));
+    assert_eq!(h.drain(), vec![]);
+
+    // Still behind: C's group stream is reset and a keyframe requested.
+    h.at(1500);
+    h.router.handle_backlog(h.now, C, 300 * 1024).unwrap();
+    let out = h.drain();
+    assert_eq!(
+        ends(&out),
+        vec![StreamEnd {
+            subscriber: C,
+            track: cam,
+            group: 1,
+            mode: EndMode::Reset
+        }]
+    );
+    assert_eq!(keyframe_requests(&out), 1);
+    for layer in [2, 1, 0] {
+        h.video(A, 1, false, layer).unwrap();
+        assert_eq!(
+            h.action(C),
+            Some(Action::Drop(DropReason::AwaitingKeyframe))
+        );
+        assert_eq!(h.action(B), Some(SEND));
+        h.audio(A).unwrap();
+        assert_eq!(h.action(C), Some(Action::Datagram));
+    }
+    // A second report over the limit while waiting resets nothing more.
+    h.router.handle_backlog(h.now, C, 300 * 1024).unwrap();
+    assert!(ends(&h.drain()).is_empty());
+
+    // The queue drains; C resumes at the next keyframe, base layer only.
+    h.at(1600);
+    h.router.handle_backlog(h.now, C, 0).unwrap();
+    h.at(1700).video(A, 2, true, 0).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Stream {
+            group: 2,
+            open: true
+        })
+    );
+    assert!(
+        h.plan.ends.iter().all(|e| e.subscriber == B),
+        "C's group 1 stream was already reset"
+    );
+    h.video(A, 2, false, 1).unwrap();
+    assert_eq!(h.action(C), Some(congested));
+
+    // Layers come back one per quiet second, at layer-0 frames.
+    assert_eq!(h.router.poll_timeout(), Some(Millis(2600)));
+    h.at(2600);
+    h.router.handle_timeout(h.now);
+    assert_eq!(h.router.congestion_layer(C), Some(1));
+    h.video(A, 2, false, 1).unwrap();
+    assert_eq!(h.action(C), Some(congested), "raised only at layer 0");
+    h.video(A, 2, false, 0).unwrap();
+    h.video(A, 2, false, 1).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Stream {
+            group: 2,
+            open: false
+        })
+    );
+    h.at(3600);
+    h.router.handle_timeout(h.now);
+    assert_eq!(h.router.congestion_layer(C), Some(2));
+    h.video(A, 2, false, 0).unwrap();
+    h.video(A, 2, false, 2).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Stream {
+            group: 2,
+            open: false
+        })
+    );
+
+    let s = h.router.stats();
+    assert_eq!(s.group_drops, 1);
+    assert_eq!(s.drops.awaiting_keyframe, 3);
+    assert_eq!(s.drops.congestion, 1 + 2 + 2);
+}
+
+#[test]
+fn a_lagging_subscriber_s_superseded_group_is_reset_not_finished() {
+    let (mut h, cam, _) = two_participants();
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    h.video(A, 1, true, 0).unwrap();
+    h.router.handle_backlog(h.now, C, 100 * 1024).unwrap();
+    h.video(A, 5, true, 0).unwrap();
+    let mode = |p| {
+        h.plan
+            .ends
+            .iter()
+            .find(|e| e.subscriber == p)
+            .map(|e| e.mode)
+    };
+    assert_eq!(mode(B), Some(EndMode::Finish));
+    assert_eq!(mode(C), Some(EndMode::Reset));
+}
+
+#[test]
+fn twenty_joiners_in_a_second_cause_one_keyframe_request_per_second() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    let cam = h.publish_video(A);
+    h.video(A, 1, true, 0).unwrap();
+    h.drain();
+    let mut sent_at = Vec::new();
+    // 20 joiners at 0, 50, ..., 950 ms; frames keep flowing (no keyframe).
+    for i in 0..20u64 {
+        h.at(i * 50);
+        let p = ParticipantId(100 + i);
+        h.join(p, RoomId::MAIN, false);
+        h.subscribe(p, cam);
+        h.router.handle_timeout(h.now);
+        h.video(A, 1, false, 2).unwrap();
+        let n = keyframe_requests(&h.drain());
+        sent_at.extend(std::iter::repeat_n(h.now, n));
+    }
+    assert_eq!(sent_at, vec![Millis(0)]);
+    // The wishes of the other 19 are served once, when the second is over.
+    assert_eq!(h.router.poll_timeout(), Some(Millis(1000)));
+    h.at(999);
+    h.router.handle_timeout(h.now);
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    h.at(1000);
+    h.router.handle_timeout(h.now);
+    assert_eq!(keyframe_requests(&h.drain()), 1);
+    // Without a keyframe, waiting subscribers ask again at most once a second.
+    for t in (1000..=3000).step_by(100) {
+        h.at(t);
+        h.router.handle_timeout(h.now);
+        h.video(A, 1, false, 2).unwrap();
+        let n = keyframe_requests(&h.drain());
+        sent_at.extend(std::iter::repeat_n(h.now, n));
+    }
+    assert_eq!(sent_at, vec![Millis(0), Millis(2000), Millis(3000)]);
+    assert_eq!(h.router.stats().keyframe_requests_sent, 4);
+    // The keyframe arrives: everyone is in, nothing pending.
+    h.video(A, 2, true, 0).unwrap();
+    assert_eq!(h.plan.sends().count(), 20);
+    assert_eq!(h.router.poll_timeout(), None);
+}
+
+#[test]
+fn moving_to_a_breakout_room_changes_what_is_received_and_sent() {
+    let mut h = Harness::new();
+    let room = RoomId(1);
+    h.router.create_breakout_room(room).unwrap();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    h.join(C, RoomId::MAIN, false);
+    let cam = h.publish_video(A);
+    h.subscribe(B, cam);
+    h.subscribe(C, cam);
+    h.video(A, 1, true, 0).unwrap();
+    h.drain();
+
+    // A moves to the breakout room, still publishing: B and C lose its track.
+    h.router.move_participant(h.now, A, room, true).unwrap();
+    let out = h.drain();
+    let removed: ServerMessage = TrackRemoved {
+        track: cam,
+        participant: A,
+    }
+    .into();
+    assert!(control_to(&out, B).contains(&removed));
+    assert!(control_to(&out, C).contains(&removed));
+    assert!(
+        control_to(&out, A).contains(
+            &Permission {
+                may_publish: true,
+                room
+            }
+            .into()
+        )
+    );
+    let mut e = ends(&out);
+    e.sort_by_key(|e| e.subscriber);
+    assert_eq!(
+        e.iter()
+            .map(|e| (e.subscriber, e.group, e.mode))
+            .collect::<Vec<_>>(),
+        vec![(B, 1, EndMode::Reset), (C, 1, EndMode::Reset)]
+    );
+    h.video(A, 1, false, 0).unwrap();
+    assert!(
+        h.plan.deliveries.is_empty(),
+        "nobody left in A's room subscribes"
+    );
+    assert_eq!(
+        h.router.subscribe(h.now, C, cam),
+        Err(RouterError::TrackNotInRoom(cam))
+    );
+
+    // B follows: it sees A's track (same id) and receives it; C does not.
+    h.router.move_participant(h.now, B, room, true).unwrap();
+    let to_b = h.messages_to(B);
+    assert!(
+        to_b.contains(
+            &Permission {
+                may_publish: true,
+                room
+            }
+            .into()
+        )
+    );
+    assert!(
+        to_b.iter()
+            .any(|m| matches!(m, ServerMessage::TrackAdded(t) if t.track == cam))
+    );
+    h.subscribe(B, cam);
+    h.video(A, 2, true, 0).unwrap();
+    assert_eq!(h.plan.deliveries.len(), 1);
+    assert_eq!(
+        h.action(B),
+        Some(Action::Stream {
+            group: 2,
+            open: true
+        })
+    );
+
+    // B publishes in the breakout room; C in the main room never hears of it.
+    let b_cam = h.publish_video(B);
+    let out = h.drain();
+    assert!(
+        control_to(&out, A)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::TrackAdded(t) if t.track == b_cam))
+    );
+    assert!(
+        !control_to(&out, C)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::TrackAdded(_)))
+    );
+
+    // Back to the main room without the right to publish: A's track is removed.
+    h.router
+        .move_participant(h.now, A, RoomId::MAIN, false)
+        .unwrap();
+    let out = h.drain();
+    assert!(control_to(&out, A).contains(&removed), "owner is told");
+    assert!(control_to(&out, B).contains(&removed));
+    assert!(
+        control_to(&out, A).contains(
+            &TrackRemoved {
+                track: b_cam,
+                participant: B
+            }
+            .into()
+        )
+    );
+    assert_eq!(h.router.track(cam), None);
+    assert_eq!(
+        h.video(A, 2, false, 0),
+        Err(RejectReason::NotAllowedToPublish)
+    );
+    assert_eq!(h.router.room_of(A), Some(RoomId::MAIN));
+    assert_eq!(h.router.members(room).collect::<Vec<_>>(), vec![B]);
+}
+
+#[test]
+fn breakout_room_limits() {
+    let mut h = Harness::new();
+    for i in 1..=10 {
+        h.router.create_breakout_room(RoomId(i)).unwrap();
+    }
+    // (call, expected result)
+    let table: Vec<(&str, Result<(), RouterError>)> = vec![
+        ("11th", h.router.create_breakout_room(RoomId(11))),
+        ("existing", h.router.create_breakout_room(RoomId(3))),
+        ("main", h.router.create_breakout_room(RoomId::MAIN)),
+        ("close main", h.router.close_breakout_room(RoomId::MAIN)),
+        ("close unknown", h.router.close_breakout_room(RoomId(42))),
+    ];
+    let expected = [
+        Err(RouterError::TooManyBreakoutRooms { max: 10 }),
+        Err(RouterError::RoomExists(RoomId(3))),
+        Err(RouterError::RoomExists(RoomId::MAIN)),
+        Err(RouterError::CannotCloseMainRoom),
+        Err(RouterError::UnknownRoom(RoomId(42))),
+    ];
+    for ((name, got), want) in table.into_iter().zip(expected) {
+        assert_eq!(got, want, "{name}");
+    }
+    h.join(A, RoomId(4), true);
+    assert_eq!(
+        h.router.close_breakout_room(RoomId(4)),
+        Err(RouterError::RoomNotEmpty(RoomId(4)))
+    );
+    h.router.close_breakout_room(RoomId(5)).unwrap();
+    h.router.create_breakout_room(RoomId(11)).unwrap();
+    assert_eq!(h.router.rooms().count(), 11);
+    assert_eq!(
+        h.router.join(h.now, B, "b", RoomId(5), false),
+        Err(RouterError::UnknownRoom(RoomId(5)))
+    );
+}
+
+#[test]
+fn revoking_permission_removes_tracks_at_once() {
+    let (mut h, cam, mic) = two_participants();
+    h.video(A, 1, true, 0).unwrap();
+    h.router.set_permission(h.now, A, false).unwrap();
+    let out = h.drain();
+    let to_a = control_to(&out, A);
+    assert!(
+        to_a.contains(
+            &TrackRemoved {
+                track: cam,
+                participant: A
+            }
+            .into()
+        )
+    );
+    assert!(
+        to_a.contains(
+            &Permission {
+                may_publish: false,
+                room: RoomId::MAIN
+            }
+            .into()
+        )
+    );
+    let to_b = control_to(&out, B);
+    assert!(
+        to_b.contains(
+            &TrackRemoved {
+                track: cam,
+                participant: A
+            }
+            .into()
+        )
+    );
+    assert!(
+        to_b.contains(
+            &TrackRemoved {
+                track: mic,
+                participant: A
+            }
+            .into()
+        )
+    );
+    let mut e = ends(&out);
+    e.sort_by_key(|e| e.track);
+    assert_eq!(
+        e,
+        vec![
+            StreamEnd {
+                subscriber: B,
+                track: cam,
+                group: 1,
+                mode: EndMode::Reset
+            },
+            StreamEnd {
+                subscriber: B,
+                track: mic,
+                group: 0,
+                mode: EndMode::Reset
+            },
+        ]
+    );
+    assert_eq!(h.router.subscriptions(B).count(), 0);
+    assert_eq!(
+        h.video(A, 1, false, 0),
+        Err(RejectReason::NotAllowedToPublish)
+    );
+    assert_eq!(h.audio(A), Err(RejectReason::NotAllowedToPublish));
+    // Granted again: A must publish again, with new global ids.
+    h.router.set_permission(h.now, A, true).unwrap();
+    assert_eq!(h.video(A, 2, true, 0), Err(RejectReason::UnknownTrack));
+    let cam2 = h.publish_video(A);
+    assert_ne!(cam2, cam);
+}
+
+#[test]
+fn layer_preference_drops_upper_layers_and_rises_at_layer_zero() {
+    let (mut h, cam, _) = two_participants();
+    h.video(A, 1, true, 0).unwrap();
+    h.router
+        .handle_control(
+            h.now,
+            B,
+            LayerPreference {
+                track: cam,
+                max_temporal_layer: 0,
+            }
+            .into(),
+        )
+        .unwrap();
+    let pref = Action::Drop(DropReason::LayerPreference);
+    // (layer of the frame, B's action) after the preference is set to 0, then 2.
+    let table = [(2, pref), (1, pref), (0, SEND)];
+    for (layer, want) in table {
+        h.video(A, 1, false, layer).unwrap();
+        assert_eq!(h.action(B), Some(want));
+    }
+    h.router.set_layer_preference(B, cam, 2).unwrap();
+    let table = [(2, pref), (1, pref), (0, SEND), (2, SEND), (1, SEND)];
+    for (layer, want) in table {
+        h.video(A, 1, false, layer).unwrap();
+        assert_eq!(h.action(B), Some(want), "layer {layer}");
+    }
+    assert_eq!(h.router.stats().drops.layer_preference, 4);
+    assert_eq!(
+        h.router.set_layer_preference(B, cam, 3),
+        Err(RouterError::InvalidLayer(3))
+    );
+}
+
+#[test]
+fn group_rules() {
+    let (mut h, _, _) = two_participants();
+    // (group, keyframe, expected)
+    let table = [
+        (1, false, Err(RejectReason::MissingKeyframe)),
+        (3, true, Ok(true)),
+        (3, false, Ok(true)),
+        (4, false, Err(RejectReason::MissingKeyframe)),
+        (3, true, Err(RejectReason::GroupRegression)),
+        (2, true, Err(RejectReason::GroupRegression)),
+        (7, true, Ok(true)),
+        (3, false, Ok(false)), // late frame of a superseded group
+        (7, false, Ok(true)),
+    ];
+    for (i, (group, key, want)) in table.into_iter().enumerate() {
+        let got = h
+            .video(A, group, key, 0)
+            .map(|()| !h.plan.deliveries.is_empty());
+        assert_eq!(got, want, "row {i}");
+    }
+    let s = h.router.stats();
+    assert_eq!(s.drops.stale_group, 1);
+    assert_eq!(s.rejected.missing_keyframe, 2);
+    assert_eq!(s.rejected.group_regression, 2);
+}
+
+#[test]
+fn roster_is_coalesced_and_scoped_to_visible_rooms() {
+    let mut h = Harness::new();
+    let room = RoomId(2);
+    h.router.create_breakout_room(room).unwrap();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    h.join(C, room, true);
+    let out = h.drain();
+    let rosters = |out: &[Output], p| {
+        control_to(out, p)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::Roster(r) => {
+                    Some(r.participants.iter().map(|e| e.id).collect::<Vec<_>>())
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // One roster each for three joins; main-room people do not see breakout rooms.
+    assert_eq!(rosters(&out, A), vec![vec![A, B]]);
+    assert_eq!(rosters(&out, B), vec![vec![A, B]]);
+    assert_eq!(rosters(&out, C), vec![vec![A, B, C]]);
+    // A change inside the breakout room concerns only its members.
+    h.router.set_permission(h.now, C, false).unwrap();
+    let out = h.drain();
+    assert_eq!(rosters(&out, A), Vec::<Vec<ParticipantId>>::new());
+    assert_eq!(rosters(&out, C), vec![vec![A, B, C]]);
+    // The first message a joiner gets is Welcome, the last its roster.
+    h.join(ParticipantId(9), room, false);
+    let to_9 = h.messages_to(ParticipantId(9));
+    assert!(matches!(to_9.first(), Some(ServerMessage::Welcome(_))));
+    assert!(matches!(to_9.last(), Some(ServerMessage::Roster(_))));
+}
+
+#[test]
+fn audio_levels_go_to_the_publisher_s_room_only() {
+    let (mut h, _, mic) = two_participants();
+    let room = RoomId(1);
+    h.router.create_breakout_room(room).unwrap();
+    h.join(C, room, true);
+    let c_mic = h.publish_audio(C);
+    h.drain();
+    h.at(100);
+    h.router.handle_audio_level(h.now, mic, 40).unwrap();
+    h.router.handle_audio_level(h.now, mic, 30).unwrap();
+    h.router.handle_audio_level(h.now, c_mic, 200).unwrap();
+    assert_eq!(h.router.poll_timeout(), Some(Millis(350)));
+    h.at(350);
+    h.router.handle_timeout(h.now);
+    let out = h.drain();
+    let main_levels: ServerMessage = AudioLevels {
+        levels: vec![AudioLevel {
+            track: mic,
+            participant: A,
+            level: 30,
+        }],
+    }
+    .into();
+    assert_eq!(control_to(&out, A), vec![main_levels.clone()]);
+    assert_eq!(control_to(&out, B), vec![main_levels]);
+    assert_eq!(
+        control_to(&out, C),
+        vec![
+            AudioLevels {
+                levels: vec![AudioLevel {
+                    track: c_mic,
+                    participant: C,
+                    level: 127
+                }]
+            }
+            .into()
+        ]
+    );
+    assert_eq!(
+        h.router.poll_timeout(),
+        None,
+        "nothing more until new levels"
+    );
+    let cam = h.router.resolve_track(A, CAM).unwrap();
+    assert_eq!(
+        h.router.handle_audio_level(h.now, cam, 1),
+        Err(RouterError::NotAudio(cam))
+    );
+}
+
+#[test]
+fn control_requests_are_answered() {
+    let (mut h, cam, _) = two_participants();
+    h.at(1234);
+    h.router
+        .handle_control(h.now, B, Ping { nonce: 5 }.into())
+        .unwrap();
+    assert_eq!(
+        h.messages_to(B),
+        vec![
+            Pong {
+                nonce: 5,
+                server_time: 1234
+            }
+            .into()
+        ]
+    );
+    // (message from B, expected error code)
+    let table: Vec<(ClientMessage, &str)> = vec![
+        (
+            crate::wire::control::Hello {
+                version: 1,
+                token: "t".into(),
+            }
+            .into(),
+            "unexpected_hello",
+        ),
+        (
+            Subscribe {
+                track: TrackId(999),
+            }
+            .into(),
+            "unknown_track",
+        ),
+        (
+            crate::wire::control::Unsubscribe {
+                track: TrackId(999),
+            }
+            .into(),
+            "not_subscribed",
+        ),
+        (
+            crate::wire::control::KeyframeRequest {
+                track: TrackId(999),
+            }
+            .into(),
+            "not_subscribed",
+        ),
+        (
+            crate::wire::control::Unpublish { track_id: 3 }.into(),
+            "unknown_client_track",
+        ),
+    ];
+    for (message, code) in table {
+        let err = h.router.handle_control(h.now, B, message).unwrap_err();
+        assert_eq!(err.code(), code);
+        let to_b = h.messages_to(B);
+        assert!(
+            matches!(&to_b[..], [ServerMessage::Error(e)] if e.code == code),
+            "{to_b:?}"
+        );
+    }
+    // Publishing rules, for someone who may publish.
+    let table: Vec<(u32, TrackConfig, &str)> = vec![
+        (CAM, TrackConfig::av1(1, 1), "duplicate_track"),
+        (1, TrackConfig::av1(0, 1), "invalid_track_config"),
+    ];
+    for (id, config, code) in table {
+        let err = h.router.publish(h.now, A, id, config).unwrap_err();
+        assert_eq!(err.code(), code);
+    }
+    for id in 0..2 {
+        h.router
+            .publish(h.now, A, id, TrackConfig::opus(48000, 2))
+            .unwrap();
+    }
+    let err = h
+        .router
+        .publish(h.now, A, 5, TrackConfig::opus(48000, 2))
+        .unwrap_err();
+    assert_eq!(err, RouterError::TooManyTracks { max: 4 });
+    // A subscriber's keyframe request reaches the publisher (throttled).
+    h.at(5000).drain();
+    h.router
+        .handle_control(
+            h.now,
+            B,
+            crate::wire::control::KeyframeRequest { track: cam }.into(),
+        )
+        .unwrap();
+    h.router.request_keyframe(h.now, B, cam).unwrap();
+    assert_eq!(keyframe_requests(&h.drain()), 1);
+}
+
+#[test]
+fn unsubscribe_leave_and_rejoin() {
+    let (mut h, cam, mic) = two_participants();
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    h.video(A, 1, true, 0).unwrap();
+    h.drain();
+    h.router.unsubscribe(h.now, B, cam).unwrap();
+    assert_eq!(
+        ends(&h.drain()),
+        vec![StreamEnd {
+            subscriber: B,
+            track: cam,
+            group: 1,
+            mode: EndMode::Reset
+        }]
+    );
+    h.video(A, 1, false, 0).unwrap();
+    assert_eq!(h.action(B), None);
+    assert_eq!(h.action(C), Some(SEND));
+    assert_eq!(
+        h.router.unsubscribe(h.now, B, cam),
+        Err(RouterError::NotSubscribed(cam))
+    );
+
+    // A leaves: its tracks disappear for everyone; queued outputs for A are dropped.
+    h.router
+        .handle_control(h.now, A, Ping { nonce: 1 }.into())
+        .unwrap();
+    h.router.leave(h.now, A).unwrap();
+    let out = h.drain();
+    assert!(out.iter().all(|o| o.participant() != A));
+    for p in [B, C] {
+        let to = control_to(&out, p);
+        assert!(
+            to.contains(
+                &TrackRemoved {
+                    track: cam,
+                    participant: A
+                }
+                .into()
+            )
+        );
+    }
+    assert!(
+        control_to(&out, B).contains(
+            &TrackRemoved {
+                track: mic,
+                participant: A
+            }
+            .into()
+        )
+    );
+    assert_eq!(h.router.subscriptions(C).count(), 0);
+    assert_eq!(
+        h.video(A, 1, false, 0),
+        Err(RejectReason::UnknownParticipant)
+    );
+    assert_eq!(
+        h.router.leave(h.now, A),
+        Err(RouterError::UnknownParticipant(A))
+    );
+
+    // A reconnects with the same identity.
+    h.join(A, RoomId::MAIN, true);
+    assert_eq!(
+        h.router.join(h.now, A, "again", RoomId::MAIN, true),
+        Err(RouterError::AlreadyJoined(A))
+    );
+}
+
+#[test]
+fn full_session_plans_reuse_their_buffers() {
+    // The reference load: 50 participants, 10 publishing video and audio, everyone subscribed.
+    let mut h = Harness::new();
+    for i in 0..50 {
+        h.join(ParticipantId(i), RoomId::MAIN, i < 10);
+    }
+    let mut tracks = Vec::new();
+    for i in 0..10 {
+        tracks.push(h.publish_video(ParticipantId(i)));
+        tracks.push(h.publish_audio(ParticipantId(i)));
+    }
+    for i in 0..50 {
+        for &t in &tracks {
+            if h.router.track(t).unwrap().owner != ParticipantId(i) {
+                h.subscribe(ParticipantId(i), t);
+            }
+        }
+    }
+    h.drain();
+    for i in 0..10 {
+        h.video(ParticipantId(i), 1, true, 0).unwrap();
+    }
+    let ptr = h.plan.deliveries.as_ptr();
+    let mut sends = 0;
+    for n in 0..300u64 {
+        let from = ParticipantId(n % 10);
+        h.video(from, 1, false, [2, 1, 2, 0][(n as usize / 10) % 4])
+            .unwrap();
+        sends += h.plan.sends().count();
+        h.audio(from).unwrap();
+        assert_eq!(h.plan.deliveries.len(), 49);
+        sends += h.plan.sends().count();
+    }
+    assert_eq!(
+        h.plan.deliveries.as_ptr(),
+        ptr,
+        "no reallocation in steady state"
+    );
+    assert_eq!(sends, 600 * 49);
+}
+
+#[test]
+fn every_output_encodes_within_the_message_limit() {
+    // Worst case for Roster: the most participants, each with the longest name
+    // made of control characters (JSON escapes each as 6 bytes).
+    let mut h = Harness::new();
+    let max = h.router.config().max_participants as u64;
+    let name = "\u{1}".repeat(h.router.config().max_name_len);
+    let long = "x".repeat(129);
+    assert!(matches!(
+        h.router
+            .join(h.now, ParticipantId(0), &long, RoomId::MAIN, false),
+        Err(RouterError::NameTooLong { .. })
+    ));
+    for i in 0..max {
+        h.router
+            .join(h.now, ParticipantId(i), &name, RoomId::MAIN, true)
+            .unwrap();
+        let config = TrackConfig::av1(1, 1).with_description(vec![0xff; 1024]);
+        h.router
+            .publish(h.now, ParticipantId(i), CAM, config)
+            .unwrap();
+    }
+    assert_eq!(
+        h.router
+            .join(h.now, ParticipantId(max), "x", RoomId::MAIN, false),
+        Err(RouterError::SessionFull { max: 64 })
+    );
+    let mut buf = Vec::new();
+    let mut largest = 0;
+    for out in h.drain() {
+        if let Output::Control { message, .. } = out {
+            buf.clear();
+            message.encode(&mut buf).unwrap();
+            largest = largest.max(buf.len());
+        }
+    }
+    assert!(largest > 48 * 1024, "the roster is the big one: {largest}");
+}

@@ -1,0 +1,258 @@
+//! Email: what Podium tells people (templates with plain-text and HTML
+//! bodies and an ICS invite), the outbox row that commits with the change
+//! that caused it, and the sender task that delivers it.
+
+pub mod ics;
+pub mod sender;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::roster::Effect;
+use crate::domain::sessions::{Role, Session};
+use crate::store::User;
+
+/// A mail waiting in (or delivered from) the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutMail {
+    /// Unique per mail; the sender delivers each Message-ID at most once.
+    pub message_id: String,
+    pub to_email: String,
+    pub to_name: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The ICS invite, if the mail carries one.
+    pub ics: Option<String>,
+    /// `REQUEST` or `CANCEL` (the ICS METHOD, repeated in the MIME type).
+    pub ics_method: Option<String>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub next_attempt_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// What every mail needs to know about the community.
+#[derive(Debug, Clone)]
+pub struct MailContext {
+    pub community: String,
+    pub physical_address: String,
+    pub base_url: String,
+    pub from_email: String,
+    /// Host part used in Message-IDs and UIDs.
+    pub domain: String,
+}
+
+/// What happened, for the template.
+#[derive(Debug, Clone)]
+pub enum MailKind {
+    Registered { role: Role },
+    Cancelled,
+    RoleChanged { from: Role, to: Role },
+    Removed,
+    SessionCancelled,
+    SessionChanged { what: String },
+    Offered { role: Role, expires_at: Timestamp },
+}
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// "Tuesday 1 December 2026, 18:00–18:45 (Europe/Berlin, CET)".
+pub fn when(session: &Session) -> String {
+    let tz = jiff::tz::TimeZone::get(&session.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let start = session.starts_at.to_zoned(tz.clone());
+    let end = session.ends_at().to_zoned(tz);
+    format!(
+        "{}, {}–{} ({}, {})",
+        start.strftime("%A %-d %B %Y"),
+        start.strftime("%H:%M"),
+        end.strftime("%H:%M"),
+        session.time_zone,
+        start.strftime("%Z"),
+    )
+}
+
+fn at_local(session: &Session, t: Timestamp) -> String {
+    let tz = jiff::tz::TimeZone::get(&session.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let z = t.to_zoned(tz);
+    format!("{} ({})", z.strftime("%A %-d %B, %H:%M"), session.time_zone)
+}
+
+fn location(ctx: &MailContext, s: &Session) -> String {
+    match &s.meeting_url {
+        Some(u) => u.clone(),
+        None => format!("Podium live room: {}/sessions/{}", ctx.base_url, s.id),
+    }
+}
+
+/// The stable ICS UID of one person's registration in one session.
+pub fn registration_uid(ctx: &MailContext, session_id: u64, user_id: u64) -> String {
+    format!("registration-{session_id}-{user_id}@{}", ctx.domain)
+}
+
+/// Builds one mail to `user` about `session`. `ics_sequence` is the
+/// registration's invite SEQUENCE for this mail (None: no invite attached).
+pub fn compose(
+    ctx: &MailContext,
+    session: &Session,
+    user: &User,
+    kind: &MailKind,
+    ics_sequence: Option<u32>,
+    now: Timestamp,
+) -> OutMail {
+    let link = format!("{}/sessions/{}", ctx.base_url, session.id);
+    let title = &session.title;
+    let (subject, lead, cancel) = match kind {
+        MailKind::Registered { role } => (
+            format!("You're registered: {title}"),
+            format!(
+                "You are registered as {} for \"{title}\". The invite is attached; add it to your calendar.",
+                role.label().to_lowercase()
+            ),
+            false,
+        ),
+        MailKind::Cancelled => (
+            format!("Registration cancelled: {title}"),
+            format!(
+                "Your registration for \"{title}\" is cancelled and your place has been freed. You can register again while places are open."
+            ),
+            true,
+        ),
+        MailKind::RoleChanged { from, to } => (
+            format!("Your role changed: {title}"),
+            format!(
+                "An organiser changed your role in \"{title}\" from {} to {}.",
+                from.label().to_lowercase(),
+                to.label().to_lowercase()
+            ),
+            false,
+        ),
+        MailKind::Removed => (
+            format!("You were removed from {title}"),
+            format!(
+                "An organiser removed you from \"{title}\". If you think this is a mistake, reply to the organisers."
+            ),
+            true,
+        ),
+        MailKind::SessionCancelled => (
+            format!("Cancelled: {title}"),
+            format!("\"{title}\" has been cancelled. We are sorry for the change of plans."),
+            true,
+        ),
+        MailKind::SessionChanged { what } => (
+            format!("Updated: {title}"),
+            format!("\"{title}\" has changed: {what}. The updated invite is attached."),
+            false,
+        ),
+        MailKind::Offered { role, expires_at } => (
+            format!("A place opened for you: {title}"),
+            format!(
+                "A {} place in \"{title}\" is free and held for you until {}. Claim it on the session page before then, or it goes to the next person waiting.",
+                role.label().to_lowercase(),
+                at_local(session, *expires_at)
+            ),
+            false,
+        ),
+    };
+    let when = when(session);
+    let loc = location(ctx, session);
+    let footer = if ctx.physical_address.is_empty() {
+        format!("{} · sent by Podium", ctx.community)
+    } else {
+        format!("{} · {}", ctx.community, ctx.physical_address)
+    };
+    let text = format!(
+        "Hello {name},\n\n{lead}\n\nSession: {title}\nWhen: {when}\nWhere: {loc}\nDetails: {link}\n\n-- \n{footer}\nYou receive this because of your registration on {base}.\n",
+        name = user.name,
+        base = ctx.base_url,
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#1c1b29;line-height:1.5\">\
+<p>Hello {name},</p><p>{lead}</p>\
+<table style=\"border-collapse:collapse\"><tr><td style=\"padding:2px 12px 2px 0;color:#555\">Session</td><td><strong>{title}</strong></td></tr>\
+<tr><td style=\"padding:2px 12px 2px 0;color:#555\">When</td><td>{when}</td></tr>\
+<tr><td style=\"padding:2px 12px 2px 0;color:#555\">Where</td><td>{loc}</td></tr></table>\
+<p><a href=\"{link}\" style=\"color:#4338ca\">Open the session page</a></p>\
+<hr style=\"border:0;border-top:1px solid #ddd\"><p style=\"color:#666;font-size:12px\">{footer}<br>You receive this because of your registration on {base}.</p></body></html>",
+        name = esc(&user.name),
+        lead = esc(&lead),
+        title = esc(title),
+        when = esc(&when),
+        loc = esc(&loc),
+        link = esc(&link),
+        footer = esc(&footer),
+        base = esc(&ctx.base_url),
+    );
+    let ics = ics_sequence.map(|sequence| {
+        let uid = registration_uid(ctx, session.id, user.id);
+        ics::render(&ics::Invite {
+            uid: &uid,
+            sequence,
+            cancel,
+            summary: title,
+            description: &format!("{}\n\n{link}", session.description),
+            location: &loc,
+            url: &link,
+            starts_at: session.starts_at,
+            ends_at: session.ends_at(),
+            time_zone: &session.time_zone,
+            organizer_name: &ctx.community,
+            organizer_email: &ctx.from_email,
+            attendee_name: &user.name,
+            attendee_email: &user.email,
+            stamp: now,
+        })
+    });
+    OutMail {
+        message_id: format!("<{}@{}>", crate::util::random_token(), ctx.domain),
+        to_email: user.email.clone(),
+        to_name: user.name.clone(),
+        subject,
+        text,
+        html,
+        ics_method: ics
+            .as_ref()
+            .map(|_| if cancel { "CANCEL" } else { "REQUEST" }.to_owned()),
+        ics,
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+    }
+}
+
+/// Turns roster effects into mails kind by kind (the caller bumps ICS sequences).
+pub fn effect_kind(e: &Effect) -> (u64, MailKind) {
+    match *e {
+        Effect::Registered { user_id, role } => (user_id, MailKind::Registered { role }),
+        Effect::Cancelled { user_id } => (user_id, MailKind::Cancelled),
+        Effect::Offered {
+            user_id,
+            role,
+            expires_at,
+        } => (user_id, MailKind::Offered { role, expires_at }),
+        Effect::RoleChanged { user_id, from, to } => (user_id, MailKind::RoleChanged { from, to }),
+        Effect::Removed { user_id } => (user_id, MailKind::Removed),
+    }
+}
+
+/// Whether a mail kind carries the registration's invite.
+pub fn carries_invite(kind: &MailKind) -> bool {
+    !matches!(kind, MailKind::Offered { .. })
+}

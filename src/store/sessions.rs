@@ -1,0 +1,284 @@
+//! Sessions, their rosters (registrations + waitlist) and the outbox. Every
+//! session action is one write transaction: [`Store::update_session`] loads
+//! the session, its roster and the people in it, runs the caller's rule
+//! closure, then writes the results and the mails the closure queued.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+use super::codec::{decode, encode};
+use super::{
+    MAILS_SENT, OUTBOX, ROSTERS, Result, SESSIONS, Store, StoreError, USER_SESSIONS, USERS, User,
+    next_id,
+};
+use crate::domain::DomainError;
+use crate::domain::roster::Roster;
+use crate::domain::sessions::Session;
+use crate::mail::OutMail;
+
+/// A session loaded for one action, with the people it concerns.
+#[derive(Debug)]
+pub struct SessionCtx {
+    pub session: Session,
+    pub roster: Roster,
+    /// Everyone in the roster or waitlist, plus the extra ids asked for.
+    pub users: HashMap<u64, User>,
+    outbox: Vec<OutMail>,
+}
+
+impl SessionCtx {
+    /// Queues a mail; it commits with the change.
+    pub fn send(&mut self, mail: OutMail) {
+        self.outbox.push(mail);
+    }
+
+    pub fn user(&self, id: u64) -> Option<&User> {
+        self.users.get(&id)
+    }
+}
+
+fn load_users(
+    tx_users: &impl ReadableTable<u64, &'static [u8]>,
+    ids: impl IntoIterator<Item = u64>,
+) -> Result<HashMap<u64, User>> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if out.contains_key(&id) {
+            continue;
+        }
+        if let Some(v) = tx_users.get(id)? {
+            out.insert(id, decode::<User>("users", v.value())?);
+        }
+    }
+    Ok(out)
+}
+
+fn roster_user_ids(r: &Roster) -> impl Iterator<Item = u64> + '_ {
+    r.registrations
+        .iter()
+        .map(|x| x.user_id)
+        .chain(r.waitlist.iter().map(|w| w.user_id))
+}
+
+fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
+    for m in mails {
+        let id = next_id(tx, "next_id:mail")?;
+        tx.open_table(OUTBOX)?.insert(id, encode(m).as_slice())?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Stores a new session (its `id` is assigned here).
+    pub fn create_session(&self, mut s: Session) -> Result<Session> {
+        let tx = self.db.begin_write()?;
+        s.id = next_id(&tx, "next_id:session")?;
+        tx.open_table(SESSIONS)?
+            .insert(s.id, encode(&s).as_slice())?;
+        tx.open_table(ROSTERS)?
+            .insert(s.id, encode(&Roster::default()).as_slice())?;
+        tx.commit()?;
+        Ok(s)
+    }
+
+    /// One session and its roster.
+    pub fn session(&self, id: u64) -> Result<(Session, Roster)> {
+        let tx = self.db.begin_read()?;
+        let s = tx
+            .open_table(SESSIONS)?
+            .get(id)?
+            .ok_or(StoreError::NotFound)?;
+        let s: Session = decode("sessions", s.value())?;
+        let r = match tx.open_table(ROSTERS)?.get(id)? {
+            Some(v) => decode("rosters", v.value())?,
+            None => Roster::default(),
+        };
+        Ok((s, r))
+    }
+
+    /// Every session with its roster.
+    pub fn sessions(&self) -> Result<Vec<(Session, Roster)>> {
+        let tx = self.db.begin_read()?;
+        let sessions = tx.open_table(SESSIONS)?;
+        let rosters = tx.open_table(ROSTERS)?;
+        let mut out = Vec::with_capacity(sessions.len()? as usize);
+        for row in sessions.iter()? {
+            let (k, v) = row.map_err(StoreError::from)?;
+            let s: Session = decode("sessions", v.value())?;
+            let r = match rosters.get(k.value())? {
+                Some(v) => decode("rosters", v.value())?,
+                None => Roster::default(),
+            };
+            out.push((s, r));
+        }
+        Ok(out)
+    }
+
+    /// The sessions a user is or was registered or waiting for.
+    pub fn sessions_of_user(&self, user_id: u64) -> Result<Vec<(Session, Roster)>> {
+        let ids: Vec<u64> = {
+            let tx = self.db.begin_read()?;
+            let t = tx.open_table(USER_SESSIONS)?;
+            t.range((user_id, 0)..=(user_id, u64::MAX))?
+                .map(|row| row.map(|(k, _)| k.value().1))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        ids.into_iter().map(|id| self.session(id)).collect()
+    }
+
+    /// Users by id (missing ids are skipped).
+    pub fn users_by_id(&self, ids: impl IntoIterator<Item = u64>) -> Result<HashMap<u64, User>> {
+        let tx = self.db.begin_read()?;
+        load_users(&tx.open_table(USERS)?, ids)
+    }
+
+    /// Runs one action on a session in one write transaction: the closure
+    /// checks the rules and changes `ctx`; on `Ok` the session, roster,
+    /// changed users, the user→session index and queued mails are written
+    /// together; on `Err` nothing is. Returns the closure's value and how
+    /// many mails were queued.
+    pub fn update_session<T>(
+        &self,
+        id: u64,
+        extra_users: &[u64],
+        f: impl FnOnce(&mut SessionCtx) -> std::result::Result<T, DomainError>,
+    ) -> Result<(T, usize)> {
+        let tx = self.db.begin_write()?;
+        let session: Session = {
+            let t = tx.open_table(SESSIONS)?;
+            let v = t.get(id)?.ok_or(StoreError::NotFound)?;
+            decode("sessions", v.value())?
+        };
+        let roster: Roster = match tx.open_table(ROSTERS)?.get(id)? {
+            Some(v) => decode("rosters", v.value())?,
+            None => Roster::default(),
+        };
+        let users = {
+            let t = tx.open_table(USERS)?;
+            load_users(
+                &t,
+                roster_user_ids(&roster).chain(extra_users.iter().copied()),
+            )?
+        };
+        let before_users = users.clone();
+        let mut ctx = SessionCtx {
+            session,
+            roster,
+            users,
+            outbox: Vec::new(),
+        };
+        let value = f(&mut ctx)?;
+        {
+            let mut t = tx.open_table(SESSIONS)?;
+            t.insert(id, encode(&ctx.session).as_slice())?;
+        }
+        tx.open_table(ROSTERS)?
+            .insert(id, encode(&ctx.roster).as_slice())?;
+        {
+            let mut idx = tx.open_table(USER_SESSIONS)?;
+            for uid in roster_user_ids(&ctx.roster) {
+                idx.insert((uid, id), ())?;
+            }
+        }
+        {
+            let mut t = tx.open_table(USERS)?;
+            for (uid, u) in &ctx.users {
+                if before_users.get(uid) != Some(u) {
+                    t.insert(*uid, encode(u).as_slice())?;
+                }
+            }
+        }
+        put_outbox(&tx, &ctx.outbox)?;
+        tx.commit()?;
+        Ok((value, ctx.outbox.len()))
+    }
+
+    /// Mails whose time has come, oldest first. Rows whose Message-ID was
+    /// already delivered are dropped rather than sent twice.
+    pub fn due_mails(&self, now: Timestamp, limit: usize) -> Result<Vec<(u64, OutMail)>> {
+        let tx = self.db.begin_write()?;
+        let mut out = Vec::new();
+        let mut stale = Vec::new();
+        {
+            let outbox = tx.open_table(OUTBOX)?;
+            let sent = tx.open_table(MAILS_SENT)?;
+            for row in outbox.iter()? {
+                let (k, v) = row.map_err(StoreError::from)?;
+                let m: OutMail = decode("outbox", v.value())?;
+                if sent.get(m.message_id.as_str())?.is_some() {
+                    stale.push(k.value());
+                    continue;
+                }
+                if m.next_attempt_at.is_none_or(|t| t <= now) {
+                    out.push((k.value(), m));
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        if !stale.is_empty() {
+            let mut outbox = tx.open_table(OUTBOX)?;
+            for id in stale {
+                outbox.remove(id)?;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The earliest time a queued mail is due, if any.
+    pub fn next_mail_due(&self) -> Result<Option<Timestamp>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(OUTBOX)?;
+        let mut next: Option<Timestamp> = None;
+        for row in t.iter()? {
+            let (_, v) = row.map_err(StoreError::from)?;
+            let m: OutMail = decode("outbox", v.value())?;
+            let due = m.next_attempt_at.unwrap_or(m.created_at);
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        Ok(next)
+    }
+
+    /// Records a delivery: the row leaves the outbox and its Message-ID is remembered.
+    pub fn mark_sent(&self, id: u64, message_id: &str, now: Timestamp) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(OUTBOX)?.remove(id)?;
+        tx.open_table(MAILS_SENT)?
+            .insert(message_id, now.as_second().max(0) as u64)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn mark_failed(
+        &self,
+        id: u64,
+        attempts: u32,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(OUTBOX)?;
+            let m = t.get(id)?.map(|v| decode::<OutMail>("outbox", v.value()));
+            if let Some(m) = m {
+                let mut m = m?;
+                m.attempts = attempts;
+                m.next_attempt_at = Some(retry_at);
+                m.last_error = Some(error.chars().take(500).collect());
+                t.insert(id, encode(&m).as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Mails not yet delivered.
+    pub fn outbox_len(&self) -> Result<u64> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(OUTBOX)?.len()?)
+    }
+}
