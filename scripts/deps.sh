@@ -17,6 +17,8 @@ if [ "${1:-build}" = test ]; then
   want chromium chromium              # real browser for end-to-end tests
   want chromedriver chromium-driver   # drives it over WebDriver
   want file file                      # checks the binary is static
+  want python3 python3                # runs the SMTP sink used by the mail tests
+  python3 -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
 fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -24,6 +26,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
+fi
+
+if [ "${1:-build}" = test ] && ! target/test-venv/bin/python3 -c 'import aiosmtpd, icalendar' 2>/dev/null; then
+  echo "==> Installing the Python SMTP sink (aiosmtpd, icalendar) into target/test-venv"
+  python3 -m venv target/test-venv
+  target/test-venv/bin/pip install --quiet --disable-pip-version-check aiosmtpd icalendar
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

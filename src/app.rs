@@ -267,10 +267,11 @@ async fn run(
     let _ = housekeeping.await;
     mailer.abort();
     let _ = mailer.await;
-    // Connection tasks drop their handles a moment after their last response;
-    // wait for that so the database file is closed when this returns.
-    for _ in 0..200 {
-        if Arc::strong_count(&state) == 1 {
+    // Connection tasks and blocking store calls drop their handles a moment
+    // after their last response; wait for that so the database file is
+    // closed when this returns (a restart can then open it at once).
+    for _ in 0..500 {
+        if Arc::strong_count(&state) == 1 && state.store.handles() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -27,6 +27,11 @@ const ROUTES = [
   route('/signup', 'signup', () => import('./views/signup.js')),
   route('/profile', 'profile', () => import('./views/profile.js')),
   route('/admin', 'admin', () => import('./views/admin.js')),
+  route('/sessions/:id', 'session', () => import('./views/session.js')),
+  route('/schedule', 'schedule', () => import('./views/schedule.js')),
+  // 'new' before ':id' so it isn't taken for an id.
+  route('/admin/sessions/new', 'admin-session-new', () => import('./views/admin-session.js')),
+  route('/admin/sessions/:id', 'admin-session', () => import('./views/admin-session.js')),
   route('/setup', 'setup', () => import('./views/setup.js')),
 ];
 const NOT_FOUND = { page: 'notfound', load: () => import('./views/notfound.js') };

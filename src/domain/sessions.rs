@@ -351,7 +351,8 @@ pub fn apply_input(
                 "The start time must be in the future.",
             ));
         }
-        s.starts_at = ts;
+        // Whole seconds: calendars (ICS) carry no fractions.
+        s.starts_at = Timestamp::from_second(ts.as_second()).expect("in range");
     }
     if let Some(d) = input.duration_minutes {
         if !(15..=480).contains(&d) {

@@ -176,6 +176,11 @@ impl Store {
         }
     }
 
+    /// How many handles to the database are alive (the file closes at zero).
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.db)
+    }
+
     /// The schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u64> {
         let tx = self.db.begin_read()?;

@@ -102,3 +102,220 @@ async fn pages_fit_a_phone_screen() {
     assert!(!overflow, "no horizontal scrolling on a phone");
     b.close().await;
 }
+
+/// An admin creates and publishes a session through the pages; a member
+/// browses, registers (giving the name shown to others), finds it in their
+/// schedule and cancels.
+#[tokio::test]
+async fn sessions_end_to_end_in_a_real_browser() {
+    use fantoccini::Locator;
+    let app = TestApp::start_with(
+        "[community]\nname = \"Rust Peer Learning\"\ntime_zone = \"Europe/Berlin\"\n",
+    )
+    .await;
+    let admin = app.admin().await;
+    // A second session with people in it makes the pages look lived-in.
+    let (_, s2) = admin
+        .post(
+            "/api/sessions",
+            serde_json::json!({"title": "Async Rust without tears", "description": "Pinning, wakers and the executor you already have.",
+                "starts_at": (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 10)).to_string(), "time_zone": "America/New_York",
+                "capacity": {"host": 1, "presenter": 2, "interviewer": 1, "guest": 8}}),
+        )
+        .await;
+    let s2 = s2["id"].as_u64().unwrap();
+    admin
+        .post(
+            &format!("/api/sessions/{s2}/publish"),
+            serde_json::json!({}),
+        )
+        .await;
+    for (i, (name, role, talk)) in [
+        ("Grace Hopper", "presenter", Some("Compilers for everyone")),
+        ("Alan Kay", "presenter", None),
+        ("Barbara Liskov", "guest", None),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = app.member(&format!("p{i}@example.org"), name).await;
+        m.post(
+            &format!("/api/sessions/{s2}/registrations"),
+            serde_json::json!({"role": role, "talk_title": talk}),
+        )
+        .await;
+    }
+
+    let b = Browser::launch().await;
+    // Sign the browser in as the admin (setup already used): through the page.
+    b.open(&format!("{}/signin", app.url), "signin").await;
+    b.fill("signin-form", "email", "admin@example.org").await;
+    b.fill("signin-form", "password", "correct horse").await;
+    b.submit("signin-form").await;
+    b.wait_page("profile").await;
+    b.open(
+        &format!("{}/admin/sessions/new", app.url),
+        "admin-session-new",
+    )
+    .await;
+    b.fill("session-form", "title", "Rust in production").await;
+    b.fill(
+        "session-form",
+        "description",
+        "Three short talks from people who ship Rust.\nThen open discussion.",
+    )
+    .await;
+    b.screenshot("admin-session-new").await;
+    b.client
+        .find(Locator::Css("#save-session"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_page("admin-session").await;
+    b.client
+        .find(Locator::Css("#publish-session"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let published = async {
+        loop {
+            let (_, list) = admin.get("/api/sessions").await;
+            if list["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["title"] == "Rust in production")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), published)
+        .await
+        .expect("published through the page");
+    b.open(&format!("{}/admin?tab=sessions", app.url), "admin")
+        .await;
+    b.screenshot("admin-sessions").await;
+    b.client.delete_all_cookies().await.unwrap();
+
+    // A member browses, registers, sees the schedule, cancels.
+    let m = app.member("newbie@example.org", "Newbie").await;
+    b.open(&format!("{}/signin", app.url), "signin").await;
+    b.fill("signin-form", "email", "newbie@example.org").await;
+    b.fill("signin-form", "password", "correct horse").await;
+    b.submit("signin-form").await;
+    b.wait_page("profile").await;
+    b.open(&format!("{}/", app.url), "home").await;
+    b.screenshot("home-sessions").await;
+    let card = b
+        .client
+        .find(Locator::Css("#session-list a.session-card"))
+        .await
+        .unwrap();
+    card.click().await.unwrap();
+    b.wait_page("session").await;
+    b.screenshot("session-detail").await;
+    b.client
+        .find(Locator::Css("#register-role-guest"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.fill("register-form", "name", "").await;
+    b.client
+        .find(Locator::Css("#register-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let err = b.text("#form-error").await;
+    assert!(
+        err.to_lowercase().contains("name"),
+        "the form asks for a name: {err:?}"
+    );
+    b.fill("register-form", "name", "Nina Newbie").await;
+    b.fill("register-form", "topics", "Error handling, async")
+        .await;
+    b.client
+        .find(Locator::Css("#register-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let badge = b.text("#registered-as").await;
+    assert!(badge.contains("Guest"), "{badge}");
+    b.screenshot("session-registered").await;
+    b.open(&format!("{}/schedule", app.url), "schedule").await;
+    assert!(
+        b.text("#schedule-upcoming")
+            .await
+            .contains("Rust in production")
+    );
+    b.screenshot("schedule").await;
+    let link = b
+        .client
+        .find(Locator::Css("#schedule-upcoming a"))
+        .await
+        .unwrap();
+    link.click().await.unwrap();
+    b.wait_page("session").await;
+    b.client
+        .find(Locator::Css("#cancel-registration"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#confirm-yes"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#register-form"))
+        .await
+        .unwrap();
+    let (_, list) = m.get("/api/sessions").await;
+    let id = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "Rust in production")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let (_, d) = m.get(&format!("/api/sessions/{id}")).await;
+    assert!(
+        d["me"]["registration"].is_null(),
+        "cancelled through the page: {}",
+        d["me"]
+    );
+    assert_eq!(
+        m.get("/api/me").await.1["user"]["name"],
+        "Nina Newbie",
+        "the name prompt saved the name"
+    );
+    b.open(&format!("{}/schedule", app.url), "schedule").await;
+    assert!(
+        !b.text("#schedule-upcoming")
+            .await
+            .contains("Rust in production")
+            || b.text("main").await.contains("Cancelled")
+    );
+    b.open(&format!("{}/sessions/{s2}", app.url), "session")
+        .await;
+    b.screenshot("session-with-people").await;
+    b.close().await;
+}

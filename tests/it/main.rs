@@ -5,4 +5,5 @@ mod accounts;
 mod browser;
 mod cli;
 mod http_basics;
+mod sessions;
 mod support;

@@ -1,20 +1,24 @@
-// Admin area. Sections are tabs; "Users" is the only one for now. A future
-// section (e.g. Sessions at /admin/sessions) is one SECTIONS entry plus a
-// router entry in app.js pointing at this module.
+// Admin area. Sections are tabs addressed by ?tab= (/admin is Users,
+// /admin?tab=sessions is Sessions). A new section is one SECTIONS entry.
+// The admin session editor (/admin/sessions/...) reuses requireAdmin().
 
 import { h, replace, formatDate, initials } from '../dom.js';
 import { api } from '../api.js';
 import { getState, loadMe, communityName } from '../state.js';
 import { formErrorRegion, formStatusRegion, showFormError } from '../forms.js';
+import { renderSessionsTab } from './admin-sessions.js';
 
-const SECTIONS = [{ id: 'users', label: 'Users', path: '/admin', render: renderUsers }];
+const SECTIONS = [
+  { id: 'users', label: 'Users', href: '/admin', render: renderUsers },
+  { id: 'sessions', label: 'Sessions', href: '/admin?tab=sessions', render: renderSessionsTab },
+];
 
-function sectionFor(path) {
-  const clean = path.replace(/\/+$/, '') || '/';
-  return SECTIONS.find((s) => s.path === clean) || SECTIONS[0];
+function sectionFor(query) {
+  const tab = query.get('tab');
+  return SECTIONS.find((s) => s.id === tab) || SECTIONS[0];
 }
 
-function adminsOnly(ctx) {
+export function adminsOnly(ctx) {
   ctx.setTitle('Admins only');
   replace(
     ctx.root,
@@ -43,7 +47,7 @@ function tabs(current) {
     SECTIONS.map((s) =>
       h(
         'a',
-        { href: s.path, class: 'tab', 'aria-current': s === current ? 'page' : null, id: `admin-tab-${s.id}` },
+        { href: s.href, class: 'tab', 'aria-current': s === current ? 'page' : null, id: `admin-tab-${s.id}` },
         s.label,
       ),
     ),
@@ -65,35 +69,45 @@ function unreachable(ctx, err) {
         h(
           'div',
           { class: 'actions' },
-          h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ctx.redirect(ctx.path) }, 'Try again'),
+          h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ctx.redirect(ctx.path + window.location.search) }, 'Try again'),
         ),
       ),
     ),
   );
 }
 
-export default async function render(ctx) {
+/**
+ * The signed-in admin, or null after showing what to do instead (redirect to
+ * sign in, "admins only", or a retry card when the server could not be asked).
+ */
+export async function requireAdmin(ctx) {
   let { me, meError } = getState();
   if (!me && meError) {
     // The server could not be asked who we are; try once more before giving up.
     me = await loadMe();
-    if (!ctx.isCurrent()) return;
+    if (!ctx.isCurrent()) return null;
     meError = getState().meError;
     if (meError) {
       unreachable(ctx, meError);
-      return;
+      return null;
     }
   }
   if (!me) {
-    ctx.redirect(`/signin?next=${encodeURIComponent(ctx.path)}`);
-    return;
+    ctx.redirect(`/signin?next=${encodeURIComponent(ctx.path + window.location.search)}`);
+    return null;
   }
   if (!me.is_admin) {
     adminsOnly(ctx);
-    return;
+    return null;
   }
+  return me;
+}
 
-  const section = sectionFor(ctx.path);
+export default async function render(ctx) {
+  const me = await requireAdmin(ctx);
+  if (!me) return;
+
+  const section = sectionFor(ctx.query);
   ctx.setTitle(section.id === 'users' ? 'Admin' : `${section.label} · Admin`);
   const panel = h('div', { class: 'admin-panel' });
   ctx.root.append(

@@ -1,7 +1,9 @@
 // Home: welcome hero, upcoming sessions, and the ways to take part.
 
 import { h, append, icon, replace, viewerTimeZone } from '../dom.js';
+import { api } from '../api.js';
 import { getState, communityName, communityTimeZone, feature } from '../state.js';
+import { availabilityText, dateChip, sessionPath, statusBadge, whenBlock, ICONS as UI_ICONS } from '../sessions-ui.js';
 
 const ICONS = {
   calendar: ['M8 2v4', 'M16 2v4', 'M3 9h18', 'M5 4h14a2 2 0 0 1 2 2v13a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'],
@@ -10,23 +12,21 @@ const ICONS = {
   interviewer: ['M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z', 'M9.5 8.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .8-1 1.5', 'M12 14.5h.01'],
   guest: ['M17 21v-2a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4v2', 'M10 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M21 21v-2a4 4 0 0 0-3-3.9', 'M16 3.1a4 4 0 0 1 0 7.8'],
   info: ['M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z', 'M12 16v-4', 'M12 8h.01'],
+  users: UI_ICONS.users,
+  arrowRight: UI_ICONS.arrowRight,
 };
 
-/**
- * Upcoming sessions. The sessions API does not exist yet; when it does,
- * this becomes: `(await api.get('/api/sessions', { signal })).sessions`
- * and renderSessions() gets a card per session.
- */
-async function loadUpcomingSessions(/* signal */) {
-  return [];
+async function loadUpcomingSessions(signal) {
+  const body = await api.get('/api/sessions', { signal });
+  return body && Array.isArray(body.sessions) ? body.sessions : [];
 }
 
 function emptyState(me) {
   let text;
   let action = null;
   if (me && me.is_admin) {
-    text = 'Scheduling sessions is coming soon to Podium. Once it arrives, you’ll create and publish sessions from the Admin area.';
-    action = h('a', { href: '/admin', class: 'btn btn-secondary btn-sm' }, 'Open Admin');
+    text = 'Nothing is scheduled right now. Create a session, then publish it so members can register.';
+    action = h('a', { href: '/admin/sessions/new', class: 'btn btn-secondary btn-sm', id: 'empty-new-session' }, 'Create a session');
   } else if (me) {
     text = 'New sessions will appear here as soon as they are announced. Check back soon.';
   } else {
@@ -52,13 +52,74 @@ function timeZoneNote() {
   return h('p', { class: 'section-note' }, parts.join(' '));
 }
 
+/** First few lines of the description (the card clamps it visually too). */
+function excerpt(text, max = 240) {
+  const clean = String(text || '').replace(/\s+/g, ' ').trim();
+  const chars = [...clean];
+  if (chars.length <= max) return clean;
+  const cut = chars.slice(0, max).join('');
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,.;:–—-]+$/, '')}…`;
+}
+
+function sessionCard(session) {
+  const full = session.status === 'full';
+  const open = session.status === 'open';
+  const description = excerpt(session.description);
+  const key = `session-${String(session.id).replace(/\W/g, '')}`;
+  const when = whenBlock(session, { cls: 'when session-card-when' });
+  when.id = `${key}-when`;
+  const badge = statusBadge(session.status);
+  badge.id = `${key}-status`;
+  return h(
+    'li',
+    { class: 'session-item' },
+    h(
+      'a',
+      {
+        href: sessionPath(session.id),
+        class: ['session-card', `is-${session.status}`],
+        dataset: { sessionId: session.id },
+        'aria-labelledby': `${key}-title ${key}-status ${key}-when`,
+      },
+      h(
+        'div',
+        { class: 'session-card-top' },
+        dateChip(session.starts_at),
+        h(
+          'div',
+          { class: 'session-card-head' },
+          h('div', { class: 'session-card-badges' }, badge),
+          h('h3', { class: 'session-card-title', id: `${key}-title` }, session.title),
+        ),
+      ),
+      when,
+      description ? h('p', { class: 'session-card-desc' }, description) : null,
+      h(
+        'div',
+        { class: 'session-card-foot' },
+        h(
+          'span',
+          { class: ['session-card-slots', open && 'has-spots', full && 'is-waitlist'] },
+          icon(ICONS.users, 'icon icon-sm'),
+          availabilityText(session),
+        ),
+        h('span', { class: 'session-card-more', 'aria-hidden': 'true' }, 'Details', icon(ICONS.arrowRight, 'icon icon-sm')),
+      ),
+    ),
+  );
+}
+
 function renderSessions(container, sessions, me) {
   if (!sessions.length) {
     replace(container, emptyState(me));
     return;
   }
-  // Filled in once GET /api/sessions exists (session cards).
-  replace(container, timeZoneNote());
+  replace(
+    container,
+    timeZoneNote(),
+    h('ul', { class: 'session-grid', id: 'session-list' }, sessions.map(sessionCard)),
+  );
 }
 
 function roleCard(kind, title, text, premium) {
@@ -86,8 +147,9 @@ export default async function render(ctx) {
 
   const actions = me
     ? [
-        h('a', { href: '/profile', class: 'btn btn-primary btn-lg' }, 'Your profile'),
-        me.is_admin ? h('a', { href: '/admin', class: 'btn btn-secondary btn-lg' }, 'Admin') : null,
+        h('a', { href: '/schedule', class: 'btn btn-primary btn-lg' }, 'My schedule'),
+        h('a', { href: '/profile', class: 'btn btn-secondary btn-lg' }, 'Your profile'),
+        me.is_admin ? h('a', { href: '/admin?tab=sessions', class: 'btn btn-secondary btn-lg' }, 'Admin') : null,
       ]
     : [
         h('a', { href: '/signup', class: 'btn btn-primary btn-lg' }, 'Create an account'),
@@ -165,7 +227,14 @@ export default async function render(ctx) {
     h(
       'div',
       { class: 'container' },
-      h('div', { class: 'section-head' }, h('h2', { id: 'upcoming-title', class: 'section-title' }, 'Upcoming sessions')),
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'upcoming-title', class: 'section-title' }, 'Upcoming sessions'),
+        me && me.is_admin
+          ? h('a', { href: '/admin/sessions/new', class: 'btn btn-secondary btn-sm' }, icon(UI_ICONS.plus, 'icon icon-sm'), 'New session')
+          : null,
+      ),
       list,
     ),
   );

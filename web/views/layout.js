@@ -16,7 +16,7 @@ function isCurrent(path) {
 }
 
 function navLink(path, label, cls = 'nav-link') {
-  return h('a', { href: path, class: cls, 'aria-current': isCurrent(path) ? 'page' : null }, label);
+  return h('a', { href: path, class: cls, 'aria-current': isCurrent(path) ? 'page' : null, id: `nav-${path.replace(/\W+/g, '') || 'home'}` }, label);
 }
 
 function brand() {
@@ -34,6 +34,13 @@ export function renderHeader() {
   const { me } = getState();
   const items = [h('li', { class: 'nav-home' }, navLink('/', 'Home'))];
   if (me) {
+    items.push(
+      h(
+        'li',
+        null,
+        navLink('/schedule', h('span', null, h('span', { class: 'nav-long' }, 'My '), h('span', { class: 'nav-cap' }, 'schedule'))),
+      ),
+    );
     if (me.is_admin) items.push(h('li', null, navLink('/admin', 'Admin')));
     items.push(
       h(
