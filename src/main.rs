@@ -21,6 +21,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "podium=info,warn".into()),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         None => serve(cli.serve),

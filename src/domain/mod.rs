@@ -1,6 +1,7 @@
 //! Pure rules: no IO, no tokio, no redb, no clock reads. Callers pass `now`.
 
 pub mod accounts;
+pub mod live;
 pub mod ratelimit;
 pub mod roster;
 pub mod sessions;

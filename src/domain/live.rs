@@ -1,0 +1,1223 @@
+//! The live room's rules, pure: starting (from a lead time before the
+//! start), who is in and where, the stage with its limits, one ordered stage
+//! queue (requests to join with camera/mic and raised hands) with approvals
+//! and a countdown, chat with a rate limit, Q&A with upvotes, breakout rooms,
+//! moderation, ending. Every change returns [`LiveEvent`]s: what the media
+//! engine must enforce (who may publish where) and who must be told what.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::sessions::{Phase, Role, Session};
+use super::{DomainError, ErrorKind};
+
+/// The main room; breakout rooms are 1..=10.
+pub const MAIN_ROOM: u32 = 0;
+pub const MAX_BREAKOUTS: usize = 10;
+pub const BREAKOUT_NAME_MAX: usize = 30;
+pub const CHAT_MAX: usize = 1000;
+pub const QUESTION_MAX: usize = 500;
+/// Chat history kept for late joiners, per room.
+pub const CHAT_HISTORY: usize = 200;
+
+/// Tunables (from the config file).
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    /// How long before the scheduled start a host may press Start.
+    pub start_lead: SignedDuration,
+    /// Hosts, presenters and the interviewer on stage at once.
+    pub stage_speakers: usize,
+    /// Audience members brought on stage at once.
+    pub stage_guests: usize,
+    /// The "get ready" countdown after an approval.
+    pub countdown: SignedDuration,
+    /// People in the room at once (at most 50).
+    pub capacity: usize,
+    /// Chat messages per person within `chat_window`.
+    pub chat_burst: usize,
+    pub chat_window: SignedDuration,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            start_lead: SignedDuration::from_mins(15),
+            stage_speakers: 4,
+            stage_guests: 6,
+            countdown: SignedDuration::from_secs(5),
+            capacity: 50,
+            chat_burst: 5,
+            chat_window: SignedDuration::from_secs(10),
+        }
+    }
+}
+
+fn refuse(kind: ErrorKind, code: &'static str, msg: impl Into<String>) -> DomainError {
+    DomainError::new(kind, code, msg)
+}
+
+fn conflict(code: &'static str, msg: impl Into<String>) -> DomainError {
+    DomainError::conflict(code, msg)
+}
+
+/// Whether `session` may be started at `now`.
+pub fn check_start(
+    session: &Session,
+    now: Timestamp,
+    lead: SignedDuration,
+) -> Result<(), DomainError> {
+    match session.phase {
+        Phase::Cancelled => {
+            return Err(conflict("session_cancelled", "This session was cancelled."));
+        }
+        Phase::Draft => {
+            return Err(conflict(
+                "session_not_open",
+                "This session is not published yet.",
+            ));
+        }
+        Phase::Published | Phase::Closed => {}
+    }
+    if session.live_ended_at.is_some() {
+        return Err(conflict("session_ended", "This session has already ended."));
+    }
+    let opens = session.starts_at - lead;
+    if now < opens {
+        return Err(conflict(
+            "too_early",
+            format!(
+                "You can start this session from {} minutes before its start.",
+                lead.as_mins()
+            ),
+        ));
+    }
+    if now >= session.ends_at() + super::sessions::COMPLETION_GRACE {
+        return Err(conflict("session_ended", "This session's time has passed."));
+    }
+    Ok(())
+}
+
+/// Where someone stands in the live room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub user_id: u64,
+    pub name: String,
+    /// The registered role; walk-ins are guests.
+    pub role: Role,
+    pub is_host: bool,
+    pub room: u32,
+    pub on_stage: bool,
+    pub camera: bool,
+    pub mic: bool,
+    pub hand_raised: bool,
+    pub joined_at: Timestamp,
+}
+
+impl Person {
+    /// Hosts, presenters and the interviewer speak; everyone else is audience.
+    pub fn is_speaker(&self) -> bool {
+        self.is_host || matches!(self.role, Role::Host | Role::Presenter | Role::Interviewer)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestKind {
+    /// "Request to join with mic & camera", with the choice made before sending.
+    Stage { camera: bool, mic: bool },
+    /// A raised hand: come on stage with the microphone.
+    Hand,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageRequest {
+    pub user_id: u64,
+    pub kind: RequestKind,
+    pub requested_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Countdown {
+    pub user_id: u64,
+    pub camera: bool,
+    pub mic: bool,
+    pub ends_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub room: u32,
+    pub text: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub text: String,
+    pub at: Timestamp,
+    pub voters: BTreeSet<u64>,
+    pub answered: bool,
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Breakout {
+    pub id: u32,
+    pub name: String,
+}
+
+/// What the caller must carry out or tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// The media engine must apply this (room and publish right).
+    Media {
+        user_id: u64,
+        room: u32,
+        may_publish: bool,
+    },
+    /// Ask this person's client to turn its microphone off.
+    MuteRequested {
+        user_id: u64,
+    },
+    /// This person was removed by a host; close their connection.
+    Removed {
+        user_id: u64,
+    },
+    Chat(ChatMessage),
+    /// Questions changed (the caller persists and broadcasts them).
+    Questions,
+    /// Anything else that changes what people see.
+    Changed,
+    Ended,
+}
+
+/// One live session's state.
+#[derive(Debug, Clone)]
+pub struct LiveRoom {
+    pub session_id: u64,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub settings: LiveSettings,
+    pub people: BTreeMap<u64, Person>,
+    pub queue: Vec<StageRequest>,
+    pub countdowns: Vec<Countdown>,
+    pub chat: Vec<ChatMessage>,
+    pub questions: Vec<Question>,
+    pub breakouts: Vec<Breakout>,
+    /// Index into the run of show.
+    pub agenda_item: usize,
+    pub agenda_item_started: Timestamp,
+    removed: BTreeSet<u64>,
+    chat_times: HashMap<u64, VecDeque<Timestamp>>,
+    next_id: u64,
+}
+
+impl LiveRoom {
+    /// Starts the live session (the caller checked [`check_start`]); chat and
+    /// questions from before a restart are passed back in.
+    pub fn new(
+        session_id: u64,
+        now: Timestamp,
+        settings: LiveSettings,
+        chat: Vec<ChatMessage>,
+        questions: Vec<Question>,
+    ) -> Self {
+        let next_id = chat
+            .iter()
+            .map(|c| c.id)
+            .chain(questions.iter().map(|q| q.id))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        LiveRoom {
+            session_id,
+            started_at: now,
+            ended_at: None,
+            settings,
+            people: BTreeMap::new(),
+            queue: Vec::new(),
+            countdowns: Vec::new(),
+            chat,
+            questions,
+            breakouts: Vec::new(),
+            agenda_item: 0,
+            agenda_item_started: now,
+            removed: BTreeSet::new(),
+            chat_times: HashMap::new(),
+            next_id,
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
+    fn person(&self, user_id: u64) -> Result<&Person, DomainError> {
+        self.people.get(&user_id).ok_or_else(|| {
+            refuse(
+                ErrorKind::NotFound,
+                "not_in_room",
+                "That person is not in the room.",
+            )
+        })
+    }
+
+    fn host(&self, user_id: u64) -> Result<&Person, DomainError> {
+        let p = self.person(user_id)?;
+        if !p.is_host {
+            return Err(DomainError::forbidden(
+                "host_only",
+                "Only hosts can do that.",
+            ));
+        }
+        Ok(p)
+    }
+
+    fn open(&self) -> Result<(), DomainError> {
+        if self.ended_at.is_some() {
+            return Err(conflict("session_ended", "This session has ended."));
+        }
+        Ok(())
+    }
+
+    /// Speakers and guests on stage (or counting down to it) in one room.
+    fn stage_counts(&self, room: u32) -> (usize, usize) {
+        let mut speakers = 0;
+        let mut guests = 0;
+        for p in self
+            .people
+            .values()
+            .filter(|p| p.room == room && p.on_stage)
+        {
+            if p.is_speaker() {
+                speakers += 1;
+            } else {
+                guests += 1;
+            }
+        }
+        guests += self
+            .countdowns
+            .iter()
+            .filter(|c| self.people.get(&c.user_id).is_some_and(|p| p.room == room))
+            .count();
+        (speakers, guests)
+    }
+
+    fn media(&self, user_id: u64) -> LiveEvent {
+        let p = &self.people[&user_id];
+        LiveEvent::Media {
+            user_id,
+            room: p.room,
+            may_publish: p.on_stage,
+        }
+    }
+
+    /// Someone comes in (or back after a reconnect, keeping their place).
+    /// `registered` is their registration role; `None` for walk-ins, who get
+    /// a seat only while the room has space.
+    pub fn join(
+        &mut self,
+        user_id: u64,
+        name: &str,
+        registered: Option<Role>,
+        is_host: bool,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        if self.removed.contains(&user_id) {
+            return Err(DomainError::forbidden(
+                "removed",
+                "A host removed you from this session.",
+            ));
+        }
+        if self.people.contains_key(&user_id) {
+            return Ok(vec![self.media(user_id)]);
+        }
+        if registered.is_none() && !is_host && self.people.len() >= self.settings.capacity {
+            return Err(conflict("room_full", "The room is full."));
+        }
+        let role = registered.unwrap_or(Role::Guest);
+        let mut p = Person {
+            user_id,
+            name: name.to_owned(),
+            role,
+            is_host: is_host || role == Role::Host,
+            room: MAIN_ROOM,
+            on_stage: false,
+            camera: false,
+            mic: false,
+            hand_raised: false,
+            joined_at: now,
+        };
+        if p.is_speaker() && self.stage_counts(MAIN_ROOM).0 < self.settings.stage_speakers {
+            p.on_stage = true;
+            p.camera = true;
+            p.mic = true;
+        }
+        self.people.insert(user_id, p);
+        Ok(vec![self.media(user_id), LiveEvent::Changed])
+    }
+
+    /// Someone left (or their connection vanished for good).
+    pub fn leave(&mut self, user_id: u64) -> Vec<LiveEvent> {
+        self.queue.retain(|r| r.user_id != user_id);
+        self.countdowns.retain(|c| c.user_id != user_id);
+        if self.people.remove(&user_id).is_some() {
+            vec![LiveEvent::Changed]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// An audience member asks to come on stage, or raises a hand. Both go
+    /// into one queue in arrival order.
+    pub fn request_stage(
+        &mut self,
+        user_id: u64,
+        kind: RequestKind,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        let p = self.person(user_id)?;
+        if p.on_stage {
+            return Err(conflict("already_on_stage", "You are already on stage."));
+        }
+        if self.queue.iter().any(|r| r.user_id == user_id)
+            || self.countdowns.iter().any(|c| c.user_id == user_id)
+        {
+            return Err(conflict(
+                "already_requested",
+                "Your request is already waiting.",
+            ));
+        }
+        self.queue.push(StageRequest {
+            user_id,
+            kind,
+            requested_at: now,
+        });
+        if kind == RequestKind::Hand {
+            self.people.get_mut(&user_id).expect("checked").hand_raised = true;
+        }
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    pub fn withdraw(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        let before = self.queue.len();
+        self.queue.retain(|r| r.user_id != user_id);
+        if self.queue.len() == before {
+            return Err(refuse(
+                ErrorKind::NotFound,
+                "no_request",
+                "You have no request waiting.",
+            ));
+        }
+        if let Some(p) = self.people.get_mut(&user_id) {
+            p.hand_raised = false;
+        }
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    /// A host approves a request: the person gets the countdown, then the stage.
+    pub fn approve(
+        &mut self,
+        host: u64,
+        user_id: u64,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        self.host(host)?;
+        let i = self
+            .queue
+            .iter()
+            .position(|r| r.user_id == user_id)
+            .ok_or_else(|| {
+                refuse(
+                    ErrorKind::NotFound,
+                    "no_request",
+                    "That request is no longer waiting.",
+                )
+            })?;
+        let room = self.person(user_id)?.room;
+        if self.stage_counts(room).1 >= self.settings.stage_guests {
+            return Err(conflict(
+                "stage_full",
+                format!(
+                    "The stage is full ({} participants). Move someone off stage first.",
+                    self.settings.stage_guests
+                ),
+            ));
+        }
+        let r = self.queue.remove(i);
+        let (camera, mic) = match r.kind {
+            RequestKind::Stage { camera, mic } => (camera, mic),
+            RequestKind::Hand => (false, true),
+        };
+        self.countdowns.push(Countdown {
+            user_id,
+            camera,
+            mic,
+            ends_at: now + self.settings.countdown,
+        });
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    pub fn decline(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        let before = self.queue.len();
+        self.queue.retain(|r| r.user_id != user_id);
+        if self.queue.len() == before {
+            return Err(refuse(
+                ErrorKind::NotFound,
+                "no_request",
+                "That request is no longer waiting.",
+            ));
+        }
+        if let Some(p) = self.people.get_mut(&user_id) {
+            p.hand_raised = false;
+        }
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    /// The approved person changes their mind during the countdown.
+    pub fn cancel_countdown(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        let before = self.countdowns.len();
+        self.countdowns.retain(|c| c.user_id != user_id);
+        if self.countdowns.len() == before {
+            return Err(refuse(
+                ErrorKind::NotFound,
+                "no_countdown",
+                "There is no countdown to cancel.",
+            ));
+        }
+        if let Some(p) = self.people.get_mut(&user_id) {
+            p.hand_raised = false;
+        }
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    /// Time passes: finished countdowns put people on stage.
+    pub fn tick(&mut self, now: Timestamp) -> Vec<LiveEvent> {
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            self.countdowns.drain(..).partition(|c| c.ends_at <= now);
+        self.countdowns = waiting;
+        let mut events = Vec::new();
+        for c in done {
+            if let Some(p) = self.people.get_mut(&c.user_id) {
+                p.on_stage = true;
+                p.camera = c.camera;
+                p.mic = c.mic;
+                // A hand is lowered once its owner has been on stage.
+                p.hand_raised = false;
+                events.push(self.media(c.user_id));
+            }
+        }
+        if !events.is_empty() {
+            events.push(LiveEvent::Changed);
+        }
+        events
+    }
+
+    /// When the next countdown ends, for the caller's timer.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.countdowns.iter().map(|c| c.ends_at).min()
+    }
+
+    /// Anyone on stage goes back to the audience ("Deactivate Mic & Camera").
+    pub fn leave_stage(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        let p = self
+            .people
+            .get_mut(&user_id)
+            .filter(|p| p.on_stage)
+            .ok_or_else(|| conflict("not_on_stage", "You are not on stage."))?;
+        p.on_stage = false;
+        p.camera = false;
+        p.mic = false;
+        Ok(vec![self.media(user_id), LiveEvent::Changed])
+    }
+
+    /// A host moves someone off stage.
+    pub fn move_off_stage(
+        &mut self,
+        host: u64,
+        user_id: u64,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        self.person(user_id)?;
+        self.leave_stage(user_id)
+    }
+
+    /// A speaker who was moved off (or could not fit) comes back on stage.
+    pub fn take_stage(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        let p = self.person(user_id)?;
+        if !p.is_speaker() {
+            return Err(DomainError::forbidden(
+                "not_a_speaker",
+                "Ask to join the stage; a host will let you in.",
+            ));
+        }
+        if p.on_stage {
+            return Ok(Vec::new());
+        }
+        if self.stage_counts(p.room).0 >= self.settings.stage_speakers {
+            return Err(conflict(
+                "stage_full",
+                "All speaker places on stage are taken.",
+            ));
+        }
+        let p = self.people.get_mut(&user_id).expect("checked");
+        p.on_stage = true;
+        p.camera = true;
+        p.mic = true;
+        Ok(vec![self.media(user_id), LiveEvent::Changed])
+    }
+
+    /// Someone on stage turns camera or microphone on or off.
+    pub fn set_devices(
+        &mut self,
+        user_id: u64,
+        camera: bool,
+        mic: bool,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        let p = self
+            .people
+            .get_mut(&user_id)
+            .filter(|p| p.on_stage)
+            .ok_or_else(|| {
+                conflict(
+                    "not_on_stage",
+                    "Only people on stage use camera and microphone.",
+                )
+            })?;
+        p.camera = camera;
+        p.mic = mic;
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    /// A host mutes someone's microphone.
+    pub fn mute(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        let p = self.people.get_mut(&user_id).ok_or_else(|| {
+            refuse(
+                ErrorKind::NotFound,
+                "not_in_room",
+                "That person is not in the room.",
+            )
+        })?;
+        p.mic = false;
+        Ok(vec![
+            LiveEvent::MuteRequested { user_id },
+            LiveEvent::Changed,
+        ])
+    }
+
+    /// A host removes someone from the session; they cannot come back.
+    pub fn remove(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        if host == user_id {
+            return Err(conflict(
+                "cannot_remove_self",
+                "You cannot remove yourself; leave instead.",
+            ));
+        }
+        self.person(user_id)?;
+        self.removed.insert(user_id);
+        let mut events = self.leave(user_id);
+        events.insert(0, LiveEvent::Removed { user_id });
+        Ok(events)
+    }
+
+    /// Posts a chat message in the sender's room.
+    pub fn chat(
+        &mut self,
+        user_id: u64,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        let p = self.person(user_id)?.clone();
+        let text = clean_text(text, CHAT_MAX, "text")?;
+        let window = self.settings.chat_window;
+        let times = self.chat_times.entry(user_id).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.settings.chat_burst {
+            return Err(refuse(
+                ErrorKind::TooMany,
+                "slow_down",
+                "You are sending messages too quickly; wait a few seconds.",
+            ));
+        }
+        times.push_back(now);
+        let msg = ChatMessage {
+            id: self.id(),
+            user_id,
+            name: p.name,
+            room: p.room,
+            text,
+            at: now,
+        };
+        self.chat.push(msg.clone());
+        let in_room = self.chat.iter().filter(|m| m.room == msg.room).count();
+        if in_room > CHAT_HISTORY {
+            let room = msg.room;
+            if let Some(i) = self.chat.iter().position(|m| m.room == room) {
+                self.chat.remove(i);
+            }
+        }
+        Ok(vec![LiveEvent::Chat(msg)])
+    }
+
+    /// Chat a person may read: their room's messages.
+    pub fn chat_for(&self, user_id: u64) -> Vec<&ChatMessage> {
+        let room = self.people.get(&user_id).map_or(MAIN_ROOM, |p| p.room);
+        self.chat.iter().filter(|m| m.room == room).collect()
+    }
+
+    pub fn ask(
+        &mut self,
+        user_id: u64,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        let name = self.person(user_id)?.name.clone();
+        let text = clean_text(text, QUESTION_MAX, "text")?;
+        let id = self.id();
+        self.questions.push(Question {
+            id,
+            user_id,
+            name,
+            text,
+            at: now,
+            voters: BTreeSet::new(),
+            answered: false,
+            hidden: false,
+        });
+        Ok(vec![LiveEvent::Questions])
+    }
+
+    fn question(&mut self, id: u64) -> Result<&mut Question, DomainError> {
+        self.questions
+            .iter_mut()
+            .find(|q| q.id == id && !q.hidden)
+            .ok_or_else(|| {
+                refuse(
+                    ErrorKind::NotFound,
+                    "no_question",
+                    "There is no such question.",
+                )
+            })
+    }
+
+    /// Upvotes a question, once per person (a second vote takes it back).
+    pub fn vote(&mut self, user_id: u64, id: u64, up: bool) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        self.person(user_id)?;
+        let q = self.question(id)?;
+        if q.user_id == user_id {
+            return Err(conflict(
+                "own_question",
+                "You cannot upvote your own question.",
+            ));
+        }
+        let changed = if up {
+            q.voters.insert(user_id)
+        } else {
+            q.voters.remove(&user_id)
+        };
+        if !changed {
+            return Err(conflict(
+                "already_voted",
+                if up {
+                    "You already upvoted this question."
+                } else {
+                    "You have not upvoted this question."
+                },
+            ));
+        }
+        Ok(vec![LiveEvent::Questions])
+    }
+
+    /// Hosts and the interviewer mark a question answered.
+    pub fn answer(
+        &mut self,
+        user_id: u64,
+        id: u64,
+        answered: bool,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        let p = self.person(user_id)?;
+        if !(p.is_host || p.role == Role::Interviewer) {
+            return Err(DomainError::forbidden(
+                "moderator_only",
+                "Only hosts and the interviewer can mark questions answered.",
+            ));
+        }
+        self.question(id)?.answered = answered;
+        Ok(vec![LiveEvent::Questions])
+    }
+
+    /// Hosts hide a question from everyone.
+    pub fn hide(&mut self, host: u64, id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        self.question(id)?.hidden = true;
+        Ok(vec![LiveEvent::Questions])
+    }
+
+    /// Open questions ranked by votes (then age); answered ones apart.
+    pub fn ranked_questions(&self) -> (Vec<&Question>, Vec<&Question>) {
+        let mut open: Vec<&Question> = self
+            .questions
+            .iter()
+            .filter(|q| !q.hidden && !q.answered)
+            .collect();
+        open.sort_by(|a, b| b.voters.len().cmp(&a.voters.len()).then(a.at.cmp(&b.at)));
+        let answered = self
+            .questions
+            .iter()
+            .filter(|q| !q.hidden && q.answered)
+            .collect();
+        (open, answered)
+    }
+
+    /// Opens breakout rooms with the given names and members (user ids per
+    /// room). Everyone moved may use camera and microphone in their room.
+    pub fn open_breakouts(
+        &mut self,
+        host: u64,
+        rooms: &[(String, Vec<u64>)],
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        self.host(host)?;
+        if !self.breakouts.is_empty() {
+            return Err(conflict(
+                "breakouts_open",
+                "Breakout rooms are already open; close them first.",
+            ));
+        }
+        if rooms.is_empty() || rooms.len() > MAX_BREAKOUTS {
+            return Err(DomainError::field(
+                "invalid_breakouts",
+                "rooms",
+                format!("Open between 1 and {MAX_BREAKOUTS} breakout rooms."),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (name, members) in rooms {
+            let n = name.trim();
+            if n.is_empty() || n.chars().count() > BREAKOUT_NAME_MAX {
+                return Err(DomainError::field(
+                    "invalid_breakouts",
+                    "rooms",
+                    format!("Room names must be 1 to {BREAKOUT_NAME_MAX} characters."),
+                ));
+            }
+            for m in members {
+                if !self.people.contains_key(m) || !seen.insert(*m) {
+                    return Err(DomainError::field(
+                        "invalid_breakouts",
+                        "rooms",
+                        "Each person in the room can be in one breakout room.",
+                    ));
+                }
+            }
+        }
+        self.queue.clear();
+        self.countdowns.clear();
+        let mut events = Vec::new();
+        for (i, (name, members)) in rooms.iter().enumerate() {
+            let id = i as u32 + 1;
+            self.breakouts.push(Breakout {
+                id,
+                name: name.trim().to_owned(),
+            });
+            for m in members {
+                let p = self.people.get_mut(m).expect("checked");
+                p.room = id;
+                p.on_stage = true;
+                p.camera = true;
+                p.mic = true;
+                p.hand_raised = false;
+                events.push(self.media(*m));
+            }
+        }
+        events.push(LiveEvent::Changed);
+        Ok(events)
+    }
+
+    /// Splits the people who are not hosts evenly over `n` rooms.
+    pub fn auto_assign(&self, n: usize) -> Vec<Vec<u64>> {
+        let n = n.clamp(1, MAX_BREAKOUTS);
+        let mut rooms = vec![Vec::new(); n];
+        for (i, p) in self.people.values().filter(|p| !p.is_host).enumerate() {
+            rooms[i % n].push(p.user_id);
+        }
+        rooms
+    }
+
+    /// Closes breakout rooms: everyone returns to the main room, speakers on
+    /// stage, the audience in the audience.
+    pub fn close_breakouts(&mut self, host: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        if self.breakouts.is_empty() {
+            return Err(conflict("no_breakouts", "No breakout rooms are open."));
+        }
+        self.breakouts.clear();
+        let ids: Vec<u64> = self.people.keys().copied().collect();
+        let mut events = Vec::new();
+        for id in ids {
+            let p = self.people.get_mut(&id).expect("listed");
+            if p.room != MAIN_ROOM {
+                p.room = MAIN_ROOM;
+                let speaker = p.is_speaker();
+                p.on_stage = speaker;
+                p.camera = speaker;
+                p.mic = speaker;
+                events.push(self.media(id));
+            }
+        }
+        events.push(LiveEvent::Changed);
+        Ok(events)
+    }
+
+    /// A host may visit a breakout room (and come back with room 0).
+    pub fn visit(&mut self, host: u64, room: u32) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        if room != MAIN_ROOM && !self.breakouts.iter().any(|b| b.id == room) {
+            return Err(refuse(
+                ErrorKind::NotFound,
+                "no_room",
+                "There is no such room.",
+            ));
+        }
+        let p = self.people.get_mut(&host).expect("checked");
+        p.room = room;
+        p.on_stage = true;
+        Ok(vec![self.media(host), LiveEvent::Changed])
+    }
+
+    /// The host moves the run of show on (or back).
+    pub fn set_agenda(
+        &mut self,
+        host: u64,
+        item: usize,
+        items: usize,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        if item >= items {
+            return Err(DomainError::field(
+                "invalid_item",
+                "item",
+                "There is no such agenda item.",
+            ));
+        }
+        self.agenda_item = item;
+        self.agenda_item_started = now;
+        Ok(vec![LiveEvent::Changed])
+    }
+
+    /// A host ends the session; the room closes for everyone.
+    pub fn end(&mut self, host: u64, now: Timestamp) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        self.host(host)?;
+        self.ended_at = Some(now);
+        self.queue.clear();
+        self.countdowns.clear();
+        Ok(vec![LiveEvent::Ended])
+    }
+}
+
+fn clean_text(text: &str, max: usize, field: &'static str) -> Result<String, DomainError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(DomainError::field(
+            "empty_text",
+            field,
+            "Write something first.",
+        ));
+    }
+    if t.chars().count() > max {
+        return Err(DomainError::field(
+            "text_too_long",
+            field,
+            format!("Keep it under {max} characters."),
+        ));
+    }
+    Ok(t.chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::domain::sessions::new_draft;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn room() -> (LiveRoom, Timestamp) {
+        let now = ts("2026-12-01T16:55:00Z");
+        let mut r = LiveRoom::new(7, now, LiveSettings::default(), vec![], vec![]);
+        r.join(1, "Host", Some(Role::Host), false, now).unwrap();
+        r.join(2, "Presenter", Some(Role::Presenter), false, now)
+            .unwrap();
+        for id in 10..20 {
+            r.join(id, &format!("Guest {id}"), Some(Role::Guest), false, now)
+                .unwrap();
+        }
+        (r, now)
+    }
+
+    #[test]
+    fn start_is_allowed_from_the_lead_time() {
+        let mut s = new_draft(1, "UTC", ts("2026-11-01T00:00:00Z"));
+        s.starts_at = ts("2026-12-01T17:00:00Z");
+        s.phase = Phase::Published;
+        let lead = SignedDuration::from_mins(15);
+        let clock = ManualClock::new(ts("2026-12-01T16:44:00Z"));
+        assert_eq!(
+            check_start(&s, clock.now(), lead).unwrap_err().code,
+            "too_early"
+        );
+        clock.advance(SignedDuration::from_mins(1));
+        assert!(check_start(&s, clock.now(), lead).is_ok(), "T-15m");
+        clock.set(ts("2026-12-01T16:44:59Z"));
+        assert!(check_start(&s, clock.now(), lead).is_err(), "T-15m01s");
+        let five = SignedDuration::from_mins(5);
+        clock.set(ts("2026-12-01T16:54:59Z"));
+        assert_eq!(
+            check_start(&s, clock.now(), five).unwrap_err().code,
+            "too_early"
+        );
+        s.phase = Phase::Cancelled;
+        assert_eq!(
+            check_start(&s, ts("2026-12-01T17:00:00Z"), lead)
+                .unwrap_err()
+                .code,
+            "session_cancelled"
+        );
+    }
+
+    #[test]
+    fn speakers_go_on_stage_and_audience_does_not() {
+        let (r, _) = room();
+        assert!(r.people[&1].on_stage && r.people[&1].mic);
+        assert!(r.people[&2].on_stage);
+        assert!(!r.people[&10].on_stage && !r.people[&10].camera);
+    }
+
+    #[test]
+    fn capacity_for_walk_ins() {
+        let now = ts("2026-12-01T17:00:00Z");
+        let settings = LiveSettings {
+            capacity: 2,
+            ..Default::default()
+        };
+        let mut r = LiveRoom::new(1, now, settings, vec![], vec![]);
+        r.join(1, "A", None, false, now).unwrap();
+        r.join(2, "B", None, false, now).unwrap();
+        assert_eq!(
+            r.join(3, "C", None, false, now).unwrap_err().code,
+            "room_full"
+        );
+        // Registered people keep their claimed place.
+        assert!(r.join(4, "D", Some(Role::Guest), false, now).is_ok());
+        // Rejoining (reconnect) keeps the place.
+        assert!(r.join(1, "A", None, false, now).is_ok());
+    }
+
+    #[test]
+    fn one_queue_in_order_with_approval_countdown_and_limits() {
+        let (mut r, now) = room();
+        let cam = RequestKind::Stage {
+            camera: true,
+            mic: true,
+        };
+        r.request_stage(10, cam, now).unwrap();
+        r.request_stage(11, RequestKind::Hand, now + SignedDuration::from_secs(1))
+            .unwrap();
+        r.request_stage(12, cam, now + SignedDuration::from_secs(2))
+            .unwrap();
+        assert_eq!(
+            r.request_stage(10, cam, now).unwrap_err().code,
+            "already_requested"
+        );
+        assert_eq!(
+            r.request_stage(1, cam, now).unwrap_err().code,
+            "already_on_stage"
+        );
+        let order: Vec<u64> = r.queue.iter().map(|q| q.user_id).collect();
+        assert_eq!(order, vec![10, 11, 12]);
+        assert!(r.people[&11].hand_raised);
+        // Only hosts approve.
+        assert_eq!(r.approve(2, 10, now).unwrap_err().code, "host_only");
+        r.approve(1, 11, now).unwrap();
+        // Countdown: not yet on stage.
+        assert!(r.tick(now + SignedDuration::from_secs(4)).is_empty());
+        assert!(!r.people[&11].on_stage);
+        let ev = r.tick(now + SignedDuration::from_secs(5));
+        assert!(ev.contains(&LiveEvent::Media {
+            user_id: 11,
+            room: 0,
+            may_publish: true
+        }));
+        assert!(r.people[&11].on_stage && r.people[&11].mic && !r.people[&11].camera);
+        assert!(
+            !r.people[&11].hand_raised,
+            "hand lowered after being on stage"
+        );
+        // Withdraw and decline.
+        r.withdraw(12).unwrap();
+        assert_eq!(r.withdraw(12).unwrap_err().code, "no_request");
+        r.decline(1, 10).unwrap();
+        assert!(r.queue.is_empty());
+        // Cancel during the countdown.
+        r.request_stage(13, cam, now).unwrap();
+        r.approve(1, 13, now).unwrap();
+        r.cancel_countdown(13).unwrap();
+        assert!(r.tick(now + SignedDuration::from_secs(10)).is_empty());
+        assert!(!r.people[&13].on_stage);
+        // Six guests at most: 11 is on stage; five more fill it.
+        for id in 14..19 {
+            r.request_stage(id, cam, now).unwrap();
+            r.approve(1, id, now).unwrap();
+        }
+        r.request_stage(19, cam, now).unwrap();
+        assert_eq!(r.approve(1, 19, now).unwrap_err().code, "stage_full");
+        r.tick(now + SignedDuration::from_secs(5));
+        r.move_off_stage(1, 14).unwrap();
+        r.approve(1, 19, now).unwrap();
+    }
+
+    #[test]
+    fn moderation() {
+        let (mut r, now) = room();
+        assert_eq!(r.mute(10, 2).unwrap_err().code, "host_only");
+        let ev = r.mute(1, 2).unwrap();
+        assert_eq!(ev[0], LiveEvent::MuteRequested { user_id: 2 });
+        assert!(!r.people[&2].mic);
+        let ev = r.remove(1, 10).unwrap();
+        assert_eq!(ev[0], LiveEvent::Removed { user_id: 10 });
+        assert_eq!(
+            r.join(10, "G", Some(Role::Guest), false, now)
+                .unwrap_err()
+                .code,
+            "removed"
+        );
+        r.leave_stage(2).unwrap();
+        assert_eq!(r.leave_stage(2).unwrap_err().code, "not_on_stage");
+        r.take_stage(2).unwrap();
+        assert_eq!(r.take_stage(11).unwrap_err().code, "not_a_speaker");
+        r.end(1, now).unwrap();
+        assert_eq!(r.chat(1, "hi", now).unwrap_err().code, "session_ended");
+    }
+
+    #[test]
+    fn chat_is_rate_limited_and_room_scoped() {
+        let (mut r, now) = room();
+        for i in 0..5 {
+            r.chat(10, &format!("m{i}"), now).unwrap();
+        }
+        assert_eq!(r.chat(10, "one more", now).unwrap_err().code, "slow_down");
+        assert!(
+            r.chat(10, "later", now + SignedDuration::from_secs(10))
+                .is_ok()
+        );
+        assert_eq!(r.chat(10, "   ", now).unwrap_err().code, "empty_text");
+        assert_eq!(
+            r.chat(11, &"x".repeat(1001), now).unwrap_err().code,
+            "text_too_long"
+        );
+        r.open_breakouts(1, &[("Room A".into(), vec![11, 12])])
+            .unwrap();
+        r.chat(11, "in the breakout", now).unwrap();
+        assert!(r.chat_for(12).iter().any(|m| m.text == "in the breakout"));
+        assert!(!r.chat_for(10).iter().any(|m| m.text == "in the breakout"));
+        assert!(r.chat_for(12).iter().all(|m| m.room == 1));
+    }
+
+    #[test]
+    fn questions_rank_by_votes_once_per_person() {
+        let (mut r, now) = room();
+        r.ask(10, "First?", now).unwrap();
+        r.ask(11, "Second?", now + SignedDuration::from_secs(1))
+            .unwrap();
+        let (q1, q2) = (r.questions[0].id, r.questions[1].id);
+        r.vote(12, q2, true).unwrap();
+        assert_eq!(r.vote(12, q2, true).unwrap_err().code, "already_voted");
+        assert_eq!(r.vote(11, q2, true).unwrap_err().code, "own_question");
+        let (open, _) = r.ranked_questions();
+        assert_eq!(open[0].id, q2);
+        assert_eq!(r.answer(12, q2, true).unwrap_err().code, "moderator_only");
+        r.answer(1, q2, true).unwrap();
+        let (open, answered) = r.ranked_questions();
+        assert_eq!((open[0].id, answered[0].id), (q1, q2));
+        r.hide(1, q1).unwrap();
+        assert!(r.ranked_questions().0.is_empty());
+        assert_eq!(r.vote(13, q1, true).unwrap_err().code, "no_question");
+    }
+
+    #[test]
+    fn breakouts() {
+        let (mut r, _) = room();
+        let too_many: Vec<(String, Vec<u64>)> =
+            (0..11).map(|i| (format!("R{i}"), vec![])).collect();
+        assert_eq!(
+            r.open_breakouts(1, &too_many).unwrap_err().code,
+            "invalid_breakouts"
+        );
+        assert!(r.open_breakouts(1, &[("x".repeat(31), vec![])]).is_err());
+        assert!(
+            r.open_breakouts(1, &[("A".into(), vec![10]), ("B".into(), vec![10])])
+                .is_err()
+        );
+        let plan = r.auto_assign(3);
+        assert_eq!(plan.iter().map(Vec::len).sum::<usize>(), 11);
+        let rooms: Vec<(String, Vec<u64>)> = plan
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (format!("Room {}", i + 1), m))
+            .collect();
+        let ev = r.open_breakouts(10, &rooms).map(|_| ()).unwrap_err();
+        assert_eq!(ev.code, "host_only");
+        let ev = r.open_breakouts(1, &rooms).unwrap();
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            LiveEvent::Media {
+                room: 1,
+                may_publish: true,
+                ..
+            }
+        )));
+        assert!(
+            r.people
+                .values()
+                .filter(|p| !p.is_host)
+                .all(|p| p.room != 0 && p.on_stage)
+        );
+        r.visit(1, 2).unwrap();
+        assert_eq!(r.people[&1].room, 2);
+        assert_eq!(r.visit(1, 9).unwrap_err().code, "no_room");
+        r.close_breakouts(1).unwrap();
+        assert!(r.people.values().all(|p| p.room == 0 || p.is_host));
+        assert!(!r.people[&10].on_stage);
+        assert!(r.people[&2].on_stage, "speakers back on stage");
+    }
+}
