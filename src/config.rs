@@ -48,6 +48,20 @@ pub struct RawConfig {
     pub sessions: RawSessions,
     #[serde(default)]
     pub mail: RawMail,
+    #[serde(default)]
+    pub live: RawLive,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLive {
+    pub start_lead_minutes: Option<u64>,
+    pub stage_speakers: Option<u64>,
+    pub stage_guests: Option<u64>,
+    pub countdown_seconds: Option<u64>,
+    pub leave_grace_seconds: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +126,16 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub sessions: SessionsConfig,
     pub mail: MailConfig,
+    pub live: LiveConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub settings: crate::domain::live::LiveSettings,
+    /// How long a vanished browser keeps its place before it leaves the room.
+    pub leave_grace: std::time::Duration,
+    /// A certificate (PEM chain + key) for WebTransport; `None`: self-signed, rotated.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +395,50 @@ impl Config {
             smtp_password: m.smtp_password,
         };
 
+        let l = raw.live;
+        let tls = match (l.tls_cert, l.tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "live.tls_cert",
+                    "set both tls_cert and tls_key, or neither (a self-signed certificate is made then)",
+                ));
+            }
+        };
+        let live = LiveConfig {
+            settings: crate::domain::live::LiveSettings {
+                start_lead: jiff::SignedDuration::from_mins(in_range(
+                    "live.start_lead_minutes",
+                    l.start_lead_minutes.unwrap_or(15),
+                    0,
+                    120,
+                )? as i64),
+                stage_speakers: in_range(
+                    "live.stage_speakers",
+                    l.stage_speakers.unwrap_or(4),
+                    1,
+                    10,
+                )? as usize,
+                stage_guests: in_range("live.stage_guests", l.stage_guests.unwrap_or(6), 0, 10)?
+                    as usize,
+                countdown: jiff::SignedDuration::from_secs(in_range(
+                    "live.countdown_seconds",
+                    l.countdown_seconds.unwrap_or(5),
+                    0,
+                    30,
+                )? as i64),
+                ..Default::default()
+            },
+            leave_grace: std::time::Duration::from_secs(in_range(
+                "live.leave_grace_seconds",
+                l.leave_grace_seconds.unwrap_or(30),
+                0,
+                300,
+            )?),
+            tls,
+        };
+
         Ok(Config {
             server,
             community,
@@ -378,6 +446,7 @@ impl Config {
             accounts,
             sessions,
             mail,
+            live,
         })
     }
 
@@ -497,6 +566,8 @@ mod tests {
             ("[mail]\nfrom = \"not an address\"", "mail.from"),
             ("[mail]\nsmtp_security = \"ssl\"", "mail.smtp_security"),
             ("[mail]\nsmtp_username = \"u\"", "mail.smtp_username"),
+            ("[live]\nstage_guests = 11", "live.stage_guests"),
+            ("[live]\ntls_cert = \"/x.pem\"", "live.tls_cert"),
         ];
         for (text, key) in cases {
             let err = Config::parse(text).expect_err(text).to_string();

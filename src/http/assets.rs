@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH,
     VARY,
@@ -13,7 +12,7 @@ use hyper::header::{
 use hyper::{Response, StatusCode};
 use rust_embed::Embed;
 
-use super::response::Resp;
+use super::response::{Resp, full};
 
 #[derive(Embed)]
 #[folder = "web/"]
@@ -105,7 +104,7 @@ impl Assets {
         if not_modified && status == StatusCode::OK {
             return Some(
                 b.status(StatusCode::NOT_MODIFIED)
-                    .body(Full::new(Bytes::new()))
+                    .body(full(Bytes::new()))
                     .expect("valid response"),
             );
         }
@@ -123,10 +122,6 @@ impl Assets {
             }
             _ => a.body.clone(),
         };
-        Some(
-            b.status(status)
-                .body(Full::new(body))
-                .expect("valid response"),
-        )
+        Some(b.status(status).body(full(body)).expect("valid response"))
     }
 }

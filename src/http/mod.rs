@@ -5,6 +5,7 @@ mod accounts;
 mod assets;
 mod auth;
 mod error;
+mod live;
 mod response;
 mod sessions;
 
@@ -26,6 +27,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use assets::Assets;
+pub use error::ApiError as ApiErrorPublic;
 use error::ApiError;
 use response::{Resp, json, redirect, text};
 
@@ -79,7 +81,15 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(state: &AppState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+fn method_not_allowed(m: &Method, allow: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{m} is not allowed here; use {allow}."),
+    )
+}
+
+async fn handle(state: &Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let mut resp = match route(state, peer, req).await {
@@ -133,6 +143,7 @@ enum Api {
     Participants(u64),
     Participant(u64, u64),
     PresenterOrder(u64),
+    Live(u64, Vec<String>),
 }
 
 impl Api {
@@ -163,6 +174,10 @@ impl Api {
             }
             ["sessions", id, "presenters", "order"] => Api::PresenterOrder(id.parse().ok()?),
             ["me", "schedule"] => Api::Schedule,
+            ["sessions", id, "live", rest @ ..] => Api::Live(
+                id.parse().ok()?,
+                rest.iter().map(|s| (*s).to_owned()).collect(),
+            ),
             _ => return None,
         })
     }
@@ -183,6 +198,16 @@ impl Api {
             Api::MyRegistration(_) | Api::MyWaitlist(_) => "DELETE",
             Api::Participant(..) => "PATCH, DELETE",
             Api::PresenterOrder(_) => "PUT",
+            Api::Live(_, rest) => match rest
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [] | ["events"] => "GET",
+                ["stage", "request"] | ["breakouts"] => "POST, DELETE",
+                _ => "POST",
+            },
         }
     }
 }
@@ -200,6 +225,7 @@ fn page(path: &str) -> Option<Page> {
     Some(match segs.as_slice() {
         [""] | ["signin"] | ["signup"] | ["setup"] => Page::Public,
         ["sessions", id] if id.parse::<u64>().is_ok() => Page::Public,
+        ["sessions", id, "live"] if id.parse::<u64>().is_ok() => Page::SignedIn,
         ["profile"] | ["schedule"] => Page::SignedIn,
         ["admin"] | ["admin", "sessions", "new"] => Page::Admin,
         ["admin", "sessions", id] if id.parse::<u64>().is_ok() => Page::Admin,
@@ -208,7 +234,7 @@ fn page(path: &str) -> Option<Page> {
 }
 
 async fn route(
-    state: &AppState,
+    state: &Arc<AppState>,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Resp, ApiError> {
@@ -258,6 +284,21 @@ async fn route(
                 sessions::remove_participant(state, id, uid, req).await
             }
             (Api::PresenterOrder(id), &Method::PUT) => sessions::reorder(state, id, req).await,
+            (Api::Live(id, rest), m) => {
+                let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+                match (rest.as_slice(), m) {
+                    ([], &Method::GET) => live::get(state, id, req).await,
+                    (["events"], &Method::GET) => live::events(state, id, req).await,
+                    (["start"], &Method::POST) => live::start(state, id, req).await,
+                    (["join"], &Method::POST) => live::join(state, id, req).await,
+                    (["leave"], &Method::POST) => live::leave(state, id, req).await,
+                    ([] | ["events"], _) => Err(method_not_allowed(m, "GET")),
+                    (_, &Method::POST | &Method::DELETE) => {
+                        live::action(state, id, &rest, m, req).await
+                    }
+                    _ => Err(method_not_allowed(m, "POST")),
+                }
+            }
             (api, _) => {
                 let mut e = ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,

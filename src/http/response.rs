@@ -1,6 +1,7 @@
 //! Response builders and request-body reading shared by every handler.
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
@@ -10,7 +11,14 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-pub type Resp = Response<Full<Bytes>>;
+/// Every response body: usually a whole buffer, a stream for server-sent events.
+pub type Body = BoxBody<Bytes, std::convert::Infallible>;
+pub type Resp = Response<Body>;
+
+/// A body from one buffer.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
 
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp {
     let body = serde_json::to_vec(value).expect("response values serialize");
@@ -18,14 +26,14 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp {
         .status(status)
         .header(CONTENT_TYPE, "application/json")
         .header(CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(body)))
+        .body(full(body))
         .expect("valid response")
 }
 
 pub fn empty(status: StatusCode) -> Resp {
     Response::builder()
         .status(status)
-        .body(Full::new(Bytes::new()))
+        .body(full(Bytes::new()))
         .expect("valid response")
 }
 
@@ -34,7 +42,7 @@ pub fn text(status: StatusCode, content_type: &'static str, body: impl Into<Byte
         .status(status)
         .header(CONTENT_TYPE, content_type)
         .header(CACHE_CONTROL, "no-store")
-        .body(Full::new(body.into()))
+        .body(full(body))
         .expect("valid response")
 }
 
@@ -42,7 +50,7 @@ pub fn redirect(to: &str) -> Resp {
     Response::builder()
         .status(StatusCode::SEE_OTHER)
         .header(LOCATION, to)
-        .body(Full::new(Bytes::new()))
+        .body(full(Bytes::new()))
         .expect("valid response")
 }
 

@@ -3,6 +3,7 @@
 //! write transaction per user action.
 
 mod codec;
+mod live;
 mod sessions;
 mod users;
 
@@ -35,6 +36,11 @@ const USER_SESSIONS: TableDefinition<(u64, u64), ()> = TableDefinition::new("use
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// Message-ID -> unix seconds delivered (delivery at most once per Message-ID)
 const MAILS_SENT: TableDefinition<&str, u64> = TableDefinition::new("mails_sent");
+
+/// (session id, message id) -> live chat message
+const LIVE_CHAT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("live_chat");
+/// (session id, question id) -> live question with its votes
+const LIVE_QUESTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("live_questions");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +89,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 type Migration = fn(&WriteTransaction) -> Result<()>;
 
 /// Every schema change ever made, in order. Never edit a released step; add one.
-const MIGRATIONS: &[Migration] = &[migrate_1_initial, migrate_2_sessions];
+const MIGRATIONS: &[Migration] = &[migrate_1_initial, migrate_2_sessions, migrate_3_live];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(META)?;
@@ -99,6 +105,12 @@ fn migrate_2_sessions(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(USER_SESSIONS)?;
     tx.open_table(OUTBOX)?;
     tx.open_table(MAILS_SENT)?;
+    Ok(())
+}
+
+fn migrate_3_live(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(LIVE_CHAT)?;
+    tx.open_table(LIVE_QUESTIONS)?;
     Ok(())
 }
 

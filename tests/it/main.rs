@@ -5,5 +5,6 @@ mod accounts;
 mod browser;
 mod cli;
 mod http_basics;
+mod live;
 mod sessions;
 mod support;

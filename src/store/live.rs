@@ -1,0 +1,54 @@
+//! What a live session keeps across restarts: its chat and its questions.
+
+use redb::ReadableDatabase;
+
+use super::codec::{decode, encode};
+use super::{LIVE_CHAT, LIVE_QUESTIONS, Result, Store, StoreError};
+use crate::domain::live::{ChatMessage, Question};
+
+impl Store {
+    /// Appends one chat message (one transaction per message).
+    pub fn append_chat(&self, session: u64, msg: &ChatMessage) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(LIVE_CHAT)?
+            .insert((session, msg.id), encode(msg).as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the session's questions (votes, answered and hidden flags).
+    pub fn save_questions(&self, session: u64, questions: &[Question]) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(LIVE_QUESTIONS)?;
+            t.retain_in((session, 0)..=(session, u64::MAX), |_, _| false)?;
+            for q in questions {
+                t.insert((session, q.id), encode(q).as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored chat (oldest first) and questions of a session.
+    pub fn live_history(&self, session: u64) -> Result<(Vec<ChatMessage>, Vec<Question>)> {
+        let tx = self.db.begin_read()?;
+        let mut chat = Vec::new();
+        for row in tx
+            .open_table(LIVE_CHAT)?
+            .range((session, 0)..=(session, u64::MAX))?
+        {
+            let (_, v) = row.map_err(StoreError::from)?;
+            chat.push(decode("live_chat", v.value())?);
+        }
+        let mut questions = Vec::new();
+        for row in tx
+            .open_table(LIVE_QUESTIONS)?
+            .range((session, 0)..=(session, u64::MAX))?
+        {
+            let (_, v) = row.map_err(StoreError::from)?;
+            questions.push(decode("live_questions", v.value())?);
+        }
+        Ok((chat, questions))
+    }
+}
