@@ -18,6 +18,7 @@ if [ "${1:-build}" = test ]; then
   want chromedriver chromium-driver   # drives it over WebDriver
   want file file                      # checks the binary is static
   want python3 python3                # runs the SMTP sink used by the mail tests
+  want node nodejs                    # runs the browser media client's unit tests
   python3 -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
 fi
 
