@@ -1,8 +1,31 @@
 //! Server-side codecs, kept off the forwarding hot path: Opus decoding for
-//! audio levels and dav1d decoding of occasional AV1 keyframes for thumbnails.
+//! audio levels ([`level`]) and dav1d decoding of occasional AV1 keyframes for
+//! thumbnails ([`thumbnail`]); plus the little AV1/IVF parsing the bots need
+//! ([`av1`]). The only module allowed to hold FFI-adjacent code.
 
 // libdav1d-sys builds the vendored libdav1d (meson + ninja + nasm) and tells
 // the linker where `libdav1d.a` is; the `dav1d` crate's bindings link against it.
+
+pub mod av1;
+pub mod level;
+pub mod thumbnail;
+
+/// A codec failed on some input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// libopus refused the packet or the configuration.
+    #[error("opus: {0}")]
+    Opus(String),
+    /// dav1d refused the data or produced no picture.
+    #[error("dav1d: {0}")]
+    Dav1d(String),
+    /// The picture could not be turned into a thumbnail.
+    #[error("thumbnail: {0}")]
+    Image(String),
+    /// A container (IVF) or bitstream (OBU) is malformed.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+}
 
 /// The version of the linked libopus.
 pub fn opus_version() -> String {

@@ -1,0 +1,429 @@
+//! Carrying out a [`ForwardPlan`]: per-subscriber outgoing queues and the tasks
+//! that drain them into QUIC.
+//!
+//! - The frame is encoded once ([`PreparedFrame`]); every delivery shares its bytes.
+//! - Audio goes out as a datagram straight away (QUIC sends datagrams before
+//!   stream data); one that does not fit falls back to the track's audio stream.
+//! - Each video group a subscriber receives gets its own unidirectional stream,
+//!   written by its own task from an unbounded channel. The router task never
+//!   waits: a slow subscriber only fills its own channels. The bytes sitting
+//!   in them (and in the write under way) are the subscriber's *backlog*, read
+//!   with [`SubscriberQueue::queued`] and reported to the router, whose policy
+//!   drops layers and groups long before [`SfuConfig::subscriber_queue_limit`](crate::SfuConfig::subscriber_queue_limit)
+//!   (a last-resort cap) is hit.
+//! - A newer group's stream gets a higher QUIC priority than older ones; audio
+//!   fallback streams the highest.
+//! - [`fan_out`] pushes one frame to all its subscribers, sequentially or with rayon.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use podium_media_core::wire::media::{encode_datagram, encode_stream_frame};
+use podium_media_core::{
+    Action, EndMode, ForwardPlan, FrameHeader, MediaKind, ParticipantId, StreamHeader, TrackId,
+    WireError,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+use wtransport::error::SendDatagramError;
+use wtransport::{Connection, SendStream, VarInt};
+
+use crate::config::FanoutMode;
+
+/// QUIC priority of audio fallback streams (and the control stream): above all video.
+pub(crate) const AUDIO_PRIORITY: i32 = i32::MAX;
+/// Application error code of streams the server resets (the subscriber fell
+/// behind, unsubscribed, or the track went away).
+const RESET_CODE: u32 = 0;
+
+/// Counters of the IO edge, shared by a session's tasks.
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    pub datagrams_sent: AtomicU64,
+    pub datagrams_failed: AtomicU64,
+    pub datagram_fallbacks: AtomicU64,
+    pub datagrams_dropped_in: AtomicU64,
+    pub streams_opened: AtomicU64,
+    pub streams_finished: AtomicU64,
+    pub streams_reset: AtomicU64,
+    pub stream_errors: AtomicU64,
+    pub frames_queued: AtomicU64,
+    pub frames_over_limit: AtomicU64,
+    pub frames_without_stream: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub fanout_frames: AtomicU64,
+    pub fanout_parallel_frames: AtomicU64,
+    pub fanout_deliveries: AtomicU64,
+    pub fanout_nanos: AtomicU64,
+}
+
+/// A snapshot of the IO edge's counters for one live session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IoStats {
+    /// Audio datagrams handed to QUIC.
+    pub datagrams_sent: u64,
+    /// Datagrams QUIC refused (connection gone, or peer without datagram support).
+    pub datagrams_failed: u64,
+    /// Audio frames sent on an audio stream because they did not fit a datagram.
+    pub datagram_fallbacks: u64,
+    /// Incoming datagrams dropped because the router task was saturated.
+    pub datagrams_dropped_in: u64,
+    /// Unidirectional streams opened to subscribers.
+    pub streams_opened: u64,
+    /// Streams finished (FIN) after their last frame.
+    pub streams_finished: u64,
+    /// Streams reset (subscriber behind, unsubscribed, track removed).
+    pub streams_reset: u64,
+    /// Streams that failed (subscriber gone, stream stopped by the peer).
+    pub stream_errors: u64,
+    /// Stream frames queued for subscribers.
+    pub frames_queued: u64,
+    /// Stream frames dropped because a subscriber's queue hit the hard limit.
+    pub frames_over_limit: u64,
+    /// Stream frames for a stream that was not open (its opening failed or it was reset).
+    pub frames_without_stream: u64,
+    /// Stream bytes written into QUIC.
+    pub bytes_written: u64,
+    /// Bytes queued for all subscribers now.
+    pub queued_bytes: u64,
+    /// The largest single subscriber queue now.
+    pub max_queued_bytes: u64,
+    /// Frames fanned out.
+    pub fanout_frames: u64,
+    /// ... of which with rayon.
+    pub fanout_parallel_frames: u64,
+    /// Deliveries carried out by the fan-out.
+    pub fanout_deliveries: u64,
+    /// Time spent in the fan-out, in nanoseconds.
+    pub fanout_nanos: u64,
+}
+
+impl IoCounters {
+    pub fn snapshot(&self, queued_bytes: u64, max_queued_bytes: u64) -> IoStats {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        IoStats {
+            datagrams_sent: g(&self.datagrams_sent),
+            datagrams_failed: g(&self.datagrams_failed),
+            datagram_fallbacks: g(&self.datagram_fallbacks),
+            datagrams_dropped_in: g(&self.datagrams_dropped_in),
+            streams_opened: g(&self.streams_opened),
+            streams_finished: g(&self.streams_finished),
+            streams_reset: g(&self.streams_reset),
+            stream_errors: g(&self.stream_errors),
+            frames_queued: g(&self.frames_queued),
+            frames_over_limit: g(&self.frames_over_limit),
+            frames_without_stream: g(&self.frames_without_stream),
+            bytes_written: g(&self.bytes_written),
+            queued_bytes,
+            max_queued_bytes,
+            fanout_frames: g(&self.fanout_frames),
+            fanout_parallel_frames: g(&self.fanout_parallel_frames),
+            fanout_deliveries: g(&self.fanout_deliveries),
+            fanout_nanos: g(&self.fanout_nanos),
+        }
+    }
+}
+
+/// One frame encoded for the subscribers: the header carries the global track id.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedFrame {
+    pub track: TrackId,
+    /// `length | header | payload`, for streams.
+    pub stream: Bytes,
+    /// `0x01 | header | payload`, for audio; `None` if it is too large for a datagram.
+    pub datagram: Option<Bytes>,
+}
+
+impl PreparedFrame {
+    pub fn new(plan: &ForwardPlan, payload: &[u8]) -> Result<Self, WireError> {
+        Self::encode(plan.track, plan.kind, &plan.header, payload)
+    }
+
+    pub fn encode(
+        track: TrackId,
+        kind: MediaKind,
+        header: &FrameHeader,
+        payload: &[u8],
+    ) -> Result<Self, WireError> {
+        let mut stream = BytesMut::with_capacity(8 + header.encoded_len() + payload.len());
+        encode_stream_frame(header, payload, &mut stream)?;
+        let datagram = (kind == MediaKind::Audio)
+            .then(|| {
+                let mut d = BytesMut::with_capacity(1 + header.encoded_len() + payload.len());
+                encode_datagram(header, payload, &mut d)
+                    .ok()
+                    .map(|()| d.freeze())
+            })
+            .flatten();
+        Ok(Self {
+            track,
+            stream: stream.freeze(),
+            datagram,
+        })
+    }
+}
+
+struct StreamHandle {
+    tx: mpsc::UnboundedSender<Bytes>,
+    reset: Arc<Notify>,
+}
+
+/// Everything queued for one subscriber and the streams that drain it.
+pub(crate) struct SubscriberQueue {
+    conn: Connection,
+    queued: AtomicU64,
+    /// Open streams by (global track, group); audio fallback streams use group 0.
+    streams: Mutex<HashMap<(TrackId, u64), StreamHandle>>,
+    next_priority: AtomicI32,
+    limit: u64,
+    runtime: tokio::runtime::Handle,
+    counters: Arc<IoCounters>,
+}
+
+impl SubscriberQueue {
+    pub fn new(
+        conn: Connection,
+        limit: u64,
+        runtime: tokio::runtime::Handle,
+        counters: Arc<IoCounters>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            conn,
+            queued: AtomicU64::new(0),
+            streams: Mutex::new(HashMap::new()),
+            next_priority: AtomicI32::new(0),
+            limit,
+            runtime,
+            counters,
+        })
+    }
+
+    /// Bytes queued and not yet accepted by QUIC.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Relaxed)
+    }
+
+    /// Carries out one delivery of a prepared frame.
+    pub fn deliver(self: &Arc<Self>, action: Action, frame: &PreparedFrame) {
+        match action {
+            Action::Datagram => {
+                let sent = match &frame.datagram {
+                    Some(d) => match self.conn.send_datagram(d) {
+                        Ok(()) => {
+                            self.counters.datagrams_sent.fetch_add(1, Relaxed);
+                            true
+                        }
+                        Err(SendDatagramError::TooLarge) => false,
+                        Err(_) => {
+                            self.counters.datagrams_failed.fetch_add(1, Relaxed);
+                            return;
+                        }
+                    },
+                    None => false,
+                };
+                if !sent {
+                    self.counters.datagram_fallbacks.fetch_add(1, Relaxed);
+                    let key = (frame.track, 0);
+                    if !self.has_stream(key) {
+                        self.open_stream(key, StreamHeader::audio(frame.track.0), AUDIO_PRIORITY);
+                    }
+                    self.enqueue(key, &frame.stream);
+                }
+            }
+            Action::Stream { group, open } => {
+                let key = (frame.track, group);
+                if open {
+                    // Newer groups first: priorities grow with every stream opened.
+                    let priority = self.next_priority.fetch_add(1, Relaxed);
+                    self.open_stream(key, StreamHeader::video(frame.track.0, group), priority);
+                }
+                self.enqueue(key, &frame.stream);
+            }
+            Action::Drop(_) => {}
+        }
+    }
+
+    /// Ends a stream as the router says: finish (what is queued still goes
+    /// out) or reset (what is queued is discarded).
+    pub fn end_stream(&self, track: TrackId, group: u64, mode: EndMode) {
+        let handle = self
+            .streams
+            .lock()
+            .expect("stream map")
+            .remove(&(track, group));
+        if let (Some(h), EndMode::Reset) = (handle, mode) {
+            h.reset.notify_one();
+        }
+        // Finish: dropping the sender ends the stream after its queued frames.
+    }
+
+    /// Resets every stream (the subscriber left).
+    pub fn reset_all(&self) {
+        let streams = std::mem::take(&mut *self.streams.lock().expect("stream map"));
+        for h in streams.into_values() {
+            h.reset.notify_one();
+        }
+    }
+
+    fn has_stream(&self, key: (TrackId, u64)) -> bool {
+        self.streams.lock().expect("stream map").contains_key(&key)
+    }
+
+    fn enqueue(&self, key: (TrackId, u64), bytes: &Bytes) {
+        let len = bytes.len() as u64;
+        if self.queued.load(Relaxed) + len > self.limit {
+            self.counters.frames_over_limit.fetch_add(1, Relaxed);
+            return;
+        }
+        let streams = self.streams.lock().expect("stream map");
+        let Some(h) = streams.get(&key) else {
+            self.counters.frames_without_stream.fetch_add(1, Relaxed);
+            return;
+        };
+        self.queued.fetch_add(len, Relaxed);
+        if h.tx.send(bytes.clone()).is_err() {
+            self.queued.fetch_sub(len, Relaxed);
+            self.counters.frames_without_stream.fetch_add(1, Relaxed);
+        } else {
+            self.counters.frames_queued.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn open_stream(self: &Arc<Self>, key: (TrackId, u64), header: StreamHeader, priority: i32) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reset = Arc::new(Notify::new());
+        let old = self.streams.lock().expect("stream map").insert(
+            key,
+            StreamHandle {
+                tx,
+                reset: reset.clone(),
+            },
+        );
+        if let Some(old) = old {
+            old.reset.notify_one();
+        }
+        let this = self.clone();
+        self.runtime
+            .spawn(async move { this.run_stream(header, priority, rx, reset).await });
+    }
+
+    /// One outgoing stream: open it, write the header, then frames until the
+    /// router finishes it (channel closed) or resets it.
+    async fn run_stream(
+        self: Arc<Self>,
+        header: StreamHeader,
+        priority: i32,
+        mut rx: mpsc::UnboundedReceiver<Bytes>,
+        reset: Arc<Notify>,
+    ) {
+        let mut head = BytesMut::with_capacity(StreamHeader::MAX_LEN);
+        header.encode(&mut head).expect("valid stream header");
+        let mut stream: Option<SendStream> = None;
+        let mut in_flight = 0u64;
+        let outcome = tokio::select! {
+            biased;
+            () = reset.notified() => Outcome::Reset,
+            o = self.pump(&mut stream, &head, priority, &mut rx, &mut in_flight) => o,
+        };
+        // Whatever is still queued will not be written.
+        let mut discarded = in_flight;
+        rx.close();
+        while let Ok(b) = rx.try_recv() {
+            discarded += b.len() as u64;
+        }
+        self.queued.fetch_sub(discarded, Relaxed);
+        match outcome {
+            Outcome::Finished => {
+                if let Some(s) = stream.as_mut() {
+                    let _ = s.finish().await;
+                }
+                self.counters.streams_finished.fetch_add(1, Relaxed);
+            }
+            Outcome::Reset => {
+                if let Some(s) = stream.as_mut() {
+                    let _ = s.reset(VarInt::from_u32(RESET_CODE));
+                }
+                self.counters.streams_reset.fetch_add(1, Relaxed);
+            }
+            Outcome::Failed => {
+                self.counters.stream_errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    async fn pump(
+        &self,
+        stream: &mut Option<SendStream>,
+        head: &[u8],
+        priority: i32,
+        rx: &mut mpsc::UnboundedReceiver<Bytes>,
+        in_flight: &mut u64,
+    ) -> Outcome {
+        let Ok(opening) = self.conn.open_uni().await else {
+            return Outcome::Failed;
+        };
+        let Ok(s) = opening.await else {
+            return Outcome::Failed;
+        };
+        s.set_priority(priority);
+        self.counters.streams_opened.fetch_add(1, Relaxed);
+        let s = stream.insert(s);
+        if s.write_all(head).await.is_err() {
+            return Outcome::Failed;
+        }
+        while let Some(bytes) = rx.recv().await {
+            *in_flight = bytes.len() as u64;
+            let result = s.write_all(&bytes).await;
+            self.queued.fetch_sub(*in_flight, Relaxed);
+            *in_flight = 0;
+            if result.is_err() {
+                return Outcome::Failed;
+            }
+            self.counters
+                .bytes_written
+                .fetch_add(bytes.len() as u64, Relaxed);
+        }
+        Outcome::Finished
+    }
+}
+
+enum Outcome {
+    Finished,
+    Reset,
+    Failed,
+}
+
+/// Pushes one frame into the queues of the plan's receiving subscribers.
+/// Returns whether rayon was used.
+pub(crate) fn fan_out<'a, F>(
+    plan: &ForwardPlan,
+    frame: &PreparedFrame,
+    queue_of: F,
+    mode: FanoutMode,
+    pool: &rayon::ThreadPool,
+) -> bool
+where
+    F: Fn(ParticipantId) -> Option<&'a Arc<SubscriberQueue>> + Sync,
+{
+    let parallel = match mode {
+        FanoutMode::Sequential => false,
+        FanoutMode::Rayon => true,
+        FanoutMode::Auto { min_deliveries } => plan.deliveries.len() >= min_deliveries,
+    };
+    let deliver = |d: &podium_media_core::Delivery| {
+        if d.is_send()
+            && let Some(q) = queue_of(d.subscriber)
+        {
+            q.deliver(d.action, frame);
+        }
+    };
+    if parallel {
+        pool.install(|| plan.deliveries.par_iter().for_each(deliver));
+    } else {
+        plan.deliveries.iter().for_each(deliver);
+    }
+    parallel
+}

@@ -1,0 +1,610 @@
+//! One live session's router task: the only owner of its [`Router`]. Connection
+//! tasks and the app's handle send it [`Input`]s; it feeds them to the router,
+//! carries out each frame's [`ForwardPlan`] (see [`fanout`](super::fanout)),
+//! drains [`Router::poll_output`] after every input, re-arms its timer from
+//! [`Router::poll_timeout`], and reports subscriber backlogs every
+//! [`SfuConfig::backlog_report_interval`](crate::SfuConfig::backlog_report_interval)
+//! and whenever one crosses a threshold.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use podium_media_core::{
+    ClientMessage, CloseCode, Codec, ForwardPlan, FrameHeader, MediaKind, Message, Millis, Output,
+    ParticipantId, RoomId, Router, ServerMessage, Stats, TrackId,
+};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+use wtransport::{Connection, VarInt};
+
+use super::Shared;
+use super::fanout::{IoCounters, IoStats, PreparedFrame, SubscriberQueue, fan_out};
+use super::taps::{AudioJob, ThumbJob};
+use crate::error::MediaError;
+use crate::token::{JoinClaims, SessionId};
+
+/// Inputs queued per session task before connection readers wait.
+pub(crate) const INPUT_QUEUE: usize = 8192;
+/// Encoded control messages queued per connection; a client that lets more
+/// pile up is not reading its control stream and is closed.
+const CONTROL_QUEUE: usize = 1024;
+
+type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
+
+/// A control-plane request from the app.
+pub(crate) enum Command {
+    CreateRoom(RoomId, Reply<()>),
+    CloseRoom(RoomId, Reply<()>),
+    Move {
+        participant: ParticipantId,
+        room: RoomId,
+        may_publish: bool,
+        reply: Reply<()>,
+    },
+    SetMayPublish {
+        participant: ParticipantId,
+        may_publish: bool,
+        reply: Reply<()>,
+    },
+    Remove {
+        participant: ParticipantId,
+        reply: Reply<()>,
+    },
+    Members(oneshot::Sender<Vec<Member>>),
+    Stats(oneshot::Sender<SessionStats>),
+    Close(oneshot::Sender<()>),
+}
+
+/// What the session task is asked to do.
+pub(crate) enum Input {
+    /// A connection presented a valid token.
+    Join {
+        link: Arc<ConnLink>,
+        claims: JoinClaims,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// A decoded control message (not `Hello`).
+    Control {
+        conn: u64,
+        from: ParticipantId,
+        message: ClientMessage,
+    },
+    /// A media frame as the publisher sent it.
+    Frame {
+        conn: u64,
+        from: ParticipantId,
+        header: FrameHeader,
+        payload: Bytes,
+    },
+    /// The connection is gone.
+    Closed {
+        conn: u64,
+        from: ParticipantId,
+    },
+    /// A codec worker measured an audio level.
+    AudioLevel {
+        track: TrackId,
+        level: u8,
+    },
+    Command(Command),
+}
+
+/// A participant connected to a live session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// Participant id.
+    pub participant: ParticipantId,
+    /// Display name from the token.
+    pub name: String,
+    /// Role from the token.
+    pub role: String,
+    /// Current room.
+    pub room: RoomId,
+    /// Whether it may publish there.
+    pub may_publish: bool,
+}
+
+/// Counters of one live session.
+#[derive(Debug, Clone)]
+pub struct SessionStats {
+    /// The router's counters (frames, deliveries, drops, rejects, keyframe requests).
+    pub router: Stats,
+    /// The IO edge's counters.
+    pub io: IoStats,
+    /// Participants connected.
+    pub connected: usize,
+    /// Open rooms, main room first.
+    pub rooms: Vec<RoomId>,
+}
+
+/// Closes a connection with a PROTOCOL.md §6 close code and a short reason.
+pub(crate) fn close_connection(conn: &Connection, code: CloseCode, reason: &str) {
+    let mut end = reason.len().min(200);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    conn.close(VarInt::from_u32(code as u32), &reason.as_bytes()[..end]);
+}
+
+/// How connections and the handle reach a session task.
+#[derive(Clone)]
+pub(crate) struct SessionRef {
+    pub tx: mpsc::Sender<Input>,
+    pub counters: Arc<IoCounters>,
+}
+
+/// The session task's link to one connection.
+pub(crate) struct ConnLink {
+    pub id: u64,
+    pub conn: Connection,
+    control: mpsc::Sender<Bytes>,
+}
+
+impl ConnLink {
+    pub fn new(id: u64, conn: Connection) -> (Arc<Self>, mpsc::Receiver<Bytes>) {
+        let (control, rx) = mpsc::channel(CONTROL_QUEUE);
+        (Arc::new(Self { id, conn, control }), rx)
+    }
+
+    fn send(&self, message: &ServerMessage) {
+        let mut out = Vec::new();
+        if let Err(e) = message.encode(&mut out) {
+            tracing::warn!("cannot encode {}: {e}", message.name());
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.control.try_send(Bytes::from(out)) {
+            self.close(
+                CloseCode::ProtocolError,
+                "control_backlog: the control stream is not being read",
+            );
+        }
+    }
+
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        close_connection(&self.conn, code, reason);
+    }
+}
+
+struct Peer {
+    link: Arc<ConnLink>,
+    queue: Arc<SubscriberQueue>,
+    name: String,
+    role: String,
+    /// Backlog level last reported: 0 fine, 1-3 above each threshold.
+    level: u8,
+}
+
+/// The router task of one live session.
+pub(crate) struct SessionActor {
+    id: SessionId,
+    generation: u64,
+    shared: Arc<Shared>,
+    router: Router,
+    epoch: Instant,
+    peers: HashMap<ParticipantId, Peer>,
+    plan: ForwardPlan,
+    counters: Arc<IoCounters>,
+    me: mpsc::WeakSender<Input>,
+    audio_seen: HashMap<TrackId, u32>,
+    thumbnail_at: HashMap<TrackId, Instant>,
+    rising: Vec<ParticipantId>,
+    ticks: u64,
+}
+
+impl SessionActor {
+    /// Starts the task; it ends on [`Command::Close`] or when every sender is gone.
+    pub fn spawn(shared: Arc<Shared>, id: SessionId, generation: u64) -> SessionRef {
+        let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+        let counters = Arc::<IoCounters>::default();
+        let actor = SessionActor {
+            id,
+            generation,
+            router: Router::new(shared.config.router.clone()),
+            shared,
+            epoch: Instant::now(),
+            peers: HashMap::new(),
+            plan: ForwardPlan::new(),
+            counters: counters.clone(),
+            me: tx.downgrade(),
+            audio_seen: HashMap::new(),
+            thumbnail_at: HashMap::new(),
+            rising: Vec::new(),
+            ticks: 0,
+        };
+        let span = tracing::info_span!("session", id = id.0);
+        tokio::spawn(tracing::Instrument::instrument(actor.run(rx), span));
+        SessionRef { tx, counters }
+    }
+
+    fn now(&self) -> Millis {
+        Millis(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Input>) {
+        let mut tick = tokio::time::interval(self.shared.config.backlog_report_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut closed_by: Option<oneshot::Sender<()>> = None;
+        loop {
+            let deadline = self
+                .router
+                .poll_timeout()
+                .map(|m| self.epoch + Duration::from_millis(m.0));
+            tokio::select! {
+                biased;
+                _ = tick.tick() => self.on_tick(),
+                () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()),
+                    if deadline.is_some() => self.router.handle_timeout(self.now()),
+                input = rx.recv() => match input {
+                    None => break,
+                    Some(Input::Command(Command::Close(done))) => {
+                        closed_by = Some(done);
+                        break;
+                    }
+                    Some(input) => self.handle(input),
+                },
+            }
+            self.drain_outputs();
+        }
+        for (_, peer) in self.peers.drain() {
+            peer.link
+                .close(CloseCode::Normal, "session_ended: the live session ended");
+            peer.queue.reset_all();
+        }
+        drop(rx);
+        self.shared.forget_session(self.id, self.generation);
+        if let Some(done) = closed_by {
+            let _ = done.send(());
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Join {
+                link,
+                claims,
+                reply,
+            } => {
+                let result = self.join(link, claims);
+                let _ = reply.send(result);
+            }
+            Input::Control {
+                conn,
+                from,
+                message,
+            } => {
+                if self.is_current(conn, from) {
+                    // A refused request is answered with an `Error` by the router.
+                    let _ = self.router.handle_control(self.now(), from, message);
+                }
+            }
+            Input::Frame {
+                conn,
+                from,
+                header,
+                payload,
+            } => {
+                if self.is_current(conn, from) {
+                    self.frame(from, &header, payload);
+                }
+            }
+            Input::Closed { conn, from } => {
+                if self.is_current(conn, from) {
+                    self.remove(from);
+                }
+            }
+            Input::AudioLevel { track, level } => {
+                let _ = self.router.handle_audio_level(self.now(), track, level);
+            }
+            Input::Command(c) => self.command(c),
+        }
+    }
+
+    fn is_current(&self, conn: u64, from: ParticipantId) -> bool {
+        self.peers.get(&from).is_some_and(|p| p.link.id == conn)
+    }
+
+    fn join(&mut self, link: Arc<ConnLink>, claims: JoinClaims) -> Result<(), String> {
+        let now = self.now();
+        let p = claims.participant;
+        if let Some(old) = self.peers.remove(&p) {
+            tracing::info!(participant = p.0, "replaced by a new connection");
+            old.link.close(
+                CloseCode::Replaced,
+                "replaced: the same participant connected again",
+            );
+            old.queue.reset_all();
+            let _ = self.router.leave(now, p);
+            self.drain_outputs();
+        }
+        let refused = |e: podium_media_core::RouterError| format!("{}: {e}", e.code());
+        if !self.router.rooms().any(|r| r == claims.room) {
+            self.router
+                .create_breakout_room(claims.room)
+                .map_err(refused)?;
+        }
+        let queue = SubscriberQueue::new(
+            link.conn.clone(),
+            self.shared.config.subscriber_queue_limit,
+            tokio::runtime::Handle::current(),
+            self.counters.clone(),
+        );
+        self.peers.insert(
+            p,
+            Peer {
+                link,
+                queue,
+                name: claims.name.clone(),
+                role: claims.role.clone(),
+                level: 0,
+            },
+        );
+        match self
+            .router
+            .join(now, p, &claims.name, claims.room, claims.may_publish)
+        {
+            Ok(()) => {
+                tracing::info!(participant = p.0, room = claims.room.0, "joined");
+                Ok(())
+            }
+            Err(e) => {
+                self.peers.remove(&p);
+                Err(refused(e))
+            }
+        }
+    }
+
+    fn remove(&mut self, participant: ParticipantId) {
+        if let Some(peer) = self.peers.remove(&participant) {
+            peer.queue.reset_all();
+            let _ = self.router.leave(self.now(), participant);
+            tracing::info!(participant = participant.0, "left");
+        }
+    }
+
+    fn frame(&mut self, from: ParticipantId, header: &FrameHeader, payload: Bytes) {
+        let now = self.now();
+        if self
+            .router
+            .handle_frame(now, from, header, payload.len(), &mut self.plan)
+            .is_err()
+        {
+            return; // counted by the router
+        }
+        self.tap(from, &payload);
+        for end in &self.plan.ends {
+            if let Some(p) = self.peers.get(&end.subscriber) {
+                p.queue.end_stream(end.track, end.group, end.mode);
+            }
+        }
+        if self.plan.sends().next().is_none() {
+            return;
+        }
+        let frame = match PreparedFrame::new(&self.plan, &payload) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("cannot encode a forwarded frame: {e}");
+                return;
+            }
+        };
+        let start = Instant::now();
+        let peers = &self.peers;
+        let parallel = fan_out(
+            &self.plan,
+            &frame,
+            |p| peers.get(&p).map(|peer| &peer.queue),
+            self.shared.config.fanout,
+            &self.shared.pool,
+        );
+        let c = &self.counters;
+        c.fanout_nanos.fetch_add(
+            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        c.fanout_frames.fetch_add(1, Relaxed);
+        c.fanout_parallel_frames
+            .fetch_add(u64::from(parallel), Relaxed);
+        c.fanout_deliveries
+            .fetch_add(self.plan.sends().count() as u64, Relaxed);
+
+        // Report at once a subscriber whose backlog crossed a threshold upwards.
+        if self.plan.kind == MediaKind::Video {
+            let policy = &self.shared.config.router.backlog;
+            self.rising.clear();
+            for d in self.plan.sends() {
+                if let Some(peer) = self.peers.get(&d.subscriber)
+                    && backlog_level(peer.queue.queued(), policy) > peer.level
+                {
+                    self.rising.push(d.subscriber);
+                }
+            }
+            for i in 0..self.rising.len() {
+                let p = self.rising[i];
+                self.report_backlog(now, p);
+            }
+        }
+    }
+
+    fn report_backlog(&mut self, now: Millis, participant: ParticipantId) {
+        let Some(peer) = self.peers.get_mut(&participant) else {
+            return;
+        };
+        let queued = peer.queue.queued();
+        peer.level = backlog_level(queued, &self.shared.config.router.backlog);
+        let _ = self.router.handle_backlog(now, participant, queued);
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.now();
+        let all: Vec<ParticipantId> = self.peers.keys().copied().collect();
+        for p in all {
+            self.report_backlog(now, p);
+        }
+        self.ticks += 1;
+        if self.ticks.is_multiple_of(50) {
+            // Forget thumbnails and samplers of tracks that are gone.
+            let gone: Vec<TrackId> = self
+                .thumbnail_at
+                .keys()
+                .chain(self.audio_seen.keys())
+                .copied()
+                .filter(|t| self.router.track(*t).is_none())
+                .collect();
+            for t in gone {
+                self.thumbnail_at.remove(&t);
+                self.audio_seen.remove(&t);
+                self.shared.thumbnails.forget_track(self.id, t);
+            }
+        }
+    }
+
+    /// Offers a sample to the codec workers (audio levels, thumbnails).
+    fn tap(&mut self, from: ParticipantId, payload: &Bytes) {
+        let track = self.plan.track;
+        match self.plan.kind {
+            MediaKind::Audio => {
+                let every = self.shared.config.audio_level_every.max(1);
+                let seen = self.audio_seen.entry(track).or_insert(0);
+                *seen = seen.wrapping_add(1);
+                if (*seen - 1).is_multiple_of(every)
+                    && let Some(reply) = self.me.upgrade()
+                {
+                    self.shared.taps.audio(AudioJob {
+                        session: self.id,
+                        track,
+                        payload: payload.clone(),
+                        reply,
+                    });
+                }
+            }
+            MediaKind::Video if self.plan.header.keyframe => {
+                let interval = self.shared.config.thumbnail_interval;
+                let due = self
+                    .thumbnail_at
+                    .get(&track)
+                    .is_none_or(|t| t.elapsed() >= interval);
+                let av1 = || {
+                    self.router
+                        .track(track)
+                        .is_some_and(|t| t.config.codec == Codec::Av1)
+                };
+                if due
+                    && av1()
+                    && self.shared.taps.video(ThumbJob {
+                        session: self.id,
+                        track,
+                        participant: from,
+                        payload: payload.clone(),
+                    })
+                {
+                    self.thumbnail_at.insert(track, Instant::now());
+                }
+            }
+            MediaKind::Video => {}
+        }
+    }
+
+    fn drain_outputs(&mut self) {
+        while let Some(out) = self.router.poll_output() {
+            match out {
+                Output::Control { to, message } => {
+                    if let Some(p) = self.peers.get(&to) {
+                        p.link.send(&message);
+                    }
+                }
+                Output::EndStream(end) => {
+                    if let Some(p) = self.peers.get(&end.subscriber) {
+                        p.queue.end_stream(end.track, end.group, end.mode);
+                    }
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::CreateRoom(room, reply) => {
+                let _ = reply.send(self.router.create_breakout_room(room).map_err(Into::into));
+            }
+            Command::CloseRoom(room, reply) => {
+                let _ = reply.send(self.router.close_breakout_room(room).map_err(Into::into));
+            }
+            Command::Move {
+                participant,
+                room,
+                may_publish,
+                reply,
+            } => {
+                let r = self
+                    .router
+                    .move_participant(now, participant, room, may_publish);
+                let _ = reply.send(r.map_err(Into::into));
+            }
+            Command::SetMayPublish {
+                participant,
+                may_publish,
+                reply,
+            } => {
+                let r = self.router.set_permission(now, participant, may_publish);
+                let _ = reply.send(r.map_err(Into::into));
+            }
+            Command::Remove { participant, reply } => {
+                let r = match self.peers.get(&participant) {
+                    Some(peer) => {
+                        peer.link
+                            .close(CloseCode::Removed, "removed: by a moderator");
+                        self.remove(participant);
+                        Ok(())
+                    }
+                    None => Err(MediaError::NotConnected(participant.0)),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Members(reply) => {
+                let mut members: Vec<Member> = self
+                    .peers
+                    .iter()
+                    .map(|(p, peer)| Member {
+                        participant: *p,
+                        name: peer.name.clone(),
+                        role: peer.role.clone(),
+                        room: self.router.room_of(*p).unwrap_or(RoomId::MAIN),
+                        may_publish: self.router.may_publish(*p).unwrap_or(false),
+                    })
+                    .collect();
+                members.sort_by_key(|m| m.participant);
+                let _ = reply.send(members);
+            }
+            Command::Stats(reply) => {
+                let queued: Vec<u64> = self.peers.values().map(|p| p.queue.queued()).collect();
+                let _ = reply.send(SessionStats {
+                    router: *self.router.stats(),
+                    io: self.counters.snapshot(
+                        queued.iter().sum(),
+                        queued.iter().copied().max().unwrap_or(0),
+                    ),
+                    connected: self.peers.len(),
+                    rooms: self.router.rooms().collect(),
+                });
+            }
+            Command::Close(_) => unreachable!("handled by the loop"),
+        }
+    }
+}
+
+/// 0 at or below the first threshold of the backlog policy, then 1, 2, 3.
+fn backlog_level(queued: u64, policy: &podium_media_core::BacklogPolicy) -> u8 {
+    if queued > policy.drop_group_above {
+        3
+    } else if queued > policy.drop_layer1_above {
+        2
+    } else if queued > policy.drop_layer2_above {
+        1
+    } else {
+        0
+    }
+}
