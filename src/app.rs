@@ -44,6 +44,10 @@ pub struct AppState {
     pub mail_wake: Arc<Notify>,
     /// Running live sessions.
     pub live: LiveHub,
+    /// The media engine (SFU) on the QUIC address.
+    pub sfu: podium_media::SfuHandle,
+    /// The host name browsers use for the app, and so for WebTransport.
+    pub public_host: String,
 }
 
 impl AppState {
@@ -162,12 +166,7 @@ impl Server {
     }
 }
 
-fn content_security_policy(config: &Config) -> String {
-    let quic = config.server.quic_addr;
-    let host = match quic.ip() {
-        IpAddr::V6(ip) => format!("[{ip}]"),
-        IpAddr::V4(ip) => ip.to_string(),
-    };
+fn content_security_policy(host: &str, quic: SocketAddr) -> String {
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
          media-src 'self' blob:; connect-src 'self' https://{host}:{port}; worker-src 'self' blob:; \
@@ -206,6 +205,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     };
     let setup_url = armed.then(|| format!("{base_url}/setup?token={setup_token}"));
 
+    let public_host = public_host(&base_url, http_addr);
+    let sfu = start_sfu(&config, &base_url, &public_host).await?;
     let mail_from: Mailbox = config.mail.from.parse().context("mail.from")?;
     let host = base_url
         .split("://")
@@ -226,12 +227,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         .context("setting up mail delivery")?;
     let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel::<MediaEffect>();
     let state = Arc::new(AppState {
-        csp: content_security_policy(&config),
+        csp: content_security_policy(&public_host, sfu.local_addr()),
         secure_cookies: base_url.starts_with("https://"),
         mail_ctx,
         mail_from,
         mail_wake: Arc::new(Notify::new()),
         live: LiveHub::new(effects_tx),
+        sfu: sfu.clone(),
+        public_host,
         limits: SigninLimits::new(&config),
         metrics: Metrics::default(),
         assets: Assets::load(),
@@ -258,7 +261,7 @@ async fn run(
     effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let bridge = tokio::spawn(media_bridge(effects));
+    let bridge = tokio::spawn(media_bridge(effects, state.sfu.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let mailer = tokio::spawn(sender::run(
         state.clone(),
@@ -280,6 +283,7 @@ async fn run(
     let _ = mailer.await;
     bridge.abort();
     let _ = bridge.await;
+    state.sfu.shutdown().await;
     // Connection tasks and blocking store calls drop their handles a moment
     // after their last response; wait for that so the database file is
     // closed when this returns (a restart can then open it at once).
@@ -292,22 +296,164 @@ async fn run(
     Ok(())
 }
 
+/// The host part of the app's address (what browsers put in the WebTransport URL).
+fn public_host(base_url: &str, http_addr: SocketAddr) -> String {
+    let rest = base_url.split("://").nth(1).unwrap_or_default();
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = if authority.starts_with('[') {
+        authority
+            .split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default().to_owned()
+    };
+    if host.is_empty() {
+        match http_addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        }
+    } else {
+        host
+    }
+}
+
+/// Starts the SFU: the configured certificate or a rotating self-signed one,
+/// the app's own origin as the only allowed Origin, and the join-token key
+/// (from `PODIUM_MEDIA_TOKEN_KEY`, hex, when a load test shares it; random
+/// otherwise: tokens live a minute).
+async fn start_sfu(
+    config: &Config,
+    base_url: &str,
+    host: &str,
+) -> anyhow::Result<podium_media::SfuHandle> {
+    use podium_media::{
+        CertificateConfig, JoinTokenKey, OriginPolicy, SelfSignedConfig, SfuConfig,
+    };
+    let key = match std::env::var("PODIUM_MEDIA_TOKEN_KEY") {
+        Ok(hex) => {
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .context("PODIUM_MEDIA_TOKEN_KEY must be hex")?;
+            JoinTokenKey::from_bytes(&bytes).context("PODIUM_MEDIA_TOKEN_KEY")?
+        }
+        Err(_) => JoinTokenKey::generate(),
+    };
+    let mut cfg = SfuConfig::new(
+        config.server.quic_addr,
+        key,
+        OriginPolicy::allow([base_url.to_owned()]),
+    );
+    cfg.certificate = match &config.live.tls {
+        Some((cert, key)) => CertificateConfig::Files {
+            cert_pem: cert.clone(),
+            key_pem: key.clone(),
+        },
+        None => {
+            let mut sc = SelfSignedConfig::default();
+            let bare = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            if !sc.subject_alt_names.contains(&bare) {
+                sc.subject_alt_names.push(bare);
+            }
+            CertificateConfig::SelfSigned(sc)
+        }
+    };
+    podium_media::start(cfg).await.with_context(|| {
+        format!(
+            "starting the media engine on {} (UDP)",
+            config.server.quic_addr
+        )
+    })
+}
+
 /// Carries the live rooms' media effects out on the media engine.
-async fn media_bridge(mut effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>) {
+async fn media_bridge(
+    mut effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>,
+    sfu: podium_media::SfuHandle,
+) {
+    use podium_media::{ParticipantId, RoomId, SessionId};
     while let Some(e) = effects.recv().await {
-        tracing::debug!(?e, "media effect");
+        let r = match e {
+            MediaEffect::Open { session } => sfu.open_session(SessionId(session)),
+            MediaEffect::Close { session } => sfu.close_session(SessionId(session)).await,
+            MediaEffect::Apply {
+                session,
+                user_id,
+                room,
+                may_publish,
+            } => {
+                sfu.move_participant(
+                    SessionId(session),
+                    ParticipantId(user_id),
+                    RoomId(room),
+                    may_publish,
+                )
+                .await
+            }
+            MediaEffect::Remove { session, user_id } => {
+                sfu.remove_participant(SessionId(session), ParticipantId(user_id))
+                    .await
+            }
+        };
+        // A participant not connected to the SFU yet gets room and publish
+        // right from their next join token instead.
+        if let Err(err) = r {
+            tracing::debug!(error = %err, "media effect not applied");
+        }
     }
 }
 
 impl AppState {
-    /// What a browser needs to reach the media engine for this session.
+    /// What a browser needs to reach the media engine: the WebTransport URL,
+    /// a one-minute join token carrying its room and publish right, and the
+    /// certificate hashes when the certificate is self-signed.
     pub async fn media_join(
         &self,
-        _session: &crate::domain::sessions::Session,
-        _user: &crate::store::User,
-        _live: &Arc<crate::live::LiveSession>,
+        session: &crate::domain::sessions::Session,
+        user: &crate::store::User,
+        live: &Arc<crate::live::LiveSession>,
     ) -> Result<serde_json::Value, crate::http::ApiErrorPublic> {
-        Ok(serde_json::Value::Null)
+        use podium_media::{JoinClaims, ParticipantId, RoomId, SessionId};
+        let (name, role, room, on_stage) = live.with_room(|r| {
+            r.people
+                .get(&user.id)
+                .map_or((user.name.clone(), "guest", 0, false), |p| {
+                    (p.name.clone(), p.role.as_str(), p.room, p.on_stage)
+                })
+        });
+        let claims = JoinClaims {
+            session: SessionId(session.id),
+            participant: ParticipantId(user.id),
+            name,
+            role: role.to_owned(),
+            room: RoomId(room),
+            may_publish: on_stage,
+            expires_at: 0,
+        }
+        .expiring(std::time::SystemTime::now(), Duration::from_secs(60));
+        let hashes = match &self.config.live.tls {
+            Some(_) => serde_json::Value::Null,
+            None => serde_json::json!(
+                self.sfu
+                    .cert_hashes()
+                    .all()
+                    .iter()
+                    .map(|h| h.to_base64())
+                    .collect::<Vec<_>>()
+            ),
+        };
+        Ok(serde_json::json!({
+            "url": self.sfu.session_url(&self.public_host, SessionId(session.id)),
+            "token": self.sfu.token_key().sign(&claims),
+            "cert_hashes": hashes,
+            "participant_id": user.id,
+        }))
     }
 }
 

@@ -6,5 +6,6 @@ mod browser;
 mod cli;
 mod http_basics;
 mod live;
+mod media;
 mod sessions;
 mod support;

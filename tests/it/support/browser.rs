@@ -65,6 +65,7 @@ impl Browser {
                     format!("--user-data-dir={}", profile.path().display()),
                     "--use-fake-ui-for-media-stream",
                     "--use-fake-device-for-media-stream",
+                    "--autoplay-policy=no-user-gesture-required",
                 ]
             }
         });
@@ -136,6 +137,35 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Runs `return <expr>` in the page and returns the JSON value.
+    pub async fn eval(&self, expr: &str) -> serde_json::Value {
+        self.client
+            .execute(&format!("return {expr};"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// Polls `expr` until `pred` holds (at most `secs` seconds).
+    pub async fn wait_js(
+        &self,
+        expr: &str,
+        secs: u64,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.eval(expr).await;
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting on {expr}: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn close(mut self) {

@@ -1,0 +1,236 @@
+//! Live media end to end through the real app and its SFU: headless
+//! Chromium pages publish their fake camera and microphone with WebCodecs
+//! (AV1 + Opus) over WebTransport; a Rust bot publishes a real AV1 clip and
+//! Opus; each side decodes the others' media (the bot with dav1d and libopus).
+
+use std::time::Duration;
+
+use base64::Engine;
+use jiff::{SignedDuration, Timestamp};
+use podium_media::CertHash;
+use podium_media::bot::{AudioClip, Bot, BotConfig, VideoClip};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::browser::Browser;
+use crate::support::{Api, TestApp};
+
+struct Joined {
+    media: Value,
+    user_id: u64,
+}
+
+async fn join(c: &Api, id: u64) -> Joined {
+    let (s, j) = c
+        .post(&format!("/api/sessions/{id}/live/join"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{j}");
+    assert!(j["media"]["token"].is_string(), "{j}");
+    Joined {
+        user_id: j["live"]["me"]["user_id"].as_u64().unwrap(),
+        media: j["media"].clone(),
+    }
+}
+
+fn page_url(app: &TestApp, media: &Value) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let hashes: Vec<&str> = media["cert_hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    format!(
+        "{}/media-test.html#url={}&token={}&hashes={}&publish=camera,mic&subscribe=all",
+        app.url,
+        enc(media["url"].as_str().unwrap()),
+        enc(media["token"].as_str().unwrap()),
+        enc(&hashes.join(",")),
+    )
+}
+
+fn hashes(media: &Value) -> Vec<CertHash> {
+    media["cert_hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(h.as_str().unwrap())
+                .unwrap();
+            CertHash(b.try_into().unwrap())
+        })
+        .collect()
+}
+
+/// Decoded tracks per publisher in a page's stats.
+fn decoded_from(stats: &Value, participant: u64) -> (u64, u64) {
+    let subs = stats["full"]["subscribed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let of = |kind: &str, key: &str| {
+        subs.iter()
+            .filter(|s| s["participant"] == participant && s["kind"] == kind)
+            .map(|s| s[key].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    (
+        of("video", "framesDecoded"),
+        of("audio", "audioFramesDecoded"),
+    )
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_and_a_bot_exchange_media_through_the_sfu() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let start = Timestamp::now() + SignedDuration::from_mins(5);
+    let (_, s) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Media", "starts_at": start.to_string(), "time_zone": "UTC",
+            "capacity": {"host": 1, "presenter": 2, "interviewer": 0, "guest": 2}}),
+        )
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let host = app.member("host@example.org", "Host").await;
+    let pres = app.member("pres@example.org", "Presenter").await;
+    let botu = app.member("bot@example.org", "Bot").await;
+    for (c, role) in [(&host, "host"), (&pres, "presenter"), (&botu, "presenter")] {
+        c.post(
+            &format!("/api/sessions/{id}/registrations"),
+            json!({"role": role}),
+        )
+        .await;
+    }
+    host.post(&format!("/api/sessions/{id}/live/start"), json!({}))
+        .await;
+    let (h, p, b) = (
+        join(&host, id).await,
+        join(&pres, id).await,
+        join(&botu, id).await,
+    );
+
+    // The bot: a real AV1 clip and Opus, subscribing to everyone.
+    let mut bot = Bot::connect(
+        BotConfig::new(
+            b.media["url"].as_str().unwrap(),
+            hashes(&b.media),
+            b.media["token"].as_str().unwrap(),
+        )
+        .with_origin(app.url.clone()),
+    )
+    .await
+    .expect("bot connects through the app's token");
+    let clip = VideoClip::fixture();
+    let vt = bot
+        .publish(1, clip.track_config())
+        .await
+        .expect("bot may publish on stage");
+    let at = bot.publish(2, AudioClip::track_config()).await.unwrap();
+    let _video = bot.start_video(1, vt, clip);
+    let _audio = bot.start_audio(2, at, AudioClip::speech_like(2).unwrap());
+
+    // Two real browsers, each publishing its fake camera and microphone.
+    let b1 = Browser::launch().await;
+    let b2 = Browser::launch().await;
+    b1.client.goto(&page_url(&app, &h.media)).await.unwrap();
+    b2.client.goto(&page_url(&app, &p.media)).await.unwrap();
+    for (page, others) in [(&b1, [p.user_id, b.user_id]), (&b2, [h.user_id, b.user_id])] {
+        let stats = page
+            .wait_js("window.podiumTest && window.podiumTest.stats()", 60, |s| {
+                assert!(s["error"].is_null(), "page error: {s}");
+                others.iter().all(|o| {
+                    let (v, a) = decoded_from(s, *o);
+                    v > 20 && a > 25
+                })
+            })
+            .await;
+        assert!(
+            stats["framesSent"].as_u64().unwrap() > 0
+                && stats["audioFramesSent"].as_u64().unwrap() > 0
+        );
+    }
+    b1.screenshot("media-test-page").await;
+
+    // The bot decoded both browsers' AV1 (dav1d) and Opus (libopus).
+    let stats = bot
+        .wait_until("browser media decoded", Duration::from_secs(30), |s| {
+            s.tracks.values().filter(|t| t.decoded >= 10).count() >= 4
+        })
+        .await
+        .expect("the bot decodes both browsers' video and audio");
+    for (track, t) in &stats.tracks {
+        assert_eq!(t.decode_errors, 0, "track {track} decoded cleanly");
+        assert_ne!(
+            t.first_was_keyframe,
+            Some(false),
+            "track {track} starts at a keyframe"
+        );
+    }
+
+    // Capture-to-decoded latency, browser to browser through the server.
+    let mut video = Vec::new();
+    let mut audio = Vec::new();
+    for page in [&b1, &b2] {
+        let s = page.eval("window.podiumTest.latencySamples()").await;
+        let lists = |k: &str| s[k].as_array().cloned().unwrap_or_default();
+        let subs = page.eval("window.podiumTest.stats().full.subscribed").await;
+        for (i, list) in lists("video").iter().enumerate() {
+            // Only browser publishers: the bot stamps its clip on its own clock.
+            let from_bot = subs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["kind"] == "video")
+                .nth(i)
+                .is_some_and(|x| x["participant"] == b.user_id);
+            if !from_bot {
+                video.extend(list.as_array().unwrap().iter().filter_map(Value::as_f64));
+            }
+        }
+        for (i, list) in lists("audio").iter().enumerate() {
+            let from_bot = subs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["kind"] == "audio")
+                .nth(i)
+                .is_some_and(|x| x["participant"] == b.user_id);
+            if !from_bot {
+                audio.extend(list.as_array().unwrap().iter().filter_map(Value::as_f64));
+            }
+        }
+    }
+    assert!(!video.is_empty() && !audio.is_empty());
+    println!(
+        "browser capture->decoded latency through the server: video p50 {:.1} ms p95 {:.1} ms ({} frames); audio p50 {:.1} ms p95 {:.1} ms ({} frames)",
+        percentile(video.clone(), 0.5),
+        percentile(video.clone(), 0.95),
+        video.len(),
+        percentile(audio.clone(), 0.5),
+        percentile(audio.clone(), 0.95),
+        audio.len()
+    );
+    bot.close();
+    b1.close().await;
+    b2.close().await;
+}
