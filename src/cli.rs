@@ -32,6 +32,37 @@ pub enum Command {
     /// Administrative tasks on the data directory (the server may be stopped).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Measure the media engine under the reference loads (a benchmark, not a test).
+    Loadtest(LoadtestArgs),
+    /// Internal: the raw-QUIC fan-out server `loadtest --baseline` measures against.
+    #[command(hide = true)]
+    BaselineServer,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadtestArgs {
+    /// full-session (50 people, 10 publishing), breakouts (10 rooms of 5, all publishing) or all.
+    #[arg(long, default_value = "all")]
+    pub scenario: String,
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Also run the same load through a plain QUIC fan-out (the physical reference).
+    #[arg(long)]
+    pub baseline: bool,
+    /// Print one JSON object per run instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// A running Podium (its http(s) URL) instead of a `podium serve` child. It
+    /// must share the join-token key (`PODIUM_MEDIA_TOKEN_KEY`, passed here with
+    /// --token-key) and have an admin account (--admin-email, password in
+    /// PODIUM_ADMIN_PASSWORD).
+    #[arg(long, value_name = "URL", requires_all = ["token_key", "admin_email"])]
+    pub target: Option<String>,
+    #[arg(long, value_name = "HEX")]
+    pub token_key: Option<String>,
+    #[arg(long, value_name = "EMAIL")]
+    pub admin_email: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Args)]

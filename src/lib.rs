@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod live;
+pub mod loadtest;
 pub mod mail;
 pub mod metrics;
 pub mod store;

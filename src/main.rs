@@ -40,6 +40,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Admin(AdminCommand::CreateUser(args))) => create_user(args),
+        Some(Command::Loadtest(args)) => podium::loadtest::run(args),
+        Some(Command::BaselineServer) => podium::loadtest::baseline_server(),
     }
 }
 

@@ -27,6 +27,7 @@ const ROUTES = [
   route('/signup', 'signup', () => import('./views/signup.js')),
   route('/profile', 'profile', () => import('./views/profile.js')),
   route('/admin', 'admin', () => import('./views/admin.js')),
+  route('/sessions/:id/live', 'live', () => import('./live/room.js')),
   route('/sessions/:id', 'session', () => import('./views/session.js')),
   route('/schedule', 'schedule', () => import('./views/schedule.js')),
   // 'new' before ':id' so it isn't taken for an id.

@@ -260,6 +260,7 @@ function locationCard(page) {
   } else {
     body.push(h('p', { class: 'location-kind' }, icon(ICONS.video, 'icon icon-sm'), `Live room on ${communityName()}`));
     body.push(h('p', { class: 'muted small' }, 'Join right here in your browser when the host opens the session. No app to install.'));
+    body.push(liveRoomAction(page));
   }
   if (url) {
     body.push(
@@ -300,6 +301,53 @@ function locationCard(page) {
     { class: 'card location-card', id: 'location-card', 'aria-labelledby': 'location-title' },
     h('h2', { class: 'card-title', id: 'location-title' }, 'Where'),
     body,
+  );
+}
+
+/* ------------------------------------------------------------ Live room */
+
+// Hosts may open the live room this long before the start (the server's
+// default `start_lead`; the room itself says when Start becomes available).
+const HOST_LEAD_MS = 15 * 60 * 1000;
+
+/**
+ * The way into the live room (/sessions/:id/live): "Join live room"
+ * (#join-live) for signed-in people once the session is in progress, and for
+ * its hosts (registered as host, or can.manage) from 15 minutes before the
+ * start; before that a link to the waiting room (#live-waiting-link) for
+ * registered people.
+ */
+function liveRoomAction(page) {
+  const { session, can } = page.data;
+  const user = getState().me;
+  if (!user || ['cancelled', 'completed', 'draft'].includes(session.status)) return null;
+  const href = `${sessionPath(session.id)}/live`;
+  const startsAt = new Date(session.starts_at).getTime();
+  const hostFrom = startsAt - HOST_LEAD_MS;
+  const reg = myRegistration(page.data.mine);
+  const manage = Boolean((can && can.manage) || (reg && reg.role === 'host'));
+  if (session.status === 'in_progress' || (manage && Date.now() >= hostFrom)) {
+    return h(
+      'a',
+      { href, class: 'btn btn-primary btn-block', id: 'join-live' },
+      session.status === 'in_progress' ? h('span', { class: 'live-dot', 'aria-hidden': 'true' }) : icon(ICONS.video, 'icon icon-sm'),
+      'Join live room',
+    );
+  }
+  // Not yet: redraw when it opens (hosts), and link the waiting room meanwhile.
+  const wait = (manage ? hostFrom : startsAt) - Date.now();
+  if (wait > 0 && wait < 6 * 3600 * 1000) {
+    clearTimeout(page.liveTimer);
+    page.liveTimer = setTimeout(() => {
+      if (page.ctx.isCurrent() && page.data) draw(page);
+    }, wait + 500);
+  }
+  if (!reg && !manage) return null;
+  return h(
+    'a',
+    { href, class: 'btn btn-secondary btn-block', id: 'live-waiting-link' },
+    icon(ICONS.clock, 'icon icon-sm'),
+    'Open the waiting room',
   );
 }
 
