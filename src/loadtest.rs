@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use podium_media::loadtest::{self, LoadtestConfig, LoadtestReport, Mode, RemoteTarget, Scenario, Target};
+use podium_media::loadtest::{
+    self, LoadtestConfig, LoadtestReport, Mode, RemoteTarget, Scenario, Target,
+};
 use podium_media::{CertHash, JoinTokenKey, OriginPolicy, SessionId, SfuConfig};
 use serde_json::{Value, json};
 
@@ -58,7 +60,13 @@ struct App {
     _child: Option<ChildGuard>,
 }
 
-async fn api(c: &reqwest::Client, origin: &str, method: reqwest::Method, path: &str, body: Value) -> anyhow::Result<Value> {
+async fn api(
+    c: &reqwest::Client,
+    origin: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
     let r = c
         .request(method, format!("{origin}{path}"))
         .header("origin", origin)
@@ -78,13 +86,41 @@ async fn api(c: &reqwest::Client, origin: &str, method: reqwest::Method, path: &
 async fn start_live(c: &reqwest::Client, origin: &str) -> anyhow::Result<(u64, Value)> {
     use reqwest::Method;
     let starts = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
-    let s = api(c, origin, Method::POST, "/api/sessions", json!({
+    let s = api(
+        c,
+        origin,
+        Method::POST,
+        "/api/sessions",
+        json!({
         "title": "Load test", "starts_at": starts.to_string(), "time_zone": "UTC",
-        "capacity": {"host": 1, "presenter": 10, "interviewer": 0, "guest": 39}})).await?;
+        "capacity": {"host": 1, "presenter": 10, "interviewer": 0, "guest": 39}}),
+    )
+    .await?;
     let id = s["id"].as_u64().context("session id")?;
-    api(c, origin, Method::POST, &format!("/api/sessions/{id}/publish"), json!({})).await?;
-    api(c, origin, Method::POST, &format!("/api/sessions/{id}/live/start"), json!({})).await?;
-    let j = api(c, origin, Method::POST, &format!("/api/sessions/{id}/live/join"), json!({})).await?;
+    api(
+        c,
+        origin,
+        Method::POST,
+        &format!("/api/sessions/{id}/publish"),
+        json!({}),
+    )
+    .await?;
+    api(
+        c,
+        origin,
+        Method::POST,
+        &format!("/api/sessions/{id}/live/start"),
+        json!({}),
+    )
+    .await?;
+    let j = api(
+        c,
+        origin,
+        Method::POST,
+        &format!("/api/sessions/{id}/live/join"),
+        json!({}),
+    )
+    .await?;
     Ok((id, j["media"].clone()))
 }
 
@@ -96,7 +132,9 @@ fn media_target(media: &Value) -> anyhow::Result<(String, Vec<CertHash>)> {
         .into_iter()
         .flatten()
         .filter_map(|h| {
-            let b = base64::engine::general_purpose::STANDARD.decode(h.as_str()?).ok()?;
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(h.as_str()?)
+                .ok()?;
             Some(CertHash(b.try_into().ok()?))
         })
         .collect();
@@ -108,7 +146,14 @@ async fn spawn_app(dir: &std::path::Path) -> anyhow::Result<App> {
     let key = JoinTokenKey::generate();
     let exe = std::env::current_exe().context("finding the podium binary")?;
     let mut child = Command::new(exe)
-        .args(["serve", "--http-addr", "127.0.0.1:0", "--quic-addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--quic-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .env("PODIUM_MEDIA_TOKEN_KEY", hex(key.as_bytes()))
         .env("RUST_LOG", "warn")
@@ -141,21 +186,45 @@ async fn spawn_app(dir: &std::path::Path) -> anyhow::Result<App> {
         "token": token, "email": "loadtest@podium.invalid", "name": "Load Test", "password": "load test password"})).await?;
     let (session, media) = start_live(&c, &origin).await?;
     let (quic_base, hashes) = media_target(&media)?;
-    Ok(App { origin, session, quic_base, hashes, key, pid: Some(pid), _child: Some(guard) })
+    Ok(App {
+        origin,
+        session,
+        quic_base,
+        hashes,
+        key,
+        pid: Some(pid),
+        _child: Some(guard),
+    })
 }
 
 /// Uses a running Podium that shares the token key.
 async fn remote_app(args: &LoadtestArgs, target: &str) -> anyhow::Result<App> {
     let key = JoinTokenKey::from_bytes(&unhex(args.token_key.as_deref().unwrap_or_default())?)
         .context("--token-key")?;
-    let password = std::env::var("PODIUM_ADMIN_PASSWORD").context("PODIUM_ADMIN_PASSWORD is not set")?;
+    let password =
+        std::env::var("PODIUM_ADMIN_PASSWORD").context("PODIUM_ADMIN_PASSWORD is not set")?;
     let origin = target.trim_end_matches('/').to_owned();
     let c = reqwest::Client::builder().cookie_store(true).build()?;
-    api(&c, &origin, reqwest::Method::POST, "/api/auth/signin", json!({
-        "email": args.admin_email, "password": password})).await?;
+    api(
+        &c,
+        &origin,
+        reqwest::Method::POST,
+        "/api/auth/signin",
+        json!({
+        "email": args.admin_email, "password": password}),
+    )
+    .await?;
     let (session, media) = start_live(&c, &origin).await?;
     let (quic_base, hashes) = media_target(&media)?;
-    Ok(App { origin, session, quic_base, hashes, key, pid: None, _child: None })
+    Ok(App {
+        origin,
+        session,
+        quic_base,
+        hashes,
+        key,
+        pid: None,
+        _child: None,
+    })
 }
 
 /// The baseline: a plain QUIC fan-out server in a child process (this
@@ -171,7 +240,8 @@ fn spawn_baseline() -> anyhow::Result<(ChildGuard, String, Vec<CertHash>, JoinTo
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
     let guard = ChildGuard(child);
-    let info: Value = serde_json::from_str(&line).with_context(|| format!("baseline said {line:?}"))?;
+    let info: Value =
+        serde_json::from_str(&line).with_context(|| format!("baseline said {line:?}"))?;
     let key = JoinTokenKey::from_bytes(&unhex(info["key"].as_str().unwrap_or_default())?)?;
     let hashes = info["hashes"]
         .as_array()
@@ -179,12 +249,19 @@ fn spawn_baseline() -> anyhow::Result<(ChildGuard, String, Vec<CertHash>, JoinTo
         .flatten()
         .filter_map(|h| Some(CertHash(unhex(h.as_str()?).ok()?.try_into().ok()?)))
         .collect();
-    Ok((guard, format!("https://127.0.0.1:{}", info["port"]), hashes, key))
+    Ok((
+        guard,
+        format!("https://127.0.0.1:{}", info["port"]),
+        hashes,
+        key,
+    ))
 }
 
 /// `podium baseline-server`: prints `{port, hashes, key}` and serves until stdin closes.
 pub fn baseline_server() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let key = JoinTokenKey::generate();
         let config = SfuConfig::new(
@@ -214,7 +291,11 @@ fn minter(key: JoinTokenKey) -> loadtest::TokenMinter {
 pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
     let scenarios = match args.scenario.as_str() {
         "all" => Scenario::ALL.to_vec(),
-        other => vec![other.parse::<Scenario>().map_err(|e| anyhow::anyhow!("--scenario: {e}"))?],
+        other => vec![
+            other
+                .parse::<Scenario>()
+                .map_err(|e| anyhow::anyhow!("--scenario: {e}"))?,
+        ],
     };
     if args.duration == 0 || args.duration > 600 {
         bail!("--duration must be between 1 and 600 seconds");
@@ -237,7 +318,12 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
             let target = RemoteTarget {
                 server_pid: app.pid,
                 origin: Some(app.origin.clone()),
-                ..RemoteTarget::with_key(app.quic_base.clone(), SessionId(app.session), app.hashes.clone(), app.key.clone())
+                ..RemoteTarget::with_key(
+                    app.quic_base.clone(),
+                    SessionId(app.session),
+                    app.hashes.clone(),
+                    app.key.clone(),
+                )
             };
             let r = loadtest::run(&config, Target::Remote(target)).await;
             drop(app);

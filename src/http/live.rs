@@ -72,7 +72,7 @@ async fn context(state: &Arc<AppState>, id: u64, req: &Request<Incoming>) -> Res
 
 fn snapshot(state: &AppState, c: &Ctx, live: Option<&Arc<LiveSession>>) -> Value {
     let now = state.clock.now();
-    let lead = state.config.live.settings.start_lead;
+    let lead = &state.config.live.settings;
     match live {
         Some(l) => l.snapshot(&c.session, &c.presenters, &c.user, c.is_host, now, lead),
         None => crate::live::snapshot(

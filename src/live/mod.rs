@@ -321,7 +321,7 @@ impl LiveSession {
         viewer: &User,
         is_admin_host: bool,
         now: Timestamp,
-        lead: jiff::SignedDuration,
+        lead: &crate::domain::live::LiveSettings,
     ) -> Value {
         let room = self.room.lock().expect("room lock");
         snapshot(
@@ -391,8 +391,9 @@ pub fn snapshot(
     viewer: &User,
     is_admin_host: bool,
     now: Timestamp,
-    lead: jiff::SignedDuration,
+    settings: &crate::domain::live::LiveSettings,
 ) -> Value {
+    let lead = settings.start_lead;
     let status = match room {
         Some(r) if r.ended_at.is_some() => "ended",
         Some(_) => "live",
@@ -449,7 +450,8 @@ pub fn snapshot(
             "questions": {"open": [], "answered": []}, "breakouts": [],
             "agenda": {"items": items, "current": 0, "current_started_at": null},
             "active_speaker": null,
-            "limits": limits(&crate::domain::live::LiveSettings { start_lead: lead, ..Default::default() }),
+            "limits": limits(settings),
+            "now": now,
         });
     };
     let people: Vec<Value> = r
@@ -480,7 +482,7 @@ pub fn snapshot(
     let countdowns: Vec<Value> = r
         .countdowns
         .iter()
-        .map(|c| json!({"user_id": c.user_id, "ends_at": c.ends_at}))
+        .map(|c| json!({"user_id": c.user_id, "ends_at": c.ends_at, "camera": c.camera, "mic": c.mic}))
         .collect();
     let chat: Vec<&ChatMessage> = r.chat.iter().filter(|m| m.room == my_room).collect();
     let (open, answered) = r.ranked_questions();
@@ -517,6 +519,7 @@ pub fn snapshot(
         "agenda": {"items": items, "current": r.agenda_item, "current_started_at": r.agenda_item_started},
         "active_speaker": null,
         "limits": limits(&r.settings),
+        "now": now,
     })
 }
 

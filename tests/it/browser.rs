@@ -319,3 +319,198 @@ async fn sessions_end_to_end_in_a_real_browser() {
     b.screenshot("session-with-people").await;
     b.close().await;
 }
+
+async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
+    b.open(&format!("{}/signin", app.url), "signin").await;
+    b.fill("signin-form", "email", email).await;
+    b.fill("signin-form", "password", "correct horse").await;
+    b.submit("signin-form").await;
+    b.wait_page("profile").await;
+}
+
+async fn click(b: &Browser, css: &str) {
+    use fantoccini::Locator;
+    b.client
+        .wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// The live room with three real browsers: a host starts the session, a
+/// presenter joins on stage, a guest watches and decodes both speakers,
+/// asks a question that the presenter upvotes and the host marks answered,
+/// chats, asks to come on stage, is approved, goes through the countdown and
+/// is seen on stage by the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_room_with_three_browsers() {
+    use serde_json::json;
+    let app = TestApp::start_with("[live]\ncountdown_seconds = 3\n").await;
+    let admin = app.admin().await;
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
+    let (_, s) = admin
+        .post("/api/sessions", json!({"title": "Rust in production", "description": "Live.", "starts_at": start.to_string(), "time_zone": "UTC",
+            "capacity": {"host": 1, "presenter": 2, "interviewer": 0, "guest": 5}}))
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let mut ids = Vec::new();
+    for (email, name, role) in [
+        ("host@example.org", "Hana Host", "host"),
+        ("pres@example.org", "Pete Presenter", "presenter"),
+        ("guest@example.org", "Gia Guest", "guest"),
+    ] {
+        let m = app.member(email, name).await;
+        m.post(
+            &format!("/api/sessions/{id}/registrations"),
+            json!({"role": role}),
+        )
+        .await;
+        ids.push(m.get("/api/me").await.1["user"]["id"].as_u64().unwrap());
+    }
+    let (hid, pid, gid) = (ids[0], ids[1], ids[2]);
+    let live_url = format!("{}/sessions/{id}/live", app.url);
+
+    let host = Browser::launch().await;
+    sign_in(&host, &app, "host@example.org").await;
+    host.open(&live_url, "live").await;
+    host.screenshot("live-waiting").await;
+    click(&host, "#start-session").await;
+    host.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
+        .await;
+
+    let pres = Browser::launch().await;
+    sign_in(&pres, &app, "pres@example.org").await;
+    pres.open(&live_url, "live").await;
+    click(&pres, "#join-room").await;
+    pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
+        .await;
+
+    let guest = Browser::launch().await;
+    sign_in(&guest, &app, "guest@example.org").await;
+    guest.open(&live_url, "live").await;
+    click(&guest, "#join-room").await;
+    guest
+        .wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
+        .await;
+    assert_eq!(
+        guest.eval("document.body.dataset.onStage").await,
+        "0",
+        "guests join the audience"
+    );
+
+    // The guest decodes both speakers' video and receives their audio.
+    let decoded = |who: u64| {
+        format!(
+            "(window.podiumLive && window.podiumLive.stats()) ? window.podiumLive.stats().subscribed.filter(s => s.participant === {who}).reduce((a, s) => ({{v: a.v + (s.framesDecoded || 0), a: a.a + (s.audioFramesReceived || 0)}}), {{v: 0, a: 0}}) : null"
+        )
+    };
+    for who in [hid, pid] {
+        guest
+            .wait_js(&decoded(who), 60, |v| {
+                v["v"].as_u64().unwrap_or(0) > 10 && v["a"].as_u64().unwrap_or(0) > 10
+            })
+            .await;
+    }
+
+    // Q&A: the guest asks, the presenter upvotes, the host marks it answered.
+    click(&guest, "#tab-qa").await;
+    guest
+        .fill("ask-form", "text", "How do you test async code?")
+        .await;
+    guest.submit("ask-form").await;
+    click(&pres, "#tab-qa").await;
+    click(
+        &pres,
+        "#qa-open-list li[data-question-id] [data-action=vote]",
+    )
+    .await;
+    pres.wait_js("document.querySelector('#qa-open-list li[data-question-id] [data-action=vote]').getAttribute('aria-pressed')", 10, |v| v == "true").await;
+    click(&host, "#tab-qa").await;
+    host.wait_js("document.querySelector('#qa-open-list li[data-question-id] [data-action=vote]')?.dataset.votes", 10, |v| v == "1").await;
+    host.screenshot("live-qa").await;
+    click(
+        &host,
+        "#qa-open-list li[data-question-id] [data-action=answer]",
+    )
+    .await;
+    click(&guest, "#qa-tab-answered").await;
+    guest
+        .wait_js(
+            "document.querySelector('#qa-answered-list')?.textContent || ''",
+            10,
+            |v| {
+                v.as_str()
+                    .unwrap_or("")
+                    .contains("How do you test async code?")
+            },
+        )
+        .await;
+
+    // Chat.
+    click(&guest, "#tab-chat").await;
+    guest
+        .fill("chat-form", "text", "Hello from the audience <b>!</b>")
+        .await;
+    guest.submit("chat-form").await;
+    click(&host, "#tab-chat").await;
+    host.wait_js(
+        "document.querySelector('#chat-list')?.textContent || ''",
+        10,
+        |v| {
+            v.as_str()
+                .unwrap_or("")
+                .contains("Hello from the audience <b>!</b>")
+        },
+    )
+    .await;
+
+    // The guest asks to come on stage; the host approves; countdown; on stage.
+    click(&guest, "#request-stage").await;
+    click(&guest, "#send-request").await;
+    click(&host, "#tab-people").await;
+    host.wait_js(
+        &format!("!!document.querySelector('#stage-queue li[data-user-id=\"{gid}\"]')"),
+        10,
+        |v| v == true,
+    )
+    .await;
+    host.screenshot("live-stage-queue").await;
+    click(
+        &host,
+        &format!("#stage-queue li[data-user-id=\"{gid}\"] [data-action=approve]"),
+    )
+    .await;
+    guest
+        .wait_js(
+            "!!document.querySelector('#stage-countdown:not([hidden])')",
+            10,
+            |v| v == true,
+        )
+        .await;
+    guest.screenshot("live-countdown").await;
+    guest
+        .wait_js("document.body.dataset.onStage", 20, |v| v == "1")
+        .await;
+    host.wait_js(
+        &format!("!!document.querySelector('.lr-tile[data-user-id=\"{gid}\"]')"),
+        20,
+        |v| v == true,
+    )
+    .await;
+    pres.wait_js(&decoded(gid), 60, |v| v["v"].as_u64().unwrap_or(0) > 5)
+        .await;
+    host.wait_js(&decoded(gid), 60, |v| v["v"].as_u64().unwrap_or(0) > 5)
+        .await;
+    host.screenshot("live-stage-three-speakers").await;
+
+    for b in [host, pres, guest] {
+        b.close().await;
+    }
+}
