@@ -115,7 +115,7 @@ impl LiveHub {
             .blocking(move |s| s.live_history(id))
             .await
             .map_err(|e| err(ErrorKind::Conflict, "store", &e.to_string()))?;
-        let room = LiveRoom::new(id, started, state.config.live.settings, chat, questions);
+        let room = LiveRoom::new(id, started, settings_for(state, session), chat, questions);
         Ok(Some(self.insert(state, room)))
     }
 
@@ -164,7 +164,7 @@ impl LiveHub {
             .blocking(move |s| s.live_history(id))
             .await
             .map_err(|e| err(ErrorKind::Conflict, "store", &e.to_string()))?;
-        let room = LiveRoom::new(id, now, state.config.live.settings, chat, questions);
+        let room = LiveRoom::new(id, now, settings_for(state, session), chat, questions);
         tracing::info!(session = id, "live session started");
         Ok(self.insert(state, room))
     }
@@ -172,6 +172,14 @@ impl LiveHub {
     fn forget(&self, id: u64) {
         self.sessions.lock().expect("hub lock").remove(&id);
     }
+}
+
+/// The configured live settings, with the room capacity of this session:
+/// its places in all roles, and never more than 50.
+fn settings_for(state: &AppState, session: &Session) -> crate::domain::live::LiveSettings {
+    let mut s = state.config.live.settings;
+    s.capacity = (session.capacity.total() as usize).clamp(1, s.capacity);
+    s
 }
 
 impl LiveSession {

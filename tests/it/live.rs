@@ -579,3 +579,42 @@ async fn breakouts_and_bad_input() {
         (StatusCode::OK, json!(1))
     );
 }
+
+#[tokio::test]
+async fn walk_ins_fill_unclaimed_places_up_to_the_capacity() {
+    let app = TestApp::start_with(FAST).await;
+    let admin = app.admin().await;
+    let start = Timestamp::now() + SignedDuration::from_mins(5);
+    let (_, s) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Small", "starts_at": start.to_string(), "time_zone": "UTC",
+            "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 2}}),
+        )
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let host = app.member("h@example.org", "H").await;
+    host.post(
+        &format!("/api/sessions/{id}/registrations"),
+        json!({"role": "host"}),
+    )
+    .await;
+    let base = format!("/api/sessions/{id}/live");
+    host.post(&format!("{base}/start"), json!({})).await;
+    host.post(&format!("{base}/join"), json!({})).await;
+    // Two unclaimed guest places: open to anyone signed in once live.
+    for i in 0..2 {
+        let w = app.member(&format!("w{i}@example.org"), "Walk-in").await;
+        let (s, b) = w.post(&format!("{base}/join"), json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let late = app.member("late@example.org", "Late").await;
+    assert_error(
+        &late.post(&format!("{base}/join"), json!({})).await,
+        StatusCode::CONFLICT,
+        "room_full",
+    );
+}

@@ -234,3 +234,145 @@ async fn browsers_and_a_bot_exchange_media_through_the_sfu() {
     b1.close().await;
     b2.close().await;
 }
+
+async fn bot_for(app: &TestApp, media: &Value) -> Bot {
+    Bot::connect(
+        BotConfig::new(
+            media["url"].as_str().unwrap(),
+            hashes(media),
+            media["token"].as_str().unwrap(),
+        )
+        .with_origin(app.url.clone()),
+    )
+    .await
+    .expect("bot connects")
+}
+
+/// The live room's rules carried out on real media: the audience cannot
+/// publish; approval puts a guest's media on stage; moving off stage removes
+/// it; removal disconnects; a reconnect replaces the old connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_rules_are_enforced_on_media() {
+    use podium_media::core::ServerMessage;
+    let app = TestApp::start_with("[live]\ncountdown_seconds = 1\n").await;
+    let admin = app.admin().await;
+    let start = Timestamp::now() + SignedDuration::from_mins(5);
+    let (_, s) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Rules", "starts_at": start.to_string(), "time_zone": "UTC",
+            "capacity": {"host": 1, "presenter": 1, "interviewer": 0, "guest": 2}}),
+        )
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let host = app.member("host@example.org", "Host").await;
+    let pres = app.member("pres@example.org", "Presenter").await;
+    let guest = app.member("guest@example.org", "Guest").await;
+    for (c, role) in [(&host, "host"), (&pres, "presenter"), (&guest, "guest")] {
+        c.post(
+            &format!("/api/sessions/{id}/registrations"),
+            json!({"role": role}),
+        )
+        .await;
+    }
+    let live = format!("/api/sessions/{id}/live");
+    host.post(&format!("{live}/start"), json!({})).await;
+    join(&host, id).await;
+    let p = join(&pres, id).await;
+    let g = join(&guest, id).await;
+    let t = Duration::from_secs(15);
+
+    let mut pb = bot_for(&app, &p.media).await;
+    let mut gb = bot_for(&app, &g.media).await;
+    let clip = VideoClip::fixture();
+    let pv = pb
+        .publish(1, clip.track_config())
+        .await
+        .expect("the presenter is on stage");
+    let _pv = pb.start_video(1, pv, clip.clone());
+
+    // The audience cannot publish; it receives the stage.
+    let refused = gb.publish(1, clip.track_config()).await;
+    assert!(
+        matches!(refused, Err(podium_media::bot::BotError::Refused { .. })),
+        "{refused:?}"
+    );
+    gb.wait_until("the presenter's video", t, |s| {
+        s.tracks.get(&pv.0).is_some_and(|x| x.decoded > 5)
+    })
+    .await
+    .unwrap();
+
+    // Request, approval, countdown: then the guest's media reaches the stage.
+    guest
+        .post(
+            &format!("{live}/stage/request"),
+            json!({"kind": "stage", "camera": true, "mic": true}),
+        )
+        .await;
+    host.post(
+        &format!("{live}/stage/approve"),
+        json!({"user_id": g.user_id}),
+    )
+    .await;
+    gb.wait_for(
+        "Permission to publish",
+        t,
+        |m| matches!(m, ServerMessage::Permission(x) if x.may_publish),
+    )
+    .await
+    .unwrap();
+    let gv = gb
+        .publish(1, clip.track_config())
+        .await
+        .expect("on stage after the countdown");
+    let _gv = gb.start_video(1, gv, clip.clone());
+    pb.wait_until("the guest's video", t, |s| {
+        s.tracks.get(&gv.0).is_some_and(|x| x.decoded > 5)
+    })
+    .await
+    .unwrap();
+
+    // Moved off stage: the guest's track is removed for everyone.
+    host.post(
+        &format!("{live}/moderate"),
+        json!({"action": "off_stage", "user_id": g.user_id}),
+    )
+    .await;
+    pb.wait_for(
+        "TrackRemoved",
+        t,
+        |m| matches!(m, ServerMessage::TrackRemoved(x) if x.track == gv),
+    )
+    .await
+    .unwrap();
+    assert!(
+        gb.publish(2, clip.track_config()).await.is_err(),
+        "no publishing off stage"
+    );
+
+    // A reconnect with a fresh token replaces the old connection (code 4).
+    let p2 = join(&pres, id).await;
+    let pb2 = bot_for(&app, &p2.media).await;
+    match pb.closed().await {
+        podium_media::bot::BotError::Closed { code, .. } => assert_eq!(code, 4),
+        other => panic!("expected replacement, got {other:?}"),
+    }
+    drop(pb2);
+
+    // Removal by a host disconnects (code 5) and the guest cannot come back.
+    host.post(
+        &format!("{live}/moderate"),
+        json!({"action": "remove", "user_id": g.user_id}),
+    )
+    .await;
+    match gb.closed().await {
+        podium_media::bot::BotError::Closed { code, .. } => assert_eq!(code, 5),
+        other => panic!("expected removal, got {other:?}"),
+    }
+    let (s, _) = guest.post(&format!("{live}/join"), json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
