@@ -503,6 +503,21 @@ impl Roster {
         p
     }
 
+    /// The presenters as the run of show needs them, named by `name`.
+    pub fn presenter_slots(
+        &self,
+        name: impl Fn(u64) -> String,
+    ) -> Vec<super::sessions::PresenterSlot> {
+        self.presenters()
+            .iter()
+            .map(|p| super::sessions::PresenterSlot {
+                user_id: p.user_id,
+                name: name(p.user_id),
+                talk_title: p.answers.talk_title.clone(),
+            })
+            .collect()
+    }
+
     /// Sets the presenter order; `user_ids` must be exactly the current presenters.
     pub fn reorder_presenters(&mut self, user_ids: &[u64]) -> Result<(), DomainError> {
         let mut current: Vec<u64> = self.presenters().iter().map(|r| r.user_id).collect();

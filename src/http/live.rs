@@ -48,19 +48,7 @@ async fn context(state: &Arc<AppState>, id: u64, req: &Request<Incoming>) -> Res
         return Err(ApiError::not_found());
     }
     let registered = roster.active(user.id).map(|r| r.role);
-    let ids: Vec<u64> = roster.presenters().iter().map(|p| p.user_id).collect();
-    let names = state.blocking(move |s| s.users_by_id(ids)).await?;
-    let presenters = roster
-        .presenters()
-        .iter()
-        .map(|p| PresenterSlot {
-            user_id: p.user_id,
-            name: names
-                .get(&p.user_id)
-                .map_or_else(String::new, |u| u.name.clone()),
-            talk_title: p.answers.talk_title.clone(),
-        })
-        .collect();
+    let presenters = super::sessions::presenter_slots(state, &roster).await?;
     Ok(Ctx {
         is_host: user.is_admin || registered == Some(Role::Host),
         user,

@@ -123,6 +123,33 @@ impl AppState {
         Ok(value)
     }
 
+    /// Runs one roster rule (given the session, `now` and the claim window)
+    /// and mails the effects it returns, in one transaction.
+    pub async fn roster_action(
+        &self,
+        id: u64,
+        user_ids: Vec<u64>,
+        rule: impl FnOnce(
+            &mut Roster,
+            &Session,
+            Timestamp,
+            jiff::SignedDuration,
+        ) -> Result<Vec<Effect>, DomainError>
+        + Send
+        + 'static,
+    ) -> Result<(), ApiError> {
+        let now = self.clock.now();
+        let m = self.mail_ctx.clone();
+        let claim = self.config.sessions.waitlist_claim;
+        self.session_action(id, user_ids, move |ctx| {
+            let session = ctx.session.clone();
+            let effects = rule(&mut ctx.roster, &session, now, claim)?;
+            notify(ctx, &m, &effects, now);
+            Ok(())
+        })
+        .await
+    }
+
     async fn load_session(&self, id: u64) -> Result<(Session, Roster), ApiError> {
         self.blocking(move |s| s.session(id))
             .await
@@ -290,15 +317,7 @@ pub async fn get(state: &AppState, id: u64, req: Request<Incoming>) -> Result<Re
             v
         })
         .collect();
-    let presenters: Vec<PresenterSlot> = r
-        .presenters()
-        .iter()
-        .map(|p| PresenterSlot {
-            user_id: p.user_id,
-            name: name(p.user_id).to_owned(),
-            talk_title: p.answers.talk_title.clone(),
-        })
-        .collect();
+    let presenters = r.presenter_slots(|id| name(id).to_owned());
     let run = rules::run_of_show(&s, &presenters);
     let me = me_id.map(|uid| {
         json!({
@@ -614,15 +633,10 @@ pub async fn cancel_mine(
     req: Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     let user = require_user(state, req.headers()).await?;
-    let now = state.clock.now();
-    let m = state.mail_ctx.clone();
-    let claim = state.config.sessions.waitlist_claim;
+    let uid = user.id;
     state
-        .session_action(id, vec![user.id], move |ctx| {
-            let session = ctx.session.clone();
-            let effects = ctx.roster.cancel(&session, user.id, now, claim)?;
-            notify(ctx, &m, &effects, now);
-            Ok(())
+        .roster_action(id, vec![uid], move |r, s, now, claim| {
+            r.cancel(s, uid, now, claim)
         })
         .await?;
     Ok(respond(StatusCode::OK, &json!({"cancelled": true})))
@@ -657,15 +671,10 @@ pub async fn leave_waitlist(
     req: Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     let user = require_user(state, req.headers()).await?;
-    let now = state.clock.now();
-    let m = state.mail_ctx.clone();
-    let claim = state.config.sessions.waitlist_claim;
+    let uid = user.id;
     state
-        .session_action(id, vec![user.id], move |ctx| {
-            let session = ctx.session.clone();
-            let effects = ctx.roster.leave_waitlist(&session, user.id, now, claim)?;
-            notify(ctx, &m, &effects, now);
-            Ok(())
+        .roster_action(id, vec![uid], move |r, s, now, claim| {
+            r.leave_waitlist(s, uid, now, claim)
         })
         .await?;
     Ok(respond(StatusCode::OK, &json!({"left": true})))
@@ -824,15 +833,9 @@ pub async fn remove_participant(
     req: Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     require_manager(state, id, &req).await?;
-    let now = state.clock.now();
-    let m = state.mail_ctx.clone();
-    let claim = state.config.sessions.waitlist_claim;
     state
-        .session_action(id, vec![user_id], move |ctx| {
-            let session = ctx.session.clone();
-            let effects = ctx.roster.remove(&session, user_id, now, claim)?;
-            notify(ctx, &m, &effects, now);
-            Ok(())
+        .roster_action(id, vec![user_id], move |r, s, now, claim| {
+            r.remove(s, user_id, now, claim)
         })
         .await?;
     Ok(respond(StatusCode::OK, &json!({"removed": true})))
@@ -854,19 +857,7 @@ pub async fn reorder(state: &AppState, id: u64, req: Request<Incoming>) -> Resul
         .await?;
     // Answer with the fresh detail (participants and run of show).
     let (s, r) = state.load_session(id).await?;
-    let ids: Vec<u64> = r.presenters().iter().map(|p| p.user_id).collect();
-    let names = state.blocking(move |st| st.users_by_id(ids)).await?;
-    let presenters: Vec<PresenterSlot> = r
-        .presenters()
-        .iter()
-        .map(|p| PresenterSlot {
-            user_id: p.user_id,
-            name: names
-                .get(&p.user_id)
-                .map_or_else(|| "Former member".to_owned(), |u| u.name.clone()),
-            talk_title: p.answers.talk_title.clone(),
-        })
-        .collect();
+    let presenters = presenter_slots(state, &r).await?;
     let order: Vec<Value> = presenters
         .iter()
         .map(|p| json!({"user_id": p.user_id, "name": p.name, "talk_title": p.talk_title}))
@@ -875,6 +866,20 @@ pub async fn reorder(state: &AppState, id: u64, req: Request<Incoming>) -> Resul
         StatusCode::OK,
         &json!({"presenters": order, "run_of_show": rules::run_of_show(&s, &presenters)}),
     ))
+}
+
+/// The presenters in talk order with their current names.
+pub(super) async fn presenter_slots(
+    state: &AppState,
+    roster: &Roster,
+) -> Result<Vec<PresenterSlot>, ApiError> {
+    let ids: Vec<u64> = roster.presenters().iter().map(|p| p.user_id).collect();
+    let names = state.blocking(move |st| st.users_by_id(ids)).await?;
+    Ok(roster.presenter_slots(|id| {
+        names
+            .get(&id)
+            .map_or_else(|| "Former member".to_owned(), |u| u.name.clone())
+    }))
 }
 
 /// Housekeeping: expire waitlist offers and offer the places to the next people.

@@ -148,11 +148,7 @@ async fn sessions_end_to_end_in_a_real_browser() {
 
     let b = Browser::launch().await;
     // Sign the browser in as the admin (setup already used): through the page.
-    b.open(&format!("{}/signin", app.url), "signin").await;
-    b.fill("signin-form", "email", "admin@example.org").await;
-    b.fill("signin-form", "password", "correct horse").await;
-    b.submit("signin-form").await;
-    b.wait_page("profile").await;
+    sign_in(&b, &app, "admin@example.org").await;
     b.open(
         &format!("{}/admin/sessions/new", app.url),
         "admin-session-new",
@@ -205,11 +201,7 @@ async fn sessions_end_to_end_in_a_real_browser() {
 
     // A member browses, registers, sees the schedule, cancels.
     let m = app.member("newbie@example.org", "Newbie").await;
-    b.open(&format!("{}/signin", app.url), "signin").await;
-    b.fill("signin-form", "email", "newbie@example.org").await;
-    b.fill("signin-form", "password", "correct horse").await;
-    b.submit("signin-form").await;
-    b.wait_page("profile").await;
+    sign_in(&b, &app, "newbie@example.org").await;
     b.open(&format!("{}/", app.url), "home").await;
     b.screenshot("home-sessions").await;
     let card = b

@@ -32,6 +32,45 @@ async fn join(c: &Api, id: u64) -> Joined {
     }
 }
 
+/// A published session with `people` (email, name, role) registered, started
+/// by the first of them (the host). Returns the session id and their clients.
+async fn live_session(
+    app: &TestApp,
+    title: &str,
+    people: &[(&str, &str, &str)],
+) -> (u64, Vec<Api>) {
+    let admin = app.admin().await;
+    let start = Timestamp::now() + SignedDuration::from_mins(5);
+    let mut capacity = json!({"host": 1, "presenter": 0, "interviewer": 0, "guest": 0});
+    for (_, _, role) in people.iter().skip(1) {
+        capacity[*role] = json!(capacity[*role].as_u64().unwrap() + 1);
+    }
+    let (_, s) = admin
+        .post("/api/sessions", json!({"title": title, "starts_at": start.to_string(), "time_zone": "UTC", "capacity": capacity}))
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let mut clients = Vec::new();
+    for (email, name, role) in people {
+        let c = app.member(email, name).await;
+        let (st, b) = c
+            .post(
+                &format!("/api/sessions/{id}/registrations"),
+                json!({"role": role}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{b}");
+        clients.push(c);
+    }
+    let (st, b) = clients[0]
+        .post(&format!("/api/sessions/{id}/live/start"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    (id, clients)
+}
+
 fn page_url(app: &TestApp, media: &Value) -> String {
     let enc = |s: &str| {
         s.bytes()
@@ -98,35 +137,16 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_and_a_bot_exchange_media_through_the_sfu() {
     let app = TestApp::start().await;
-    let admin = app.admin().await;
-    let start = Timestamp::now() + SignedDuration::from_mins(5);
-    let (_, s) = admin
-        .post(
-            "/api/sessions",
-            json!({"title": "Media", "starts_at": start.to_string(), "time_zone": "UTC",
-            "capacity": {"host": 1, "presenter": 2, "interviewer": 0, "guest": 2}}),
-        )
-        .await;
-    let id = s["id"].as_u64().unwrap();
-    admin
-        .post(&format!("/api/sessions/{id}/publish"), json!({}))
-        .await;
-    let host = app.member("host@example.org", "Host").await;
-    let pres = app.member("pres@example.org", "Presenter").await;
-    let botu = app.member("bot@example.org", "Bot").await;
-    for (c, role) in [(&host, "host"), (&pres, "presenter"), (&botu, "presenter")] {
-        c.post(
-            &format!("/api/sessions/{id}/registrations"),
-            json!({"role": role}),
-        )
-        .await;
-    }
-    host.post(&format!("/api/sessions/{id}/live/start"), json!({}))
-        .await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("pres@example.org", "Presenter", "presenter"),
+        ("bot@example.org", "Bot", "presenter"),
+    ];
+    let (id, c) = live_session(&app, "Media", &people).await;
     let (h, p, b) = (
-        join(&host, id).await,
-        join(&pres, id).await,
-        join(&botu, id).await,
+        join(&c[0], id).await,
+        join(&c[1], id).await,
+        join(&c[2], id).await,
     );
 
     // The bot: a real AV1 clip and Opus, subscribing to everyone.
@@ -254,35 +274,23 @@ async fn bot_for(app: &TestApp, media: &Value) -> Bot {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stage_rules_are_enforced_on_media() {
     use podium_media::core::ServerMessage;
-    let app = TestApp::start_with("[live]\ncountdown_seconds = 1\n").await;
-    let admin = app.admin().await;
-    let start = Timestamp::now() + SignedDuration::from_mins(5);
-    let (_, s) = admin
-        .post(
-            "/api/sessions",
-            json!({"title": "Rules", "starts_at": start.to_string(), "time_zone": "UTC",
-            "capacity": {"host": 1, "presenter": 1, "interviewer": 0, "guest": 2}}),
-        )
-        .await;
-    let id = s["id"].as_u64().unwrap();
-    admin
-        .post(&format!("/api/sessions/{id}/publish"), json!({}))
-        .await;
-    let host = app.member("host@example.org", "Host").await;
-    let pres = app.member("pres@example.org", "Presenter").await;
-    let guest = app.member("guest@example.org", "Guest").await;
-    for (c, role) in [(&host, "host"), (&pres, "presenter"), (&guest, "guest")] {
-        c.post(
-            &format!("/api/sessions/{id}/registrations"),
-            json!({"role": role}),
-        )
-        .await;
-    }
+    let app = TestApp::start_with(
+        "[live]
+countdown_seconds = 1
+",
+    )
+    .await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("pres@example.org", "Presenter", "presenter"),
+        ("guest@example.org", "Guest", "guest"),
+    ];
+    let (id, c) = live_session(&app, "Rules", &people).await;
+    let (host, pres, guest) = (&c[0], &c[1], &c[2]);
     let live = format!("/api/sessions/{id}/live");
-    host.post(&format!("{live}/start"), json!({})).await;
-    join(&host, id).await;
-    let p = join(&pres, id).await;
-    let g = join(&guest, id).await;
+    join(host, id).await;
+    let p = join(pres, id).await;
+    let g = join(guest, id).await;
     let t = Duration::from_secs(15);
 
     let mut pb = bot_for(&app, &p.media).await;
@@ -355,7 +363,7 @@ async fn stage_rules_are_enforced_on_media() {
     );
 
     // A reconnect with a fresh token replaces the old connection (code 4).
-    let p2 = join(&pres, id).await;
+    let p2 = join(pres, id).await;
     let pb2 = bot_for(&app, &p2.media).await;
     match pb.closed().await {
         podium_media::bot::BotError::Closed { code, .. } => assert_eq!(code, 4),

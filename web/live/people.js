@@ -172,10 +172,13 @@ export function createPeople(room) {
     const people = live.people || [];
     const hosts = people.filter((p) => p.is_host);
     const speakers = people.filter((p) => !p.is_host && p.role !== 'guest');
-    // Raised hands first, then on stage, then by name.
-    const audience = people
-      .filter((p) => !p.is_host && p.role === 'guest')
-      .sort((a, b) => Number(b.hand_raised) - Number(a.hand_raised) || Number(b.on_stage) - Number(a.on_stage) || a.name.localeCompare(b.name));
+    // Guests brought on stage get their own group; the audience lists
+    // raised hands first, then by name.
+    const guests = people.filter((p) => !p.is_host && p.role === 'guest');
+    const guestsOnStage = guests.filter((p) => p.on_stage).sort((a, b) => a.name.localeCompare(b.name));
+    const audience = guests
+      .filter((p) => !p.on_stage)
+      .sort((a, b) => Number(b.hand_raised) - Number(a.hand_raised) || a.name.localeCompare(b.name));
     const onStage = people.filter((p) => p.on_stage && p.room === live.me.room).length;
     const group = (id, title, list, emptyText) =>
       h(
@@ -188,6 +191,7 @@ export function createPeople(room) {
       h('p', { class: 'lr-people-summary', id: 'people-summary' }, `${people.length} ${people.length === 1 ? 'person' : 'people'} here · ${onStage} on stage`),
       group('people-hosts', 'Hosts', hosts, 'No host is here yet.'),
       speakers.length ? group('people-speakers', 'Speakers', speakers, '') : null,
+      guestsOnStage.length ? group('people-guests-on-stage', 'Guests on stage', guestsOnStage, '') : null,
       group('people-audience', 'Audience', audience, 'Nobody in the audience yet.'),
     ];
   }
