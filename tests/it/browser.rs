@@ -386,7 +386,13 @@ async fn live_room_with_three_browsers() {
 
     let guest = Browser::launch().await;
     sign_in(&guest, &app, "guest@example.org").await;
-    guest.open(&live_url, "live").await;
+    // The guest finds the live room from the session page.
+    guest
+        .open(&format!("{}/sessions/{id}", app.url), "session")
+        .await;
+    guest.screenshot("session-live-now").await;
+    click(&guest, "#join-live").await;
+    guest.wait_page("live").await;
     click(&guest, "#join-room").await;
     guest
         .wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
