@@ -377,34 +377,57 @@ async fn media_bridge(
     mut effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>,
     sfu: podium_media::SfuHandle,
 ) {
+    use std::collections::HashMap;
+
     use podium_media::{ParticipantId, RoomId, SessionId};
-    while let Some(e) = effects.recv().await {
-        let r = match e {
-            MediaEffect::Open { session } => sfu.open_session(SessionId(session)),
-            MediaEffect::Close { session } => sfu.close_session(SessionId(session)).await,
-            MediaEffect::Apply {
-                session,
-                user_id,
-                room,
-                may_publish,
-            } => {
-                sfu.move_participant(
-                    SessionId(session),
-                    ParticipantId(user_id),
-                    RoomId(room),
-                    may_publish,
-                )
-                .await
+    // Changes for people whose WebTransport session was not up yet: their
+    // join token may predate the change (approved between join and connect),
+    // so the change is retried until they connect or the token has expired.
+    let mut pending: HashMap<(u64, u64), (u32, bool, std::time::Instant)> = HashMap::new();
+    let mut retry = tokio::time::interval(Duration::from_millis(250));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            e = effects.recv() => {
+                let Some(e) = e else { return };
+                let r = match e {
+                    MediaEffect::Open { session } => sfu.open_session(SessionId(session)),
+                    MediaEffect::Close { session } => {
+                        pending.retain(|(s, _), _| *s != session);
+                        sfu.close_session(SessionId(session)).await
+                    }
+                    MediaEffect::Apply { session, user_id, room, may_publish } => {
+                        let r = sfu
+                            .move_participant(SessionId(session), ParticipantId(user_id), RoomId(room), may_publish)
+                            .await;
+                        if r.is_err() {
+                            pending.insert((session, user_id), (room, may_publish, std::time::Instant::now()));
+                        } else {
+                            pending.remove(&(session, user_id));
+                        }
+                        r
+                    }
+                    MediaEffect::Remove { session, user_id } => {
+                        pending.remove(&(session, user_id));
+                        sfu.remove_participant(SessionId(session), ParticipantId(user_id)).await
+                    }
+                };
+                if let Err(err) = r {
+                    tracing::debug!(error = %err, "media effect not applied yet");
+                }
             }
-            MediaEffect::Remove { session, user_id } => {
-                sfu.remove_participant(SessionId(session), ParticipantId(user_id))
-                    .await
+            _ = retry.tick(), if !pending.is_empty() => {
+                pending.retain(|_, (_, _, since)| since.elapsed() < Duration::from_secs(75));
+                let due: Vec<_> = pending.iter().map(|(k, v)| (*k, *v)).collect();
+                for ((session, user_id), (room, may_publish, _)) in due {
+                    let r = sfu
+                        .move_participant(SessionId(session), ParticipantId(user_id), RoomId(room), may_publish)
+                        .await;
+                    if r.is_ok() {
+                        pending.remove(&(session, user_id));
+                    }
+                }
             }
-        };
-        // A participant not connected to the SFU yet gets room and publish
-        // right from their next join token instead.
-        if let Err(err) = r {
-            tracing::debug!(error = %err, "media effect not applied");
         }
     }
 }

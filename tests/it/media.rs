@@ -403,3 +403,53 @@ countdown_seconds = 1
     let (s, _) = guest.post(&format!("{live}/join"), json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+/// Approved between joining and connecting: the media engine still learns
+/// the new publish right once the WebTransport session is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_before_connecting_reaches_the_media_engine() {
+    use podium_media::core::ServerMessage;
+    let app = TestApp::start_with("[live]\ncountdown_seconds = 0\n").await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("guest@example.org", "Guest", "guest"),
+    ];
+    let (id, c) = live_session(&app, "Race", &people).await;
+    let (host, guest) = (&c[0], &c[1]);
+    let live = format!("/api/sessions/{id}/live");
+    join(host, id).await;
+    let g = join(guest, id).await;
+    assert!(g.media["token"].is_string());
+    guest
+        .post(&format!("{live}/stage/request"), json!({"kind": "stage"}))
+        .await;
+    host.post(
+        &format!("{live}/stage/approve"),
+        json!({"user_id": g.user_id}),
+    )
+    .await;
+    let on_stage = async {
+        loop {
+            if guest.get(&live).await.1["me"]["on_stage"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), on_stage)
+        .await
+        .unwrap();
+    // The token from before the approval says "may not publish".
+    let mut gb = bot_for(&app, &g.media).await;
+    gb.wait_for(
+        "Permission to publish",
+        Duration::from_secs(10),
+        |m| matches!(m, ServerMessage::Permission(x) if x.may_publish),
+    )
+    .await
+    .expect("the approval reaches the SFU after connecting");
+    let clip = VideoClip::fixture();
+    gb.publish(1, clip.track_config())
+        .await
+        .expect("may publish now");
+}
