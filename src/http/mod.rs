@@ -218,6 +218,9 @@ enum Page {
     Public,
     SignedIn,
     Admin,
+    /// The session editor: admins, and members when they may create sessions
+    /// (the API checks who manages which session).
+    Organiser,
 }
 
 fn page(path: &str) -> Option<Page> {
@@ -227,8 +230,9 @@ fn page(path: &str) -> Option<Page> {
         ["sessions", id] if id.parse::<u64>().is_ok() => Page::Public,
         ["sessions", id, "live"] if id.parse::<u64>().is_ok() => Page::SignedIn,
         ["profile"] | ["schedule"] => Page::SignedIn,
-        ["admin"] | ["admin", "sessions", "new"] => Page::Admin,
-        ["admin", "sessions", id] if id.parse::<u64>().is_ok() => Page::Admin,
+        ["admin"] => Page::Admin,
+        ["admin", "sessions", "new"] => Page::Organiser,
+        ["admin", "sessions", id] if id.parse::<u64>().is_ok() => Page::Organiser,
         _ => return None,
     })
 }
@@ -343,6 +347,13 @@ async fn route(
             match auth::current_user(state, req.headers()).await? {
                 None => return Ok(redirect(&format!("/signin?next={path}"))),
                 Some(u) if kind == Page::Admin && !u.is_admin => status = StatusCode::FORBIDDEN,
+                Some(u)
+                    if kind == Page::Organiser
+                        && !u.is_admin
+                        && !state.config.features.members_can_create_sessions =>
+                {
+                    status = StatusCode::FORBIDDEN
+                }
                 Some(_) => {}
             }
         }

@@ -512,3 +512,36 @@ async fn live_room_with_three_browsers() {
         b.close().await;
     }
 }
+
+/// With `members_can_create_sessions`, a member creates and publishes a
+/// session through the same editor admins use.
+#[tokio::test]
+async fn a_member_creates_a_session_when_the_community_allows_it() {
+    use fantoccini::Locator;
+    let app = TestApp::start_with("[features]\nmembers_can_create_sessions = true\n").await;
+    app.member("maker@example.org", "Maya Maker").await;
+    let b = Browser::launch().await;
+    sign_in(&b, &app, "maker@example.org").await;
+    b.open(&format!("{}/", app.url), "home").await;
+    click(&b, "#new-session-home").await;
+    b.wait_page("admin-session-new").await;
+    b.fill("session-form", "title", "Members' lightning talks")
+        .await;
+    b.client
+        .find(Locator::Css("#save-session"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_page("admin-session").await;
+    click(&b, "#publish-session").await;
+    b.wait_js(
+        "document.querySelector('.editor-head .badge-status')?.dataset.status",
+        10,
+        |v| v == "open",
+    )
+    .await;
+    b.screenshot("member-session-editor").await;
+    b.close().await;
+}

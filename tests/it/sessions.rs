@@ -1026,3 +1026,75 @@ async fn sessions_and_registrations_survive_a_restart() {
     assert_eq!(d["me"]["registration"]["role"], "guest");
     assert_eq!(d["session"]["status"], "open");
 }
+
+#[tokio::test]
+async fn members_create_and_manage_their_own_sessions_when_allowed() {
+    let app = TestApp::start_with("[features]\nmembers_can_create_sessions = true\n").await;
+    let _admin = app.admin().await;
+    let owner = app.member("owner@example.org", "Owner").await;
+    let other = app.member("other@example.org", "Other").await;
+    let page = owner
+        .http
+        .get(format!("{}/admin/sessions/new", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "members reach the editor");
+    let page = owner
+        .http
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::FORBIDDEN,
+        "but not the admin pages"
+    );
+    let id = published(&owner, json!({})).await;
+    assert_eq!(detail(&owner, id).await["can"]["manage"], true);
+    assert_eq!(detail(&other, id).await["can"]["manage"], false);
+    assert_error(
+        &other
+            .post(&format!("/api/sessions/{id}/close"), json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_error(
+        &other.get(&format!("/api/sessions/{id}/participants")).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let (s, _) = owner
+        .patch(&format!("/api/sessions/{id}"), json!({"title": "Renamed"}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        owner
+            .get(&format!("/api/sessions/{id}/participants"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // Without the flag, members get neither.
+    let app = TestApp::start().await;
+    let m = app.member("m@example.org", "M").await;
+    let page = m
+        .http
+        .get(format!("{}/admin/sessions/new", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert_error(
+        &m.post(
+            "/api/sessions",
+            json!({"title": "T", "starts_at": in_days(2)}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+}

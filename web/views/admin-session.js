@@ -54,7 +54,7 @@ const DEFAULTS = {
 };
 
 export default async function render(ctx) {
-  const me = await requireAdmin(ctx);
+  const me = await requireAdmin(ctx, { organisers: true });
   if (!me) return;
   const id = ctx.params.id;
 
@@ -104,7 +104,7 @@ export default async function render(ctx) {
 /* --------------------------------------------------------------- Layout */
 
 function drawEditor(page) {
-  const { ctx, session } = page;
+  const { ctx, session, me } = page;
   const isNew = !session;
   if (!isNew) ctx.setTitle(`${session.title} · Admin`);
 
@@ -119,7 +119,7 @@ function drawEditor(page) {
     h(
       'div',
       { class: 'container editor-page' },
-      h('a', { href: '/admin?tab=sessions', class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), 'All sessions'),
+      h('a', { href: me.is_admin ? '/admin?tab=sessions' : '/', class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), 'All sessions'),
       page.headEl,
       page.actionStatus,
       page.actionError,

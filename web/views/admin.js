@@ -4,7 +4,7 @@
 
 import { h, replace, formatDate, initials } from '../dom.js';
 import { api } from '../api.js';
-import { getState, loadMe, communityName } from '../state.js';
+import { getState, loadMe, communityName, feature } from '../state.js';
 import { formErrorRegion, formStatusRegion, showFormError } from '../forms.js';
 import { renderSessionsTab } from './admin-sessions.js';
 
@@ -79,8 +79,10 @@ function unreachable(ctx, err) {
 /**
  * The signed-in admin, or null after showing what to do instead (redirect to
  * sign in, "admins only", or a retry card when the server could not be asked).
+ * With `{ organisers: true }`, members pass too when the community lets
+ * members create sessions (the server checks who manages which session).
  */
-export async function requireAdmin(ctx) {
+export async function requireAdmin(ctx, { organisers = false } = {}) {
   let { me, meError } = getState();
   if (!me && meError) {
     // The server could not be asked who we are; try once more before giving up.
@@ -96,7 +98,7 @@ export async function requireAdmin(ctx) {
     ctx.redirect(`/signin?next=${encodeURIComponent(ctx.path + window.location.search)}`);
     return null;
   }
-  if (!me.is_admin) {
+  if (!me.is_admin && !(organisers && feature('members_can_create_sessions'))) {
     adminsOnly(ctx);
     return null;
   }

@@ -24,7 +24,7 @@ async function loadUpcomingSessions(signal) {
 function emptyState(me) {
   let text;
   let action = null;
-  if (me && me.is_admin) {
+  if (me && (me.is_admin || feature('members_can_create_sessions'))) {
     text = 'Nothing is scheduled right now. Create a session, then publish it so members can register.';
     action = h('a', { href: '/admin/sessions/new', class: 'btn btn-secondary btn-sm', id: 'empty-new-session' }, 'Create a session');
   } else if (me) {
@@ -231,8 +231,8 @@ export default async function render(ctx) {
         'div',
         { class: 'section-head' },
         h('h2', { id: 'upcoming-title', class: 'section-title' }, 'Upcoming sessions'),
-        me && me.is_admin
-          ? h('a', { href: '/admin/sessions/new', class: 'btn btn-secondary btn-sm' }, icon(UI_ICONS.plus, 'icon icon-sm'), 'New session')
+        me && (me.is_admin || feature('members_can_create_sessions'))
+          ? h('a', { href: '/admin/sessions/new', class: 'btn btn-secondary btn-sm', id: 'new-session-home' }, icon(UI_ICONS.plus, 'icon icon-sm'), 'New session')
           : null,
       ),
       list,
