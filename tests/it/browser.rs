@@ -162,21 +162,9 @@ async fn sessions_end_to_end_in_a_real_browser() {
     )
     .await;
     b.screenshot("admin-session-new").await;
-    b.client
-        .find(Locator::Css("#save-session"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#save-session").await;
     b.wait_page("admin-session").await;
-    b.client
-        .find(Locator::Css("#publish-session"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#publish-session").await;
     let published = async {
         loop {
             let (_, list) = admin.get("/api/sessions").await;
@@ -204,29 +192,12 @@ async fn sessions_end_to_end_in_a_real_browser() {
     sign_in(&b, &app, "newbie@example.org").await;
     b.open(&format!("{}/", app.url), "home").await;
     b.screenshot("home-sessions").await;
-    let card = b
-        .client
-        .find(Locator::Css("#session-list a.session-card"))
-        .await
-        .unwrap();
-    card.click().await.unwrap();
+    click(&b, "#session-list a.session-card").await;
     b.wait_page("session").await;
     b.screenshot("session-detail").await;
-    b.client
-        .find(Locator::Css("#register-role-guest"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#register-role-guest").await;
     b.fill("register-form", "name", "").await;
-    b.client
-        .find(Locator::Css("#register-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#register-submit").await;
     let err = b.text("#form-error").await;
     assert!(
         err.to_lowercase().contains("name"),
@@ -235,13 +206,7 @@ async fn sessions_end_to_end_in_a_real_browser() {
     b.fill("register-form", "name", "Nina Newbie").await;
     b.fill("register-form", "topics", "Error handling, async")
         .await;
-    b.client
-        .find(Locator::Css("#register-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#register-submit").await;
     let badge = b.text("#registered-as").await;
     assert!(badge.contains("Guest"), "{badge}");
     b.screenshot("session-registered").await;
@@ -252,28 +217,10 @@ async fn sessions_end_to_end_in_a_real_browser() {
             .contains("Rust in production")
     );
     b.screenshot("schedule").await;
-    let link = b
-        .client
-        .find(Locator::Css("#schedule-upcoming a"))
-        .await
-        .unwrap();
-    link.click().await.unwrap();
+    click(&b, "#schedule-upcoming a").await;
     b.wait_page("session").await;
-    b.client
-        .find(Locator::Css("#cancel-registration"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#confirm-yes"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#cancel-registration").await;
+    click(&b, "#confirm-yes").await;
     b.client
         .wait()
         .for_element(Locator::Css("#register-form"))
@@ -517,7 +464,6 @@ async fn live_room_with_three_browsers() {
 /// session through the same editor admins use.
 #[tokio::test]
 async fn a_member_creates_a_session_when_the_community_allows_it() {
-    use fantoccini::Locator;
     let app = TestApp::start_with("[features]\nmembers_can_create_sessions = true\n").await;
     app.member("maker@example.org", "Maya Maker").await;
     let b = Browser::launch().await;
@@ -527,13 +473,7 @@ async fn a_member_creates_a_session_when_the_community_allows_it() {
     b.wait_page("admin-session-new").await;
     b.fill("session-form", "title", "Members' lightning talks")
         .await;
-    b.client
-        .find(Locator::Css("#save-session"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "#save-session").await;
     b.wait_page("admin-session").await;
     click(&b, "#publish-session").await;
     b.wait_js(
