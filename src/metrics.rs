@@ -57,8 +57,9 @@ impl Metrics {
         self.request_micros.add(took.as_micros() as u64);
     }
 
-    /// Renders every metric; `users` and `outbox` are read from the store by the caller.
-    pub fn render(&self, users: u64, outbox: u64) -> String {
+    /// Renders every metric; `users` and `outbox` are read from the store and
+    /// `live` (sessions, people, on stage) from the live hub by the caller.
+    pub fn render(&self, users: u64, outbox: u64, live: (usize, usize, usize)) -> String {
         let mut out = String::with_capacity(1024);
         let total: u64 = self.responses.iter().map(Counter::get).sum();
         let _ = writeln!(
@@ -104,6 +105,11 @@ impl Metrics {
             "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}\n# HELP podium_outbox Mails waiting for delivery.\n# TYPE podium_outbox gauge\npodium_outbox {outbox}",
             self.mails_sent.get(),
             self.mail_failures.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_live_sessions Live sessions running.\n# TYPE podium_live_sessions gauge\npodium_live_sessions {}\n# HELP podium_live_participants People in live rooms.\n# TYPE podium_live_participants gauge\npodium_live_participants {}\n# HELP podium_live_on_stage People on stage in live rooms.\n# TYPE podium_live_on_stage gauge\npodium_live_on_stage {}",
+            live.0, live.1, live.2
         );
         let _ = writeln!(
             out,

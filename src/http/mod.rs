@@ -336,7 +336,7 @@ async fn route(
             return Ok(text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(users, outbox),
+                state.metrics.render(users, outbox, state.live.counts()),
             ));
         }
         _ => {}

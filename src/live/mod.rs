@@ -169,6 +169,25 @@ impl LiveHub {
         Ok(self.insert(state, room))
     }
 
+    /// Running sessions, people in their rooms, and people on stage (for /metrics).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let sessions: Vec<Arc<LiveSession>> = self
+            .sessions
+            .lock()
+            .expect("hub lock")
+            .values()
+            .cloned()
+            .collect();
+        let (mut people, mut on_stage) = (0, 0);
+        for s in &sessions {
+            s.with_room(|r| {
+                people += r.people.len();
+                on_stage += r.people.values().filter(|p| p.on_stage).count();
+            });
+        }
+        (sessions.len(), people, on_stage)
+    }
+
     fn forget(&self, id: u64) {
         self.sessions.lock().expect("hub lock").remove(&id);
     }

@@ -106,6 +106,9 @@ async fn stage_queue_approval_countdown_and_moderation() {
     let (h, p, a, b) = (ids[0], ids[1], ids[2], ids[3]);
     let (_, live) = g1.get(&base).await;
     assert_eq!(live["audience_count"], 2);
+    assert_eq!(app.metric("podium_live_sessions").await, 1.0);
+    assert_eq!(app.metric("podium_live_participants").await, 4.0);
+    assert_eq!(app.metric("podium_live_on_stage").await, 2.0);
     let on_stage: Vec<u64> = live["people"]
         .as_array()
         .unwrap()
