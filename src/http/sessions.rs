@@ -886,7 +886,7 @@ pub(super) async fn presenter_slots(
 pub async fn sweep_waitlists(state: &AppState) -> Result<(), ApiError> {
     let claim = state.config.sessions.waitlist_claim;
     let now = state.clock.now();
-    let sessions = state.blocking(|s| s.sessions()).await?;
+    let sessions = state.blocking(|s| s.sessions_with_waitlists()).await?;
     // Only write where an offer expired or a free place waits for an offer.
     let ids = sessions.into_iter().filter_map(|(s, r)| {
         if r.waitlist.is_empty() {

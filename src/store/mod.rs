@@ -37,6 +37,9 @@ const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// Message-ID -> unix seconds delivered (delivery at most once per Message-ID)
 const MAILS_SENT: TableDefinition<&str, u64> = TableDefinition::new("mails_sent");
 
+/// session id -> (): sessions whose roster has someone waiting (the
+/// housekeeping sweep reads only these)
+const WAITLISTED: TableDefinition<u64, ()> = TableDefinition::new("waitlisted_sessions");
 /// (session id, message id) -> live chat message
 const LIVE_CHAT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("live_chat");
 /// (session id, question id) -> live question with its votes
@@ -89,7 +92,12 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 type Migration = fn(&WriteTransaction) -> Result<()>;
 
 /// Every schema change ever made, in order. Never edit a released step; add one.
-const MIGRATIONS: &[Migration] = &[migrate_1_initial, migrate_2_sessions, migrate_3_live];
+const MIGRATIONS: &[Migration] = &[
+    migrate_1_initial,
+    migrate_2_sessions,
+    migrate_3_live,
+    migrate_4_waitlist_index,
+];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(META)?;
@@ -111,6 +119,19 @@ fn migrate_2_sessions(tx: &WriteTransaction) -> Result<()> {
 fn migrate_3_live(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(LIVE_CHAT)?;
     tx.open_table(LIVE_QUESTIONS)?;
+    Ok(())
+}
+
+fn migrate_4_waitlist_index(tx: &WriteTransaction) -> Result<()> {
+    let mut index = tx.open_table(WAITLISTED)?;
+    let rosters = tx.open_table(ROSTERS)?;
+    for row in rosters.iter()? {
+        let (k, v) = row.map_err(StoreError::from)?;
+        let r: crate::domain::roster::Roster = codec::decode("rosters", v.value())?;
+        if !r.waitlist.is_empty() {
+            index.insert(k.value(), ())?;
+        }
+    }
     Ok(())
 }
 
@@ -207,4 +228,41 @@ fn next_id(tx: &WriteTransaction, counter: &str) -> Result<u64> {
     let id = read_u64(&meta, counter)? + 1;
     meta.insert(counter, &id.to_be_bytes()[..])?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_newer_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(store);
+        // Reopening runs nothing new.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        // A file written by a newer Podium is refused, not misread.
+        let tx = store.db.begin_write().unwrap();
+        tx.open_table(META)
+            .unwrap()
+            .insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()[..])
+            .unwrap();
+        tx.commit().unwrap();
+        drop(store);
+        match Store::open(dir.path()) {
+            Err(StoreError::NewerSchema { found, known }) => {
+                assert_eq!((found, known), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            other => panic!("expected NewerSchema, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_second_process_is_told_the_data_dir_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::InUse)));
+    }
 }

@@ -11,7 +11,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransact
 use super::codec::{decode, encode};
 use super::{
     MAILS_SENT, OUTBOX, ROSTERS, Result, SESSIONS, Store, StoreError, USER_SESSIONS, USERS, User,
-    next_id,
+    WAITLISTED, next_id,
 };
 use crate::domain::DomainError;
 use crate::domain::roster::Roster;
@@ -176,6 +176,11 @@ impl Store {
         }
         tx.open_table(ROSTERS)?
             .insert(id, encode(&ctx.roster).as_slice())?;
+        if ctx.roster.waitlist.is_empty() {
+            tx.open_table(WAITLISTED)?.remove(id)?;
+        } else {
+            tx.open_table(WAITLISTED)?.insert(id, ())?;
+        }
         {
             let mut idx = tx.open_table(USER_SESSIONS)?;
             for uid in roster_user_ids(&ctx.roster) {
@@ -193,6 +198,18 @@ impl Store {
         put_outbox(&tx, &ctx.outbox)?;
         tx.commit()?;
         Ok((value, ctx.outbox.len()))
+    }
+
+    /// Sessions whose roster has someone waiting, with their rosters.
+    pub fn sessions_with_waitlists(&self) -> Result<Vec<(Session, Roster)>> {
+        let ids: Vec<u64> = {
+            let tx = self.db.begin_read()?;
+            let t = tx.open_table(WAITLISTED)?;
+            t.iter()?
+                .map(|row| row.map(|(k, _)| k.value()))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        ids.into_iter().map(|id| self.session(id)).collect()
     }
 
     /// Mails whose time has come, oldest first. Rows whose Message-ID was
