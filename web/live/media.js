@@ -489,8 +489,13 @@ export class LiveMedia extends EventTarget {
   /** The subscribed video of a participant: {camera, screen} (each a sub or null). */
   videosOf(participant) {
     const vids = [...this.subs.values()].filter((s) => s.participant === participant && s.kind === 'video').sort((a, b) => a.track - b.track);
-    let screen = vids.find((s) => isScreenSized(s.config)) || null;
-    if (!screen && vids.length > 1) screen = vids[vids.length - 1];
+    // Tracks say what they carry (TrackConfig.source); older publishers did
+    // not, so fall back to size and order for them.
+    let screen = vids.find((s) => s.config && s.config.source === 'screen') || null;
+    if (!screen && !vids.some((s) => s.config && s.config.source)) {
+      screen = vids.find((s) => isScreenSized(s.config)) || null;
+      if (!screen && vids.length > 1) screen = vids[vids.length - 1];
+    }
     const camera = vids.find((s) => s !== screen) || null;
     return { camera, screen };
   }

@@ -256,7 +256,7 @@ export class VideoPublisher extends Publisher {
   onChunk(chunk, metadata) {
     if (this.stopped) return;
     if (!this.config) {
-      this.config = { kind: 'video', codec: this.choice.codec, width: this.width, height: this.height };
+      this.config = { kind: 'video', codec: this.choice.codec, width: this.width, height: this.height, source: this.source === 'screen' ? 'screen' : 'camera' };
       const desc = metadata?.decoderConfig?.description;
       if (desc && desc.byteLength > 0 && desc.byteLength <= MAX_DESCRIPTION) this.config.description = toBase64(bytesOf(desc));
       this.resolveConfig(this.config);
@@ -303,7 +303,7 @@ export class AudioPublisher extends Publisher {
     this.makeEncoder();
     this.loop();
     // Opus decodes at 48 kHz whatever the input rate, so that is what subscribers configure.
-    this.config = { kind: 'audio', codec: 'opus', sample_rate: 48000, channels };
+    this.config = { kind: 'audio', codec: 'opus', sample_rate: 48000, channels, source: 'microphone' };
     return this.config;
   }
 

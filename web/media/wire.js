@@ -204,7 +204,7 @@ function checkObject(obj, schema) {
 
 const AUDIO_RATES = [8000, 12000, 16000, 24000, 48000];
 const CODEC_KIND = { opus: 'audio', av1: 'video', vp8: 'video' };
-const TRACK_CONFIG_FIELDS = ['kind', 'codec', 'sample_rate', 'channels', 'width', 'height', 'description'];
+const TRACK_CONFIG_FIELDS = ['kind', 'codec', 'sample_rate', 'channels', 'width', 'height', 'description', 'source'];
 
 /** Checks a TrackConfig (PROTOCOL.md §3.4); returns an error string or null. */
 export function checkTrackConfig(c) {
@@ -228,6 +228,10 @@ export function checkTrackConfig(c) {
     }
     const dim = (v) => Number.isInteger(v) && v >= 1 && v <= MAX_DIMENSION;
     if (!dim(c.width) || !dim(c.height)) return 'width and height must be 1..=8192';
+  }
+  if (has('source')) {
+    const ok = c.kind === 'video' ? c.source === 'camera' || c.source === 'screen' : c.source === 'microphone';
+    if (!ok) return 'source must be camera or screen for video, microphone for audio';
   }
   if (has('description')) {
     let bytes;

@@ -379,5 +379,17 @@ test('base64 helpers are strict and exact', () => {
   throwsCode(() => W.fromBase64('gQ-MAA=='), 'Error');
 });
 
+test('TrackConfig source says what a track carries, matching its kind', () => {
+  const video = { kind: 'video', codec: 'av1', width: 640, height: 360 };
+  const audio = { kind: 'audio', codec: 'opus', sample_rate: 48000, channels: 1 };
+  eq(W.checkTrackConfig({ ...video, source: 'camera' }), null);
+  eq(W.checkTrackConfig({ ...video, source: 'screen' }), null);
+  eq(W.checkTrackConfig({ ...audio, source: 'microphone' }), null);
+  eq(W.checkTrackConfig(video), null);
+  for (const bad of [{ ...video, source: 'microphone' }, { ...audio, source: 'screen' }, { ...video, source: 'webcam' }]) {
+    if (W.checkTrackConfig(bad) === null) throw new Error(`accepted ${JSON.stringify(bad)}`);
+  }
+});
+
 console.log(`${passed} passed, ${failed} failed`);
 if (failed) process.exitCode = 1;

@@ -21,7 +21,7 @@ pub use router::{
     Action, BacklogPolicy, Delivery, DropReason, DropStats, EndMode, ForwardPlan, Output, Priority,
     RejectReason, RejectStats, Router, RouterConfig, RouterError, Stats, StreamEnd, TrackInfo,
 };
-pub use track::{Codec, MediaKind, MediaParams, TrackConfig};
+pub use track::{Codec, MediaKind, MediaParams, TrackConfig, TrackSource};
 pub use wire::control::{ClientMessage, ControlReader, Message, ServerMessage};
 pub use wire::media::{FrameHeader, StreamHeader, StreamKind, StreamReader};
 pub use wire::{CloseCode, PROTOCOL_VERSION, WireError};

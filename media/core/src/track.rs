@@ -59,6 +59,15 @@ pub enum MediaParams {
     },
 }
 
+/// What a track carries, so pages can lay a screen share out apart from cameras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    Camera,
+    Screen,
+    Microphone,
+}
+
 /// A track's codec configuration; enough for a WebCodecs decoder's `configure()`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RawTrackConfig", into = "RawTrackConfig")]
@@ -70,6 +79,8 @@ pub struct TrackConfig {
     /// Optional codec description (WebCodecs `description`, e.g. an `av1C` box),
     /// at most [`TrackConfig::MAX_DESCRIPTION`] bytes.
     pub description: Option<Bytes>,
+    /// What the track carries (optional; a video `camera` or `screen`, an audio `microphone`).
+    pub source: Option<TrackSource>,
 }
 
 /// Why a [`TrackConfig`] is not acceptable.
@@ -92,7 +103,14 @@ impl TrackConfig {
                 channels,
             },
             description: None,
+            source: None,
         }
+    }
+
+    /// The same configuration, saying what the track carries.
+    pub fn with_source(mut self, source: TrackSource) -> TrackConfig {
+        self.source = Some(source);
+        self
     }
 
     /// An AV1 track.
@@ -110,6 +128,7 @@ impl TrackConfig {
             codec,
             params: MediaParams::Video { width, height },
             description: None,
+            source: None,
         }
     }
 
@@ -187,6 +206,8 @@ struct RawTrackConfig {
     height: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<TrackSource>,
 }
 
 impl TryFrom<RawTrackConfig> for TrackConfig {
@@ -235,10 +256,21 @@ impl TryFrom<RawTrackConfig> for TrackConfig {
                 Some(Bytes::from(bytes))
             }
         };
+        match (raw.kind, raw.source) {
+            (_, None)
+            | (MediaKind::Video, Some(TrackSource::Camera | TrackSource::Screen))
+            | (MediaKind::Audio, Some(TrackSource::Microphone)) => {}
+            _ => {
+                return Err(TrackConfigError(
+                    "source must be camera or screen for video, microphone for audio",
+                ));
+            }
+        }
         let config = TrackConfig {
             codec: raw.codec,
             params,
             description,
+            source: raw.source,
         };
         config.validate()?;
         Ok(config)
@@ -262,6 +294,7 @@ impl From<TrackConfig> for RawTrackConfig {
             width,
             height,
             description: c.description.map(|d| BASE64.encode(d)),
+            source: c.source,
         }
     }
 }
@@ -278,6 +311,23 @@ impl fmt::Display for MediaKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_says_what_a_track_carries() {
+        let cam = TrackConfig::av1(640, 360).with_source(TrackSource::Camera);
+        let json = serde_json::to_string(&cam).unwrap();
+        assert!(json.contains("\"source\":\"camera\""), "{json}");
+        assert_eq!(serde_json::from_str::<TrackConfig>(&json).unwrap(), cam);
+        let plain = serde_json::to_string(&TrackConfig::av1(640, 360)).unwrap();
+        assert!(!plain.contains("source"), "absent when unset: {plain}");
+        for bad in [
+            r#"{"kind":"video","codec":"av1","width":640,"height":360,"source":"microphone"}"#,
+            r#"{"kind":"audio","codec":"opus","sample_rate":48000,"channels":1,"source":"screen"}"#,
+            r#"{"kind":"video","codec":"av1","width":640,"height":360,"source":"webcam"}"#,
+        ] {
+            assert!(serde_json::from_str::<TrackConfig>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn json_round_trips() {

@@ -87,6 +87,7 @@ impl VideoClip {
     /// The track configuration to publish it with.
     pub fn track_config(&self) -> TrackConfig {
         TrackConfig::av1(self.width, self.height)
+            .with_source(podium_media_core::TrackSource::Camera)
     }
 
     /// Average bitrate in bits per second.
@@ -142,7 +143,7 @@ impl AudioClip {
 
     /// The track configuration to publish it with.
     pub fn track_config() -> TrackConfig {
-        TrackConfig::opus(SAMPLE_RATE, 1)
+        TrackConfig::opus(SAMPLE_RATE, 1).with_source(podium_media_core::TrackSource::Microphone)
     }
 }
 
