@@ -212,6 +212,10 @@ pub struct LiveRoom {
     pub chat: Vec<ChatMessage>,
     pub questions: Vec<Question>,
     pub breakouts: Vec<Breakout>,
+    /// When open breakout rooms close by themselves (a host may change it).
+    pub breakouts_close_at: Option<Timestamp>,
+    /// Whether the one-minute warning for that time went out.
+    breakout_warned: bool,
     /// Index into the run of show.
     pub agenda_item: usize,
     pub agenda_item_started: Timestamp,
@@ -248,6 +252,8 @@ impl LiveRoom {
             chat,
             questions,
             breakouts: Vec::new(),
+            breakouts_close_at: None,
+            breakout_warned: false,
             agenda_item: 0,
             agenda_item_started: now,
             removed: BTreeSet::new(),
@@ -520,15 +526,103 @@ impl LiveRoom {
                 events.push(self.media(c.user_id));
             }
         }
+        if let Some(close) = self.breakouts_close_at {
+            if now >= close {
+                events.extend(self.end_breakouts());
+            } else if !self.breakout_warned && now >= close - BREAKOUT_WARNING {
+                self.breakout_warned = true;
+                events.extend(self.announce("Breakout rooms close in one minute.", now));
+            }
+        }
         if !events.is_empty() {
             events.push(LiveEvent::Changed);
         }
         events
     }
 
-    /// When the next countdown ends, for the caller's timer.
+    /// When the caller's timer must next call [`tick`](Self::tick): a
+    /// countdown ending, the breakout warning, or the breakouts closing.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.countdowns.iter().map(|c| c.ends_at).min()
+        let breakout = self.breakouts_close_at.map(|close| {
+            if self.breakout_warned {
+                close
+            } else {
+                close - BREAKOUT_WARNING
+            }
+        });
+        self.countdowns
+            .iter()
+            .map(|c| c.ends_at)
+            .chain(breakout)
+            .min()
+    }
+
+    /// A message from Podium itself in every open room.
+    fn announce(&mut self, text: &str, now: Timestamp) -> Vec<LiveEvent> {
+        let rooms: Vec<u32> = std::iter::once(MAIN_ROOM)
+            .chain(self.breakouts.iter().map(|b| b.id))
+            .collect();
+        rooms
+            .into_iter()
+            .map(|room| {
+                let msg = ChatMessage {
+                    id: self.id(),
+                    user_id: 0,
+                    name: "Podium".to_owned(),
+                    room,
+                    text: text.to_owned(),
+                    at: now,
+                };
+                self.chat.push(msg.clone());
+                LiveEvent::Chat(msg)
+            })
+            .collect()
+    }
+
+    /// A host sends one message to every room (main and breakouts).
+    pub fn broadcast(
+        &mut self,
+        host: u64,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.open()?;
+        let name = self.host(host)?.name.clone();
+        let text = clean_text(text, CHAT_MAX, "text")?;
+        let rooms: Vec<u32> = std::iter::once(MAIN_ROOM)
+            .chain(self.breakouts.iter().map(|b| b.id))
+            .collect();
+        Ok(rooms
+            .into_iter()
+            .map(|room| {
+                let msg = ChatMessage {
+                    id: self.id(),
+                    user_id: host,
+                    name: format!("{name} (to all rooms)"),
+                    room,
+                    text: text.clone(),
+                    at: now,
+                };
+                self.chat.push(msg.clone());
+                LiveEvent::Chat(msg)
+            })
+            .collect())
+    }
+
+    /// A host sets (or clears, with `None`) when open breakout rooms close.
+    pub fn set_breakout_timer(
+        &mut self,
+        host: u64,
+        minutes: Option<u32>,
+        now: Timestamp,
+    ) -> Result<Vec<LiveEvent>, DomainError> {
+        self.host(host)?;
+        if self.breakouts.is_empty() {
+            return Err(conflict("no_breakouts", "No breakout rooms are open."));
+        }
+        self.breakouts_close_at = breakout_deadline(minutes, now)?;
+        self.breakout_warned = false;
+        Ok(vec![LiveEvent::Changed])
     }
 
     /// Anyone on stage goes back to the audience ("Deactivate Mic & Camera").
@@ -799,9 +893,12 @@ impl LiveRoom {
         &mut self,
         host: u64,
         rooms: &[(String, Vec<u64>)],
+        minutes: Option<u32>,
+        now: Timestamp,
     ) -> Result<Vec<LiveEvent>, DomainError> {
         self.open()?;
         self.host(host)?;
+        let close_at = breakout_deadline(minutes, now)?;
         if !self.breakouts.is_empty() {
             return Err(conflict(
                 "breakouts_open",
@@ -837,6 +934,8 @@ impl LiveRoom {
         }
         self.queue.clear();
         self.countdowns.clear();
+        self.breakouts_close_at = close_at;
+        self.breakout_warned = false;
         let mut events = Vec::new();
         for (i, (name, members)) in rooms.iter().enumerate() {
             let id = i as u32 + 1;
@@ -875,7 +974,14 @@ impl LiveRoom {
         if self.breakouts.is_empty() {
             return Err(conflict("no_breakouts", "No breakout rooms are open."));
         }
+        Ok(self.end_breakouts())
+    }
+
+    /// Everyone back to the main room (a host's close, or the timer).
+    fn end_breakouts(&mut self) -> Vec<LiveEvent> {
         self.breakouts.clear();
+        self.breakouts_close_at = None;
+        self.breakout_warned = false;
         let ids: Vec<u64> = self.people.keys().copied().collect();
         let mut events = Vec::new();
         for id in ids {
@@ -890,7 +996,7 @@ impl LiveRoom {
             }
         }
         events.push(LiveEvent::Changed);
-        Ok(events)
+        events
     }
 
     /// A host may visit a breakout room (and come back with room 0).
@@ -938,6 +1044,25 @@ impl LiveRoom {
         self.queue.clear();
         self.countdowns.clear();
         Ok(vec![LiveEvent::Ended])
+    }
+}
+
+/// The one-minute warning before breakout rooms close.
+const BREAKOUT_WARNING: SignedDuration = SignedDuration::from_mins(1);
+
+/// A breakout timer of 1..=240 minutes from `now`, or none.
+fn breakout_deadline(
+    minutes: Option<u32>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, DomainError> {
+    match minutes {
+        None => Ok(None),
+        Some(m @ 1..=240) => Ok(Some(now + SignedDuration::from_mins(i64::from(m)))),
+        Some(_) => Err(DomainError::field(
+            "invalid_breakouts",
+            "minutes",
+            "Breakout rooms run for 1 to 240 minutes.",
+        )),
     }
 }
 
@@ -1145,7 +1270,7 @@ mod tests {
             r.chat(11, &"x".repeat(1001), now).unwrap_err().code,
             "text_too_long"
         );
-        r.open_breakouts(1, &[("Room A".into(), vec![11, 12])])
+        r.open_breakouts(1, &[("Room A".into(), vec![11, 12])], None, now)
             .unwrap();
         r.chat(11, "in the breakout", now).unwrap();
         assert!(r.chat_for(12).iter().any(|m| m.text == "in the breakout"));
@@ -1176,17 +1301,25 @@ mod tests {
 
     #[test]
     fn breakouts() {
-        let (mut r, _) = room();
+        let (mut r, now) = room();
         let too_many: Vec<(String, Vec<u64>)> =
             (0..11).map(|i| (format!("R{i}"), vec![])).collect();
         assert_eq!(
-            r.open_breakouts(1, &too_many).unwrap_err().code,
+            r.open_breakouts(1, &too_many, None, now).unwrap_err().code,
             "invalid_breakouts"
         );
-        assert!(r.open_breakouts(1, &[("x".repeat(31), vec![])]).is_err());
         assert!(
-            r.open_breakouts(1, &[("A".into(), vec![10]), ("B".into(), vec![10])])
+            r.open_breakouts(1, &[("x".repeat(31), vec![])], None, now)
                 .is_err()
+        );
+        assert!(
+            r.open_breakouts(
+                1,
+                &[("A".into(), vec![10]), ("B".into(), vec![10])],
+                None,
+                now
+            )
+            .is_err()
         );
         let plan = r.auto_assign(3);
         assert_eq!(plan.iter().map(Vec::len).sum::<usize>(), 11);
@@ -1195,9 +1328,12 @@ mod tests {
             .enumerate()
             .map(|(i, m)| (format!("Room {}", i + 1), m))
             .collect();
-        let ev = r.open_breakouts(10, &rooms).map(|_| ()).unwrap_err();
+        let ev = r
+            .open_breakouts(10, &rooms, None, now)
+            .map(|_| ())
+            .unwrap_err();
         assert_eq!(ev.code, "host_only");
-        let ev = r.open_breakouts(1, &rooms).unwrap();
+        let ev = r.open_breakouts(1, &rooms, None, now).unwrap();
         assert!(ev.iter().any(|e| matches!(
             e,
             LiveEvent::Media {
@@ -1219,5 +1355,73 @@ mod tests {
         assert!(r.people.values().all(|p| p.room == 0 || p.is_host));
         assert!(!r.people[&10].on_stage);
         assert!(r.people[&2].on_stage, "speakers back on stage");
+    }
+
+    #[test]
+    fn breakout_timer_warns_a_minute_before_and_closes_the_rooms() {
+        let (mut r, now) = room();
+        let rooms = vec![("A".to_owned(), vec![10, 11]), ("B".to_owned(), vec![12])];
+        assert_eq!(
+            r.open_breakouts(1, &rooms, Some(0), now).unwrap_err().code,
+            "invalid_breakouts"
+        );
+        r.open_breakouts(1, &rooms, Some(10), now).unwrap();
+        let ten = now + SignedDuration::from_mins(10);
+        assert_eq!(r.next_deadline(), Some(ten - SignedDuration::from_mins(1)));
+        assert!(r.tick(now + SignedDuration::from_mins(8)).is_empty());
+        // The host gives them five more minutes while the rooms run.
+        r.set_breakout_timer(1, Some(7), now + SignedDuration::from_mins(8))
+            .unwrap();
+        let close = now + SignedDuration::from_mins(15);
+        assert_eq!(r.breakouts_close_at, Some(close));
+        let warn = r.tick(close - SignedDuration::from_mins(1));
+        let warnings: Vec<u32> = warn
+            .iter()
+            .filter_map(|e| match e {
+                LiveEvent::Chat(m) if m.user_id == 0 => Some(m.room),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warnings, vec![0, 1, 2], "every room is warned once");
+        assert!(r.tick(close - SignedDuration::from_secs(30)).is_empty());
+        assert_eq!(r.next_deadline(), Some(close));
+        let closed = r.tick(close);
+        assert!(closed.iter().any(|e| matches!(
+            e,
+            LiveEvent::Media {
+                user_id: 10,
+                room: 0,
+                ..
+            }
+        )));
+        assert!(r.breakouts.is_empty() && r.breakouts_close_at.is_none());
+        assert!(r.people.values().all(|p| p.room == 0));
+        assert_eq!(r.next_deadline(), None);
+        assert_eq!(
+            r.set_breakout_timer(1, Some(5), close).unwrap_err().code,
+            "no_breakouts"
+        );
+    }
+
+    #[test]
+    fn hosts_message_every_room() {
+        let (mut r, now) = room();
+        r.open_breakouts(
+            1,
+            &[("A".into(), vec![10]), ("B".into(), vec![11])],
+            None,
+            now,
+        )
+        .unwrap();
+        assert_eq!(r.broadcast(10, "hi", now).unwrap_err().code, "host_only");
+        let ev = r.broadcast(1, "Five minutes left, wrap up!", now).unwrap();
+        assert_eq!(ev.len(), 3);
+        for who in [10, 11, 12] {
+            assert!(
+                r.chat_for(who)
+                    .iter()
+                    .any(|m| m.text == "Five minutes left, wrap up!")
+            );
+        }
     }
 }

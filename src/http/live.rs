@@ -160,6 +160,7 @@ struct ActionBody {
     room: Option<u32>,
     auto: Option<usize>,
     rooms: Option<Vec<BreakoutBody>>,
+    minutes: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -275,7 +276,8 @@ pub async fn action(
         (["breakouts"], false) => {
             let rooms = body.rooms;
             let auto = body.auto;
-            Box::new(move |r, _| {
+            let minutes = body.minutes;
+            Box::new(move |r, now| {
                 let plan: Vec<(String, Vec<u64>)> = match (rooms, auto) {
                     (Some(rooms), None) => {
                         rooms.into_iter().map(|b| (b.name, b.user_ids)).collect()
@@ -294,10 +296,18 @@ pub async fn action(
                         ));
                     }
                 };
-                r.open_breakouts(me, &plan)
+                r.open_breakouts(me, &plan, minutes, now)
             })
         }
         (["breakouts"], true) => Box::new(move |r, _| r.close_breakouts(me)),
+        (["breakouts", "timer"], false) => {
+            let minutes = body.minutes;
+            Box::new(move |r, now| r.set_breakout_timer(me, minutes, now))
+        }
+        (["broadcast"], false) => {
+            let text = need(body.text, "text")?;
+            Box::new(move |r, now| r.broadcast(me, &text, now))
+        }
         (["visit"], false) => {
             let room = need(body.room, "room")?;
             Box::new(move |r, _| r.visit(me, room))

@@ -530,6 +530,7 @@ pub fn snapshot(
             json!({"id": b.id, "name": b.name, "members": members})
         })
         .collect();
+    let breakouts_close_at = r.breakouts_close_at;
     json!({
         "status": status,
         "session": session_brief(session),
@@ -543,6 +544,7 @@ pub fn snapshot(
         "chat": chat,
         "questions": {"open": open.into_iter().map(q).collect::<Vec<_>>(), "answered": answered.into_iter().map(q).collect::<Vec<_>>()},
         "breakouts": breakouts,
+        "breakouts_close_at": breakouts_close_at,
         "agenda": {"items": items, "current": r.agenda_item, "current_started_at": r.agenda_item_started},
         "active_speaker": null,
         "limits": limits(&r.settings),

@@ -455,6 +455,40 @@ async fn live_room_with_three_browsers() {
         .await;
     host.screenshot("live-stage-three-speakers").await;
 
+    // Breakout rooms with a timer; a message to every room; close them.
+    click(&host, "#breakouts").await;
+    host.eval("(() => { const s = document.querySelector('#breakout-minutes'); s.value = '10'; s.dispatchEvent(new Event('change')); return true; })()").await;
+    host.screenshot("live-breakouts-dialog").await;
+    click(&host, "#open-rooms").await;
+    guest
+        .wait_js(
+            "document.querySelector('#breakout-banner')?.textContent || ''",
+            10,
+            |v| v.as_str().unwrap_or("").contains("Rooms close at"),
+        )
+        .await;
+    host.fill("broadcast-form", "text", "Two minutes left in the rooms")
+        .await;
+    click(&host, "#broadcast-send").await;
+    guest
+        .wait_js(
+            "document.querySelector('#chat-list')?.textContent || ''",
+            10,
+            |v| {
+                v.as_str()
+                    .unwrap_or("")
+                    .contains("Two minutes left in the rooms")
+            },
+        )
+        .await;
+    host.screenshot("live-breakouts").await;
+    click(&host, "#close-rooms").await;
+    guest
+        .wait_js("!!document.querySelector('#breakout-banner')", 10, |v| {
+            v == false
+        })
+        .await;
+
     for b in [host, pres, guest] {
         b.close().await;
     }

@@ -456,11 +456,52 @@ async fn breakouts_and_bad_input() {
     for c in [&host, &pres, &g1, &g2] {
         c.post(&format!("{base}/join"), json!({})).await;
     }
+    assert_error(
+        &host
+            .post(
+                &format!("{base}/breakouts"),
+                json!({"auto": 2, "minutes": 0}),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_breakouts",
+    );
     let (s, v) = host
-        .post(&format!("{base}/breakouts"), json!({"auto": 2}))
+        .post(
+            &format!("{base}/breakouts"),
+            json!({"auto": 2, "minutes": 10}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["breakouts"].as_array().unwrap().len(), 2);
+    let closes: Timestamp = v["breakouts_close_at"].as_str().unwrap().parse().unwrap();
+    let (_, v) = host
+        .post(&format!("{base}/breakouts/timer"), json!({"minutes": 15}))
+        .await;
+    let later: Timestamp = v["breakouts_close_at"].as_str().unwrap().parse().unwrap();
+    assert!(later > closes, "the host extends the rooms");
+    host.post(
+        &format!("{base}/broadcast"),
+        json!({"text": "Five minutes left"}),
+    )
+    .await;
+    for c in [&g1, &g2] {
+        let (_, v) = c.get(&base).await;
+        assert!(
+            v["chat"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["text"] == "Five minutes left"),
+            "every room hears it"
+        );
+    }
+    assert_error(
+        &g1.post(&format!("{base}/broadcast"), json!({"text": "x"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "host_only",
+    );
     let (_, mine) = g1.get(&base).await;
     assert_ne!(mine["me"]["room"], 0);
     assert_eq!(

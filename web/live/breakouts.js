@@ -33,6 +33,12 @@ export function openBreakoutsDialog(room) {
   const assignList = h('ul', { class: 'lr-bo-assign-list' });
   const assignBox = h('div', { class: 'lr-bo-assign', id: 'breakout-assign', hidden: true }, search, assignList);
   const error = h('p', { class: 'form-error', id: 'breakouts-error', role: 'alert', hidden: true });
+  const minutes = h(
+    'select',
+    { class: 'input input-sm lr-bo-minutes', id: 'breakout-minutes', 'aria-labelledby': 'breakout-minutes-label' },
+    h('option', { value: '' }, 'No timer'),
+    [5, 10, 15, 20, 30, 45, 60].map((m) => h('option', { value: String(m) }, `${m} minutes`)),
+  );
   const open = h('button', { type: 'button', class: 'btn btn-primary', id: 'open-rooms' }, 'Open Rooms');
   const cancel = h('button', { type: 'button', class: 'btn btn-secondary', id: 'cancel-breakouts' }, 'Cancel');
 
@@ -111,6 +117,13 @@ export function openBreakoutsDialog(room) {
       ),
       h('fieldset', { class: 'fieldset lr-bo-fieldset' }, h('legend', { class: 'label' }, 'Room names'), namesList, h('p', { class: 'field-hint' }, `At most ${NAME_MAX} characters.`)),
       h(
+        'div',
+        { class: 'lr-bo-count' },
+        h('span', { class: 'label', id: 'breakout-minutes-label' }, 'Close rooms after'),
+        minutes,
+        h('span', { class: 'muted small' }, 'Everyone is warned a minute before.'),
+      ),
+      h(
         'fieldset',
         { class: 'fieldset lr-bo-fieldset' },
         h('legend', { class: 'label' }, 'Participants'),
@@ -148,6 +161,7 @@ export function openBreakoutsDialog(room) {
     } else {
       body = { rooms: clean.map((name, i) => ({ name, user_ids: people.filter((p) => assigned.get(p.user_id) === i).map((p) => p.user_id) })) };
     }
+    if (minutes.value) body.minutes = Number(minutes.value);
     open.disabled = true;
     try {
       await room.call('/breakouts', body);
@@ -162,6 +176,30 @@ export function openBreakoutsDialog(room) {
   plus.focus();
 }
 
+/** A one-line form that sends a message to every room (hosts). */
+function broadcastForm(room) {
+  const input = h('input', { type: 'text', class: 'input input-sm', id: 'broadcast-text', name: 'text', maxlength: '1000', placeholder: 'Message all rooms', 'aria-label': 'Message all rooms' });
+  const send = h('button', { type: 'submit', class: 'btn btn-secondary btn-sm', id: 'broadcast-send' }, 'Send');
+  const form = h('form', { class: 'lr-bo-broadcast', id: 'broadcast-form' }, input, send);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    send.disabled = true;
+    try {
+      await room.call('/broadcast', { text });
+      input.value = '';
+    } catch (err) {
+      input.setCustomValidity(err.message);
+      input.reportValidity();
+      input.setCustomValidity('');
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return form;
+}
+
 /** The bar above the stage while breakout rooms are open. */
 export function createBreakoutBar(room) {
   const el = h('div', { class: 'lr-bo-bar-wrap' });
@@ -169,7 +207,9 @@ export function createBreakoutBar(room) {
     const live = room.live;
     const me = live.me;
     const rooms = live.breakouts || [];
-    const sig = JSON.stringify([rooms, me.room, me.can_moderate]);
+    const closeAt = live.breakouts_close_at ? new Date(live.breakouts_close_at) : null;
+    const closesText = closeAt ? `Rooms close at ${closeAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}. ` : '';
+    const sig = JSON.stringify([rooms, me.room, me.can_moderate, live.breakouts_close_at]);
     redrawIf(el, sig, () => {
       if (!rooms.length) return [];
       if (me.can_moderate) {
@@ -192,6 +232,22 @@ export function createBreakoutBar(room) {
           { class: 'lr-bo-bar', id: 'room-switcher', 'aria-label': 'Switch room' },
           h('span', { class: 'lr-bo-bar-label' }, ic('grid', 'icon icon-sm'), 'Rooms'),
           h('div', { class: 'lr-bo-rooms' }, btn(0, 'Main room', mainCount), rooms.map((r) => btn(r.id, r.name, r.members.length))),
+          closeAt ? h('span', { class: 'lr-bo-bar-label', id: 'breakout-closes' }, closesText.trim()) : null,
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn btn-secondary btn-sm',
+              id: 'breakout-extend',
+              // Five more minutes from the current closing time (or from now).
+              onclick: (e) => {
+                const left = closeAt ? Math.max(0, Math.ceil((closeAt.getTime() - Date.now()) / 60000)) : 0;
+                room.act(e.currentTarget, '/breakouts/timer', { minutes: Math.min(240, left + 5) });
+              },
+            },
+            '+5 min',
+          ),
+          broadcastForm(room),
           h('button', { type: 'button', class: 'btn btn-danger-outline btn-sm', id: 'close-rooms', onclick: (e) => room.act(e.currentTarget, '/breakouts', null, 'DELETE') }, 'Close rooms'),
         );
       }
@@ -201,8 +257,8 @@ export function createBreakoutBar(room) {
         { class: 'banner banner-info lr-banner', id: 'breakout-banner', role: 'status', dataset: { room: me.room } },
         ic('grid', 'icon icon-sm'),
         mine
-          ? h('p', null, h('strong', null, `You’re in ${mine.name}. `), 'Your camera and microphone are on here, and the chat only goes to this room.')
-          : h('p', null, h('strong', null, 'Breakout rooms are open. '), 'You’re in the main room.'),
+          ? h('p', null, h('strong', null, `You’re in ${mine.name}. `), closesText, 'Your camera and microphone are on here, and the chat only goes to this room.')
+          : h('p', null, h('strong', null, 'Breakout rooms are open. '), closesText, 'You’re in the main room.'),
       );
     });
   }
