@@ -489,6 +489,17 @@ async fn live_room_with_three_browsers() {
         })
         .await;
 
+    // The room on a phone-sized window.
+    guest.client.set_window_size(390, 844).await.unwrap();
+    let overflow = guest
+        .eval("document.documentElement.scrollWidth > window.innerWidth")
+        .await;
+    guest.screenshot("live-room-phone").await;
+    assert_eq!(
+        overflow, false,
+        "no horizontal scrolling in the room on a phone"
+    );
+
     for b in [host, pres, guest] {
         b.close().await;
     }
