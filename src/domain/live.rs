@@ -740,22 +740,7 @@ impl LiveRoom {
         self.open()?;
         let p = self.person(user_id)?.clone();
         let text = clean_text(text, CHAT_MAX, "text")?;
-        let window = self.settings.chat_window;
-        let times = self.chat_times.entry(user_id).or_default();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            times.pop_front();
-        }
-        if times.len() >= self.settings.chat_burst {
-            return Err(refuse(
-                ErrorKind::TooMany,
-                "slow_down",
-                "You are sending messages too quickly; wait a few seconds.",
-            ));
-        }
-        times.push_back(now);
+        self.throttle(user_id, now)?;
         let msg = ChatMessage {
             id: self.id(),
             user_id,
@@ -775,6 +760,28 @@ impl LiveRoom {
         Ok(vec![LiveEvent::Chat(msg)])
     }
 
+    /// One limit for everything a person writes (chat and questions): at most
+    /// `chat_burst` within `chat_window`.
+    fn throttle(&mut self, user_id: u64, now: Timestamp) -> Result<(), DomainError> {
+        let window = self.settings.chat_window;
+        let times = self.chat_times.entry(user_id).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.settings.chat_burst {
+            return Err(refuse(
+                ErrorKind::TooMany,
+                "slow_down",
+                "You are sending messages too quickly; wait a few seconds.",
+            ));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+
     /// Chat a person may read: their room's messages.
     pub fn chat_for(&self, user_id: u64) -> Vec<&ChatMessage> {
         let room = self.people.get(&user_id).map_or(MAIN_ROOM, |p| p.room);
@@ -790,6 +797,7 @@ impl LiveRoom {
         self.open()?;
         let name = self.person(user_id)?.name.clone();
         let text = clean_text(text, QUESTION_MAX, "text")?;
+        self.throttle(user_id, now)?;
         let id = self.id();
         self.questions.push(Question {
             id,
@@ -1265,6 +1273,12 @@ mod tests {
             r.chat(10, "later", now + SignedDuration::from_secs(10))
                 .is_ok()
         );
+        // Questions count against the same limit (no flooding the Q&A either).
+        for i in 0..4 {
+            r.ask(13, &format!("q{i}"), now).unwrap();
+        }
+        r.chat(13, "one more", now).unwrap();
+        assert_eq!(r.ask(13, "flood", now).unwrap_err().code, "slow_down");
         assert_eq!(r.chat(10, "   ", now).unwrap_err().code, "empty_text");
         assert_eq!(
             r.chat(11, &"x".repeat(1001), now).unwrap_err().code,
