@@ -29,6 +29,8 @@ const ROUTES = [
   route('/admin', 'admin', () => import('./views/admin.js')),
   route('/sessions/:id/live', 'live', () => import('./live/room.js')),
   route('/sessions/:id', 'session', () => import('./views/session.js')),
+  route('/members', 'members', () => import('./views/members.js')),
+  route('/members/:id', 'member', () => import('./views/members.js')),
   route('/schedule', 'schedule', () => import('./views/schedule.js')),
   // 'new' before ':id' so it isn't taken for an id.
   route('/admin/sessions/new', 'admin-session-new', () => import('./views/admin-session.js')),

@@ -70,6 +70,50 @@ impl<'a> From<&'a User> for UserSummary<'a> {
     }
 }
 
+/// What members see of each other: name, bio, links, since when (never the email).
+#[derive(Serialize)]
+pub struct PublicProfile<'a> {
+    id: u64,
+    name: &'a str,
+    bio: &'a str,
+    links: &'a [String],
+    created_at: Timestamp,
+}
+
+impl<'a> From<&'a User> for PublicProfile<'a> {
+    fn from(u: &'a User) -> Self {
+        PublicProfile {
+            id: u.id,
+            name: &u.name,
+            bio: &u.bio,
+            links: &u.links,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// `GET /api/members`: the member directory, for signed-in members, by name.
+pub async fn members(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    require_user(state, req.headers()).await?;
+    let mut users = state.blocking(|s| s.users()).await?;
+    users.sort_by_key(|u| u.name.to_lowercase());
+    let list: Vec<PublicProfile> = users.iter().map(PublicProfile::from).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "members": list }),
+    ))
+}
+
+/// `GET /api/members/{id}`: one member's public profile.
+pub async fn member(state: &AppState, id: u64, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    require_user(state, req.headers()).await?;
+    let user = state.blocking(move |s| s.user(id)).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "member": PublicProfile::from(&user) }),
+    ))
+}
+
 fn me_response(status: StatusCode, user: &User) -> Resp {
     json(status, &serde_json::json!({ "user": Me::from(user) }))
 }

@@ -144,6 +144,8 @@ enum Api {
     Participant(u64, u64),
     PresenterOrder(u64),
     Live(u64, Vec<String>),
+    Members,
+    Member(u64),
 }
 
 impl Api {
@@ -174,6 +176,8 @@ impl Api {
             }
             ["sessions", id, "presenters", "order"] => Api::PresenterOrder(id.parse().ok()?),
             ["me", "schedule"] => Api::Schedule,
+            ["members"] => Api::Members,
+            ["members", id] => Api::Member(id.parse().ok()?),
             ["sessions", id, "live", rest @ ..] => Api::Live(
                 id.parse().ok()?,
                 rest.iter().map(|s| (*s).to_owned()).collect(),
@@ -184,7 +188,12 @@ impl Api {
 
     fn allow(&self) -> &'static str {
         match self {
-            Api::Config | Api::AdminUsers | Api::Schedule | Api::Participants(_) => "GET",
+            Api::Config
+            | Api::AdminUsers
+            | Api::Schedule
+            | Api::Participants(_)
+            | Api::Members
+            | Api::Member(_) => "GET",
             Api::Signup
             | Api::Signin
             | Api::Signout
@@ -229,7 +238,8 @@ fn page(path: &str) -> Option<Page> {
         [""] | ["signin"] | ["signup"] | ["setup"] => Page::Public,
         ["sessions", id] if id.parse::<u64>().is_ok() => Page::Public,
         ["sessions", id, "live"] if id.parse::<u64>().is_ok() => Page::SignedIn,
-        ["profile"] | ["schedule"] => Page::SignedIn,
+        ["profile"] | ["schedule"] | ["members"] => Page::SignedIn,
+        ["members", id] if id.parse::<u64>().is_ok() => Page::SignedIn,
         ["admin"] => Page::Admin,
         ["admin", "sessions", "new"] => Page::Organiser,
         ["admin", "sessions", id] if id.parse::<u64>().is_ok() => Page::Organiser,
@@ -280,6 +290,8 @@ async fn route(
                 sessions::leave_waitlist(state, id, req).await
             }
             (Api::Schedule, &Method::GET) => sessions::schedule(state, req).await,
+            (Api::Members, &Method::GET) => accounts::members(state, req).await,
+            (Api::Member(id), &Method::GET) => accounts::member(state, id, req).await,
             (Api::Participants(id), &Method::GET) => sessions::participants(state, id, req).await,
             (Api::Participant(id, uid), &Method::PATCH) => {
                 sessions::update_participant(state, id, uid, req).await

@@ -526,3 +526,44 @@ async fn accounts_and_sign_ins_survive_a_restart() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn member_directory_shows_profiles_but_never_emails() {
+    let app = TestApp::start().await;
+    let ada = app.member("ada@example.org", "Ada").await;
+    ada.patch(
+        "/api/me",
+        json!({"bio": "Engines", "links": ["https://ada.example.org"]}),
+    )
+    .await;
+    let bob = app.member("bob@example.org", "Bob").await;
+    let (s, list) = bob.get("/api/members").await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = list["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ada", "Bob"]);
+    assert!(
+        !list.to_string().contains("@example.org"),
+        "no emails: {list}"
+    );
+    let id = list["members"][0]["id"].as_u64().unwrap();
+    let (s, one) = bob.get(&format!("/api/members/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(one["member"]["bio"], "Engines");
+    assert_eq!(one["member"]["links"], json!(["https://ada.example.org"]));
+    assert!(one["member"].get("email").is_none());
+    assert_error(
+        &bob.get("/api/members/999").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &app.client().get("/api/members").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}

@@ -68,6 +68,19 @@ async fn sign_up_sign_in_and_profile_in_a_real_browser() {
     b.open(&format!("{}/profile", app.url), "profile").await;
     b.screenshot("profile").await;
 
+    // The member directory shows Grace's profile to members.
+    b.open(&format!("{}/members", app.url), "members").await;
+    assert!(
+        b.text("#member-list")
+            .await
+            .contains("Compilers, COBOL and nanoseconds.")
+    );
+    b.screenshot("members").await;
+    click(&b, "#member-list li:last-child a.member-card-head").await;
+    b.wait_page("member").await;
+    assert!(b.text("#member-profile").await.contains("Grace Hopper"));
+    b.screenshot("member-profile").await;
+
     // Sign out and back in through the page.
     b.client.delete_all_cookies().await.unwrap();
     b.open(&format!("{}/signin", app.url), "signin").await;
