@@ -436,12 +436,12 @@ impl AppState {
     /// What a browser needs to reach the media engine: the WebTransport URL,
     /// a one-minute join token carrying its room and publish right, and the
     /// certificate hashes when the certificate is self-signed.
-    pub async fn media_join(
+    pub fn media_join(
         &self,
         session: &crate::domain::sessions::Session,
         user: &crate::store::User,
         live: &Arc<crate::live::LiveSession>,
-    ) -> Result<serde_json::Value, crate::http::ApiErrorPublic> {
+    ) -> serde_json::Value {
         use podium_media::{JoinClaims, ParticipantId, RoomId, SessionId};
         let (name, role, room, on_stage) = live.with_room(|r| {
             r.people
@@ -471,12 +471,12 @@ impl AppState {
                     .collect::<Vec<_>>()
             ),
         };
-        Ok(serde_json::json!({
+        serde_json::json!({
             "url": self.sfu.session_url(&self.public_host, SessionId(session.id)),
             "token": self.sfu.token_key().sign(&claims),
             "cert_hashes": hashes,
             "participant_id": user.id,
-        }))
+        })
     }
 }
 

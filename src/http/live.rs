@@ -124,7 +124,7 @@ pub async fn join(
         room.join(uid, &name, registered, host, now)
     })
     .await?;
-    let media = state.media_join(&c.session, &c.user, &live).await?;
+    let media = state.media_join(&c.session, &c.user, &live);
     Ok(respond(
         StatusCode::OK,
         &json!({"live": snapshot(state, &c, Some(&live)), "media": media}),

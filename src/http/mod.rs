@@ -27,8 +27,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use assets::Assets;
-pub use error::ApiError as ApiErrorPublic;
-use error::ApiError;
+pub use error::ApiError;
 use response::{Resp, json, redirect, text};
 
 use crate::app::AppState;
