@@ -468,6 +468,17 @@ async fn live_room_with_three_browsers() {
         .await;
     host.screenshot("live-stage-three-speakers").await;
 
+    // A reload puts the presenter back on stage, publishing again.
+    let before = host.eval(&decoded(pid)).await["v"].as_u64().unwrap_or(0);
+    pres.client.refresh().await.unwrap();
+    pres.wait_page("live").await;
+    pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
+        .await;
+    host.wait_js(&decoded(pid), 30, |v| {
+        v["v"].as_u64().unwrap_or(0) > before + 5
+    })
+    .await;
+
     // Breakout rooms with a timer; a message to every room; close them.
     click(&host, "#breakouts").await;
     host.eval("(() => { const s = document.querySelector('#breakout-minutes'); s.value = '10'; s.dispatchEvent(new Event('change')); return true; })()").await;
