@@ -468,14 +468,31 @@ async fn live_room_with_three_browsers() {
         .await;
     host.screenshot("live-stage-three-speakers").await;
 
-    // A reload puts the presenter back on stage, publishing again.
-    let before = host.eval(&decoded(pid)).await["v"].as_u64().unwrap_or(0);
+    // A reload puts the presenter back on stage, publishing again: the host
+    // decodes a new video track from them.
+    let tracks_of = |who: u64| {
+        format!(
+            "window.podiumLive.stats().subscribed.filter(s => s.participant === {who} && s.kind === 'video').map(s => [s.track, s.framesDecoded || 0])"
+        )
+    };
+    let old: Vec<u64> = host
+        .eval(&tracks_of(pid))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t[0].as_u64().unwrap())
+        .collect();
     pres.client.refresh().await.unwrap();
     pres.wait_page("live").await;
     pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
         .await;
-    host.wait_js(&decoded(pid), 30, |v| {
-        v["v"].as_u64().unwrap_or(0) > before + 5
+    host.wait_js(&tracks_of(pid), 30, |v| {
+        v.as_array().is_some_and(|ts| {
+            ts.iter().any(|t| {
+                !old.contains(&t[0].as_u64().unwrap_or(0)) && t[1].as_u64().unwrap_or(0) > 5
+            })
+        })
     })
     .await;
 
