@@ -7,6 +7,7 @@ use crate::support::browser::Browser;
 
 #[tokio::test]
 async fn sign_up_sign_in_and_profile_in_a_real_browser() {
+    let _turn = crate::support::browser::exclusive().await;
     let app = TestApp::start_with("[community]\nname = \"Rust Peer Learning\"\n").await;
     let b = Browser::launch().await;
 
@@ -95,6 +96,7 @@ async fn sign_up_sign_in_and_profile_in_a_real_browser() {
 
 #[tokio::test]
 async fn pages_fit_a_phone_screen() {
+    let _turn = crate::support::browser::exclusive().await;
     let app = TestApp::start().await;
     app.member("mo@example.org", "Mo Phone").await;
     let b = Browser::launch_sized(390, 844).await;
@@ -121,6 +123,7 @@ async fn pages_fit_a_phone_screen() {
 /// schedule and cancels.
 #[tokio::test]
 async fn sessions_end_to_end_in_a_real_browser() {
+    let _turn = crate::support::browser::exclusive().await;
     use fantoccini::Locator;
     let app = TestApp::start_with(
         "[community]\nname = \"Rust Peer Learning\"\ntime_zone = \"Europe/Berlin\"\n",
@@ -300,6 +303,7 @@ async fn click(b: &Browser, css: &str) {
 /// is seen on stage by the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_room_with_three_browsers() {
+    let _turn = crate::support::browser::exclusive().await;
     use serde_json::json;
     let app = TestApp::start_with("[live]\ncountdown_seconds = 3\n").await;
     let admin = app.admin().await;
@@ -550,6 +554,7 @@ async fn live_room_with_three_browsers() {
 /// session through the same editor admins use.
 #[tokio::test]
 async fn a_member_creates_a_session_when_the_community_allows_it() {
+    let _turn = crate::support::browser::exclusive().await;
     let app = TestApp::start_with("[features]\nmembers_can_create_sessions = true\n").await;
     app.member("maker@example.org", "Maya Maker").await;
     let b = Browser::launch().await;

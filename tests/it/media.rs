@@ -136,6 +136,7 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_and_a_bot_exchange_media_through_the_sfu() {
+    let _turn = crate::support::browser::exclusive().await;
     let app = TestApp::start().await;
     let people = [
         ("host@example.org", "Host", "host"),

@@ -10,6 +10,13 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
+/// Browser tests take turns: several Chromiums with fake cameras at once
+/// make every one of them slow on a 2-core machine.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 pub struct Browser {
     pub client: Client,
     driver: Child,
