@@ -131,6 +131,58 @@ pub async fn join(
     ))
 }
 
+/// `GET /live/thumbnail[?user=ID]`: a small JPEG of someone's camera (made
+/// by the media engine from a recent keyframe), or of the first speaker on
+/// stage when no one is named.
+pub async fn thumbnail(
+    state: &Arc<AppState>,
+    id: u64,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    use podium_media::{ParticipantId, SessionId};
+    let named = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("user=")))
+        .map(|v| v.parse::<u64>())
+        .transpose()
+        .map_err(|_| DomainError::field("invalid_user", "user", "`user` must be a user id."))?;
+    let c = context(state, id, &req).await?;
+    let live = running(state, &c).await?;
+    let candidates: Vec<u64> = match named {
+        Some(u) => vec![u],
+        None => live.with_room(|r| {
+            let mut on: Vec<&crate::domain::live::Person> = r
+                .people
+                .values()
+                .filter(|p| p.on_stage && p.room == 0)
+                .collect();
+            on.sort_by_key(|p| (!p.is_host, p.joined_at));
+            on.iter().map(|p| p.user_id).collect()
+        }),
+    };
+    let jpeg = candidates
+        .into_iter()
+        .find_map(|u| {
+            state
+                .sfu
+                .participant_thumbnail(SessionId(id), ParticipantId(u))
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_thumbnail",
+                "There is no picture of this camera yet.",
+            )
+        })?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(hyper::header::CONTENT_TYPE, "image/jpeg")
+        .header(hyper::header::CACHE_CONTROL, "private, max-age=5")
+        .body(super::response::full(jpeg))
+        .expect("valid response"))
+}
+
 pub async fn leave(
     state: &Arc<AppState>,
     id: u64,

@@ -212,7 +212,7 @@ impl Api {
                 .collect::<Vec<_>>()
                 .as_slice()
             {
-                [] | ["events"] => "GET",
+                [] | ["events"] | ["thumbnail"] => "GET",
                 ["stage", "request"] | ["breakouts"] => "POST, DELETE",
                 _ => "POST",
             },
@@ -304,10 +304,11 @@ async fn route(
                 match (rest.as_slice(), m) {
                     ([], &Method::GET) => live::get(state, id, req).await,
                     (["events"], &Method::GET) => live::events(state, id, req).await,
+                    (["thumbnail"], &Method::GET) => live::thumbnail(state, id, req).await,
                     (["start"], &Method::POST) => live::start(state, id, req).await,
                     (["join"], &Method::POST) => live::join(state, id, req).await,
                     (["leave"], &Method::POST) => live::leave(state, id, req).await,
-                    ([] | ["events"], _) => Err(method_not_allowed(m, "GET")),
+                    ([] | ["events"] | ["thumbnail"], _) => Err(method_not_allowed(m, "GET")),
                     (_, &Method::POST | &Method::DELETE) => {
                         live::action(state, id, &rest, m, req).await
                     }

@@ -545,6 +545,23 @@ async fn live_room_with_three_browsers() {
         "no horizontal scrolling in the room on a phone"
     );
 
+    // The home page shows a picture of the stage on the live session's card.
+    guest.client.set_window_size(1280, 900).await.unwrap();
+    guest.open(&format!("{}/", app.url), "home").await;
+    guest
+        .wait_js(
+            "(() => { const i = document.querySelector('.session-card-thumb'); return !!i && i.complete && i.naturalWidth > 0; })()",
+            20,
+            |v| v == true,
+        )
+        .await;
+    guest
+        .eval(
+            "(() => { document.querySelector('#session-list').scrollIntoView(); return true; })()",
+        )
+        .await;
+    guest.screenshot("home-live-now").await;
+
     for b in [host, pres, guest] {
         b.close().await;
     }

@@ -322,6 +322,41 @@ countdown_seconds = 1
         .expect("the presenter is on stage");
     let _pv = pb.start_video(1, pv, clip.clone());
 
+    // The media engine makes a thumbnail of the presenter's camera for the pages.
+    let thumb = format!("{}{live}/thumbnail?user={}", app.url, p.user_id);
+    let jpeg = async {
+        loop {
+            let r = guest.http.get(&thumb).send().await.unwrap();
+            if r.status() == StatusCode::OK {
+                assert_eq!(r.headers()["content-type"], "image/jpeg");
+                return r.bytes().await.unwrap();
+            }
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let jpeg = tokio::time::timeout(Duration::from_secs(15), jpeg)
+        .await
+        .expect("a thumbnail");
+    assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "a JPEG");
+    let any = guest
+        .http
+        .get(format!("{}{live}/thumbnail", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        any.status(),
+        StatusCode::OK,
+        "the first speaker's picture without a user"
+    );
+    let bad = guest.get(&format!("{live}/thumbnail?user=abc")).await;
+    assert_eq!(bad.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.client().get(&format!("{live}/thumbnail")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
     // The audience cannot publish; it receives the stage.
     let refused = gb.publish(1, clip.track_config()).await;
     assert!(

@@ -114,6 +114,18 @@ export function createPeople(room) {
     ];
   }
 
+  /** A camera picture for people on stage with the camera on, else initials. */
+  function face(p, live) {
+    const letters = h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' }, initials(p.name));
+    if (!p.on_stage || !p.camera || !live.session) return letters;
+    return h('img', {
+      class: 'avatar avatar-sm lr-thumb',
+      alt: '',
+      src: `/api/sessions/${live.session.id}/live/thumbnail?user=${p.user_id}&t=${Math.floor(Date.now() / 10000)}`,
+      onerror: (e) => e.currentTarget.replaceWith(letters),
+    });
+  }
+
   function personRow(p, live) {
     const me = live.me;
     const you = p.user_id === me.user_id;
@@ -161,7 +173,7 @@ export function createPeople(room) {
     return h(
       'li',
       { class: ['lr-person', you && 'is-you', p.on_stage && 'is-on-stage', p.hand_raised && 'has-hand'], dataset: { userId: p.user_id, onStage: p.on_stage ? '1' : '0', room: p.room } },
-      h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' }, initials(p.name)),
+      face(p, live),
       h('div', { class: 'lr-person-text' }, h('span', { class: 'lr-person-name' }, p.name), h('span', { class: 'lr-person-badges' }, badges)),
       states,
       actions,

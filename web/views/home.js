@@ -62,7 +62,19 @@ function excerpt(text, max = 240) {
   return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,.;:–—-]+$/, '')}…`;
 }
 
-function sessionCard(session) {
+/** A recent picture of the stage, for sessions happening now (signed-in viewers). */
+function liveThumb(session, me) {
+  if (!me || session.status !== 'in_progress') return null;
+  return h('img', {
+    class: 'session-card-thumb',
+    alt: '',
+    src: `/api/sessions/${session.id}/live/thumbnail?t=${Math.floor(Date.now() / 10000)}`,
+    // No picture yet (or media off): just the card.
+    onerror: (e) => e.currentTarget.remove(),
+  });
+}
+
+function sessionCard(session, me) {
   const full = session.status === 'full';
   const open = session.status === 'open';
   const description = excerpt(session.description);
@@ -94,6 +106,7 @@ function sessionCard(session) {
         ),
       ),
       when,
+      liveThumb(session, me),
       description ? h('p', { class: 'session-card-desc' }, description) : null,
       h(
         'div',
@@ -118,7 +131,7 @@ function renderSessions(container, sessions, me) {
   replace(
     container,
     timeZoneNote(),
-    h('ul', { class: 'session-grid', id: 'session-list' }, sessions.map(sessionCard)),
+    h('ul', { class: 'session-grid', id: 'session-list' }, sessions.map((s) => sessionCard(s, me))),
   );
 }
 
