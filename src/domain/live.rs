@@ -417,14 +417,15 @@ impl LiveRoom {
     }
 
     pub fn withdraw(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+        self.drop_request(user_id, "You have no request waiting.")
+    }
+
+    /// Takes someone's request out of the queue and lowers their hand.
+    fn drop_request(&mut self, user_id: u64, missing: &str) -> Result<Vec<LiveEvent>, DomainError> {
         let before = self.queue.len();
         self.queue.retain(|r| r.user_id != user_id);
         if self.queue.len() == before {
-            return Err(refuse(
-                ErrorKind::NotFound,
-                "no_request",
-                "You have no request waiting.",
-            ));
+            return Err(refuse(ErrorKind::NotFound, "no_request", missing));
         }
         if let Some(p) = self.people.get_mut(&user_id) {
             p.hand_raised = false;
@@ -478,19 +479,7 @@ impl LiveRoom {
 
     pub fn decline(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
         self.host(host)?;
-        let before = self.queue.len();
-        self.queue.retain(|r| r.user_id != user_id);
-        if self.queue.len() == before {
-            return Err(refuse(
-                ErrorKind::NotFound,
-                "no_request",
-                "That request is no longer waiting.",
-            ));
-        }
-        if let Some(p) = self.people.get_mut(&user_id) {
-            p.hand_raised = false;
-        }
-        Ok(vec![LiveEvent::Changed])
+        self.drop_request(user_id, "That request is no longer waiting.")
     }
 
     /// The approved person changes their mind during the countdown.
@@ -559,6 +548,17 @@ impl LiveRoom {
 
     /// A message from Podium itself in every open room.
     fn announce(&mut self, text: &str, now: Timestamp) -> Vec<LiveEvent> {
+        self.post_everywhere(0, "Podium", text, now)
+    }
+
+    /// One chat message in the main room and every breakout room.
+    fn post_everywhere(
+        &mut self,
+        user_id: u64,
+        name: &str,
+        text: &str,
+        now: Timestamp,
+    ) -> Vec<LiveEvent> {
         let rooms: Vec<u32> = std::iter::once(MAIN_ROOM)
             .chain(self.breakouts.iter().map(|b| b.id))
             .collect();
@@ -567,8 +567,8 @@ impl LiveRoom {
             .map(|room| {
                 let msg = ChatMessage {
                     id: self.id(),
-                    user_id: 0,
-                    name: "Podium".to_owned(),
+                    user_id,
+                    name: name.to_owned(),
                     room,
                     text: text.to_owned(),
                     at: now,
@@ -589,24 +589,7 @@ impl LiveRoom {
         self.open()?;
         let name = self.host(host)?.name.clone();
         let text = clean_text(text, CHAT_MAX, "text")?;
-        let rooms: Vec<u32> = std::iter::once(MAIN_ROOM)
-            .chain(self.breakouts.iter().map(|b| b.id))
-            .collect();
-        Ok(rooms
-            .into_iter()
-            .map(|room| {
-                let msg = ChatMessage {
-                    id: self.id(),
-                    user_id: host,
-                    name: format!("{name} (to all rooms)"),
-                    room,
-                    text: text.clone(),
-                    at: now,
-                };
-                self.chat.push(msg.clone());
-                LiveEvent::Chat(msg)
-            })
-            .collect())
+        Ok(self.post_everywhere(host, &format!("{name} (to all rooms)"), &text, now))
     }
 
     /// A host sets (or clears, with `None`) when open breakout rooms close.
