@@ -241,6 +241,18 @@ impl LiveRoom {
             .max()
             .unwrap_or(0)
             + 1;
+        // Late joiners get the last CHAT_HISTORY messages of each room.
+        let mut per_room: HashMap<u32, usize> = HashMap::new();
+        let mut chat: Vec<ChatMessage> = chat
+            .into_iter()
+            .rev()
+            .filter(|m| {
+                let n = per_room.entry(m.room).or_default();
+                *n += 1;
+                *n <= CHAT_HISTORY
+            })
+            .collect();
+        chat.reverse();
         LiveRoom {
             session_id,
             started_at: now,
@@ -1397,6 +1409,42 @@ mod tests {
         assert_eq!(
             r.set_breakout_timer(1, Some(5), close).unwrap_err().code,
             "no_breakouts"
+        );
+    }
+
+    #[test]
+    fn restored_chat_keeps_the_recent_history_of_each_room() {
+        let now = ts("2026-12-01T17:00:00Z");
+        let msg = |id: u64, room: u32| ChatMessage {
+            id,
+            user_id: 1,
+            name: "A".into(),
+            room,
+            text: format!("m{id}"),
+            at: now,
+        };
+        let mut stored: Vec<ChatMessage> = (1..=250).map(|i| msg(i, 0)).collect();
+        stored.push(msg(251, 1));
+        let r = LiveRoom::new(1, now, LiveSettings::default(), stored, vec![]);
+        let main: Vec<u64> = r
+            .chat
+            .iter()
+            .filter(|m| m.room == 0)
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(main.len(), CHAT_HISTORY);
+        assert_eq!(
+            (main[0], *main.last().unwrap()),
+            (51, 250),
+            "the newest, in order"
+        );
+        assert!(r.chat.iter().any(|m| m.id == 251));
+        let mut r = r;
+        r.join(7, "B", None, false, now).unwrap();
+        let ev = r.chat(7, "next", now).unwrap();
+        assert!(
+            matches!(&ev[0], LiveEvent::Chat(m) if m.id == 252),
+            "ids continue after a restart"
         );
     }
 
