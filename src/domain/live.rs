@@ -116,6 +116,12 @@ pub struct Person {
 }
 
 impl Person {
+    /// On stage with these devices, or (`None`) in the audience with both off.
+    fn set_stage(&mut self, devices: Option<(bool, bool)>) {
+        self.on_stage = devices.is_some();
+        (self.camera, self.mic) = devices.unwrap_or((false, false));
+    }
+
     /// Hosts, presenters and the interviewer speak; everyone else is audience.
     pub fn is_speaker(&self) -> bool {
         self.is_host || matches!(self.role, Role::Host | Role::Presenter | Role::Interviewer)
@@ -377,9 +383,7 @@ impl LiveRoom {
             joined_at: now,
         };
         if p.is_speaker() && self.stage_counts(MAIN_ROOM).0 < self.settings.stage_speakers {
-            p.on_stage = true;
-            p.camera = true;
-            p.mic = true;
+            p.set_stage(Some((true, true)));
         }
         self.people.insert(user_id, p);
         Ok(vec![self.media(user_id), LiveEvent::Changed])
@@ -519,9 +523,7 @@ impl LiveRoom {
         let mut events = Vec::new();
         for c in done {
             if let Some(p) = self.people.get_mut(&c.user_id) {
-                p.on_stage = true;
-                p.camera = c.camera;
-                p.mic = c.mic;
+                p.set_stage(Some((c.camera, c.mic)));
                 // A hand is lowered once its owner has been on stage.
                 p.hand_raised = false;
                 events.push(self.media(c.user_id));
@@ -627,9 +629,7 @@ impl LiveRoom {
             .get_mut(&user_id)
             .filter(|p| p.on_stage)
             .ok_or_else(|| conflict("not_on_stage", "You are not on stage."))?;
-        p.on_stage = false;
-        p.camera = false;
-        p.mic = false;
+        p.set_stage(None);
         Ok(vec![self.media(user_id), LiveEvent::Changed])
     }
 
@@ -664,9 +664,7 @@ impl LiveRoom {
             ));
         }
         let p = self.people.get_mut(&user_id).expect("checked");
-        p.on_stage = true;
-        p.camera = true;
-        p.mic = true;
+        p.set_stage(Some((true, true)));
         Ok(vec![self.media(user_id), LiveEvent::Changed])
     }
 
@@ -949,9 +947,7 @@ impl LiveRoom {
             for m in members {
                 let p = self.people.get_mut(m).expect("checked");
                 p.room = id;
-                p.on_stage = true;
-                p.camera = true;
-                p.mic = true;
+                p.set_stage(Some((true, true)));
                 p.hand_raised = false;
                 events.push(self.media(*m));
             }
@@ -992,9 +988,7 @@ impl LiveRoom {
             if p.room != MAIN_ROOM {
                 p.room = MAIN_ROOM;
                 let speaker = p.is_speaker();
-                p.on_stage = speaker;
-                p.camera = speaker;
-                p.mic = speaker;
+                p.set_stage(speaker.then_some((true, true)));
                 events.push(self.media(id));
             }
         }
