@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ratelimit::SlidingWindow;
 use crate::http::{self, Assets};
-use crate::live::{LiveHub, MediaEffect};
+use crate::live::{LiveHub, MediaOrder, MediaPort};
 use crate::mail::MailContext;
 use crate::mail::sender::{self, Transport};
 use crate::metrics::Metrics;
@@ -225,14 +225,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     };
     let transport = Transport::from_config(&config.mail, &config.server.data_dir)
         .context("setting up mail delivery")?;
-    let (effects_tx, effects_rx) = tokio::sync::mpsc::unbounded_channel::<MediaEffect>();
+    let (media_port, effects_rx) = MediaPort::new();
+    let media_failures = media_port.failure_counter();
     let state = Arc::new(AppState {
         csp: content_security_policy(&public_host, sfu.local_addr()),
         secure_cookies: base_url.starts_with("https://"),
         mail_ctx,
         mail_from,
         mail_wake: Arc::new(Notify::new()),
-        live: LiveHub::new(effects_tx),
+        live: LiveHub::new(media_port),
         sfu: sfu.clone(),
         public_host,
         limits: SigninLimits::new(&config),
@@ -244,7 +245,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     });
 
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, state, transport, effects_rx, rx));
+    let task = tokio::spawn(run(
+        listener,
+        state,
+        transport,
+        (effects_rx, media_failures),
+        rx,
+    ));
     Ok(Server {
         http_addr,
         base_url,
@@ -258,10 +265,17 @@ async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     transport: Transport,
-    effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>,
+    (effects, failures): (
+        tokio::sync::mpsc::UnboundedReceiver<MediaOrder>,
+        Arc<std::sync::atomic::AtomicU64>,
+    ),
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let bridge = tokio::spawn(media_bridge(effects, state.sfu.clone()));
+    let bridge = tokio::spawn(crate::live::media::run_bridge(
+        effects,
+        state.sfu.clone(),
+        failures,
+    ));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let mailer = tokio::spawn(sender::run(
         state.clone(),
@@ -370,66 +384,6 @@ async fn start_sfu(
             config.server.quic_addr
         )
     })
-}
-
-/// Carries the live rooms' media effects out on the media engine.
-async fn media_bridge(
-    mut effects: tokio::sync::mpsc::UnboundedReceiver<MediaEffect>,
-    sfu: podium_media::SfuHandle,
-) {
-    use std::collections::HashMap;
-
-    use podium_media::{ParticipantId, RoomId, SessionId};
-    // Changes for people whose WebTransport session was not up yet: their
-    // join token may predate the change (approved between join and connect),
-    // so the change is retried until they connect or the token has expired.
-    let mut pending: HashMap<(u64, u64), (u32, bool, std::time::Instant)> = HashMap::new();
-    let mut retry = tokio::time::interval(Duration::from_millis(250));
-    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            e = effects.recv() => {
-                let Some(e) = e else { return };
-                let r = match e {
-                    MediaEffect::Open { session } => sfu.open_session(SessionId(session)),
-                    MediaEffect::Close { session } => {
-                        pending.retain(|(s, _), _| *s != session);
-                        sfu.close_session(SessionId(session)).await
-                    }
-                    MediaEffect::Apply { session, user_id, room, may_publish } => {
-                        let r = sfu
-                            .move_participant(SessionId(session), ParticipantId(user_id), RoomId(room), may_publish)
-                            .await;
-                        if r.is_err() {
-                            pending.insert((session, user_id), (room, may_publish, std::time::Instant::now()));
-                        } else {
-                            pending.remove(&(session, user_id));
-                        }
-                        r
-                    }
-                    MediaEffect::Remove { session, user_id } => {
-                        pending.remove(&(session, user_id));
-                        sfu.remove_participant(SessionId(session), ParticipantId(user_id)).await
-                    }
-                };
-                if let Err(err) = r {
-                    tracing::debug!(error = %err, "media effect not applied yet");
-                }
-            }
-            _ = retry.tick(), if !pending.is_empty() => {
-                pending.retain(|_, (_, _, since)| since.elapsed() < Duration::from_secs(75));
-                let due: Vec<_> = pending.iter().map(|(k, v)| (*k, *v)).collect();
-                for ((session, user_id), (room, may_publish, _)) in due {
-                    let r = sfu
-                        .move_participant(SessionId(session), ParticipantId(user_id), RoomId(room), may_publish)
-                        .await;
-                    if r.is_ok() {
-                        pending.remove(&(session, user_id));
-                    }
-                }
-            }
-        }
-    }
 }
 
 impl AppState {

@@ -59,7 +59,7 @@ impl Metrics {
 
     /// Renders every metric; `users` and `outbox` are read from the store and
     /// `live` (sessions, people, on stage) from the live hub by the caller.
-    pub fn render(&self, users: u64, outbox: u64, live: (usize, usize, usize)) -> String {
+    pub fn render(&self, users: u64, outbox: u64, live: LiveCounts) -> String {
         let mut out = String::with_capacity(1024);
         let total: u64 = self.responses.iter().map(Counter::get).sum();
         let _ = writeln!(
@@ -109,7 +109,12 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP podium_live_sessions Live sessions running.\n# TYPE podium_live_sessions gauge\npodium_live_sessions {}\n# HELP podium_live_participants People in live rooms.\n# TYPE podium_live_participants gauge\npodium_live_participants {}\n# HELP podium_live_on_stage People on stage in live rooms.\n# TYPE podium_live_on_stage gauge\npodium_live_on_stage {}",
-            live.0, live.1, live.2
+            live.sessions, live.people, live.on_stage
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_media_effect_failures_total Live room changes the media engine refused.\n# TYPE podium_media_effect_failures_total counter\npodium_media_effect_failures_total {}",
+            live.media_failures
         );
         let _ = writeln!(
             out,
@@ -117,4 +122,13 @@ impl Metrics {
         );
         out
     }
+}
+
+/// What the live rooms report to /metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveCounts {
+    pub sessions: usize,
+    pub people: usize,
+    pub on_stage: usize,
+    pub media_failures: u64,
 }

@@ -113,6 +113,11 @@ pub struct Person {
     pub mic: bool,
     pub hand_raised: bool,
     pub joined_at: Timestamp,
+    /// Their place in the main room while they are in a breakout room: on
+    /// stage with these devices, or (`None`) in the audience. Restored when
+    /// they come back.
+    #[serde(skip)]
+    pub main_stage: Option<(bool, bool)>,
 }
 
 impl Person {
@@ -120,6 +125,27 @@ impl Person {
     fn set_stage(&mut self, devices: Option<(bool, bool)>) {
         self.on_stage = devices.is_some();
         (self.camera, self.mic) = devices.unwrap_or((false, false));
+    }
+
+    /// Leaves the main room for a breakout room: remembers the main-room
+    /// stage place, then goes on stage with camera and microphone (everyone
+    /// in a breakout room may speak).
+    fn enter_breakout(&mut self, room: u32) {
+        if self.room == MAIN_ROOM {
+            self.main_stage = self.on_stage.then_some((self.camera, self.mic));
+        }
+        self.room = room;
+        self.set_stage(Some((true, true)));
+        self.hand_raised = false;
+    }
+
+    /// Comes back to the main room, to the stage place held before.
+    fn return_to_main(&mut self) {
+        if self.room != MAIN_ROOM {
+            self.room = MAIN_ROOM;
+            let place = self.main_stage.take();
+            self.set_stage(place);
+        }
     }
 
     /// Hosts, presenters and the interviewer speak; everyone else is audience.
@@ -183,11 +209,20 @@ pub struct Breakout {
 /// What the caller must carry out or tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveEvent {
+    /// The media engine must open this breakout room (before anyone is moved in).
+    RoomOpened(u32),
     /// The media engine must apply this (room and publish right).
     Media {
         user_id: u64,
         room: u32,
         may_publish: bool,
+    },
+    /// The media engine may close this breakout room (everyone was moved out).
+    RoomClosed(u32),
+    /// This person left the live room; their media connection ends and
+    /// their tokens no longer admit them.
+    Left {
+        user_id: u64,
     },
     /// Ask this person's client to turn its microphone off.
     MuteRequested {
@@ -381,6 +416,7 @@ impl LiveRoom {
             mic: false,
             hand_raised: false,
             joined_at: now,
+            main_stage: None,
         };
         if p.is_speaker() && self.stage_counts(MAIN_ROOM).0 < self.settings.stage_speakers {
             p.set_stage(Some((true, true)));
@@ -391,13 +427,18 @@ impl LiveRoom {
 
     /// Someone left (or their connection vanished for good).
     pub fn leave(&mut self, user_id: u64) -> Vec<LiveEvent> {
-        self.queue.retain(|r| r.user_id != user_id);
-        self.countdowns.retain(|c| c.user_id != user_id);
-        if self.people.remove(&user_id).is_some() {
-            vec![LiveEvent::Changed]
+        if self.take_out(user_id) {
+            vec![LiveEvent::Left { user_id }, LiveEvent::Changed]
         } else {
             Vec::new()
         }
+    }
+
+    /// Takes someone out of the room, the queue and the countdowns.
+    fn take_out(&mut self, user_id: u64) -> bool {
+        self.queue.retain(|r| r.user_id != user_id);
+        self.countdowns.retain(|c| c.user_id != user_id);
+        self.people.remove(&user_id).is_some()
     }
 
     /// An audience member asks to come on stage, or raises a hand. Both go
@@ -718,9 +759,8 @@ impl LiveRoom {
         }
         self.person(user_id)?;
         self.removed.insert(user_id);
-        let mut events = self.leave(user_id);
-        events.insert(0, LiveEvent::Removed { user_id });
-        Ok(events)
+        self.take_out(user_id);
+        Ok(vec![LiveEvent::Removed { user_id }, LiveEvent::Changed])
     }
 
     /// Posts a chat message in the sender's room.
@@ -937,7 +977,10 @@ impl LiveRoom {
         self.countdowns.clear();
         self.breakouts_close_at = close_at;
         self.breakout_warned = false;
-        let mut events = Vec::new();
+        // Every room exists in the media engine before anyone is moved in.
+        let mut events: Vec<LiveEvent> = (1..=rooms.len() as u32)
+            .map(LiveEvent::RoomOpened)
+            .collect();
         for (i, (name, members)) in rooms.iter().enumerate() {
             let id = i as u32 + 1;
             self.breakouts.push(Breakout {
@@ -945,10 +988,7 @@ impl LiveRoom {
                 name: name.trim().to_owned(),
             });
             for m in members {
-                let p = self.people.get_mut(m).expect("checked");
-                p.room = id;
-                p.set_stage(Some((true, true)));
-                p.hand_raised = false;
+                self.people.get_mut(m).expect("checked").enter_breakout(id);
                 events.push(self.media(*m));
             }
         }
@@ -976,9 +1016,10 @@ impl LiveRoom {
         Ok(self.end_breakouts())
     }
 
-    /// Everyone back to the main room (a host's close, or the timer).
+    /// Everyone back to the main room, to the stage place they had there (a
+    /// host's close, or the timer); then the rooms close.
     fn end_breakouts(&mut self) -> Vec<LiveEvent> {
-        self.breakouts.clear();
+        let rooms: Vec<u32> = self.breakouts.drain(..).map(|b| b.id).collect();
         self.breakouts_close_at = None;
         self.breakout_warned = false;
         let ids: Vec<u64> = self.people.keys().copied().collect();
@@ -986,12 +1027,11 @@ impl LiveRoom {
         for id in ids {
             let p = self.people.get_mut(&id).expect("listed");
             if p.room != MAIN_ROOM {
-                p.room = MAIN_ROOM;
-                let speaker = p.is_speaker();
-                p.set_stage(speaker.then_some((true, true)));
+                p.return_to_main();
                 events.push(self.media(id));
             }
         }
+        events.extend(rooms.into_iter().map(LiveEvent::RoomClosed));
         events.push(LiveEvent::Changed);
         events
     }
@@ -1007,8 +1047,14 @@ impl LiveRoom {
             ));
         }
         let p = self.people.get_mut(&host).expect("checked");
-        p.room = room;
-        p.on_stage = true;
+        if p.room == room {
+            return Ok(Vec::new());
+        }
+        if room == MAIN_ROOM {
+            p.return_to_main();
+        } else {
+            p.enter_breakout(room);
+        }
         Ok(vec![self.media(host), LiveEvent::Changed])
     }
 
@@ -1358,6 +1404,93 @@ mod tests {
         assert!(r.people.values().all(|p| p.room == 0 || p.is_host));
         assert!(!r.people[&10].on_stage);
         assert!(r.people[&2].on_stage, "speakers back on stage");
+    }
+
+    #[test]
+    fn breakout_rooms_open_before_moves_and_everyone_returns_to_their_place() {
+        let (mut r, now) = room();
+        // A guest on stage and a presenter moved off stage before the breakouts.
+        r.request_stage(10, RequestKind::Hand, now).unwrap();
+        r.approve(1, 10, now).unwrap();
+        r.tick(now + SignedDuration::from_secs(10));
+        assert!(r.people[&10].on_stage && !r.people[&10].camera);
+        r.move_off_stage(1, 2).unwrap();
+        let rooms = vec![("A".to_owned(), vec![2, 10]), ("B".to_owned(), vec![11])];
+        let ev = r.open_breakouts(1, &rooms, None, now).unwrap();
+        let first_move = ev.iter().position(|e| matches!(e, LiveEvent::Media { .. }));
+        let last_open = ev
+            .iter()
+            .rposition(|e| matches!(e, LiveEvent::RoomOpened(_)));
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, LiveEvent::RoomOpened(_)))
+                .count(),
+            2
+        );
+        assert!(
+            last_open < first_move,
+            "rooms open before anyone moves: {ev:?}"
+        );
+        assert!(ev.contains(&LiveEvent::Media {
+            user_id: 2,
+            room: 1,
+            may_publish: true
+        }));
+        assert!(
+            r.people[&10].camera && r.people[&10].mic,
+            "everyone speaks in a breakout room"
+        );
+
+        // The host visits room 2 with camera and microphone, and comes back.
+        let ev = r.visit(1, 2).unwrap();
+        assert!(ev.contains(&LiveEvent::Media {
+            user_id: 1,
+            room: 2,
+            may_publish: true
+        }));
+        assert!(r.visit(1, 2).unwrap().is_empty(), "already there");
+        let ev = r.visit(1, 0).unwrap();
+        assert!(ev.contains(&LiveEvent::Media {
+            user_id: 1,
+            room: 0,
+            may_publish: true
+        }));
+        r.visit(1, 1).unwrap();
+
+        let ev = r.close_breakouts(1).unwrap();
+        let last_move = ev
+            .iter()
+            .rposition(|e| matches!(e, LiveEvent::Media { .. }));
+        let first_close = ev
+            .iter()
+            .position(|e| matches!(e, LiveEvent::RoomClosed(_)));
+        assert!(
+            last_move < first_close,
+            "rooms close after everyone left: {ev:?}"
+        );
+        let p = |id: u64| r.people[&id].clone();
+        assert!(
+            p(10).on_stage && !p(10).camera && p(10).mic,
+            "the guest keeps the stage"
+        );
+        assert!(!p(2).on_stage, "the presenter stays off stage");
+        assert!(!p(11).on_stage, "the audience stays audience");
+        assert!(p(1).on_stage && p(1).room == 0, "the host is back on stage");
+    }
+
+    #[test]
+    fn leaving_and_removal_tell_the_media_engine() {
+        let (mut r, _) = room();
+        assert_eq!(
+            r.leave(11),
+            vec![LiveEvent::Left { user_id: 11 }, LiveEvent::Changed]
+        );
+        assert!(r.leave(11).is_empty());
+        let ev = r.remove(1, 12).unwrap();
+        assert_eq!(
+            ev,
+            vec![LiveEvent::Removed { user_id: 12 }, LiveEvent::Changed]
+        );
     }
 
     #[test]

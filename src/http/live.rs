@@ -430,6 +430,10 @@ pub async fn events(
                         break;
                     }
                     Ok(Notice::Removed(_)) => Some(sse("state", &snapshot(&st, &c, Some(&live)))),
+                    Ok(Notice::MediaProblem { user_id, message }) => {
+                        let mine = user_id.map_or(c.is_host, |u| u == uid);
+                        mine.then(|| sse("media_problem", &json!({"message": message})))
+                    }
                     Ok(Notice::Ended) => {
                         let _ = tx.send(sse("ended", &json!({}))).await;
                         break;

@@ -2,42 +2,26 @@
 //! session owns the pure [`LiveRoom`] (the domain state machine) behind a
 //! lock and a timer task for countdowns; changes are broadcast to the
 //! people's event streams, chat and questions are stored so they survive a
-//! restart, and what the media engine must enforce (who may publish in
-//! which room, who was removed) goes out as [`MediaEffect`]s.
+//! restart, and what the media engine must enforce (which rooms exist, who
+//! may publish in which room, who left or was removed) goes out as
+//! [`MediaEffect`]s through the [`MediaPort`] (see [`media`]).
+
+pub mod media;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast};
+
+pub use self::media::{MediaEffect, MediaOrder, MediaPort};
 
 use crate::app::AppState;
 use crate::domain::live::{ChatMessage, LiveEvent, LiveRoom};
 use crate::domain::sessions::{PresenterSlot, Role, Session, run_of_show};
 use crate::domain::{DomainError, ErrorKind};
 use crate::store::User;
-
-/// What the media engine must do for the live room.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaEffect {
-    Open {
-        session: u64,
-    },
-    Apply {
-        session: u64,
-        user_id: u64,
-        room: u32,
-        may_publish: bool,
-    },
-    Remove {
-        session: u64,
-        user_id: u64,
-    },
-    Close {
-        session: u64,
-    },
-}
 
 /// What an event stream is told.
 #[derive(Debug, Clone)]
@@ -46,6 +30,11 @@ pub enum Notice {
     Chat(ChatMessage),
     Mute(u64),
     Removed(u64),
+    /// The media engine refused a change: for this person, or (`None`) for the hosts.
+    MediaProblem {
+        user_id: Option<u64>,
+        message: String,
+    },
     Ended,
 }
 
@@ -64,7 +53,7 @@ pub struct LiveSession {
 #[derive(Debug)]
 pub struct LiveHub {
     sessions: Mutex<HashMap<u64, Arc<LiveSession>>>,
-    effects: mpsc::UnboundedSender<MediaEffect>,
+    effects: MediaPort,
     /// Flips to true when the server shuts down: timers and streams end.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -75,7 +64,7 @@ fn err(kind: ErrorKind, code: &'static str, msg: &str) -> DomainError {
 
 impl LiveHub {
     /// A hub whose media effects go to `effects` (the media bridge drains it).
-    pub fn new(effects: mpsc::UnboundedSender<MediaEffect>) -> Self {
+    pub fn new(effects: MediaPort) -> Self {
         LiveHub {
             sessions: Mutex::new(HashMap::new()),
             effects,
@@ -134,7 +123,7 @@ impl LiveHub {
             wake: Notify::new(),
         });
         map.insert(id, s.clone());
-        let _ = self.effects.send(MediaEffect::Open { session: id });
+        s.effect(&self.effects, MediaEffect::OpenSession);
         tokio::spawn(timer(state.clone(), s.clone()));
         s
     }
@@ -170,7 +159,7 @@ impl LiveHub {
     }
 
     /// Running sessions, people in their rooms, and people on stage (for /metrics).
-    pub fn counts(&self) -> (usize, usize, usize) {
+    pub fn counts(&self) -> crate::metrics::LiveCounts {
         let sessions: Vec<Arc<LiveSession>> = self
             .sessions
             .lock()
@@ -185,7 +174,12 @@ impl LiveHub {
                 on_stage += r.people.values().filter(|p| p.on_stage).count();
             });
         }
-        (sessions.len(), people, on_stage)
+        crate::metrics::LiveCounts {
+            sessions: sessions.len(),
+            people,
+            on_stage,
+            media_failures: self.effects.failures(),
+        }
     }
 
     fn forget(&self, id: u64) {
@@ -212,6 +206,10 @@ impl LiveSession {
         let (events, questions) = {
             let mut room = self.room.lock().expect("room lock");
             let events = f(&mut room, now)?;
+            // Sent under the lock: the media engine sees changes in the order the room made them.
+            for effect in events.iter().filter_map(MediaEffect::of) {
+                self.effect(&state.live.effects, effect);
+            }
             let questions = events
                 .contains(&LiveEvent::Questions)
                 .then(|| room.questions.clone());
@@ -222,6 +220,14 @@ impl LiveSession {
         Ok(())
     }
 
+    fn effect(&self, port: &MediaPort, effect: MediaEffect) {
+        port.send(MediaOrder {
+            session: self.id,
+            effect,
+            report: self.notices.clone(),
+        });
+    }
+
     async fn carry_out(
         self: &Arc<Self>,
         state: &Arc<AppState>,
@@ -230,26 +236,13 @@ impl LiveSession {
         now: Timestamp,
     ) {
         let id = self.id;
-        let effects = &state.live.effects;
         for e in events {
             match e {
-                LiveEvent::Media {
-                    user_id,
-                    room,
-                    may_publish,
-                } => {
-                    let _ = effects.send(MediaEffect::Apply {
-                        session: id,
-                        user_id,
-                        room,
-                        may_publish,
-                    });
-                }
+                LiveEvent::RoomOpened(_)
+                | LiveEvent::RoomClosed(_)
+                | LiveEvent::Media { .. }
+                | LiveEvent::Left { .. } => {}
                 LiveEvent::Removed { user_id } => {
-                    let _ = effects.send(MediaEffect::Remove {
-                        session: id,
-                        user_id,
-                    });
                     let _ = self.notices.send(Notice::Removed(user_id));
                 }
                 LiveEvent::MuteRequested { user_id } => {
@@ -283,7 +276,6 @@ impl LiveSession {
                     if let Err(e) = r {
                         tracing::error!(error = ?e, "recording the end failed");
                     }
-                    let _ = effects.send(MediaEffect::Close { session: id });
                     let _ = self.notices.send(Notice::Ended);
                     state.live.forget(id);
                     tracing::info!(session = id, "live session ended");

@@ -7,5 +7,6 @@ mod cli;
 mod http_basics;
 mod live;
 mod media;
+mod rooms_media;
 mod sessions;
 mod support;

@@ -640,6 +640,13 @@ class Room {
       }
     }));
     es.addEventListener('mute', mine(() => this.onMuted()));
+    es.addEventListener('media_problem', mine((event) => {
+      try {
+        this.toast(JSON.parse(event.data).message);
+      } catch {
+        // a malformed message: skip it
+      }
+    }));
     es.addEventListener('removed', mine(() => this.showRemoved()));
     es.addEventListener('ended', mine(() => this.showEnded()));
     es.addEventListener('error', mine(() => {

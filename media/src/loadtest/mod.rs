@@ -49,6 +49,11 @@ pub enum Scenario {
     Breakouts,
 }
 
+/// The bots' first participant id: far above the app's user ids, so a bot
+/// never stands for a real account (whose grant in the SFU would beat the
+/// bot's token and move it, e.g. the admin who drives the test).
+pub const FIRST_BOT: u64 = 1_000_001;
+
 impl Scenario {
     /// Both scenarios.
     pub const ALL: [Scenario; 2] = [Scenario::FullSession, Scenario::Breakouts];
@@ -57,11 +62,15 @@ impl Scenario {
     pub fn rooms(self) -> Vec<(RoomId, Vec<ParticipantId>, usize)> {
         match self {
             Scenario::FullSession => {
-                vec![(RoomId::MAIN, (1..=50).map(ParticipantId).collect(), 10)]
+                vec![(
+                    RoomId::MAIN,
+                    (FIRST_BOT..FIRST_BOT + 50).map(ParticipantId).collect(),
+                    10,
+                )]
             }
             Scenario::Breakouts => (1..=10u32)
                 .map(|r| {
-                    let first = u64::from(r - 1) * 5 + 1;
+                    let first = FIRST_BOT + u64::from(r - 1) * 5;
                     (
                         RoomId(r),
                         (first..first + 5).map(ParticipantId).collect(),

@@ -143,7 +143,7 @@ async fn run(shared: Arc<Shared>, conn: Connection, session: SessionId, id: u64)
     }
     match joined.await {
         Ok(Ok(())) => {}
-        Ok(Err(reason)) => return close_connection(&conn, CloseCode::Unauthorized, &reason),
+        Ok(Err((code, reason))) => return close_connection(&conn, code, &reason),
         Err(_) => {
             return close_connection(
                 &conn,

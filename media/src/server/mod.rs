@@ -27,7 +27,7 @@ use wtransport::{Endpoint, Identity, ServerConfig, VarInt};
 
 pub use fanout::IoStats;
 pub(crate) use session::close_connection as session_close;
-pub use session::{Member, SessionStats};
+pub use session::{Grant, Member, Refusal, SessionStats};
 
 use self::session::{Command, Input, SessionActor, SessionRef};
 use self::taps::{Taps, ThumbnailStore};
@@ -364,6 +364,24 @@ impl SfuHandle {
     ) -> Result<(), MediaError> {
         self.ask(session, |reply| Command::Remove { participant, reply })
             .await?
+    }
+
+    /// Sets what the app allows a participant (see [`Grant`]): carried out
+    /// at once when it is connected, and on its next join otherwise. Fails
+    /// when the room is not open (open it with
+    /// [`create_breakout_room`](Self::create_breakout_room) first).
+    pub async fn set_grant(
+        &self,
+        session: SessionId,
+        participant: ParticipantId,
+        grant: Grant,
+    ) -> Result<(), MediaError> {
+        self.ask(session, |reply| Command::Grant {
+            participant,
+            grant,
+            reply,
+        })
+        .await?
     }
 
     /// The connected participants, by id.

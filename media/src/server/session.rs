@@ -54,9 +54,50 @@ pub(crate) enum Command {
         participant: ParticipantId,
         reply: Reply<()>,
     },
+    Grant {
+        participant: ParticipantId,
+        grant: Grant,
+        reply: Reply<()>,
+    },
     Members(oneshot::Sender<Vec<Member>>),
     Stats(oneshot::Sender<SessionStats>),
     Close(oneshot::Sender<()>),
+}
+
+/// What the app currently allows one participant. It beats the claims of
+/// any join token: a token only proves who connects, the grant says where
+/// they are and whether they may publish. Every change of room, stage or
+/// presence in the app replaces the grant, so an older token can never bring
+/// back a right the room has taken away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// In this room, publishing or not.
+    Admit {
+        /// The room (it must be open).
+        room: RoomId,
+        /// Whether the participant may publish there.
+        may_publish: bool,
+    },
+    /// Not in the live room: connections are closed and tokens refused.
+    Refuse(Refusal),
+}
+
+/// Why a participant is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// They left the live room (a new join brings them back).
+    Left,
+    /// A host removed them.
+    Removed,
+}
+
+impl Refusal {
+    fn close(self) -> (CloseCode, &'static str) {
+        match self {
+            Refusal::Left => (CloseCode::Normal, "left: you left the live room"),
+            Refusal::Removed => (CloseCode::Removed, "removed: by a moderator"),
+        }
+    }
 }
 
 /// What the session task is asked to do.
@@ -65,7 +106,7 @@ pub(crate) enum Input {
     Join {
         link: Arc<ConnLink>,
         claims: JoinClaims,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), (CloseCode, String)>>,
     },
     /// A decoded control message (not `Hello`).
     Control {
@@ -193,6 +234,8 @@ pub(crate) struct SessionActor {
     thumbnail_at: HashMap<TrackId, Instant>,
     rising: Vec<ParticipantId>,
     ticks: u64,
+    /// The app's word on each participant it manages (see [`Grant`]).
+    grants: HashMap<ParticipantId, Grant>,
 }
 
 impl SessionActor {
@@ -214,6 +257,7 @@ impl SessionActor {
             thumbnail_at: HashMap::new(),
             rising: Vec::new(),
             ticks: 0,
+            grants: HashMap::new(),
         };
         let span = tracing::info_span!("session", id = id.0);
         tokio::spawn(tracing::Instrument::instrument(actor.run(rx), span));
@@ -307,9 +351,21 @@ impl SessionActor {
         self.peers.get(&from).is_some_and(|p| p.link.id == conn)
     }
 
-    fn join(&mut self, link: Arc<ConnLink>, claims: JoinClaims) -> Result<(), String> {
+    fn join(&mut self, link: Arc<ConnLink>, claims: JoinClaims) -> Result<(), (CloseCode, String)> {
         let now = self.now();
         let p = claims.participant;
+        // The app's current grant beats the token's claims; a participant the
+        // app never mentioned (load tests, bots with a shared key) is admitted
+        // as the token says, opening the room it names.
+        let (room, may_publish) = match self.grants.get(&p) {
+            Some(Grant::Refuse(why)) => {
+                let (code, reason) = why.close();
+                tracing::info!(participant = p.0, reason, "token refused by the grant");
+                return Err((code, reason.to_owned()));
+            }
+            Some(Grant::Admit { room, may_publish }) => (*room, *may_publish),
+            None => (claims.room, claims.may_publish),
+        };
         if let Some(old) = self.peers.remove(&p) {
             tracing::info!(participant = p.0, "replaced by a new connection");
             old.link.close(
@@ -320,11 +376,11 @@ impl SessionActor {
             let _ = self.router.leave(now, p);
             self.drain_outputs();
         }
-        let refused = |e: podium_media_core::RouterError| format!("{}: {e}", e.code());
-        if !self.router.rooms().any(|r| r == claims.room) {
-            self.router
-                .create_breakout_room(claims.room)
-                .map_err(refused)?;
+        let refused = |e: podium_media_core::RouterError| {
+            (CloseCode::Unauthorized, format!("{}: {e}", e.code()))
+        };
+        if !self.grants.contains_key(&p) && !self.router.rooms().any(|r| r == room) {
+            self.router.create_breakout_room(room).map_err(refused)?;
         }
         let queue = SubscriberQueue::new(
             link.conn.clone(),
@@ -342,12 +398,9 @@ impl SessionActor {
                 level: 0,
             },
         );
-        match self
-            .router
-            .join(now, p, &claims.name, claims.room, claims.may_publish)
-        {
+        match self.router.join(now, p, &claims.name, room, may_publish) {
             Ok(()) => {
-                tracing::info!(participant = p.0, room = claims.room.0, "joined");
+                tracing::info!(participant = p.0, room = room.0, may_publish, "joined");
                 Ok(())
             }
             Err(e) => {
@@ -355,6 +408,32 @@ impl SessionActor {
                 Err(refused(e))
             }
         }
+    }
+
+    /// Records the app's grant and carries it out on a connected participant.
+    fn grant(&mut self, participant: ParticipantId, grant: Grant) -> Result<(), MediaError> {
+        let now = self.now();
+        match grant {
+            Grant::Admit { room, may_publish } => {
+                if !self.router.rooms().any(|r| r == room) {
+                    return Err(podium_media_core::RouterError::UnknownRoom(room).into());
+                }
+                self.grants.insert(participant, grant);
+                if self.peers.contains_key(&participant) {
+                    self.router
+                        .move_participant(now, participant, room, may_publish)?;
+                }
+            }
+            Grant::Refuse(why) => {
+                self.grants.insert(participant, grant);
+                if let Some(peer) = self.peers.get(&participant) {
+                    let (code, reason) = why.close();
+                    peer.link.close(code, reason);
+                    self.remove(participant);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn remove(&mut self, participant: ParticipantId) {
@@ -563,6 +642,13 @@ impl SessionActor {
                     None => Err(MediaError::NotConnected(participant.0)),
                 };
                 let _ = reply.send(r);
+            }
+            Command::Grant {
+                participant,
+                grant,
+                reply,
+            } => {
+                let _ = reply.send(self.grant(participant, grant));
             }
             Command::Members(reply) => {
                 let mut members: Vec<Member> = self
