@@ -3,11 +3,10 @@
 //! `main` stop with [`Server::shutdown`].
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jiff::{SignedDuration, Timestamp};
 use lettre::message::Mailbox;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
@@ -15,124 +14,14 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::ratelimit::SlidingWindow;
-use crate::http::{self, Assets};
+use crate::http;
 use crate::live::{LiveHub, MediaOrder, MediaPort};
 use crate::mail::MailContext;
 use crate::mail::sender::{self, Transport};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+pub use crate::service::{AppState, SigninLimits};
+use crate::store::Store;
 use crate::util::{random_token, sha256};
-
-/// Everything a request handler may use.
-#[derive(Debug)]
-pub struct AppState {
-    pub config: Config,
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    pub metrics: Metrics,
-    pub assets: Assets,
-    pub limits: SigninLimits,
-    /// The Content-Security-Policy header value.
-    pub csp: String,
-    /// Cookies get `Secure` when the public URL is https.
-    pub secure_cookies: bool,
-    /// What mails need to know about the community.
-    pub mail_ctx: MailContext,
-    pub mail_from: Mailbox,
-    /// Wakes the mail sender after a change queued mail.
-    pub mail_wake: Arc<Notify>,
-    /// Running live sessions.
-    pub live: LiveHub,
-    /// The media engine (SFU) on the QUIC address.
-    pub sfu: podium_media::SfuHandle,
-    /// The host name browsers use for the app, and so for WebTransport.
-    pub public_host: String,
-}
-
-impl AppState {
-    /// Runs a store call on the blocking pool (redb does file IO and fsync).
-    pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .expect("store task panicked")
-    }
-
-    /// Runs CPU-heavy work (password hashing) off the async threads.
-    pub async fn cpu<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Ok(tokio::task::spawn_blocking(f)
-            .await
-            .expect("cpu task panicked"))
-    }
-}
-
-/// Failed sign-in counting per account (email) and per client address.
-#[derive(Debug)]
-pub struct SigninLimits {
-    per_account: Mutex<SlidingWindow<String>>,
-    per_ip: Mutex<SlidingWindow<IpAddr>>,
-}
-
-impl SigninLimits {
-    fn new(config: &Config) -> Self {
-        let window = SignedDuration::try_from(config.accounts.signin_window).expect("window fits");
-        Self {
-            per_account: Mutex::new(SlidingWindow::new(
-                config.accounts.signin_failures_per_account,
-                window,
-            )),
-            per_ip: Mutex::new(SlidingWindow::new(
-                config.accounts.signin_failures_per_ip,
-                window,
-            )),
-        }
-    }
-
-    /// How long the caller must wait, when either limit is used up.
-    pub fn signin_blocked(
-        &self,
-        email: &str,
-        ip: IpAddr,
-        now: Timestamp,
-    ) -> Option<SignedDuration> {
-        let a = self
-            .per_account
-            .lock()
-            .expect("limits lock")
-            .blocked(&email.to_owned(), now);
-        let i = self.per_ip.lock().expect("limits lock").blocked(&ip, now);
-        a.max(i)
-    }
-
-    pub fn signin_failed(&self, email: &str, ip: IpAddr, now: Timestamp) {
-        self.per_account
-            .lock()
-            .expect("limits lock")
-            .record(&email.to_owned(), now);
-        self.per_ip.lock().expect("limits lock").record(&ip, now);
-    }
-
-    pub fn signin_succeeded(&self, email: &str) {
-        self.per_account
-            .lock()
-            .expect("limits lock")
-            .clear(&email.to_owned());
-    }
-
-    fn sweep(&self, now: Timestamp) {
-        self.per_account.lock().expect("limits lock").sweep(now);
-        self.per_ip.lock().expect("limits lock").sweep(now);
-    }
-}
 
 /// A running Podium.
 #[derive(Debug)]
@@ -233,12 +122,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         mail_ctx,
         mail_from,
         mail_wake: Arc::new(Notify::new()),
-        live: LiveHub::new(media_port),
+        live: LiveHub::new(crate::live::LiveDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            settings: config.live.settings,
+            leave_grace: config.live.leave_grace,
+            media: media_port,
+        }),
         sfu: sfu.clone(),
         public_host,
         limits: SigninLimits::new(&config),
         metrics: Metrics::default(),
-        assets: Assets::load(),
         store,
         clock,
         config,
@@ -386,54 +280,6 @@ async fn start_sfu(
     })
 }
 
-impl AppState {
-    /// What a browser needs to reach the media engine: the WebTransport URL,
-    /// a one-minute join token carrying its room and publish right, and the
-    /// certificate hashes when the certificate is self-signed.
-    pub fn media_join(
-        &self,
-        session: &crate::domain::sessions::Session,
-        user: &crate::store::User,
-        live: &Arc<crate::live::LiveSession>,
-    ) -> serde_json::Value {
-        use podium_media::{JoinClaims, ParticipantId, RoomId, SessionId};
-        let (name, role, room, on_stage) = live.with_room(|r| {
-            r.people
-                .get(&user.id)
-                .map_or((user.name.clone(), "guest", 0, false), |p| {
-                    (p.name.clone(), p.role.as_str(), p.room, p.on_stage)
-                })
-        });
-        let claims = JoinClaims {
-            session: SessionId(session.id),
-            participant: ParticipantId(user.id),
-            name,
-            role: role.to_owned(),
-            room: RoomId(room),
-            may_publish: on_stage,
-            expires_at: 0,
-        }
-        .expiring(std::time::SystemTime::now(), Duration::from_secs(60));
-        let hashes = match &self.config.live.tls {
-            Some(_) => serde_json::Value::Null,
-            None => serde_json::json!(
-                self.sfu
-                    .cert_hashes()
-                    .all()
-                    .iter()
-                    .map(|h| h.to_base64())
-                    .collect::<Vec<_>>()
-            ),
-        };
-        serde_json::json!({
-            "url": self.sfu.session_url(&self.public_host, SessionId(session.id)),
-            "token": self.sfu.token_key().sign(&claims),
-            "cert_hashes": hashes,
-            "participant_id": user.id,
-        })
-    }
-}
-
 /// Periodic work: waitlist offers that expired move on (every 2 s, reads
 /// only unless something changed); every 10 minutes, expired sign-in
 /// sessions and stale rate-limit entries are dropped.
@@ -443,7 +289,7 @@ async fn housekeeping(state: Arc<AppState>) {
     loop {
         tick.tick().await;
         n += 1;
-        if let Err(e) = http::sweep_waitlists(&state).await {
+        if let Err(e) = crate::service::sessions::sweep_waitlists(&state).await {
             tracing::warn!(error = ?e, "waitlist sweep failed");
         }
         if n % 300 != 1 {

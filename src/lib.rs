@@ -12,6 +12,7 @@ pub mod live;
 pub mod loadtest;
 pub mod mail;
 pub mod metrics;
+pub mod service;
 pub mod store;
 pub mod util;
 

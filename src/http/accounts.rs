@@ -14,9 +14,9 @@ use super::auth::{
 };
 use super::error::ApiError;
 use super::response::{Resp, empty, json, read_json};
-use crate::app::AppState;
 use crate::domain::accounts as rules;
 use crate::domain::{DomainError, ErrorKind};
+use crate::service::AppState;
 use crate::store::{AuthSession, NewUser, User, UserUpdate};
 use crate::util::{random_token, sha256};
 

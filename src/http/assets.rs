@@ -42,6 +42,12 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("writing to memory")
 }
 
+/// The assets, loaded (and compressed) once per process.
+pub fn assets() -> &'static Assets {
+    static ASSETS: std::sync::OnceLock<Assets> = std::sync::OnceLock::new();
+    ASSETS.get_or_init(Assets::load)
+}
+
 impl Assets {
     pub fn load() -> Self {
         let mut files = HashMap::new();

@@ -6,7 +6,7 @@ use hyper::{HeaderMap, Method, StatusCode};
 
 use super::error::ApiError;
 use super::response::Resp;
-use crate::app::AppState;
+use crate::service::AppState;
 use crate::store::User;
 use crate::util::sha256;
 

@@ -27,6 +27,12 @@ impl ApiError {
         }
     }
 
+    /// Marks the error as about one input field.
+    pub fn on(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -81,6 +87,12 @@ impl From<DomainError> for ApiError {
             field: e.field,
             retry_after_secs: None,
         }
+    }
+}
+
+impl From<crate::domain::live::LiveError> for ApiError {
+    fn from(e: crate::domain::live::LiveError) -> Self {
+        DomainError::from(e).into()
     }
 }
 

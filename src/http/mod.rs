@@ -9,8 +9,6 @@ mod live;
 mod response;
 mod sessions;
 
-pub use sessions::sweep_waitlists;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,7 +28,7 @@ pub use assets::Assets;
 pub use error::ApiError;
 use response::{Resp, json, redirect, text};
 
-use crate::app::AppState;
+use crate::service::AppState;
 
 /// Accepts connections until `shutdown` resolves, then lets in-flight requests
 /// finish (up to the configured grace period).
@@ -41,6 +39,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    assets::assets();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -206,16 +205,7 @@ impl Api {
             Api::MyRegistration(_) | Api::MyWaitlist(_) => "DELETE",
             Api::Participant(..) => "PATCH, DELETE",
             Api::PresenterOrder(_) => "PUT",
-            Api::Live(_, rest) => match rest
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                [] | ["events"] | ["thumbnail"] => "GET",
-                ["stage", "request"] | ["breakouts"] => "POST, DELETE",
-                _ => "POST",
-            },
+            Api::Live(..) => "GET, POST, DELETE",
         }
     }
 }
@@ -308,11 +298,16 @@ async fn route(
                     (["start"], &Method::POST) => live::start(state, id, req).await,
                     (["join"], &Method::POST) => live::join(state, id, req).await,
                     (["leave"], &Method::POST) => live::leave(state, id, req).await,
+                    (["commands"], &Method::POST) => live::action(state, id, None, req).await,
                     ([] | ["events"] | ["thumbnail"], _) => Err(method_not_allowed(m, "GET")),
-                    (_, &Method::POST | &Method::DELETE) => {
-                        live::action(state, id, &rest, m, req).await
+                    (["start" | "join" | "leave" | "commands"], _) => {
+                        Err(method_not_allowed(m, "POST"))
                     }
-                    _ => Err(method_not_allowed(m, "POST")),
+                    (rest, m) => match live::command_for(m, rest) {
+                        Some(c) => live::action(state, id, Some(c), req).await,
+                        None if live::methods_at(rest).is_empty() => Err(ApiError::not_found()),
+                        None => Err(method_not_allowed(m, &live::methods_at(rest).join(", "))),
+                    },
                 }
             }
             (api, _) => {
@@ -369,15 +364,13 @@ async fn route(
                 Some(_) => {}
             }
         }
-        return state
-            .assets
+        return assets::assets()
             .serve("index.html", status, req.headers())
             .ok_or_else(ApiError::internal);
     }
     let asset = path.trim_start_matches('/');
-    if !asset.is_empty() && state.assets.contains(asset) {
-        return state
-            .assets
+    if !asset.is_empty() && assets::assets().contains(asset) {
+        return assets::assets()
             .serve(asset, StatusCode::OK, req.headers())
             .ok_or_else(ApiError::internal);
     }
@@ -388,8 +381,7 @@ async fn route(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html {
-        return state
-            .assets
+        return assets::assets()
             .serve("index.html", StatusCode::NOT_FOUND, req.headers())
             .ok_or_else(ApiError::internal);
     }

@@ -59,6 +59,7 @@ impl MediaEffect {
             },
             LiveEvent::Ended => MediaEffect::CloseSession,
             LiveEvent::MuteRequested { .. }
+            | LiveEvent::Tell { .. }
             | LiveEvent::Chat(_)
             | LiveEvent::Questions
             | LiveEvent::Changed => return None,

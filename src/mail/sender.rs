@@ -14,8 +14,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
 use super::OutMail;
-use crate::app::AppState;
 use crate::config::{MailConfig, SmtpSecurity};
+use crate::service::AppState;
 
 /// Where mail goes.
 pub enum Transport {

@@ -640,13 +640,15 @@ class Room {
       }
     }));
     es.addEventListener('mute', mine(() => this.onMuted()));
-    es.addEventListener('media_problem', mine((event) => {
-      try {
-        this.toast(JSON.parse(event.data).message);
-      } catch {
-        // a malformed message: skip it
-      }
-    }));
+    for (type, tone) of [['media_problem', 'error'], ['notice', 'info']]) {
+      es.addEventListener(type, mine((event) => {
+        try {
+          this.toast(JSON.parse(event.data).message, tone);
+        } catch {
+          // a malformed message: skip it
+        }
+      }));
+    }
     es.addEventListener('removed', mine(() => this.showRemoved()));
     es.addEventListener('ended', mine(() => this.showEnded()));
     es.addEventListener('error', mine(() => {

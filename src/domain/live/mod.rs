@@ -11,7 +11,13 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::sessions::{Phase, Role, Session};
-use super::{DomainError, ErrorKind};
+
+mod command;
+mod error;
+mod view;
+pub use command::{Actor, BreakoutPlan, LiveCommand, Moderation, RequestChoice};
+pub use error::LiveError;
+pub use view::{LiveView, Viewer};
 
 /// The main room; breakout rooms are 1..=10.
 pub const MAIN_ROOM: u32 = 0;
@@ -19,6 +25,10 @@ pub const MAX_BREAKOUTS: usize = 10;
 pub const BREAKOUT_NAME_MAX: usize = 30;
 pub const CHAT_MAX: usize = 1000;
 pub const QUESTION_MAX: usize = 500;
+/// Questions a session keeps at most (a stranger cannot grow the list without bound).
+pub const QUESTIONS_MAX: usize = 500;
+/// The longest breakout timer.
+pub const BREAKOUT_MINUTES_MAX: u32 = 240;
 /// Chat history kept for late joiners, per room.
 pub const CHAT_HISTORY: usize = 200;
 
@@ -54,47 +64,27 @@ impl Default for LiveSettings {
     }
 }
 
-fn refuse(kind: ErrorKind, code: &'static str, msg: impl Into<String>) -> DomainError {
-    DomainError::new(kind, code, msg)
-}
-
-fn conflict(code: &'static str, msg: impl Into<String>) -> DomainError {
-    DomainError::conflict(code, msg)
-}
-
 /// Whether `session` may be started at `now`.
 pub fn check_start(
     session: &Session,
     now: Timestamp,
     lead: SignedDuration,
-) -> Result<(), DomainError> {
+) -> Result<(), LiveError> {
     match session.phase {
-        Phase::Cancelled => {
-            return Err(conflict("session_cancelled", "This session was cancelled."));
-        }
-        Phase::Draft => {
-            return Err(conflict(
-                "session_not_open",
-                "This session is not published yet.",
-            ));
-        }
+        Phase::Cancelled => return Err(LiveError::Cancelled),
+        Phase::Draft => return Err(LiveError::NotPublished),
         Phase::Published | Phase::Closed => {}
     }
     if session.live_ended_at.is_some() {
-        return Err(conflict("session_ended", "This session has already ended."));
+        return Err(LiveError::Ended);
     }
-    let opens = session.starts_at - lead;
-    if now < opens {
-        return Err(conflict(
-            "too_early",
-            format!(
-                "You can start this session from {} minutes before its start.",
-                lead.as_mins()
-            ),
-        ));
+    if now < session.starts_at - lead {
+        return Err(LiveError::TooEarly {
+            lead_minutes: lead.as_mins(),
+        });
     }
     if now >= session.ends_at() + super::sessions::COMPLETION_GRACE {
-        return Err(conflict("session_ended", "This session's time has passed."));
+        return Err(LiveError::TimePassed);
     }
     Ok(())
 }
@@ -118,6 +108,10 @@ pub struct Person {
     /// they come back.
     #[serde(skip)]
     pub main_stage: Option<(bool, bool)>,
+    /// A host muted them: the microphone stays off until a host allows it.
+    pub mic_locked: bool,
+    /// A host moved them off stage: they come back only by an approved request.
+    pub stage_locked: bool,
 }
 
 impl Person {
@@ -135,7 +129,7 @@ impl Person {
             self.main_stage = self.on_stage.then_some((self.camera, self.mic));
         }
         self.room = room;
-        self.set_stage(Some((true, true)));
+        self.set_stage(Some((true, !self.mic_locked)));
         self.hand_raised = false;
     }
 
@@ -233,6 +227,11 @@ pub enum LiveEvent {
         user_id: u64,
     },
     Chat(ChatMessage),
+    /// A word for one person only (e.g. their request was declined).
+    Tell {
+        user_id: u64,
+        text: &'static str,
+    },
     /// Questions changed (the caller persists and broadcasts them).
     Questions,
     /// Anything else that changes what people see.
@@ -260,6 +259,9 @@ pub struct LiveRoom {
     /// Index into the run of show.
     pub agenda_item: usize,
     pub agenda_item_started: Timestamp,
+    /// How long each item of the run of show lasts; the current item moves
+    /// on by itself when its time is up (a host may move it any time).
+    agenda: Vec<SignedDuration>,
     removed: BTreeSet<u64>,
     chat_times: HashMap<u64, VecDeque<Timestamp>>,
     next_id: u64,
@@ -309,6 +311,7 @@ impl LiveRoom {
             breakout_warned: false,
             agenda_item: 0,
             agenda_item_started: now,
+            agenda: Vec::new(),
             removed: BTreeSet::new(),
             chat_times: HashMap::new(),
             next_id,
@@ -320,30 +323,21 @@ impl LiveRoom {
         self.next_id - 1
     }
 
-    fn person(&self, user_id: u64) -> Result<&Person, DomainError> {
-        self.people.get(&user_id).ok_or_else(|| {
-            refuse(
-                ErrorKind::NotFound,
-                "not_in_room",
-                "That person is not in the room.",
-            )
-        })
+    fn person(&self, user_id: u64) -> Result<&Person, LiveError> {
+        self.people.get(&user_id).ok_or(LiveError::NotInRoom)
     }
 
-    fn host(&self, user_id: u64) -> Result<&Person, DomainError> {
+    fn host(&self, user_id: u64) -> Result<&Person, LiveError> {
         let p = self.person(user_id)?;
         if !p.is_host {
-            return Err(DomainError::forbidden(
-                "host_only",
-                "Only hosts can do that.",
-            ));
+            return Err(LiveError::HostOnly);
         }
         Ok(p)
     }
 
-    fn open(&self) -> Result<(), DomainError> {
+    fn open(&self) -> Result<(), LiveError> {
         if self.ended_at.is_some() {
-            return Err(conflict("session_ended", "This session has ended."));
+            return Err(LiveError::Ended);
         }
         Ok(())
     }
@@ -390,19 +384,16 @@ impl LiveRoom {
         registered: Option<Role>,
         is_host: bool,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         if self.removed.contains(&user_id) {
-            return Err(DomainError::forbidden(
-                "removed",
-                "A host removed you from this session.",
-            ));
+            return Err(LiveError::Removed);
         }
         if self.people.contains_key(&user_id) {
             return Ok(vec![self.media(user_id)]);
         }
         if registered.is_none() && !is_host && self.people.len() >= self.settings.capacity {
-            return Err(conflict("room_full", "The room is full."));
+            return Err(LiveError::RoomFull);
         }
         let role = registered.unwrap_or(Role::Guest);
         let mut p = Person {
@@ -417,6 +408,8 @@ impl LiveRoom {
             hand_raised: false,
             joined_at: now,
             main_stage: None,
+            mic_locked: false,
+            stage_locked: false,
         };
         if p.is_speaker() && self.stage_counts(MAIN_ROOM).0 < self.settings.stage_speakers {
             p.set_stage(Some((true, true)));
@@ -448,19 +441,16 @@ impl LiveRoom {
         user_id: u64,
         kind: RequestKind,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         let p = self.person(user_id)?;
         if p.on_stage {
-            return Err(conflict("already_on_stage", "You are already on stage."));
+            return Err(LiveError::AlreadyOnStage);
         }
         if self.queue.iter().any(|r| r.user_id == user_id)
             || self.countdowns.iter().any(|c| c.user_id == user_id)
         {
-            return Err(conflict(
-                "already_requested",
-                "Your request is already waiting.",
-            ));
+            return Err(LiveError::AlreadyRequested);
         }
         self.queue.push(StageRequest {
             user_id,
@@ -473,16 +463,20 @@ impl LiveRoom {
         Ok(vec![LiveEvent::Changed])
     }
 
-    pub fn withdraw(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
-        self.drop_request(user_id, "You have no request waiting.")
+    pub fn withdraw(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
+        self.drop_request(user_id, LiveError::NoRequest)
     }
 
     /// Takes someone's request out of the queue and lowers their hand.
-    fn drop_request(&mut self, user_id: u64, missing: &str) -> Result<Vec<LiveEvent>, DomainError> {
+    fn drop_request(
+        &mut self,
+        user_id: u64,
+        missing: LiveError,
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         let before = self.queue.len();
         self.queue.retain(|r| r.user_id != user_id);
         if self.queue.len() == before {
-            return Err(refuse(ErrorKind::NotFound, "no_request", missing));
+            return Err(missing);
         }
         if let Some(p) = self.people.get_mut(&user_id) {
             p.hand_raised = false;
@@ -496,29 +490,19 @@ impl LiveRoom {
         host: u64,
         user_id: u64,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         self.host(host)?;
         let i = self
             .queue
             .iter()
             .position(|r| r.user_id == user_id)
-            .ok_or_else(|| {
-                refuse(
-                    ErrorKind::NotFound,
-                    "no_request",
-                    "That request is no longer waiting.",
-                )
-            })?;
+            .ok_or(LiveError::RequestGone)?;
         let room = self.person(user_id)?.room;
         if self.stage_counts(room).1 >= self.settings.stage_guests {
-            return Err(conflict(
-                "stage_full",
-                format!(
-                    "The stage is full ({} participants). Move someone off stage first.",
-                    self.settings.stage_guests
-                ),
-            ));
+            return Err(LiveError::GuestStageFull {
+                limit: self.settings.stage_guests,
+            });
         }
         let r = self.queue.remove(i);
         let (camera, mic) = match r.kind {
@@ -534,21 +518,22 @@ impl LiveRoom {
         Ok(vec![LiveEvent::Changed])
     }
 
-    pub fn decline(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn decline(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
-        self.drop_request(user_id, "That request is no longer waiting.")
+        let mut events = self.drop_request(user_id, LiveError::RequestGone)?;
+        events.push(LiveEvent::Tell {
+            user_id,
+            text: "A host declined your request to join the stage. You can ask again later.",
+        });
+        Ok(events)
     }
 
     /// The approved person changes their mind during the countdown.
-    pub fn cancel_countdown(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn cancel_countdown(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         let before = self.countdowns.len();
         self.countdowns.retain(|c| c.user_id != user_id);
         if self.countdowns.len() == before {
-            return Err(refuse(
-                ErrorKind::NotFound,
-                "no_countdown",
-                "There is no countdown to cancel.",
-            ));
+            return Err(LiveError::NoCountdown);
         }
         if let Some(p) = self.people.get_mut(&user_id) {
             p.hand_raised = false;
@@ -564,11 +549,19 @@ impl LiveRoom {
         let mut events = Vec::new();
         for c in done {
             if let Some(p) = self.people.get_mut(&c.user_id) {
-                p.set_stage(Some((c.camera, c.mic)));
+                // An approved request lifts a host's earlier "off stage".
+                p.stage_locked = false;
+                p.set_stage(Some((c.camera, c.mic && !p.mic_locked)));
                 // A hand is lowered once its owner has been on stage.
                 p.hand_raised = false;
                 events.push(self.media(c.user_id));
             }
+        }
+        let mut advanced = false;
+        while let Some(end) = self.agenda_item_ends().filter(|e| *e <= now) {
+            self.agenda_item += 1;
+            self.agenda_item_started = end;
+            advanced = true;
         }
         if let Some(close) = self.breakouts_close_at {
             if now >= close {
@@ -578,7 +571,7 @@ impl LiveRoom {
                 events.extend(self.announce("Breakout rooms close in one minute.", now));
             }
         }
-        if !events.is_empty() {
+        if !events.is_empty() || advanced {
             events.push(LiveEvent::Changed);
         }
         events
@@ -598,6 +591,7 @@ impl LiveRoom {
             .iter()
             .map(|c| c.ends_at)
             .chain(breakout)
+            .chain(self.agenda_item_ends())
             .min()
     }
 
@@ -640,7 +634,7 @@ impl LiveRoom {
         host: u64,
         text: &str,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         let name = self.host(host)?.name.clone();
         let text = clean_text(text, CHAT_MAX, "text")?;
@@ -653,10 +647,10 @@ impl LiveRoom {
         host: u64,
         minutes: Option<u32>,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
         if self.breakouts.is_empty() {
-            return Err(conflict("no_breakouts", "No breakout rooms are open."));
+            return Err(LiveError::NoBreakouts);
         }
         self.breakouts_close_at = breakout_deadline(minutes, now)?;
         self.breakout_warned = false;
@@ -664,100 +658,101 @@ impl LiveRoom {
     }
 
     /// Anyone on stage goes back to the audience ("Deactivate Mic & Camera").
-    pub fn leave_stage(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn leave_stage(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         let p = self
             .people
             .get_mut(&user_id)
             .filter(|p| p.on_stage)
-            .ok_or_else(|| conflict("not_on_stage", "You are not on stage."))?;
+            .ok_or(LiveError::NotOnStage)?;
         p.set_stage(None);
         Ok(vec![self.media(user_id), LiveEvent::Changed])
     }
 
     /// A host moves someone off stage.
-    pub fn move_off_stage(
-        &mut self,
-        host: u64,
-        user_id: u64,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn move_off_stage(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
         self.person(user_id)?;
-        self.leave_stage(user_id)
+        let events = self.leave_stage(user_id)?;
+        if host != user_id {
+            self.people.get_mut(&user_id).expect("checked").stage_locked = true;
+        }
+        Ok(events)
     }
 
     /// A speaker who was moved off (or could not fit) comes back on stage.
-    pub fn take_stage(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn take_stage(&mut self, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         let p = self.person(user_id)?;
         if !p.is_speaker() {
-            return Err(DomainError::forbidden(
-                "not_a_speaker",
-                "Ask to join the stage; a host will let you in.",
-            ));
+            return Err(LiveError::NotASpeaker);
         }
         if p.on_stage {
             return Ok(Vec::new());
         }
+        if p.stage_locked {
+            return Err(LiveError::MovedOffByHost);
+        }
         if self.stage_counts(p.room).0 >= self.settings.stage_speakers {
-            return Err(conflict(
-                "stage_full",
-                "All speaker places on stage are taken.",
-            ));
+            return Err(LiveError::SpeakerStageFull {
+                limit: self.settings.stage_speakers,
+            });
         }
         let p = self.people.get_mut(&user_id).expect("checked");
-        p.set_stage(Some((true, true)));
+        let mic = !p.mic_locked;
+        p.set_stage(Some((true, mic)));
         Ok(vec![self.media(user_id), LiveEvent::Changed])
     }
 
-    /// Someone on stage turns camera or microphone on or off.
+    /// Someone on stage turns camera or microphone on or off (the
+    /// microphone only while no host has muted them).
     pub fn set_devices(
         &mut self,
         user_id: u64,
         camera: bool,
         mic: bool,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         let p = self
             .people
             .get_mut(&user_id)
             .filter(|p| p.on_stage)
-            .ok_or_else(|| {
-                conflict(
-                    "not_on_stage",
-                    "Only people on stage use camera and microphone.",
-                )
-            })?;
+            .ok_or(LiveError::DevicesOffStage)?;
+        if mic && !p.mic && p.mic_locked {
+            return Err(LiveError::MutedByHost);
+        }
         p.camera = camera;
         p.mic = mic;
         Ok(vec![LiveEvent::Changed])
     }
 
     /// A host mutes someone's microphone.
-    pub fn mute(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn mute(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
-        let p = self.people.get_mut(&user_id).ok_or_else(|| {
-            refuse(
-                ErrorKind::NotFound,
-                "not_in_room",
-                "That person is not in the room.",
-            )
-        })?;
+        let p = self.people.get_mut(&user_id).ok_or(LiveError::NotInRoom)?;
         p.mic = false;
+        p.mic_locked = true;
         Ok(vec![
             LiveEvent::MuteRequested { user_id },
             LiveEvent::Changed,
         ])
     }
 
+    /// A host lets a muted person use their microphone again.
+    pub fn allow_mic(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
+        self.host(host)?;
+        let p = self.people.get_mut(&user_id).ok_or(LiveError::NotInRoom)?;
+        p.mic_locked = false;
+        Ok(vec![LiveEvent::Changed])
+    }
+
     /// A host removes someone from the session; they cannot come back.
-    pub fn remove(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn remove(&mut self, host: u64, user_id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
         if host == user_id {
-            return Err(conflict(
-                "cannot_remove_self",
-                "You cannot remove yourself; leave instead.",
-            ));
+            return Err(LiveError::CannotRemoveSelf);
         }
-        self.person(user_id)?;
+        if self.person(user_id)?.is_host {
+            return Err(LiveError::CannotRemoveHost);
+        }
         self.removed.insert(user_id);
         self.take_out(user_id);
         Ok(vec![LiveEvent::Removed { user_id }, LiveEvent::Changed])
@@ -769,7 +764,7 @@ impl LiveRoom {
         user_id: u64,
         text: &str,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         let p = self.person(user_id)?.clone();
         let text = clean_text(text, CHAT_MAX, "text")?;
@@ -795,7 +790,7 @@ impl LiveRoom {
 
     /// One limit for everything a person writes (chat and questions): at most
     /// `chat_burst` within `chat_window`.
-    fn throttle(&mut self, user_id: u64, now: Timestamp) -> Result<(), DomainError> {
+    fn throttle(&mut self, user_id: u64, now: Timestamp) -> Result<(), LiveError> {
         let window = self.settings.chat_window;
         let times = self.chat_times.entry(user_id).or_default();
         while times
@@ -805,19 +800,25 @@ impl LiveRoom {
             times.pop_front();
         }
         if times.len() >= self.settings.chat_burst {
-            return Err(refuse(
-                ErrorKind::TooMany,
-                "slow_down",
-                "You are sending messages too quickly; wait a few seconds.",
-            ));
+            return Err(LiveError::SlowDown);
         }
         times.push_back(now);
         Ok(())
     }
 
+    /// Whether a host removed this person (they may not come back or read the room).
+    pub fn is_removed(&self, user_id: u64) -> bool {
+        self.removed.contains(&user_id)
+    }
+
+    /// The room whose chat a person reads and writes: their own room.
+    pub fn chat_room_of(&self, user_id: u64) -> u32 {
+        self.people.get(&user_id).map_or(MAIN_ROOM, |p| p.room)
+    }
+
     /// Chat a person may read: their room's messages.
     pub fn chat_for(&self, user_id: u64) -> Vec<&ChatMessage> {
-        let room = self.people.get(&user_id).map_or(MAIN_ROOM, |p| p.room);
+        let room = self.chat_room_of(user_id);
         self.chat.iter().filter(|m| m.room == room).collect()
     }
 
@@ -826,10 +827,13 @@ impl LiveRoom {
         user_id: u64,
         text: &str,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         let name = self.person(user_id)?.name.clone();
         let text = clean_text(text, QUESTION_MAX, "text")?;
+        if self.questions.len() >= QUESTIONS_MAX {
+            return Err(LiveError::TooManyQuestions);
+        }
         self.throttle(user_id, now)?;
         let id = self.id();
         self.questions.push(Question {
@@ -845,29 +849,20 @@ impl LiveRoom {
         Ok(vec![LiveEvent::Questions])
     }
 
-    fn question(&mut self, id: u64) -> Result<&mut Question, DomainError> {
+    fn question(&mut self, id: u64) -> Result<&mut Question, LiveError> {
         self.questions
             .iter_mut()
             .find(|q| q.id == id && !q.hidden)
-            .ok_or_else(|| {
-                refuse(
-                    ErrorKind::NotFound,
-                    "no_question",
-                    "There is no such question.",
-                )
-            })
+            .ok_or(LiveError::NoQuestion)
     }
 
     /// Upvotes a question, once per person (a second vote takes it back).
-    pub fn vote(&mut self, user_id: u64, id: u64, up: bool) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn vote(&mut self, user_id: u64, id: u64, up: bool) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         self.person(user_id)?;
         let q = self.question(id)?;
         if q.user_id == user_id {
-            return Err(conflict(
-                "own_question",
-                "You cannot upvote your own question.",
-            ));
+            return Err(LiveError::OwnQuestion);
         }
         let changed = if up {
             q.voters.insert(user_id)
@@ -875,14 +870,11 @@ impl LiveRoom {
             q.voters.remove(&user_id)
         };
         if !changed {
-            return Err(conflict(
-                "already_voted",
-                if up {
-                    "You already upvoted this question."
-                } else {
-                    "You have not upvoted this question."
-                },
-            ));
+            return Err(if up {
+                LiveError::AlreadyVoted
+            } else {
+                LiveError::NotVoted
+            });
         }
         Ok(vec![LiveEvent::Questions])
     }
@@ -893,20 +885,17 @@ impl LiveRoom {
         user_id: u64,
         id: u64,
         answered: bool,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         let p = self.person(user_id)?;
         if !(p.is_host || p.role == Role::Interviewer) {
-            return Err(DomainError::forbidden(
-                "moderator_only",
-                "Only hosts and the interviewer can mark questions answered.",
-            ));
+            return Err(LiveError::ModeratorOnly);
         }
         self.question(id)?.answered = answered;
         Ok(vec![LiveEvent::Questions])
     }
 
     /// Hosts hide a question from everyone.
-    pub fn hide(&mut self, host: u64, id: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn hide(&mut self, host: u64, id: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
         self.question(id)?.hidden = true;
         Ok(vec![LiveEvent::Questions])
@@ -936,40 +925,25 @@ impl LiveRoom {
         rooms: &[(String, Vec<u64>)],
         minutes: Option<u32>,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         self.host(host)?;
         let close_at = breakout_deadline(minutes, now)?;
         if !self.breakouts.is_empty() {
-            return Err(conflict(
-                "breakouts_open",
-                "Breakout rooms are already open; close them first.",
-            ));
+            return Err(LiveError::BreakoutsOpen);
         }
         if rooms.is_empty() || rooms.len() > MAX_BREAKOUTS {
-            return Err(DomainError::field(
-                "invalid_breakouts",
-                "rooms",
-                format!("Open between 1 and {MAX_BREAKOUTS} breakout rooms."),
-            ));
+            return Err(LiveError::BreakoutCount);
         }
         let mut seen = BTreeSet::new();
         for (name, members) in rooms {
             let n = name.trim();
             if n.is_empty() || n.chars().count() > BREAKOUT_NAME_MAX {
-                return Err(DomainError::field(
-                    "invalid_breakouts",
-                    "rooms",
-                    format!("Room names must be 1 to {BREAKOUT_NAME_MAX} characters."),
-                ));
+                return Err(LiveError::BreakoutName);
             }
             for m in members {
                 if !self.people.contains_key(m) || !seen.insert(*m) {
-                    return Err(DomainError::field(
-                        "invalid_breakouts",
-                        "rooms",
-                        "Each person in the room can be in one breakout room.",
-                    ));
+                    return Err(LiveError::BreakoutMember);
                 }
             }
         }
@@ -1008,10 +982,10 @@ impl LiveRoom {
 
     /// Closes breakout rooms: everyone returns to the main room, speakers on
     /// stage, the audience in the audience.
-    pub fn close_breakouts(&mut self, host: u64) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn close_breakouts(&mut self, host: u64) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
         if self.breakouts.is_empty() {
-            return Err(conflict("no_breakouts", "No breakout rooms are open."));
+            return Err(LiveError::NoBreakouts);
         }
         Ok(self.end_breakouts())
     }
@@ -1037,14 +1011,10 @@ impl LiveRoom {
     }
 
     /// A host may visit a breakout room (and come back with room 0).
-    pub fn visit(&mut self, host: u64, room: u32) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn visit(&mut self, host: u64, room: u32) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
         if room != MAIN_ROOM && !self.breakouts.iter().any(|b| b.id == room) {
-            return Err(refuse(
-                ErrorKind::NotFound,
-                "no_room",
-                "There is no such room.",
-            ));
+            return Err(LiveError::NoRoom);
         }
         let p = self.people.get_mut(&host).expect("checked");
         if p.room == room {
@@ -1063,24 +1033,35 @@ impl LiveRoom {
         &mut self,
         host: u64,
         item: usize,
-        items: usize,
         now: Timestamp,
-    ) -> Result<Vec<LiveEvent>, DomainError> {
+    ) -> Result<Vec<LiveEvent>, LiveError> {
         self.host(host)?;
-        if item >= items {
-            return Err(DomainError::field(
-                "invalid_item",
-                "item",
-                "There is no such agenda item.",
-            ));
+        if item >= self.agenda.len() {
+            return Err(LiveError::NoAgendaItem);
         }
         self.agenda_item = item;
         self.agenda_item_started = now;
         Ok(vec![LiveEvent::Changed])
     }
 
+    /// The run of show: each item's length, in order (from the session's
+    /// schedule; given again when it changes).
+    pub fn plan_agenda(&mut self, items: &[super::sessions::AgendaItem]) {
+        self.agenda = items
+            .iter()
+            .map(|i| i.ends_at.duration_since(i.starts_at))
+            .collect();
+        self.agenda_item = self.agenda_item.min(self.agenda.len().saturating_sub(1));
+    }
+
+    /// When the current agenda item's time is up, if another follows.
+    fn agenda_item_ends(&self) -> Option<Timestamp> {
+        (self.agenda_item + 1 < self.agenda.len())
+            .then(|| self.agenda_item_started + self.agenda[self.agenda_item])
+    }
+
     /// A host ends the session; the room closes for everyone.
-    pub fn end(&mut self, host: u64, now: Timestamp) -> Result<Vec<LiveEvent>, DomainError> {
+    pub fn end(&mut self, host: u64, now: Timestamp) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
         self.host(host)?;
         self.ended_at = Some(now);
@@ -1094,40 +1075,27 @@ impl LiveRoom {
 const BREAKOUT_WARNING: SignedDuration = SignedDuration::from_mins(1);
 
 /// A breakout timer of 1..=240 minutes from `now`, or none.
-fn breakout_deadline(
-    minutes: Option<u32>,
-    now: Timestamp,
-) -> Result<Option<Timestamp>, DomainError> {
+fn breakout_deadline(minutes: Option<u32>, now: Timestamp) -> Result<Option<Timestamp>, LiveError> {
     match minutes {
         None => Ok(None),
         Some(m @ 1..=240) => Ok(Some(now + SignedDuration::from_mins(i64::from(m)))),
-        Some(_) => Err(DomainError::field(
-            "invalid_breakouts",
-            "minutes",
-            "Breakout rooms run for 1 to 240 minutes.",
-        )),
+        Some(_) => Err(LiveError::BreakoutMinutes),
     }
 }
 
-fn clean_text(text: &str, max: usize, field: &'static str) -> Result<String, DomainError> {
-    let t = text.trim();
+fn clean_text(text: &str, max: usize, field: &'static str) -> Result<String, LiveError> {
+    let kept: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect();
+    let t = kept.trim();
     if t.is_empty() {
-        return Err(DomainError::field(
-            "empty_text",
-            field,
-            "Write something first.",
-        ));
+        return Err(LiveError::EmptyText { field });
     }
     if t.chars().count() > max {
-        return Err(DomainError::field(
-            "text_too_long",
-            field,
-            format!("Keep it under {max} characters."),
-        ));
+        return Err(LiveError::TextTooLong { field, max });
     }
-    Ok(t.chars()
-        .filter(|c| !c.is_control() || *c == '\n')
-        .collect())
+    Ok(t.to_owned())
 }
 
 #[cfg(test)]
@@ -1161,7 +1129,7 @@ mod tests {
         let lead = SignedDuration::from_mins(15);
         let clock = ManualClock::new(ts("2026-12-01T16:44:00Z"));
         assert_eq!(
-            check_start(&s, clock.now(), lead).unwrap_err().code,
+            check_start(&s, clock.now(), lead).unwrap_err().code(),
             "too_early"
         );
         clock.advance(SignedDuration::from_mins(1));
@@ -1171,14 +1139,14 @@ mod tests {
         let five = SignedDuration::from_mins(5);
         clock.set(ts("2026-12-01T16:54:59Z"));
         assert_eq!(
-            check_start(&s, clock.now(), five).unwrap_err().code,
+            check_start(&s, clock.now(), five).unwrap_err().code(),
             "too_early"
         );
         s.phase = Phase::Cancelled;
         assert_eq!(
             check_start(&s, ts("2026-12-01T17:00:00Z"), lead)
                 .unwrap_err()
-                .code,
+                .code(),
             "session_cancelled"
         );
     }
@@ -1202,7 +1170,7 @@ mod tests {
         r.join(1, "A", None, false, now).unwrap();
         r.join(2, "B", None, false, now).unwrap();
         assert_eq!(
-            r.join(3, "C", None, false, now).unwrap_err().code,
+            r.join(3, "C", None, false, now).unwrap_err().code(),
             "room_full"
         );
         // Registered people keep their claimed place.
@@ -1224,18 +1192,18 @@ mod tests {
         r.request_stage(12, cam, now + SignedDuration::from_secs(2))
             .unwrap();
         assert_eq!(
-            r.request_stage(10, cam, now).unwrap_err().code,
+            r.request_stage(10, cam, now).unwrap_err().code(),
             "already_requested"
         );
         assert_eq!(
-            r.request_stage(1, cam, now).unwrap_err().code,
+            r.request_stage(1, cam, now).unwrap_err().code(),
             "already_on_stage"
         );
         let order: Vec<u64> = r.queue.iter().map(|q| q.user_id).collect();
         assert_eq!(order, vec![10, 11, 12]);
         assert!(r.people[&11].hand_raised);
         // Only hosts approve.
-        assert_eq!(r.approve(2, 10, now).unwrap_err().code, "host_only");
+        assert_eq!(r.approve(2, 10, now).unwrap_err().code(), "host_only");
         r.approve(1, 11, now).unwrap();
         // Countdown: not yet on stage.
         assert!(r.tick(now + SignedDuration::from_secs(4)).is_empty());
@@ -1253,7 +1221,7 @@ mod tests {
         );
         // Withdraw and decline.
         r.withdraw(12).unwrap();
-        assert_eq!(r.withdraw(12).unwrap_err().code, "no_request");
+        assert_eq!(r.withdraw(12).unwrap_err().code(), "no_request");
         r.decline(1, 10).unwrap();
         assert!(r.queue.is_empty());
         // Cancel during the countdown.
@@ -1268,7 +1236,7 @@ mod tests {
             r.approve(1, id, now).unwrap();
         }
         r.request_stage(19, cam, now).unwrap();
-        assert_eq!(r.approve(1, 19, now).unwrap_err().code, "stage_full");
+        assert_eq!(r.approve(1, 19, now).unwrap_err().code(), "stage_full");
         r.tick(now + SignedDuration::from_secs(5));
         r.move_off_stage(1, 14).unwrap();
         r.approve(1, 19, now).unwrap();
@@ -1277,7 +1245,7 @@ mod tests {
     #[test]
     fn moderation() {
         let (mut r, now) = room();
-        assert_eq!(r.mute(10, 2).unwrap_err().code, "host_only");
+        assert_eq!(r.mute(10, 2).unwrap_err().code(), "host_only");
         let ev = r.mute(1, 2).unwrap();
         assert_eq!(ev[0], LiveEvent::MuteRequested { user_id: 2 });
         assert!(!r.people[&2].mic);
@@ -1286,15 +1254,15 @@ mod tests {
         assert_eq!(
             r.join(10, "G", Some(Role::Guest), false, now)
                 .unwrap_err()
-                .code,
+                .code(),
             "removed"
         );
         r.leave_stage(2).unwrap();
-        assert_eq!(r.leave_stage(2).unwrap_err().code, "not_on_stage");
+        assert_eq!(r.leave_stage(2).unwrap_err().code(), "not_on_stage");
         r.take_stage(2).unwrap();
-        assert_eq!(r.take_stage(11).unwrap_err().code, "not_a_speaker");
+        assert_eq!(r.take_stage(11).unwrap_err().code(), "not_a_speaker");
         r.end(1, now).unwrap();
-        assert_eq!(r.chat(1, "hi", now).unwrap_err().code, "session_ended");
+        assert_eq!(r.chat(1, "hi", now).unwrap_err().code(), "session_ended");
     }
 
     #[test]
@@ -1303,7 +1271,7 @@ mod tests {
         for i in 0..5 {
             r.chat(10, &format!("m{i}"), now).unwrap();
         }
-        assert_eq!(r.chat(10, "one more", now).unwrap_err().code, "slow_down");
+        assert_eq!(r.chat(10, "one more", now).unwrap_err().code(), "slow_down");
         assert!(
             r.chat(10, "later", now + SignedDuration::from_secs(10))
                 .is_ok()
@@ -1313,10 +1281,10 @@ mod tests {
             r.ask(13, &format!("q{i}"), now).unwrap();
         }
         r.chat(13, "one more", now).unwrap();
-        assert_eq!(r.ask(13, "flood", now).unwrap_err().code, "slow_down");
-        assert_eq!(r.chat(10, "   ", now).unwrap_err().code, "empty_text");
+        assert_eq!(r.ask(13, "flood", now).unwrap_err().code(), "slow_down");
+        assert_eq!(r.chat(10, "   ", now).unwrap_err().code(), "empty_text");
         assert_eq!(
-            r.chat(11, &"x".repeat(1001), now).unwrap_err().code,
+            r.chat(11, &"x".repeat(1001), now).unwrap_err().code(),
             "text_too_long"
         );
         r.open_breakouts(1, &[("Room A".into(), vec![11, 12])], None, now)
@@ -1335,17 +1303,17 @@ mod tests {
             .unwrap();
         let (q1, q2) = (r.questions[0].id, r.questions[1].id);
         r.vote(12, q2, true).unwrap();
-        assert_eq!(r.vote(12, q2, true).unwrap_err().code, "already_voted");
-        assert_eq!(r.vote(11, q2, true).unwrap_err().code, "own_question");
+        assert_eq!(r.vote(12, q2, true).unwrap_err().code(), "already_voted");
+        assert_eq!(r.vote(11, q2, true).unwrap_err().code(), "own_question");
         let (open, _) = r.ranked_questions();
         assert_eq!(open[0].id, q2);
-        assert_eq!(r.answer(12, q2, true).unwrap_err().code, "moderator_only");
+        assert_eq!(r.answer(12, q2, true).unwrap_err().code(), "moderator_only");
         r.answer(1, q2, true).unwrap();
         let (open, answered) = r.ranked_questions();
         assert_eq!((open[0].id, answered[0].id), (q1, q2));
         r.hide(1, q1).unwrap();
         assert!(r.ranked_questions().0.is_empty());
-        assert_eq!(r.vote(13, q1, true).unwrap_err().code, "no_question");
+        assert_eq!(r.vote(13, q1, true).unwrap_err().code(), "no_question");
     }
 
     #[test]
@@ -1354,7 +1322,9 @@ mod tests {
         let too_many: Vec<(String, Vec<u64>)> =
             (0..11).map(|i| (format!("R{i}"), vec![])).collect();
         assert_eq!(
-            r.open_breakouts(1, &too_many, None, now).unwrap_err().code,
+            r.open_breakouts(1, &too_many, None, now)
+                .unwrap_err()
+                .code(),
             "invalid_breakouts"
         );
         assert!(
@@ -1381,7 +1351,7 @@ mod tests {
             .open_breakouts(10, &rooms, None, now)
             .map(|_| ())
             .unwrap_err();
-        assert_eq!(ev.code, "host_only");
+        assert_eq!(ev.code(), "host_only");
         let ev = r.open_breakouts(1, &rooms, None, now).unwrap();
         assert!(ev.iter().any(|e| matches!(
             e,
@@ -1399,7 +1369,7 @@ mod tests {
         );
         r.visit(1, 2).unwrap();
         assert_eq!(r.people[&1].room, 2);
-        assert_eq!(r.visit(1, 9).unwrap_err().code, "no_room");
+        assert_eq!(r.visit(1, 9).unwrap_err().code(), "no_room");
         r.close_breakouts(1).unwrap();
         assert!(r.people.values().all(|p| p.room == 0 || p.is_host));
         assert!(!r.people[&10].on_stage);
@@ -1498,7 +1468,9 @@ mod tests {
         let (mut r, now) = room();
         let rooms = vec![("A".to_owned(), vec![10, 11]), ("B".to_owned(), vec![12])];
         assert_eq!(
-            r.open_breakouts(1, &rooms, Some(0), now).unwrap_err().code,
+            r.open_breakouts(1, &rooms, Some(0), now)
+                .unwrap_err()
+                .code(),
             "invalid_breakouts"
         );
         r.open_breakouts(1, &rooms, Some(10), now).unwrap();
@@ -1534,7 +1506,7 @@ mod tests {
         assert!(r.people.values().all(|p| p.room == 0));
         assert_eq!(r.next_deadline(), None);
         assert_eq!(
-            r.set_breakout_timer(1, Some(5), close).unwrap_err().code,
+            r.set_breakout_timer(1, Some(5), close).unwrap_err().code(),
             "no_breakouts"
         );
     }
@@ -1585,7 +1557,7 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(r.broadcast(10, "hi", now).unwrap_err().code, "host_only");
+        assert_eq!(r.broadcast(10, "hi", now).unwrap_err().code(), "host_only");
         let ev = r.broadcast(1, "Five minutes left, wrap up!", now).unwrap();
         assert_eq!(ev.len(), 3);
         for who in [10, 11, 12] {
