@@ -3,6 +3,7 @@
 
 mod accounts;
 mod browser;
+mod browser_rooms;
 mod cli;
 mod http_basics;
 mod live;

@@ -1,4 +1,4 @@
-// Agenda tab (hosts, presenters, the interviewer): the run of show from
+// Agenda tab (everyone): the run of show from
 // `agenda.items`, the current item highlighted with the time left
 // (#agenda-now, #agenda-time-left, a <progress>), who is next, presenters'
 // own remaining time (#my-time-left), hosts' #agenda-prev / #agenda-next
@@ -10,13 +10,9 @@ import { clockText, ic, ms, redrawIf, serverNow } from './util.js';
 
 const KIND_LABELS = { opening: 'Opening', talk: 'Talk', qa: 'Q&A', discussion: 'Discussion', wrap_up: 'Wrap-up' };
 
+/** Everyone sees the run of show and what's next when the session has one. */
 export function showsAgenda(live) {
-  const me = live.me;
-  const items = (live.agenda && live.agenda.items) || [];
-  if (!items.length) return false;
-  return Boolean(
-    me.can_moderate || me.role === 'presenter' || me.role === 'interviewer' || items.some((i) => i.presenter_user_id === me.user_id),
-  );
+  return Boolean(live.agenda && (live.agenda.items || []).length);
 }
 
 /** The current item and when it should end (server clock, ms). */

@@ -12,11 +12,10 @@
 import { h, charCount } from '../dom.js';
 import { ic, modal, redrawIf, showError } from './util.js';
 
-const MAX_ROOMS = 10;
-const NAME_MAX = 30;
-
 export function openBreakoutsDialog(room) {
   const live = room.live;
+  const MAX_ROOMS = live.limits.max_breakouts;
+  const NAME_MAX = live.limits.breakout_name_max;
   const people = (live.people || []).filter((p) => !p.is_host);
   let count = Math.min(MAX_ROOMS, Math.max(1, Math.min(3, Math.ceil(people.length / 4) || 2)));
   const names = Array.from({ length: MAX_ROOMS }, (_, i) => `Room ${i + 1}`);
@@ -227,28 +226,37 @@ export function createBreakoutBar(room) {
             members == null ? null : h('span', { class: 'lr-count-pill' }, String(members)),
           );
         const mainCount = (live.people || []).filter((p) => p.room === 0).length;
+        // Two short rows: the rooms to switch between (and Close), then the timer and a message to all.
         return h(
           'nav',
           { class: 'lr-bo-bar', id: 'room-switcher', 'aria-label': 'Switch room' },
-          h('span', { class: 'lr-bo-bar-label' }, ic('grid', 'icon icon-sm'), 'Rooms'),
-          h('div', { class: 'lr-bo-rooms' }, btn(0, 'Main room', mainCount), rooms.map((r) => btn(r.id, r.name, r.members.length))),
-          closeAt ? h('span', { class: 'lr-bo-bar-label', id: 'breakout-closes' }, closesText.trim()) : null,
           h(
-            'button',
-            {
-              type: 'button',
-              class: 'btn btn-secondary btn-sm',
-              id: 'breakout-extend',
-              // Five more minutes from the current closing time (or from now).
-              onclick: (e) => {
-                const left = closeAt ? Math.max(0, Math.ceil((closeAt.getTime() - Date.now()) / 60000)) : 0;
-                room.act(e.currentTarget, '/breakouts/timer', { minutes: Math.min(240, left + 5) });
-              },
-            },
-            '+5 min',
+            'div',
+            { class: 'lr-bo-row' },
+            h('span', { class: 'lr-bo-bar-label' }, ic('grid', 'icon icon-sm'), 'Rooms'),
+            h('div', { class: 'lr-bo-rooms' }, btn(0, 'Main room', mainCount), rooms.map((r) => btn(r.id, r.name, r.members.length))),
+            h('button', { type: 'button', class: 'btn btn-danger-outline btn-sm', id: 'close-rooms', onclick: (e) => room.act(e.currentTarget, '/breakouts', null, 'DELETE') }, 'Close rooms'),
           ),
-          broadcastForm(room),
-          h('button', { type: 'button', class: 'btn btn-danger-outline btn-sm', id: 'close-rooms', onclick: (e) => room.act(e.currentTarget, '/breakouts', null, 'DELETE') }, 'Close rooms'),
+          h(
+            'div',
+            { class: 'lr-bo-row' },
+            closeAt ? h('span', { class: 'lr-bo-bar-note', id: 'breakout-closes' }, closesText.trim()) : null,
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn btn-secondary btn-sm',
+                id: 'breakout-extend',
+                // Five more minutes from the current closing time (or from now).
+                onclick: (e) => {
+                  const left = closeAt ? Math.max(0, Math.ceil((closeAt.getTime() - Date.now()) / 60000)) : 0;
+                  room.act(e.currentTarget, '/breakouts/timer', { minutes: Math.min(live.limits.breakout_minutes_max, left + 5) });
+                },
+              },
+              '+5 min',
+            ),
+            broadcastForm(room),
+          ),
         );
       }
       const mine = rooms.find((r) => r.id === me.room);

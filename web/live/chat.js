@@ -9,8 +9,6 @@ import { h } from '../dom.js';
 import { formatTime } from '../sessions-ui.js';
 import { ic, showError } from './util.js';
 
-const CHAT_MAX = 1000;
-
 export function createChat(room) {
   let messages = []; // sorted by id, my room only
   let myRoom = 0;
@@ -29,7 +27,6 @@ export function createChat(room) {
     id: 'chat-text',
     class: 'input lr-compose-input lr-chat-input',
     rows: 1,
-    maxlength: CHAT_MAX,
     placeholder: 'Write a message…',
     autocomplete: 'off',
   });
@@ -128,8 +125,9 @@ export function createChat(room) {
       ic(breakout ? 'grid' : 'users', 'icon icon-xs'),
       breakout ? `Only ${breakout.name} sees these messages` : 'Messages go to everyone in the main room',
     );
-    if (me.room !== myRoom) {
-      myRoom = me.room;
+    text.maxLength = live.limits.chat_max;
+    if (me.chat_room !== myRoom) {
+      myRoom = me.chat_room;
       messages = [];
       fresh = true;
     }

@@ -12,10 +12,6 @@
 import { h } from '../dom.js';
 import { ic, modal, redrawIf, showError, switchControl } from './util.js';
 
-export function isSpeaker(me) {
-  return Boolean(me && (me.is_host || ['host', 'presenter', 'interviewer'].includes(me.role)));
-}
-
 function ctl({ id, label, iconName, onclick, pressed, off, cls, title, disabled }) {
   return h(
     'button',
@@ -43,7 +39,7 @@ export function createControls(room) {
     const media = room.media;
     const sharing = Boolean(media && media.screen);
     const sig = JSON.stringify([
-      me.on_stage, me.camera, me.mic, me.request, me.role, me.is_host, me.room, Boolean(me.countdown_ends_at),
+      me.on_stage, me.camera, me.mic, me.mic_locked, me.request, me.is_speaker, me.stage_locked, me.can_take_stage, me.room, Boolean(me.countdown_ends_at),
       sharing, Boolean(media && media.canShare()), Boolean(room.mediaInfo), (live.breakouts || []).length,
     ]);
     redrawIf(el, sig, () => build(live, me, media, sharing));
@@ -53,15 +49,16 @@ export function createControls(room) {
     const main = [];
     let status;
     if (me.on_stage) {
-      status = me.room ? 'You’re in a breakout room with mic & camera' : 'You’re on stage';
+      status = me.room ? 'Breakout room · mic & camera on' : 'You’re on stage';
       main.push(
         ctl({
           id: 'toggle-mic',
-          label: me.mic ? 'Mute' : 'Unmute',
-          title: me.mic ? 'Turn your microphone off' : 'Turn your microphone on',
+          label: me.mic ? 'Mute' : me.mic_locked ? 'Muted by host' : 'Unmute',
+          title: me.mic ? 'Turn your microphone off' : me.mic_locked ? 'A host muted you; a host can let you speak again' : 'Turn your microphone on',
           iconName: me.mic ? 'mic' : 'micOff',
           pressed: me.mic,
           off: !me.mic,
+          disabled: !me.mic && me.mic_locked,
           onclick: () => room.setDevices({ camera: me.camera, mic: !me.mic }),
         }),
         ctl({
@@ -101,10 +98,12 @@ export function createControls(room) {
       }
     } else if (me.countdown_ends_at) {
       status = 'Approved — get ready';
-    } else if (isSpeaker(me)) {
+    } else if (me.is_speaker && !me.stage_locked) {
       status = 'You’re off stage';
       main.push(
-        h('button', { type: 'button', id: 'take-stage', class: 'btn btn-primary', onclick: () => room.takeStage() }, ic('stage'), 'Back on stage'),
+        me.can_take_stage
+          ? h('button', { type: 'button', id: 'take-stage', class: 'btn btn-primary', onclick: () => room.takeStage() }, ic('stage'), 'Back on stage')
+          : h('p', { class: 'lr-request-status', id: 'stage-full-note', role: 'status' }, 'All speaker places on stage are taken.'),
       );
     } else if (me.request) {
       const r = me.request;

@@ -20,7 +20,8 @@
 // - Screen share: getDisplayMedia + publishScreen; the browser's "Stop
 //   sharing" ends it (unpublish).
 // - Subscriptions: only the tracks of people shown on stage in my room
-//   (attachVideo to a canvas.tile-video per track, attachAudio for audio);
+//   (live.stage, as the server says; attachVideo to a canvas.tile-video per
+//   track, attachAudio for audio);
 //   the rest is unsubscribed; with more than 4 people on stage camera tiles
 //   ask for temporal layers 0–1 only (setLayerPreference). AudioLevels give
 //   the active speaker.
@@ -213,9 +214,8 @@ export class LiveMedia extends EventTarget {
   update(live, { prepare = null } = {}) {
     const me = live.me || {};
     const onStage = Boolean(me.in_room && me.on_stage && live.status === 'live');
-    const visible = new Set(
-      (live.people || []).filter((p) => p.on_stage && p.room === me.room && p.user_id !== me.user_id).map((p) => p.user_id),
-    );
+    // The stage I see is the server's: `live.stage` (people on stage in my room).
+    const visible = new Set((live.stage || []).filter((id) => id !== me.user_id));
     this.want = { onStage, camera: onStage && me.camera, mic: onStage && me.mic, prepare: onStage ? null : prepare, visible, me: me.user_id };
     this.syncSubs();
     this.schedule();

@@ -183,15 +183,15 @@ export function createPeople(room) {
   function buildPeople(live) {
     const people = live.people || [];
     const hosts = people.filter((p) => p.is_host);
-    const speakers = people.filter((p) => !p.is_host && p.role !== 'guest');
+    const speakers = people.filter((p) => !p.is_host && p.is_speaker);
     // Guests brought on stage get their own group; the audience lists
     // raised hands first, then by name.
-    const guests = people.filter((p) => !p.is_host && p.role === 'guest');
+    const guests = people.filter((p) => !p.is_host && !p.is_speaker);
     const guestsOnStage = guests.filter((p) => p.on_stage).sort((a, b) => a.name.localeCompare(b.name));
     const audience = guests
       .filter((p) => !p.on_stage)
       .sort((a, b) => Number(b.hand_raised) - Number(a.hand_raised) || a.name.localeCompare(b.name));
-    const onStage = people.filter((p) => p.on_stage && p.room === live.me.room).length;
+    const onStage = (live.stage || []).length;
     const group = (id, title, list, emptyText) =>
       h(
         'section',

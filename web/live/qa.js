@@ -9,7 +9,6 @@ import { h } from '../dom.js';
 import { formatTime } from '../sessions-ui.js';
 import { ic, redraw, showError } from './util.js';
 
-const QUESTION_MAX = 500;
 
 export function createQa(room) {
   let view = 'open';
@@ -23,7 +22,6 @@ export function createQa(room) {
     id: 'ask-text',
     class: 'input textarea lr-compose-input',
     rows: 2,
-    maxlength: QUESTION_MAX,
     placeholder: 'Ask the speakers a question…',
     required: true,
   });
@@ -154,6 +152,7 @@ export function createQa(room) {
 
   let lastSig = '';
   function update(live) {
+    text.maxLength = live.limits.question_max;
     const qs = live.questions || { open: [], answered: [] };
     const me = live.me;
     const sig = JSON.stringify([qs, me.can_answer, me.can_moderate]);

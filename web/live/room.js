@@ -225,8 +225,8 @@ class Room {
 
   showLobby(live) {
     this.setLiveState('waiting');
-    const speaker = Boolean(live.me.is_host || (live.agenda && (live.agenda.items || []).some((i) => i.presenter_user_id === live.me.user_id)));
-    this.setScreen('lobby', lobbyScreen(live, { speaker, onJoin: () => this.join({ fromClick: true }) }));
+    // The server says whether joining puts me on stage.
+    this.setScreen('lobby', lobbyScreen(live, { speaker: live.me.joins_on_stage, onJoin: () => this.join({ fromClick: true }) }));
     this.pollWhile('lobby', 10000, (fresh) => fresh.status !== 'live' || JSON.stringify(fresh.people) !== JSON.stringify(this.live.people));
   }
 
@@ -474,7 +474,7 @@ class Room {
     if (this.countdownKey === me.countdown_ends_at) return;
     this.countdownKey = me.countdown_ends_at;
     // Trust the server's deadline unless the local clock is clearly off.
-    const seconds = (live.limits && live.limits.countdown_seconds) || 5;
+    const seconds = live.limits.countdown_seconds;
     let end = ms(me.countdown_ends_at);
     const left = end - serverNow();
     if (!(left > -2000 && left < seconds * 1000 + 2000)) end = serverNow() + seconds * 1000;
@@ -640,7 +640,7 @@ class Room {
       }
     }));
     es.addEventListener('mute', mine(() => this.onMuted()));
-    for (type, tone) of [['media_problem', 'error'], ['notice', 'info']]) {
+    for (const [type, tone] of [['media_problem', 'error'], ['notice', 'info']]) {
       es.addEventListener(type, mine((event) => {
         try {
           this.toast(JSON.parse(event.data).message, tone);

@@ -95,7 +95,8 @@ export function waitingScreen(live, { onStart }) {
 export function lobbyScreen(live, { onJoin, speaker }) {
   const s = live.session;
   const people = live.people || [];
-  const onStage = people.filter((p) => p.on_stage && p.room === 0);
+  const byId = new Map(people.map((p) => [p.user_id, p]));
+  const onStage = (live.stage || []).map((id) => byId.get(id)).filter(Boolean);
   const error = h('p', { class: 'form-error', id: 'join-error', role: 'alert', hidden: true });
   const join = h(
     'button',

@@ -82,7 +82,7 @@ export function createStage(room) {
         : h(
             'span',
             { class: 'lr-tile-icons' },
-            p.is_host || p.role !== 'guest' ? h('span', { class: 'lr-tile-role' }, p.is_host ? 'Host' : roleLabel(p.role)) : null,
+            p.is_speaker ? h('span', { class: 'lr-tile-role' }, p.is_host ? 'Host' : roleLabel(p.role)) : null,
             p.mic
               ? h('span', { class: 'lr-state-icon', title: 'Microphone on' }, ic('mic', 'icon icon-xs'), h('span', { class: 'visually-hidden' }, 'Microphone on'))
               : h('span', { class: 'lr-state-icon is-off', title: 'Microphone off' }, ic('micOff', 'icon icon-xs'), h('span', { class: 'visually-hidden' }, 'Microphone off')),
@@ -99,7 +99,8 @@ export function createStage(room) {
     if (!live) return;
     const me = live.me;
     const media = room.media;
-    const onStage = (live.people || []).filter((p) => p.on_stage && p.room === me.room);
+    const byId = new Map((live.people || []).map((p) => [p.user_id, p]));
+    const onStage = (live.stage || []).map((id) => byId.get(id)).filter(Boolean);
     const speaker = live.active_speaker ?? (media ? media.activeSpeaker() : null);
     const wanted = [];
 

@@ -322,7 +322,7 @@ impl LiveView {
                 && !on_stage
                 && request.is_none()
                 && countdown.is_none()
-                && !is_speaker,
+                && (!is_speaker || stage_locked),
             can_take_stage: live
                 && me_person.is_some()
                 && !on_stage
