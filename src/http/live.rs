@@ -204,6 +204,8 @@ const FIELDS: &[&str] = &[
 /// A clear refusal of a body that is not the command: which field is
 /// missing, unknown or of the wrong kind, with a stable code.
 fn command_error(name: Option<&str>, e: &serde_json::Error) -> ApiError {
+    // serde names the field of a missing or unknown one; a value of the
+    // wrong type inside a tagged command is reported without its field.
     let msg = e.to_string();
     let quoted = msg.split('`').nth(1).unwrap_or_default();
     let field = FIELDS.iter().copied().find(|f| *f == quoted);

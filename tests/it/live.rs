@@ -10,10 +10,13 @@ use serde_json::{Value, json};
 
 use crate::support::{Api, TestApp, assert_error, manual_clock};
 
-const FAST: &str = "[live]\ncountdown_seconds = 1\nleave_grace_seconds = 1\n";
+pub(crate) const FAST: &str = "[live]\ncountdown_seconds = 1\nleave_grace_seconds = 1\n";
 
 /// A published session starting in `mins` minutes with a host, a presenter and guests.
-async fn session_with_people(app: &TestApp, start: Timestamp) -> (u64, Api, Api, Api, Api, Api) {
+pub(crate) async fn session_with_people(
+    app: &TestApp,
+    start: Timestamp,
+) -> (u64, Api, Api, Api, Api, Api) {
     let admin = app.admin().await;
     let (_, s) = admin
         .post(

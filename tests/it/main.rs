@@ -7,6 +7,7 @@ mod browser_rooms;
 mod cli;
 mod http_basics;
 mod live;
+mod live_rules;
 mod media;
 mod rooms_media;
 mod sessions;

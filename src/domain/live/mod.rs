@@ -1102,7 +1102,7 @@ fn clean_text(text: &str, max: usize, field: &'static str) -> Result<String, Liv
 mod tests {
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use crate::domain::sessions::new_draft;
+    use crate::domain::sessions::{AgendaItem, new_draft};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -1446,6 +1446,56 @@ mod tests {
         assert!(!p(2).on_stage, "the presenter stays off stage");
         assert!(!p(11).on_stage, "the audience stays audience");
         assert!(p(1).on_stage && p(1).room == 0, "the host is back on stage");
+    }
+
+    #[test]
+    fn agenda_items_advance_on_their_own() {
+        let (mut r, now) = room();
+        let item = |start: i64, mins: i64| AgendaItem {
+            kind: "talk",
+            title: String::new(),
+            starts_at: now + SignedDuration::from_mins(start),
+            ends_at: now + SignedDuration::from_mins(start + mins),
+            presenter_user_id: None,
+        };
+        r.plan_agenda(&[item(0, 5), item(5, 10), item(15, 5)]);
+        assert_eq!(r.next_deadline(), Some(now + SignedDuration::from_mins(5)));
+        assert!(r.tick(now + SignedDuration::from_mins(4)).is_empty());
+        let ev = r.tick(now + SignedDuration::from_mins(5));
+        assert_eq!(ev, vec![LiveEvent::Changed]);
+        assert_eq!(r.agenda_item, 1);
+        // A host moves it by hand; the clock then runs from that moment.
+        let later = now + SignedDuration::from_mins(7);
+        r.set_agenda(1, 2, later).unwrap();
+        assert_eq!(r.next_deadline(), None, "the last item stays until the end");
+        assert_eq!(
+            r.set_agenda(1, 3, later).unwrap_err().code(),
+            "invalid_item"
+        );
+    }
+
+    #[test]
+    fn a_declined_request_is_told_to_its_owner() {
+        let (mut r, now) = room();
+        r.request_stage(10, RequestKind::Hand, now).unwrap();
+        let ev = r.decline(1, 10).unwrap();
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, LiveEvent::Tell { user_id: 10, .. }))
+        );
+        assert!(!r.people[&10].hand_raised);
+        assert_eq!(r.decline(1, 10).unwrap_err().code(), "no_request");
+    }
+
+    #[test]
+    fn text_of_only_control_characters_is_empty() {
+        let (mut r, now) = room();
+        assert_eq!(
+            r.chat(10, "\u{7}\u{1b}", now).unwrap_err().code(),
+            "empty_text"
+        );
+        assert!(r.chat(10, " hi\u{7} ", now).is_ok());
+        assert_eq!(r.chat.last().unwrap().text, "hi");
     }
 
     #[test]
