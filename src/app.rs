@@ -114,7 +114,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     };
     let transport = Transport::from_config(&config.mail, &config.server.data_dir)
         .context("setting up mail delivery")?;
-    let (media_port, effects_rx) = MediaPort::new();
+    let (media_port, effects_rx) = MediaPort::new(sfu.clone());
     let media_failures = media_port.failure_counter();
     let state = Arc::new(AppState {
         csp: content_security_policy(&public_host, sfu.local_addr()),

@@ -30,7 +30,7 @@ pub use config::{FanoutMode, OriginPolicy, SfuConfig};
 pub use error::MediaError;
 pub use podium_media_core as core;
 pub use podium_media_core::{ParticipantId, RoomId, TrackId};
-pub use server::{Grant, IoStats, Member, Refusal, SessionStats, SfuHandle, start};
+pub use server::{Grant, IoStats, Member, Refusal, Sending, SessionStats, SfuHandle, start};
 pub use token::{JoinClaims, JoinTokenKey, SessionId, TokenError};
 
 /// Version strings of the linked native codec libraries, shown by

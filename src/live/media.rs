@@ -8,6 +8,7 @@
 //! A change the SFU refuses is logged at warn, counted
 //! (`podium_media_effect_failures_total`) and told to the person's page.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -15,7 +16,7 @@ use podium_media::{Grant, ParticipantId, Refusal, RoomId, SessionId, SfuHandle};
 use tokio::sync::{broadcast, mpsc};
 
 use super::Notice;
-use crate::domain::live::LiveEvent;
+use crate::domain::live::{LiveEvent, MediaSeen};
 
 /// What the media engine must do for a live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,14 +89,38 @@ pub struct MediaOrder {
 pub struct MediaPort {
     tx: mpsc::UnboundedSender<MediaOrder>,
     failures: Arc<AtomicU64>,
+    sfu: SfuHandle,
 }
 
 impl MediaPort {
     /// A port and the receiving end for [`run_bridge`].
-    pub fn new() -> (MediaPort, mpsc::UnboundedReceiver<MediaOrder>) {
+    pub fn new(sfu: SfuHandle) -> (MediaPort, mpsc::UnboundedReceiver<MediaOrder>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let failures = Arc::new(AtomicU64::new(0));
-        (MediaPort { tx, failures }, rx)
+        (MediaPort { tx, failures, sfu }, rx)
+    }
+
+    /// What each connected participant's frames really carry now, as the
+    /// SFU sees them (empty when the session is not open there).
+    pub async fn sending(&self, session: u64) -> HashMap<u64, MediaSeen> {
+        self.sfu
+            .members(SessionId(session))
+            .await
+            .map(|members| {
+                members
+                    .into_iter()
+                    .map(|m| {
+                        let s = m.sending;
+                        let seen = MediaSeen {
+                            camera: s.camera,
+                            microphone: s.microphone,
+                            screen: s.screen,
+                        };
+                        (m.participant.0, seen)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn send(&self, order: MediaOrder) {

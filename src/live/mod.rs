@@ -21,7 +21,7 @@ use tokio::sync::{Notify, broadcast, watch};
 pub use self::media::{MediaEffect, MediaOrder, MediaPort};
 use crate::clock::Clock;
 use crate::domain::live::{
-    ChatMessage, LiveError, LiveEvent, LiveRoom, LiveSettings, LiveView, Viewer,
+    ChatMessage, LiveError, LiveEvent, LiveRoom, LiveSettings, LiveView, MediaSeen, Viewer,
 };
 use crate::domain::sessions::{AgendaItem, Session};
 use crate::store::{Store, StoreError};
@@ -88,6 +88,8 @@ pub struct LiveSession {
     presence: Mutex<HashMap<u64, u32>>,
     wake: Notify,
     closing: watch::Receiver<bool>,
+    /// What each person's media really carries, polled from the SFU.
+    seen: Mutex<HashMap<u64, MediaSeen>>,
 }
 
 /// All running live sessions.
@@ -191,6 +193,7 @@ impl LiveHub {
             presence: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             closing: self.closing(),
+            seen: Mutex::new(HashMap::new()),
         });
         map.insert(id, s.clone());
         s.effect(MediaEffect::OpenSession);
@@ -405,6 +408,7 @@ impl LiveSession {
 
     /// The room as `viewer` sees it now.
     pub fn view(&self, session: &Session, agenda: Vec<AgendaItem>, viewer: &Viewer) -> LiveView {
+        let seen = self.seen.lock().expect("seen lock").clone();
         let room = self.room.lock().expect("room lock");
         LiveView::build(
             Some(&room),
@@ -413,6 +417,7 @@ impl LiveSession {
             viewer,
             self.deps.clock.now(),
             &self.deps.settings,
+            &seen,
         )
     }
 
@@ -442,6 +447,7 @@ impl LiveHub {
             viewer,
             self.deps.clock.now(),
             &self.deps.settings,
+            &HashMap::new(),
         )
     }
 }
@@ -458,9 +464,13 @@ pub async fn closed(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Runs the room's deadlines (countdowns, agenda, breakout timer) when due.
+/// Runs the room's deadlines (countdowns, agenda, breakout timer) when
+/// due, and once a second asks the SFU what everyone's media really carries
+/// (a change is broadcast like any other).
 async fn timer(s: Arc<LiveSession>) {
     let mut closing = s.closing.clone();
+    let mut poll = tokio::time::interval(Duration::from_secs(1));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if s.is_ended() {
             return;
@@ -478,6 +488,18 @@ async fn timer(s: Arc<LiveSession>) {
                 s.run_detached(|room, now| room.tick(now));
             }
             () = s.wake.notified() => {}
+            _ = poll.tick() => {
+                let seen = s.deps.media.sending(s.id).await;
+                let changed = {
+                    let mut old = s.seen.lock().expect("seen lock");
+                    let changed = *old != seen;
+                    *old = seen;
+                    changed
+                };
+                if changed {
+                    let _ = s.notices.send(Notice::Changed);
+                }
+            }
             () = closed(&mut closing) => return,
         }
     }

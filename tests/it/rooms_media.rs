@@ -264,3 +264,55 @@ async fn try_bot(app: &TestApp, media: &serde_json::Value) -> Result<Bot, BotErr
     )
     .await
 }
+
+/// The room shows camera and microphone as the SFU sees them: on while
+/// frames arrive, not because a page says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_shows_what_really_flows() {
+    let app = TestApp::start().await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("pres@example.org", "Presenter", "presenter"),
+    ];
+    let (id, c) = live_session(&app, "Flow", &people).await;
+    let live = format!("/api/sessions/{id}/live");
+    join(&c[0], id).await;
+    let p = join(&c[1], id).await;
+    let sending = |v: &serde_json::Value| {
+        v["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["user_id"] == p.user_id)
+            .unwrap()
+            .clone()
+    };
+    let until = |pred: fn(&serde_json::Value) -> bool| {
+        let host = &c[0];
+        let live = live.clone();
+        async move {
+            let wait = async {
+                loop {
+                    let v = sending(&host.get(&live).await.1);
+                    if pred(&v) {
+                        return v;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            tokio::time::timeout(WAIT, wait).await.expect("in time")
+        }
+    };
+    let v = sending(&c[0].get(&live).await.1);
+    assert_eq!(v["camera"], true, "switched on");
+    assert_eq!(v["sending"]["camera"], false, "but nothing arrives yet");
+
+    let mut bot = bot_for(&app, &p.media).await;
+    let clip = VideoClip::fixture();
+    let t = bot.publish(1, clip.track_config()).await.unwrap();
+    let video = bot.start_video(1, t, clip);
+    let v = until(|v| v["sending"]["camera"] == true).await;
+    assert_eq!(v["sending"]["microphone"], false, "no audio track sends");
+    video.stop();
+    until(|v| v["sending"]["camera"] == false).await;
+}

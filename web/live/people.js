@@ -17,6 +17,21 @@ function requestLabel(q) {
   return [ic('users', 'icon icon-xs'), 'Without camera and mic'];
 }
 
+/**
+ * A device as the media engine sees it: on only while its frames arrive
+ * (`sending`, from the server); switched on with nothing arriving shows so.
+ */
+function deviceState(wanted, flowing, iconName, label, what) {
+  const state = flowing ? 'on' : wanted ? 'stalled' : 'off';
+  const text = { on: `${label} on`, stalled: `${label} on, but no ${what} arrives`, off: `${label} off` }[state];
+  return h(
+    'span',
+    { class: ['lr-state-icon', state !== 'on' && 'is-off', state === 'stalled' && 'is-stalled'], title: text, dataset: { device: iconName, state } },
+    ic(state === 'on' ? iconName : `${iconName}Off`, 'icon icon-xs'),
+    h('span', { class: 'visually-hidden' }, text),
+  );
+}
+
 export function createPeople(room) {
   const queueBox = h('section', { class: 'lr-section lr-queue-section', id: 'stage-queue-section', 'aria-labelledby': 'stage-queue-title', hidden: true });
   const list = h('div', { class: 'lr-people', id: 'people-list' });
@@ -142,8 +157,8 @@ export function createPeople(room) {
       ? h(
           'span',
           { class: 'lr-person-states' },
-          h('span', { class: ['lr-state-icon', !p.mic && 'is-off'], title: p.mic ? 'Microphone on' : 'Microphone off' }, ic(p.mic ? 'mic' : 'micOff', 'icon icon-xs'), h('span', { class: 'visually-hidden' }, p.mic ? 'Microphone on' : 'Microphone off')),
-          h('span', { class: ['lr-state-icon', !p.camera && 'is-off'], title: p.camera ? 'Camera on' : 'Camera off' }, ic(p.camera ? 'camera' : 'cameraOff', 'icon icon-xs'), h('span', { class: 'visually-hidden' }, p.camera ? 'Camera on' : 'Camera off')),
+          deviceState(p.mic, p.sending && p.sending.microphone, 'mic', 'Microphone', 'sound'),
+          deviceState(p.camera, p.sending && p.sending.camera, 'camera', 'Camera', 'picture'),
         )
       : null;
     let actions = null;

@@ -27,7 +27,7 @@ use wtransport::{Endpoint, Identity, ServerConfig, VarInt};
 
 pub use fanout::IoStats;
 pub(crate) use session::close_connection as session_close;
-pub use session::{Grant, Member, Refusal, SessionStats};
+pub use session::{Grant, Member, Refusal, Sending, SessionStats};
 
 use self::session::{Command, Input, SessionActor, SessionRef};
 use self::taps::{Taps, ThumbnailStore};

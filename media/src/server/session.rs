@@ -147,7 +147,21 @@ pub struct Member {
     pub room: RoomId,
     /// Whether it may publish there.
     pub may_publish: bool,
+    /// What its frames really carry now (tracks with a frame in the last 2 s).
+    pub sending: Sending,
 }
+
+/// What a participant is really sending: a track counts while its frames
+/// arrive, not because it was announced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Sending {
+    pub camera: bool,
+    pub microphone: bool,
+    pub screen: bool,
+}
+
+/// A track counts as flowing while a frame arrived within this many ms.
+const FLOWING_MS: u64 = 2000;
 
 /// Counters of one live session.
 #[derive(Debug, Clone)]
@@ -654,12 +668,28 @@ impl SessionActor {
                 let mut members: Vec<Member> = self
                     .peers
                     .iter()
-                    .map(|(p, peer)| Member {
-                        participant: *p,
-                        name: peer.name.clone(),
-                        role: peer.role.clone(),
-                        room: self.router.room_of(*p).unwrap_or(RoomId::MAIN),
-                        may_publish: self.router.may_publish(*p).unwrap_or(false),
+                    .map(|(p, peer)| {
+                        let mut sending = Sending::default();
+                        for t in self.router.flowing(now, *p, FLOWING_MS) {
+                            use podium_media_core::TrackSource;
+                            match (t.config.source, t.config.kind()) {
+                                (Some(TrackSource::Screen), _) => sending.screen = true,
+                                (Some(TrackSource::Microphone), _) | (None, MediaKind::Audio) => {
+                                    sending.microphone = true;
+                                }
+                                (Some(TrackSource::Camera), _) | (None, MediaKind::Video) => {
+                                    sending.camera = true;
+                                }
+                            }
+                        }
+                        Member {
+                            participant: *p,
+                            name: peer.name.clone(),
+                            role: peer.role.clone(),
+                            room: self.router.room_of(*p).unwrap_or(RoomId::MAIN),
+                            may_publish: self.router.may_publish(*p).unwrap_or(false),
+                            sending,
+                        }
                     })
                     .collect();
                 members.sort_by_key(|m| m.participant);

@@ -17,7 +17,7 @@ mod error;
 mod view;
 pub use command::{Actor, BreakoutPlan, LiveCommand, Moderation, RequestChoice};
 pub use error::LiveError;
-pub use view::{LiveView, Viewer};
+pub use view::{LiveView, MediaSeen, Viewer};
 
 /// The main room; breakout rooms are 1..=10.
 pub const MAIN_ROOM: u32 = 0;

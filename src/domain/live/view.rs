@@ -3,6 +3,8 @@
 //! needs (am I a speaker, may I publish, which chat I read, who is on the
 //! stage I see), so the page renders it and derives nothing the server decides.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -107,10 +109,22 @@ pub struct PersonView {
     pub camera: bool,
     pub mic: bool,
     pub hand_raised: bool,
+    /// What their media really carries, as the media engine sees it (camera
+    /// and mic above are what they switched on).
+    pub sending: MediaSeen,
 }
 
-impl From<&Person> for PersonView {
-    fn from(p: &Person) -> Self {
+/// What someone's frames really carry (tracks whose frames arrive), as the
+/// media engine reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MediaSeen {
+    pub camera: bool,
+    pub microphone: bool,
+    pub screen: bool,
+}
+
+impl PersonView {
+    fn of(p: &Person, seen: &HashMap<u64, MediaSeen>) -> Self {
         PersonView {
             user_id: p.user_id,
             name: p.name.clone(),
@@ -122,6 +136,7 @@ impl From<&Person> for PersonView {
             camera: p.camera,
             mic: p.mic,
             hand_raised: p.hand_raised,
+            sending: seen.get(&p.user_id).copied().unwrap_or_default(),
         }
     }
 }
@@ -252,6 +267,7 @@ impl LiveView {
         viewer: &Viewer,
         now: Timestamp,
         settings: &LiveSettings,
+        seen: &HashMap<u64, MediaSeen>,
     ) -> LiveView {
         let settings = room.map_or(settings, |r| &r.settings);
         let status = match room {
@@ -410,7 +426,7 @@ impl LiveView {
             session: session_brief,
             start_opens_at: session.starts_at - settings.start_lead,
             started_at: Some(r.started_at),
-            people: r.people.values().map(PersonView::from).collect(),
+            people: r.people.values().map(|p| PersonView::of(p, seen)).collect(),
             stage: on.iter().map(|p| p.user_id).collect(),
             audience_count: r.people.values().filter(|p| !p.on_stage).count(),
             queue,

@@ -208,6 +208,8 @@ struct Track {
     keyframes: KeyframeThrottle,
     /// Latest audio level reported since the last `AudioLevels`.
     audio_level: Option<u8>,
+    /// When its last frame arrived (none yet: published but silent).
+    last_frame: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -654,6 +656,7 @@ impl Router {
                 group: None,
                 keyframes: KeyframeThrottle::default(),
                 audio_level: None,
+                last_frame: None,
             },
         );
         if let Some(p) = self.participants.get_mut(&participant) {
@@ -806,6 +809,29 @@ impl Router {
         })
     }
 
+    /// The tracks of `participant` whose frames arrived within `within`
+    /// before `now` (what it is really sending, not what it announced).
+    pub fn flowing(
+        &self,
+        now: Millis,
+        participant: ParticipantId,
+        within: u64,
+    ) -> impl Iterator<Item = TrackInfo> + '_ {
+        self.tracks
+            .values()
+            .filter(move |t| {
+                t.owner == participant
+                    && t.last_frame
+                        .is_some_and(|at| now.0.saturating_sub(at.0) <= within)
+            })
+            .map(|t| TrackInfo {
+                id: t.id,
+                owner: t.owner,
+                client_id: t.client_id,
+                config: t.config.clone(),
+            })
+    }
+
     /// The subscribers of a track.
     pub fn subscribers(&self, track: TrackId) -> impl Iterator<Item = ParticipantId> + '_ {
         self.tracks
@@ -850,6 +876,7 @@ impl Router {
         let Some(track) = self.tracks.get_mut(&track_id) else {
             return reject(stats, RejectReason::UnknownTrack);
         };
+        track.last_frame = Some(now);
 
         plan.track = track_id;
         plan.kind = track.kind;

@@ -1137,3 +1137,25 @@ fn every_output_encodes_within_the_message_limit() {
     }
     assert!(largest > 48 * 1024, "the roster is the big one: {largest}");
 }
+
+#[test]
+fn flowing_tracks_are_the_ones_whose_frames_arrive() {
+    let (mut h, cam, mic) = two_participants();
+    let flowing = |h: &Harness, at: u64| -> Vec<TrackId> {
+        let mut t: Vec<TrackId> = h
+            .router
+            .flowing(Millis(at), A, 2000)
+            .map(|t| t.id)
+            .collect();
+        t.sort();
+        t
+    };
+    assert!(flowing(&h, 0).is_empty(), "announced, not sending");
+    h.at(100).audio(A).unwrap();
+    assert_eq!(flowing(&h, 1000), vec![mic]);
+    h.at(1500).video(A, 1, true, 0).unwrap();
+    assert_eq!(flowing(&h, 2000), vec![cam, mic]);
+    assert_eq!(flowing(&h, 3000), vec![cam], "the microphone went quiet");
+    assert!(flowing(&h, 9000).is_empty());
+    assert!(h.router.flowing(Millis(2000), B, 2000).next().is_none());
+}
