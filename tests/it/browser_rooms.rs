@@ -180,13 +180,35 @@ async fn breakout_rooms_in_four_browsers() {
     hears(host, ids[2]).await;
     hears(ana, ids[0]).await;
     host.screenshot("live-breakout-host-visit").await;
-    let fits = host
-        .eval("(() => { const r = document.getElementById('leave-room'); return !!r && r.getBoundingClientRect().bottom <= window.innerHeight; })()")
-        .await;
+    let above_fold = "(() => { const r = document.getElementById('leave-room'); return !!r && r.getBoundingClientRect().bottom <= window.innerHeight; })()";
     assert_eq!(
-        fits, true,
+        host.eval(above_fold).await,
+        true,
         "the host's controls stay above the fold at 1280x860"
     );
+
+    // Ben shares his screen: it takes the stage, the cameras stay in view.
+    click(ben, "#share-screen").await;
+    host.wait_js(
+        &format!("window.podiumLive.stats().subscribed.filter(s => s.participant === {} && (s.framesDecoded || 0) > 5).length", ids[2]),
+        30,
+        |v| v.as_u64().unwrap_or(0) >= 2,
+    )
+    .await;
+    host.screenshot("live-breakout-screen-share").await;
+    assert_eq!(
+        host.eval(above_fold).await,
+        true,
+        "controls stay in view during a screen share"
+    );
+    let cameras_in_view = host
+        .eval("[...document.querySelectorAll('.lr-tile:not(.lr-tile-screen)')].every(t => t.getBoundingClientRect().bottom <= window.innerHeight)")
+        .await;
+    assert_eq!(
+        cameras_in_view, true,
+        "camera tiles stay above the fold during a screen share"
+    );
+    click(ben, "#share-screen").await;
 
     // Closing brings everyone back; guests return to the audience.
     click(host, "#close-rooms").await;
