@@ -115,6 +115,10 @@ pub struct RawAccounts {
     pub signin_failures_per_account: Option<u32>,
     pub signin_failures_per_ip: Option<u32>,
     pub signin_window_minutes: Option<u64>,
+    pub signups_per_ip: Option<u32>,
+    pub signup_window_minutes: Option<u64>,
+    pub password_hash_workers: Option<u64>,
+    pub password_hash_queue: Option<u64>,
 }
 
 /// The validated configuration.
@@ -198,6 +202,13 @@ pub struct AccountsConfig {
     pub signin_failures_per_account: u32,
     pub signin_failures_per_ip: u32,
     pub signin_window: Duration,
+    /// Sign-up attempts allowed per client address within `signup_window`.
+    pub signups_per_ip: u32,
+    pub signup_window: Duration,
+    /// Password hashes computed at once (0: one per CPU).
+    pub password_hash_workers: usize,
+    /// Password hashes that may wait for a worker; more are refused (503).
+    pub password_hash_queue: usize,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./podium-data";
@@ -338,6 +349,32 @@ impl Config {
                     1440,
                 )?,
             ),
+            signups_per_ip: in_range(
+                "accounts.signups_per_ip",
+                a.signups_per_ip.unwrap_or(10),
+                1,
+                1_000_000,
+            )?,
+            signup_window: Duration::from_secs(
+                60 * in_range(
+                    "accounts.signup_window_minutes",
+                    a.signup_window_minutes.unwrap_or(60),
+                    1,
+                    10_080,
+                )?,
+            ),
+            password_hash_workers: in_range(
+                "accounts.password_hash_workers",
+                a.password_hash_workers.unwrap_or(0),
+                0,
+                256,
+            )? as usize,
+            password_hash_queue: in_range(
+                "accounts.password_hash_queue",
+                a.password_hash_queue.unwrap_or(8),
+                0,
+                10_000,
+            )? as usize,
         };
 
         let sessions = SessionsConfig {

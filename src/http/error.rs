@@ -43,6 +43,17 @@ impl ApiError {
         )
     }
 
+    /// 503: password hashing is at capacity; come back in a second.
+    pub fn busy() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "The server is busy checking other passwords. Please try again in a moment.",
+        );
+        e.retry_after_secs = Some(1);
+        e
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -261,7 +261,7 @@ async fn route(
         let m = &method;
         return match (api, m) {
             (Api::Config, &Method::GET) => accounts::config(state, req).await,
-            (Api::Signup, &Method::POST) => accounts::signup(state, req).await,
+            (Api::Signup, &Method::POST) => accounts::signup(state, peer.ip(), req).await,
             (Api::Signin, &Method::POST) => accounts::signin(state, peer.ip(), req).await,
             (Api::Signout, &Method::POST) => accounts::signout(state, req).await,
             (Api::Me, &Method::GET) => accounts::me(state, req).await,
