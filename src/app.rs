@@ -55,15 +55,23 @@ pub struct AppState {
 
 impl AppState {
     /// Runs a store call on the blocking pool (redb does file IO and fsync).
+    /// A storage failure anywhere in the call degrades the store
+    /// ([`Store::observe`]).
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .expect("store task panicked")
+        tokio::task::spawn_blocking(move || {
+            let r = f(&store);
+            if let Err(e) = &r {
+                store.observe(e);
+            }
+            r
+        })
+        .await
+        .expect("store task panicked")
     }
 
     /// Runs password hashing on the bounded hashing pool ([`HashPool`]);
@@ -522,6 +530,8 @@ async fn housekeeping(state: Arc<AppState>) {
     loop {
         tick.tick().await;
         n += 1;
+        // While storage is failing, find out whether it is back.
+        let _ = state.blocking(|s| Ok(s.probe())).await;
         if let Err(e) = http::sweep_waitlists(&state).await {
             tracing::warn!(error = ?e, "waitlist sweep failed");
         }

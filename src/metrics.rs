@@ -57,9 +57,15 @@ impl Metrics {
         self.request_micros.add(took.as_micros() as u64);
     }
 
-    /// Renders every metric; `users` and `outbox` are read from the store and
-    /// `live` (sessions, people, on stage) from the live hub by the caller.
-    pub fn render(&self, users: u64, outbox: u64, live: (usize, usize, usize)) -> String {
+    /// Renders every metric; `counts` (users, outbox) are read from the store
+    /// (`None` when it cannot be read), `live` (sessions, people, on stage)
+    /// from the live hub, `store_healthy` says whether writes are accepted.
+    pub fn render(
+        &self,
+        counts: Option<(u64, u64)>,
+        live: (usize, usize, usize),
+        store_healthy: bool,
+    ) -> String {
         let mut out = String::with_capacity(1024);
         let total: u64 = self.responses.iter().map(Counter::get).sum();
         let _ = writeln!(
@@ -102,19 +108,26 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}\n# HELP podium_outbox Mails waiting for delivery.\n# TYPE podium_outbox gauge\npodium_outbox {outbox}",
+            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}",
             self.mails_sent.get(),
             self.mail_failures.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_store_healthy 1 while the store accepts writes, 0 while storage is failing (disk full, I/O errors).\n# TYPE podium_store_healthy gauge\npodium_store_healthy {}",
+            u8::from(store_healthy)
         );
         let _ = writeln!(
             out,
             "# HELP podium_live_sessions Live sessions running.\n# TYPE podium_live_sessions gauge\npodium_live_sessions {}\n# HELP podium_live_participants People in live rooms.\n# TYPE podium_live_participants gauge\npodium_live_participants {}\n# HELP podium_live_on_stage People on stage in live rooms.\n# TYPE podium_live_on_stage gauge\npodium_live_on_stage {}",
             live.0, live.1, live.2
         );
-        let _ = writeln!(
-            out,
-            "# HELP podium_users Registered accounts.\n# TYPE podium_users gauge\npodium_users {users}"
-        );
+        if let Some((users, outbox)) = counts {
+            let _ = writeln!(
+                out,
+                "# HELP podium_outbox Mails waiting for delivery.\n# TYPE podium_outbox gauge\npodium_outbox {outbox}\n# HELP podium_users Registered accounts.\n# TYPE podium_users gauge\npodium_users {users}"
+            );
+        }
         out
     }
 }

@@ -100,6 +100,20 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Rule(d) => d.into(),
             StoreError::NotFound => Self::not_found(),
+            e if e.is_storage_failure() => {
+                tracing::warn!(error = %e, "refused: storage is failing");
+                let mut api = Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_unavailable",
+                    if e.is_disk_full() {
+                        "The server's disk is full, so nothing can be saved right now and nothing was changed. Please try again later."
+                    } else {
+                        "The server cannot save anything right now (its storage is failing), so nothing was changed. Please try again later."
+                    },
+                );
+                api.retry_after_secs = Some(crate::store::PROBE_EVERY.as_secs().max(1));
+                api
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::internal()

@@ -73,19 +73,19 @@ fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
 impl Store {
     /// Stores a new session (its `id` is assigned here).
     pub fn create_session(&self, mut s: Session) -> Result<Session> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         s.id = next_id(&tx, "next_id:session")?;
         tx.open_table(SESSIONS)?
             .insert(s.id, encode(&s).as_slice())?;
         tx.open_table(ROSTERS)?
             .insert(s.id, encode(&Roster::default()).as_slice())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(s)
     }
 
     /// One session and its roster.
     pub fn session(&self, id: u64) -> Result<(Session, Roster)> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let s = tx
             .open_table(SESSIONS)?
             .get(id)?
@@ -100,7 +100,7 @@ impl Store {
 
     /// Every session with its roster.
     pub fn sessions(&self) -> Result<Vec<(Session, Roster)>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let sessions = tx.open_table(SESSIONS)?;
         let rosters = tx.open_table(ROSTERS)?;
         let mut out = Vec::with_capacity(sessions.len()? as usize);
@@ -119,7 +119,7 @@ impl Store {
     /// The sessions a user is or was registered or waiting for.
     pub fn sessions_of_user(&self, user_id: u64) -> Result<Vec<(Session, Roster)>> {
         let ids: Vec<u64> = {
-            let tx = self.db.begin_read()?;
+            let tx = self.db()?.begin_read()?;
             let t = tx.open_table(USER_SESSIONS)?;
             t.range((user_id, 0)..=(user_id, u64::MAX))?
                 .map(|row| row.map(|(k, _)| k.value().1))
@@ -130,7 +130,7 @@ impl Store {
 
     /// Users by id (missing ids are skipped).
     pub fn users_by_id(&self, ids: impl IntoIterator<Item = u64>) -> Result<HashMap<u64, User>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         load_users(&tx.open_table(USERS)?, ids)
     }
 
@@ -145,7 +145,7 @@ impl Store {
         extra_users: &[u64],
         f: impl FnOnce(&mut SessionCtx) -> std::result::Result<T, DomainError>,
     ) -> Result<(T, usize)> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let session: Session = {
             let t = tx.open_table(SESSIONS)?;
             let v = t.get(id)?.ok_or(StoreError::NotFound)?;
@@ -196,14 +196,14 @@ impl Store {
             }
         }
         put_outbox(&tx, &ctx.outbox)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok((value, ctx.outbox.len()))
     }
 
     /// Sessions whose roster has someone waiting, with their rosters.
     pub fn sessions_with_waitlists(&self) -> Result<Vec<(Session, Roster)>> {
         let ids: Vec<u64> = {
-            let tx = self.db.begin_read()?;
+            let tx = self.db()?.begin_read()?;
             let t = tx.open_table(WAITLISTED)?;
             t.iter()?
                 .map(|row| row.map(|(k, _)| k.value()))
@@ -215,7 +215,7 @@ impl Store {
     /// Mails whose time has come, oldest first. Rows whose Message-ID was
     /// already delivered are dropped rather than sent twice.
     pub fn due_mails(&self, now: Timestamp, limit: usize) -> Result<Vec<(u64, OutMail)>> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let mut out = Vec::new();
         let mut stale = Vec::new();
         {
@@ -242,13 +242,13 @@ impl Store {
                 outbox.remove(id)?;
             }
         }
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(out)
     }
 
     /// The earliest time a queued mail is due, if any.
     pub fn next_mail_due(&self) -> Result<Option<Timestamp>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(OUTBOX)?;
         let mut next: Option<Timestamp> = None;
         for row in t.iter()? {
@@ -262,11 +262,11 @@ impl Store {
 
     /// Records a delivery: the row leaves the outbox and its Message-ID is remembered.
     pub fn mark_sent(&self, id: u64, message_id: &str, now: Timestamp) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         tx.open_table(OUTBOX)?.remove(id)?;
         tx.open_table(MAILS_SENT)?
             .insert(message_id, now.as_second().max(0) as u64)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
@@ -277,7 +277,7 @@ impl Store {
         retry_at: Timestamp,
         error: &str,
     ) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         {
             let mut t = tx.open_table(OUTBOX)?;
             let m = t.get(id)?.map(|v| decode::<OutMail>("outbox", v.value()));
@@ -289,13 +289,13 @@ impl Store {
                 t.insert(id, encode(&m).as_slice())?;
             }
         }
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
     /// Mails not yet delivered.
     pub fn outbox_len(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(tx.open_table(OUTBOX)?.len()?)
     }
 }

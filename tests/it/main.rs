@@ -8,4 +8,5 @@ mod http_basics;
 mod live;
 mod media;
 mod sessions;
+mod storage;
 mod support;

@@ -36,6 +36,11 @@ impl TestApp {
 
     pub async fn start_with_clock(extra_toml: &str, clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, extra_toml, clock).await
+    }
+
+    /// A server whose data dir is `dir` (e.g. a small tmpfs the test mounted).
+    pub async fn start_in(dir: tempfile::TempDir, extra_toml: &str, clock: Arc<dyn Clock>) -> Self {
         let config_text = extra_toml.to_owned();
         let server = launch(dir.path(), &config_text, clock.clone()).await;
         TestApp {
