@@ -93,7 +93,7 @@ pub fn check_start(
             ),
         ));
     }
-    if now >= session.ends_at() + super::sessions::COMPLETION_GRACE {
+    if now >= session.completes_at() {
         return Err(conflict("session_ended", "This session's time has passed."));
     }
     Ok(())
