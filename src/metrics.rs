@@ -34,6 +34,8 @@ pub struct Metrics {
     pub signin_failures: Counter,
     pub mails_sent: Counter,
     pub mail_failures: Counter,
+    /// Mails handed over without a confirmation (never sent again).
+    pub mails_uncertain: Counter,
 }
 
 impl Default for Metrics {
@@ -46,6 +48,7 @@ impl Default for Metrics {
             signin_failures: Counter::default(),
             mails_sent: Counter::default(),
             mail_failures: Counter::default(),
+            mails_uncertain: Counter::default(),
         }
     }
 }
@@ -108,9 +111,10 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}",
+            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}\n# HELP podium_mails_uncertain_total Mails handed to the mail server without a confirmation (lost connection or a crash); never sent again.\n# TYPE podium_mails_uncertain_total counter\npodium_mails_uncertain_total {}",
             self.mails_sent.get(),
-            self.mail_failures.get()
+            self.mail_failures.get(),
+            self.mails_uncertain.get()
         );
         let _ = writeln!(
             out,

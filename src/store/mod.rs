@@ -480,6 +480,49 @@ mod tests {
     }
 
     #[test]
+    fn a_claimed_mail_is_never_due_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now: jiff::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let mail = |id: &str| crate::mail::OutMail {
+            message_id: id.into(),
+            to_email: "a@example.org".into(),
+            to_name: "A".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            ics: None,
+            ics_method: None,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            handed_over_at: None,
+        };
+        let tx = store.begin_write().unwrap();
+        sessions::put_outbox(&tx, &[mail("<1@x>"), mail("<2@x>")]).unwrap();
+        store.commit(tx).unwrap();
+        let due = store.due_mails(now, 10).unwrap();
+        assert_eq!((due.due.len(), due.uncertain.len()), (2, 0));
+        let (first, second) = (due.due[0].0, due.due[1].0);
+        // Handed over, then the process stopped before it knew the outcome.
+        store.claim_mail(first, now).unwrap();
+        assert!(store.claim_mail(first, now).is_err(), "claimed once");
+        // Handed over, then certainly refused: it may go again.
+        store.claim_mail(second, now).unwrap();
+        store.mark_failed(second, 1, now, "550 no").unwrap();
+        let due = store.due_mails(now, 10).unwrap();
+        assert_eq!(due.due.len(), 1);
+        assert_eq!(due.due[0].1.message_id, "<2@x>");
+        assert_eq!(due.uncertain.len(), 1);
+        assert_eq!(due.uncertain[0].message_id, "<1@x>");
+        // Gone for good.
+        assert!(store.claim_mail(first, now).is_err());
+        let due = store.due_mails(now, 10).unwrap();
+        assert_eq!((due.due.len(), due.uncertain.len()), (1, 0));
+    }
+
+    #[test]
     fn a_second_process_is_told_the_data_dir_is_in_use() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Store::open(dir.path()).unwrap();

@@ -39,6 +39,16 @@ impl SessionCtx {
     }
 }
 
+/// What the mail sender finds in the outbox.
+#[derive(Debug, Default)]
+pub struct DueMails {
+    /// Mails to send now, by outbox id.
+    pub due: Vec<(u64, OutMail)>,
+    /// Mails claimed by a process that stopped before it knew whether they
+    /// arrived; they have left the outbox.
+    pub uncertain: Vec<OutMail>,
+}
+
 fn load_users(
     tx_users: &impl ReadableTable<u64, &'static [u8]>,
     ids: impl IntoIterator<Item = u64>,
@@ -62,7 +72,7 @@ fn roster_user_ids(r: &Roster) -> impl Iterator<Item = u64> + '_ {
         .chain(r.waitlist.iter().map(|w| w.user_id))
 }
 
-fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
+pub(super) fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
     for m in mails {
         let id = next_id(tx, "next_id:mail")?;
         tx.open_table(OUTBOX)?.insert(id, encode(m).as_slice())?;
@@ -212,12 +222,15 @@ impl Store {
         ids.into_iter().map(|id| self.session(id)).collect()
     }
 
-    /// Mails whose time has come, oldest first. Rows whose Message-ID was
+    /// Mails whose time has come, oldest first, and the mails a stopped
+    /// process had claimed but not finished (maybe delivered: they leave
+    /// the outbox here and are never sent again). Rows whose Message-ID was
     /// already delivered are dropped rather than sent twice.
-    pub fn due_mails(&self, now: Timestamp, limit: usize) -> Result<Vec<(u64, OutMail)>> {
+    pub fn due_mails(&self, now: Timestamp, limit: usize) -> Result<DueMails> {
         let tx = self.begin_write()?;
         let mut out = Vec::new();
         let mut stale = Vec::new();
+        let mut uncertain = Vec::new();
         {
             let outbox = tx.open_table(OUTBOX)?;
             let sent = tx.open_table(MAILS_SENT)?;
@@ -226,6 +239,11 @@ impl Store {
                 let m: OutMail = decode("outbox", v.value())?;
                 if sent.get(m.message_id.as_str())?.is_some() {
                     stale.push(k.value());
+                    continue;
+                }
+                if m.handed_over_at.is_some() {
+                    stale.push(k.value());
+                    uncertain.push(m);
                     continue;
                 }
                 if m.next_attempt_at.is_none_or(|t| t <= now) {
@@ -241,9 +259,43 @@ impl Store {
             for id in stale {
                 outbox.remove(id)?;
             }
+            let mut sent = tx.open_table(MAILS_SENT)?;
+            for m in &uncertain {
+                sent.insert(m.message_id.as_str(), now.as_second().max(0) as u64)?;
+            }
         }
         self.commit(tx)?;
-        Ok(out)
+        Ok(DueMails {
+            due: out,
+            uncertain,
+        })
+    }
+
+    /// Records, durably, that mail `id` is about to be handed to the mail
+    /// server (the point after which it is never sent again). Refused when
+    /// the row is gone or its Message-ID was delivered meanwhile.
+    pub fn claim_mail(&self, id: u64, now: Timestamp) -> Result<()> {
+        let tx = self.begin_write()?;
+        {
+            let mut t = tx.open_table(OUTBOX)?;
+            let m = t.get(id)?.map(|v| decode::<OutMail>("outbox", v.value()));
+            let Some(m) = m else {
+                return Err(StoreError::NotFound);
+            };
+            let mut m = m?;
+            if m.handed_over_at.is_some()
+                || tx
+                    .open_table(MAILS_SENT)?
+                    .get(m.message_id.as_str())?
+                    .is_some()
+            {
+                return Err(StoreError::NotFound);
+            }
+            m.handed_over_at = Some(now);
+            t.insert(id, encode(&m).as_slice())?;
+        }
+        self.commit(tx)?;
+        Ok(())
     }
 
     /// The earliest time a queued mail is due, if any.
@@ -285,6 +337,8 @@ impl Store {
                 let mut m = m?;
                 m.attempts = attempts;
                 m.next_attempt_at = Some(retry_at);
+                // Certainly not delivered: it may be handed over again.
+                m.handed_over_at = None;
                 m.last_error = Some(error.chars().take(500).collect());
                 t.insert(id, encode(&m).as_slice())?;
             }

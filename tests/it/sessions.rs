@@ -1099,6 +1099,51 @@ async fn members_create_and_manage_their_own_sessions_when_allowed() {
     );
 }
 
+/// Waits (up to 20 s) until a metric has a value.
+async fn metric_reaches(app: &TestApp, name: &str, want: f64) {
+    let wait = async {
+        while app.metric(name).await != want {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{name} never reached {want}"));
+}
+
+#[tokio::test]
+async fn a_mail_handed_over_when_the_server_stops_is_never_sent_twice() {
+    // The sink files each message at once but confirms it only 3 s later;
+    // the server stops in that window (its sender is cut off mid-SMTP, as
+    // by a crash) and starts again.
+    let sink = SmtpSink::slow(3000);
+    let mut app = TestApp::start_with(&sink.config()).await;
+    let admin = app.admin().await;
+    let id = published(&admin, json!({})).await;
+    let m = app.member("once@example.org", "Once").await;
+    assert_eq!(register(&m, id, "guest").await.0, StatusCode::CREATED);
+    let first = sink.wait_for(1).await;
+    app.restart().await;
+    // The mail that was in the hands of the SMTP server leaves the outbox
+    // as "uncertain" instead of being sent again.
+    metric_reaches(&app, "podium_outbox", 0.0).await;
+    assert_eq!(app.metric("podium_mails_uncertain_total").await, 1.0);
+    let mails = sink.mails();
+    let ids: Vec<&str> = mails
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        ids.len(),
+        unique.len(),
+        "every Message-ID arrives once: {ids:?}"
+    );
+    assert_eq!(mails.len(), first.len(), "nothing was sent again: {ids:?}");
+}
+
 #[tokio::test]
 async fn far_future_dates_are_refused_at_the_edge() {
     let app = TestApp::start().await;
