@@ -70,7 +70,8 @@ pub struct RawSessions {
     pub waitlist_claim_hours: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Debug never shows `smtp_password`.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMail {
     pub from: Option<String>,
@@ -79,6 +80,22 @@ pub struct RawMail {
     pub smtp_security: Option<String>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+}
+
+impl std::fmt::Debug for RawMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMail")
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,7 +174,8 @@ pub enum SmtpSecurity {
     Tls,
 }
 
-#[derive(Debug, Clone)]
+/// Debug never shows `smtp_password` (configs get logged and printed).
+#[derive(Clone)]
 pub struct MailConfig {
     /// `Name <address>` or a bare address.
     pub from: String,
@@ -167,6 +185,22 @@ pub struct MailConfig {
     pub smtp_security: SmtpSecurity,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -555,6 +589,15 @@ impl Overrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_smtp_password() {
+        let text = "[mail]\nsmtp_host = \"smtp.example.org\"\nsmtp_username = \"podium\"\nsmtp_password = \"hunter2-secret\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        let shown = format!("{raw:?} {:?}", Config::parse(text).unwrap());
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 
     #[test]
     fn defaults() {
