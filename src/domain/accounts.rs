@@ -80,11 +80,14 @@ pub fn validate_name(raw: &str) -> Result<String, DomainError> {
             format!("Names can be at most {NAME_MAX} characters."),
         ));
     }
-    if name.chars().any(char::is_control) {
+    if name
+        .chars()
+        .any(|c| c.is_control() || super::is_bidi_control(c))
+    {
         return Err(DomainError::field(
             "invalid_name",
             "name",
-            "Names cannot contain control characters or line breaks.",
+            "Names cannot contain control characters (line breaks, direction overrides).",
         ));
     }
     Ok(name.to_owned())
@@ -312,7 +315,16 @@ mod tests {
     fn names() {
         assert_eq!(validate_name("  Grace Hopper ").unwrap(), "Grace Hopper");
         assert_eq!(validate_name(&"é".repeat(80)).unwrap().chars().count(), 80);
-        for bad in ["", "   ", "a\nb", &"x".repeat(81), &"x".repeat(300)] {
+        assert_eq!(validate_name("שלום Ada").unwrap(), "שלום Ada");
+        for bad in [
+            "",
+            "   ",
+            "a\nb",
+            &"x".repeat(81),
+            &"x".repeat(300),
+            "Ada\u{202E}nimda",
+            "\u{2067}Ada",
+        ] {
             assert_eq!(validate_name(bad).unwrap_err().code, "invalid_name");
         }
     }

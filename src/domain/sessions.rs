@@ -324,11 +324,15 @@ pub fn apply_input(
 ) -> Result<(), DomainError> {
     if let Some(t) = input.title {
         let t = t.trim();
-        if t.is_empty() || t.chars().count() > 120 || t.chars().any(char::is_control) {
+        if t.is_empty()
+            || t.chars().count() > 120
+            || t.chars()
+                .any(|c| c.is_control() || super::is_bidi_control(c))
+        {
             return Err(DomainError::field(
                 "invalid_title",
                 "title",
-                "The title must be 1 to 120 characters on one line.",
+                "The title must be 1 to 120 characters on one line, without direction overrides.",
             ));
         }
         s.title = t.to_owned();
@@ -770,6 +774,13 @@ mod tests {
             (
                 SessionInput {
                     title: Some("x".repeat(121)),
+                    ..Default::default()
+                },
+                "invalid_title",
+            ),
+            (
+                SessionInput {
+                    title: Some("Rust \u{202E}noitcudorp ni".into()),
                     ..Default::default()
                 },
                 "invalid_title",

@@ -749,3 +749,32 @@ async fn sign_ups_are_limited_per_address() {
     }
     assert_eq!(app.metric("podium_users").await, 3.0);
 }
+
+#[tokio::test]
+async fn direction_overrides_are_refused_in_names_and_titles() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let c = app.client();
+    let got = c
+        .post(
+            "/api/auth/signup",
+            json!({"email": "rlo@example.org", "name": "Ada \u{202E}nimdA", "password": "correct horse"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_name");
+    // Right-to-left text itself is welcome.
+    let got = c
+        .post(
+            "/api/auth/signup",
+            json!({"email": "he@example.org", "name": "שלום עליכם", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let got = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Free \u{202E}sknird", "starts_at": "2099-01-01T10:00:00Z", "time_zone": "UTC"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_title");
+}
