@@ -132,6 +132,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         sfu: sfu.clone(),
         public_host,
         limits: SigninLimits::new(&config),
+        hasher: crate::hashing::HashPool::new(
+            config.accounts.password_hash_workers,
+            config.accounts.password_hash_queue,
+        ),
         metrics: Metrics::default(),
         store,
         clock,
@@ -289,6 +293,8 @@ async fn housekeeping(state: Arc<AppState>) {
     loop {
         tick.tick().await;
         n += 1;
+        // While storage is failing, find out whether it is back.
+        let _ = state.blocking(|s| Ok(s.probe())).await;
         if let Err(e) = crate::service::sessions::sweep_waitlists(&state).await {
             tracing::warn!(error = ?e, "waitlist sweep failed");
         }

@@ -70,7 +70,8 @@ pub struct RawSessions {
     pub waitlist_claim_hours: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Debug never shows `smtp_password`.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMail {
     pub from: Option<String>,
@@ -79,6 +80,22 @@ pub struct RawMail {
     pub smtp_security: Option<String>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+}
+
+impl std::fmt::Debug for RawMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMail")
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +132,10 @@ pub struct RawAccounts {
     pub signin_failures_per_account: Option<u32>,
     pub signin_failures_per_ip: Option<u32>,
     pub signin_window_minutes: Option<u64>,
+    pub signups_per_ip: Option<u32>,
+    pub signup_window_minutes: Option<u64>,
+    pub password_hash_workers: Option<u64>,
+    pub password_hash_queue: Option<u64>,
 }
 
 /// The validated configuration.
@@ -153,7 +174,8 @@ pub enum SmtpSecurity {
     Tls,
 }
 
-#[derive(Debug, Clone)]
+/// Debug never shows `smtp_password` (configs get logged and printed).
+#[derive(Clone)]
 pub struct MailConfig {
     /// `Name <address>` or a bare address.
     pub from: String,
@@ -163,6 +185,22 @@ pub struct MailConfig {
     pub smtp_security: SmtpSecurity,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("from", &self.from)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field(
+                "smtp_password",
+                &self.smtp_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +236,13 @@ pub struct AccountsConfig {
     pub signin_failures_per_account: u32,
     pub signin_failures_per_ip: u32,
     pub signin_window: Duration,
+    /// Sign-up attempts allowed per client address within `signup_window`.
+    pub signups_per_ip: u32,
+    pub signup_window: Duration,
+    /// Password hashes computed at once (0: one per CPU).
+    pub password_hash_workers: usize,
+    /// Password hashes that may wait for a worker; more are refused (503).
+    pub password_hash_queue: usize,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./podium-data";
@@ -338,6 +383,32 @@ impl Config {
                     1440,
                 )?,
             ),
+            signups_per_ip: in_range(
+                "accounts.signups_per_ip",
+                a.signups_per_ip.unwrap_or(10),
+                1,
+                1_000_000,
+            )?,
+            signup_window: Duration::from_secs(
+                60 * in_range(
+                    "accounts.signup_window_minutes",
+                    a.signup_window_minutes.unwrap_or(60),
+                    1,
+                    10_080,
+                )?,
+            ),
+            password_hash_workers: in_range(
+                "accounts.password_hash_workers",
+                a.password_hash_workers.unwrap_or(0),
+                0,
+                256,
+            )? as usize,
+            password_hash_queue: in_range(
+                "accounts.password_hash_queue",
+                a.password_hash_queue.unwrap_or(8),
+                0,
+                10_000,
+            )? as usize,
         };
 
         let sessions = SessionsConfig {
@@ -518,6 +589,15 @@ impl Overrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_smtp_password() {
+        let text = "[mail]\nsmtp_host = \"smtp.example.org\"\nsmtp_username = \"podium\"\nsmtp_password = \"hunter2-secret\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        let shown = format!("{raw:?} {:?}", Config::parse(text).unwrap());
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 
     #[test]
     fn defaults() {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod hashing;
 pub mod http;
 pub mod live;
 pub mod loadtest;

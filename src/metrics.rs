@@ -34,6 +34,8 @@ pub struct Metrics {
     pub signin_failures: Counter,
     pub mails_sent: Counter,
     pub mail_failures: Counter,
+    /// Mails handed over without a confirmation (never sent again).
+    pub mails_uncertain: Counter,
 }
 
 impl Default for Metrics {
@@ -46,6 +48,7 @@ impl Default for Metrics {
             signin_failures: Counter::default(),
             mails_sent: Counter::default(),
             mail_failures: Counter::default(),
+            mails_uncertain: Counter::default(),
         }
     }
 }
@@ -57,9 +60,15 @@ impl Metrics {
         self.request_micros.add(took.as_micros() as u64);
     }
 
-    /// Renders every metric; `users` and `outbox` are read from the store and
-    /// `live` (sessions, people, on stage) from the live hub by the caller.
-    pub fn render(&self, users: u64, outbox: u64, live: LiveCounts) -> String {
+    /// Renders every metric; `counts` (users, outbox) are read from the store
+    /// (`None` when it cannot be read), `live` from the live hub,
+    /// `store_healthy` says whether writes are accepted.
+    pub fn render(
+        &self,
+        counts: Option<(u64, u64)>,
+        live: LiveCounts,
+        store_healthy: bool,
+    ) -> String {
         let mut out = String::with_capacity(1024);
         let total: u64 = self.responses.iter().map(Counter::get).sum();
         let _ = writeln!(
@@ -102,9 +111,15 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}\n# HELP podium_outbox Mails waiting for delivery.\n# TYPE podium_outbox gauge\npodium_outbox {outbox}",
+            "# HELP podium_mails_sent_total Mails delivered.\n# TYPE podium_mails_sent_total counter\npodium_mails_sent_total {}\n# HELP podium_mail_failures_total Failed delivery attempts (retried).\n# TYPE podium_mail_failures_total counter\npodium_mail_failures_total {}\n# HELP podium_mails_uncertain_total Mails handed to the mail server without a confirmation (lost connection or a crash); never sent again.\n# TYPE podium_mails_uncertain_total counter\npodium_mails_uncertain_total {}",
             self.mails_sent.get(),
-            self.mail_failures.get()
+            self.mail_failures.get(),
+            self.mails_uncertain.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_store_healthy 1 while the store accepts writes, 0 while storage is failing (disk full, I/O errors).\n# TYPE podium_store_healthy gauge\npodium_store_healthy {}",
+            u8::from(store_healthy)
         );
         let _ = writeln!(
             out,
@@ -116,10 +131,12 @@ impl Metrics {
             "# HELP podium_media_effect_failures_total Live room changes the media engine refused.\n# TYPE podium_media_effect_failures_total counter\npodium_media_effect_failures_total {}",
             live.media_failures
         );
-        let _ = writeln!(
-            out,
-            "# HELP podium_users Registered accounts.\n# TYPE podium_users gauge\npodium_users {users}"
-        );
+        if let Some((users, outbox)) = counts {
+            let _ = writeln!(
+                out,
+                "# HELP podium_outbox Mails waiting for delivery.\n# TYPE podium_outbox gauge\npodium_outbox {outbox}\n# HELP podium_users Registered accounts.\n# TYPE podium_users gauge\npodium_users {users}"
+            );
+        }
         out
     }
 }

@@ -2,7 +2,9 @@
 it receives as JSON in a directory, with the calendar invite parsed by the
 `icalendar` library so tests see whether it imports cleanly.
 
-Usage: python3 tests/smtp_sink.py PORT OUT_DIR   (prints "ready" when listening)
+Usage: python3 tests/smtp_sink.py PORT OUT_DIR [REPLY_DELAY_MS]
+(prints "ready" when listening; with a delay, each message is filed at once
+and answered 250 only after the delay)
 """
 
 import asyncio
@@ -40,8 +42,9 @@ def parse_ics(raw: bytes) -> dict:
 
 
 class Handler:
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, reply_delay_ms=0):
         self.out_dir = out_dir
+        self.reply_delay = reply_delay_ms / 1000
         self.n = 0
 
     async def handle_DATA(self, server, session, envelope):
@@ -74,13 +77,16 @@ class Handler:
         with open(tmp, "w") as f:
             json.dump(record, f)
         os.rename(tmp, path)
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted"
 
 
 def main():
     port, out_dir = int(sys.argv[1]), sys.argv[2]
+    delay = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     os.makedirs(out_dir, exist_ok=True)
-    controller = Controller(Handler(out_dir), hostname="127.0.0.1", port=port)
+    controller = Controller(Handler(out_dir, delay), hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     try:

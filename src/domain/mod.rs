@@ -6,6 +6,15 @@ pub mod ratelimit;
 pub mod roster;
 pub mod sessions;
 
+/// Explicit bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+/// U+2066-U+2069). One-line texts others see (names, titles) may not carry
+/// them: an unbalanced override in a title reverses whatever the page shows
+/// after it ("Trojan Source" spoofing). Right-to-left text needs none of
+/// them; the pages isolate each name and title (`unicode-bidi: isolate`).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// What sort of refusal an error is; the HTTP layer maps it to a status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {

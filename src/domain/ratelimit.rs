@@ -1,5 +1,8 @@
-//! Sliding-window failure counting, used to slow down password guessing per
-//! account and per client address. Pure: the caller passes `now`.
+//! Sliding-window counting, used to slow down password guessing per account
+//! and per client address and sign-ups per address. Callers record an
+//! attempt when it starts ([`SlidingWindow::try_record`]), so attempts still
+//! in flight count against the limit, not only finished ones. Pure: the
+//! caller passes `now`.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -56,6 +59,29 @@ impl<K: Hash + Eq + Clone> SlidingWindow<K> {
         }
     }
 
+    /// Records an attempt unless `key` has used up its allowance (then
+    /// `Err(retry_after)` and nothing is recorded).
+    pub fn try_record(&mut self, key: &K, now: Timestamp) -> Result<(), SignedDuration> {
+        match self.blocked(key, now) {
+            Some(wait) => Err(wait),
+            None => {
+                self.record(key, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes back the newest recorded event of `key` (an attempt that
+    /// turned out fine).
+    pub fn forget_one(&mut self, key: &K) {
+        if let Some(q) = self.events.get_mut(key) {
+            q.pop_back();
+            if q.is_empty() {
+                self.events.remove(key);
+            }
+        }
+    }
+
     pub fn clear(&mut self, key: &K) {
         self.events.remove(key);
     }
@@ -90,6 +116,23 @@ mod tests {
         assert!(w.blocked(&k, t0).is_none());
         w.record(&k, t0);
         w.sweep(t0 + SignedDuration::from_mins(16));
+        assert!(w.events.is_empty());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_and_successes_are_taken_back() {
+        let t0: Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let mut w = SlidingWindow::new(2, SignedDuration::from_mins(15));
+        let k = "10.0.0.1".to_owned();
+        // Two attempts started, none finished: the third is refused.
+        assert!(w.try_record(&k, t0).is_ok());
+        assert!(w.try_record(&k, t0).is_ok());
+        assert_eq!(w.try_record(&k, t0), Err(SignedDuration::from_mins(15)));
+        // One of them succeeded: its place is free again.
+        w.forget_one(&k);
+        assert!(w.try_record(&k, t0).is_ok());
+        w.forget_one(&k);
+        w.forget_one(&k);
         assert!(w.events.is_empty());
     }
 }

@@ -69,11 +69,14 @@ impl Answers {
             Ok(v)
         }
         let talk_title = clean(self.talk_title, 120, "talk_title")?;
-        if talk_title.as_ref().is_some_and(|t| t.contains('\n')) {
+        if talk_title
+            .as_ref()
+            .is_some_and(|t| t.chars().any(|c| c == '\n' || super::is_bidi_control(c)))
+        {
             return Err(DomainError::field(
                 "invalid_answer",
                 "talk_title",
-                "The talk title must fit on one line.",
+                "The talk title must fit on one line, without direction overrides.",
             ));
         }
         let talk_description = clean(self.talk_description, 2000, "talk_description")?;

@@ -168,12 +168,30 @@ pub struct Session {
     pub sequence: u32,
 }
 
+/// Start times are accepted from 2000-01-01 up to (not including)
+/// 2101-01-01 UTC: far enough for any real plan, and far from the edge of
+/// what timestamps can hold, so `starts_at + duration + grace` and calendar
+/// arithmetic never overflow.
+pub const EARLIEST_START: Timestamp = Timestamp::constant(946_684_800, 0);
+pub const LATEST_START: Timestamp = Timestamp::constant(4_133_980_800, 0);
+
 /// How long after its scheduled end a session counts as Completed.
 pub const COMPLETION_GRACE: SignedDuration = SignedDuration::from_mins(30);
 
 impl Session {
+    /// The scheduled end. Saturates instead of overflowing, so a session
+    /// stored before dates were bounded (e.g. in year 9999) cannot panic.
     pub fn ends_at(&self) -> Timestamp {
-        self.starts_at + SignedDuration::from_mins(i64::from(self.duration_minutes))
+        self.starts_at
+            .saturating_add(SignedDuration::from_mins(i64::from(self.duration_minutes)))
+            .expect("a SignedDuration always saturates")
+    }
+
+    /// When the session counts as Completed without a host ending it.
+    pub fn completes_at(&self) -> Timestamp {
+        self.ends_at()
+            .saturating_add(COMPLETION_GRACE)
+            .expect("a SignedDuration always saturates")
     }
 
     /// The one status function: everything people see follows from the
@@ -185,7 +203,7 @@ impl Session {
             Phase::Draft => return Status::Draft,
             Phase::Published | Phase::Closed => {}
         }
-        if self.live_ended_at.is_some() || now >= self.ends_at() + COMPLETION_GRACE {
+        if self.live_ended_at.is_some() || now >= self.completes_at() {
             return Status::Completed;
         }
         if self.live_started_at.is_some() || now >= self.starts_at {
@@ -306,11 +324,15 @@ pub fn apply_input(
 ) -> Result<(), DomainError> {
     if let Some(t) = input.title {
         let t = t.trim();
-        if t.is_empty() || t.chars().count() > 120 || t.chars().any(char::is_control) {
+        if t.is_empty()
+            || t.chars().count() > 120
+            || t.chars()
+                .any(|c| c.is_control() || super::is_bidi_control(c))
+        {
             return Err(DomainError::field(
                 "invalid_title",
                 "title",
-                "The title must be 1 to 120 characters on one line.",
+                "The title must be 1 to 120 characters on one line, without direction overrides.",
             ));
         }
         s.title = t.to_owned();
@@ -349,6 +371,13 @@ pub fn apply_input(
                 "invalid_time",
                 "starts_at",
                 "The start time must be in the future.",
+            ));
+        }
+        if !(EARLIEST_START..LATEST_START).contains(&ts) {
+            return Err(DomainError::field(
+                "invalid_time",
+                "starts_at",
+                "The start time must be between the years 2000 and 2100.",
             ));
         }
         // Whole seconds: calendars (ICS) carry no fractions.
@@ -486,7 +515,9 @@ pub fn run_of_show(s: &Session, presenters: &[PresenterSlot]) -> Vec<AgendaItem>
     let mut items = Vec::with_capacity(presenters.len() * 2 + 3);
     let mut t = s.starts_at;
     let mut push = |kind, title: String, mins: i64, who: Option<u64>, t: &mut Timestamp| {
-        let end = *t + SignedDuration::from_mins(mins);
+        let end = t
+            .saturating_add(SignedDuration::from_mins(mins))
+            .expect("a SignedDuration always saturates");
         items.push(AgendaItem {
             kind,
             title,
@@ -525,7 +556,10 @@ pub fn run_of_show(s: &Session, presenters: &[PresenterSlot]) -> Vec<AgendaItem>
             );
         }
     }
-    let wrap_start = s.ends_at() - SignedDuration::from_mins(WRAP_UP_MIN);
+    let wrap_start = s
+        .ends_at()
+        .saturating_sub(SignedDuration::from_mins(WRAP_UP_MIN))
+        .expect("a SignedDuration always saturates");
     let left = wrap_start.duration_since(t).as_mins();
     if left > 0 {
         push("discussion", "Open discussion".into(), left, None, &mut t);
@@ -690,6 +724,43 @@ mod tests {
     }
 
     #[test]
+    fn dates_at_the_edge_of_time_never_panic() {
+        // A session stored before start times were bounded.
+        let mut s = session("9999-12-30T20:00:00Z");
+        s.phase = Phase::Published;
+        s.duration_minutes = 480;
+        // Saturated at the largest timestamp (its whole seconds).
+        let edge = ts("9999-12-30T22:00:00Z");
+        assert_eq!(s.ends_at().as_second(), edge.as_second());
+        assert_eq!(s.completes_at().as_second(), edge.as_second());
+        assert_eq!(s.status(&NONE, ts("2026-11-22T12:00:00Z")), Status::Open);
+        let items = run_of_show(&s, &[]);
+        assert_eq!(items.last().unwrap().ends_at.as_second(), edge.as_second());
+        // New ones are refused at the edge, in every zone.
+        let now = ts("2026-11-22T12:00:00Z");
+        for (t, ok) in [
+            ("9999-12-30T00:00:00Z", false),
+            ("2101-01-01T00:00:00Z", false),
+            ("2100-12-31T23:59:59Z", true),
+        ] {
+            let mut s = session("2026-12-01T17:00:00Z");
+            let input = SessionInput {
+                starts_at: Some(t.into()),
+                time_zone: Some("Pacific/Kiritimati".into()),
+                duration_minutes: Some(480),
+                ..Default::default()
+            };
+            match apply_input(&mut s, input, now) {
+                Ok(()) => assert!(ok, "{t} accepted"),
+                Err(e) => {
+                    assert!(!ok, "{t} refused: {e}");
+                    assert_eq!((e.code, e.field), ("invalid_time", Some("starts_at")));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn input_validation_table() {
         let now = ts("2026-11-22T12:00:00Z");
         let cases: Vec<(SessionInput, &str)> = vec![
@@ -703,6 +774,13 @@ mod tests {
             (
                 SessionInput {
                     title: Some("x".repeat(121)),
+                    ..Default::default()
+                },
+                "invalid_title",
+            ),
+            (
+                SessionInput {
+                    title: Some("Rust \u{202E}noitcudorp ni".into()),
                     ..Default::default()
                 },
                 "invalid_title",

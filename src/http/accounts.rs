@@ -167,7 +167,10 @@ async fn new_user(
     let name = rules::validate_name(name)?;
     let email = rules::normalize_email(email)?;
     rules::validate_password(&password)?;
-    let password_hash = state.cpu(move || rules::hash_password(&password)).await?;
+    let password_hash = state
+        .hash(move || rules::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::busy())?;
     Ok(NewUser {
         email,
         name,
@@ -192,8 +195,35 @@ fn new_session(state: &AppState) -> (String, [u8; 32], AuthSession) {
     (token, hash, session)
 }
 
-pub async fn signup(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+/// 429 with `Retry-After`: an attempt limit is used up for `wait`.
+fn too_many(code: &'static str, what: &str, wait: SignedDuration) -> ApiError {
+    let mins = (wait.as_secs() + 59) / 60;
+    let mut e = ApiError::from(DomainError::new(
+        ErrorKind::TooMany,
+        code,
+        format!(
+            "Too many {what} from here. Try again in {mins} minute{}.",
+            if mins == 1 { "" } else { "s" }
+        ),
+    ));
+    e.retry_after_secs = Some(wait.as_secs().max(1) as u64);
+    e
+}
+
+pub async fn signup(
+    state: &AppState,
+    ip: IpAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
     let body: SignupBody = read_json(req, state.config.server.max_body_bytes).await?;
+    // Cheap checks first, so a typo does not use up an attempt.
+    rules::validate_name(&body.name)?;
+    rules::normalize_email(&body.email)?;
+    rules::validate_password(&body.password)?;
+    state
+        .limits
+        .signup_attempt(ip, state.clock.now())
+        .map_err(|wait| too_many("too_many_signups", "sign-ups", wait))?;
     let new = new_user(state, &body.email, &body.name, body.password).await?;
     let (token, hash, session) = new_session(state);
     let now = state.clock.now();
@@ -215,33 +245,28 @@ pub async fn signin(
     let body: SigninBody = read_json(req, state.config.server.max_body_bytes).await?;
     let email = body.email.trim().to_lowercase();
     let now = state.clock.now();
-    if let Some(wait) = state.limits.signin_blocked(&email, ip, now) {
-        let mins = (wait.as_secs() + 59) / 60;
-        let mut e = ApiError::from(DomainError::new(
-            ErrorKind::TooMany,
-            "too_many_attempts",
-            format!(
-                "Too many failed sign-in attempts. Try again in {mins} minute{}.",
-                if mins == 1 { "" } else { "s" }
-            ),
-        ));
-        e.retry_after_secs = Some(wait.as_secs().max(1) as u64);
-        return Err(e);
-    }
+    // The attempt counts from now on, not only once it has failed.
+    state
+        .limits
+        .signin_attempt(&email, ip, now)
+        .map_err(|wait| too_many("too_many_attempts", "failed sign-in attempts", wait))?;
     let lookup = email.clone();
     let user = state.blocking(move |s| s.user_by_email(&lookup)).await?;
-    let phc = user.as_ref().map_or_else(
-        || rules::dummy_hash().to_owned(),
-        |u| u.password_hash.clone(),
-    );
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
     let password = body.password;
+    // The dummy hash (first use computes it) runs on the pool too.
     let ok = state
-        .cpu(move || rules::verify_password(&password, &phc))
-        .await?;
+        .hash(move || {
+            rules::verify_password(&password, phc.as_deref().unwrap_or(rules::dummy_hash()))
+        })
+        .await
+        .map_err(|_| {
+            state.limits.signin_not_attempted(&email, ip);
+            ApiError::busy()
+        })?;
     let user = match (ok, user) {
         (true, Some(u)) => u,
         _ => {
-            state.limits.signin_failed(&email, ip, now);
             state.metrics.signin_failures.inc();
             return Err(DomainError::new(
                 ErrorKind::Unauthenticated,
@@ -251,7 +276,7 @@ pub async fn signin(
             .into());
         }
     };
-    state.limits.signin_succeeded(&email);
+    state.limits.signin_succeeded(&email, ip);
     let (token, hash, mut session) = new_session(state);
     session.user_id = user.id;
     state

@@ -49,6 +49,17 @@ impl ApiError {
         )
     }
 
+    /// 503: password hashing is at capacity; come back in a second.
+    pub fn busy() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "The server is busy checking other passwords. Please try again in a moment.",
+        );
+        e.retry_after_secs = Some(1);
+        e
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,6 +112,20 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Rule(d) => d.into(),
             StoreError::NotFound => Self::not_found(),
+            e if e.is_storage_failure() => {
+                tracing::warn!(error = %e, "refused: storage is failing");
+                let mut api = Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_unavailable",
+                    if e.is_disk_full() {
+                        "The server's disk is full, so nothing can be saved right now and nothing was changed. Please try again later."
+                    } else {
+                        "The server cannot save anything right now (its storage is failing), so nothing was changed. Please try again later."
+                    },
+                );
+                api.retry_after_secs = Some(crate::store::PROBE_EVERY.as_secs().max(1));
+                api
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::internal()

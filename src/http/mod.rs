@@ -29,6 +29,7 @@ pub use error::ApiError;
 use response::{Resp, json, redirect, text};
 
 use crate::service::AppState;
+use crate::store::Health;
 
 /// Accepts connections until `shutdown` resolves, then lets in-flight requests
 /// finish (up to the configured grace period).
@@ -251,7 +252,7 @@ async fn route(
         let m = &method;
         return match (api, m) {
             (Api::Config, &Method::GET) => accounts::config(state, req).await,
-            (Api::Signup, &Method::POST) => accounts::signup(state, req).await,
+            (Api::Signup, &Method::POST) => accounts::signup(state, peer.ip(), req).await,
             (Api::Signin, &Method::POST) => accounts::signin(state, peer.ip(), req).await,
             (Api::Signout, &Method::POST) => accounts::signout(state, req).await,
             (Api::Me, &Method::GET) => accounts::me(state, req).await,
@@ -333,17 +334,28 @@ async fn route(
     }
     match path.as_str() {
         "/healthz" => {
+            // Degraded: a due probe finds out whether storage is back.
+            let health = state.blocking(|s| Ok(s.probe())).await?;
             state.blocking(|s| s.schema_version()).await?;
-            return Ok(text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"));
+            return Ok(match health {
+                Health::Ok => text(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
+                Health::Degraded { reason } => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    format!("unhealthy: writes are refused ({reason}); reads work\n"),
+                ),
+            });
         }
         "/metrics" => {
-            let (users, outbox) = state
+            let counts = state
                 .blocking(|s| Ok((s.user_count()?, s.outbox_len()?)))
-                .await?;
+                .await
+                .ok();
+            let healthy = state.store.health() == Health::Ok;
             return Ok(text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(users, outbox, state.live.counts()),
+                state.metrics.render(counts, state.live.counts(), healthy),
             ));
         }
         _ => {}

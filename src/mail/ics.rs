@@ -89,8 +89,11 @@ fn offset(o: Offset) -> String {
 fn vtimezone(lines: &mut Vec<String>, name: &str, tz: &TimeZone, around: Timestamp) {
     lines.push("BEGIN:VTIMEZONE".into());
     lines.push(format!("TZID:{name}"));
-    let from = around - SignedDuration::from_hours(24 * 366);
-    let until = around + SignedDuration::from_hours(24 * 366);
+    // Saturating: a session stored before dates were bounded may sit at the
+    // edge of what a timestamp can hold.
+    let year = SignedDuration::from_hours(24 * 366);
+    let from = around.saturating_sub(year).unwrap_or(around);
+    let until = around.saturating_add(year).unwrap_or(around);
     let transitions: Vec<_> = tz
         .following(from)
         .take_while(|t| t.timestamp() <= until)

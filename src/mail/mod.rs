@@ -15,7 +15,7 @@ use crate::store::User;
 /// A mail waiting in (or delivered from) the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutMail {
-    /// Unique per mail; the sender delivers each Message-ID at most once.
+    /// Unique per mail; the sender hands each Message-ID over at most once.
     pub message_id: String,
     pub to_email: String,
     pub to_name: String,
@@ -33,6 +33,10 @@ pub struct OutMail {
     pub next_attempt_at: Option<Timestamp>,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Set (committed) right before the mail is handed to the SMTP server;
+    /// a row found with it set was maybe delivered and is never sent again.
+    #[serde(default)]
+    pub handed_over_at: Option<Timestamp>,
 }
 
 /// What every mail needs to know about the community.
@@ -234,6 +238,7 @@ pub fn compose(
         attempts: 0,
         next_attempt_at: None,
         last_error: None,
+        handed_over_at: None,
     }
 }
 

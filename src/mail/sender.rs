@@ -1,25 +1,52 @@
-//! Delivers the outbox: SMTP through lettre, or `.eml` files in the data dir
-//! when no SMTP server is configured. Failed deliveries are retried with
-//! exponential backoff; a Message-ID is delivered at most once.
+//! Delivers the outbox: SMTP, or `.eml` files in the data dir when no SMTP
+//! server is configured. Failed deliveries are retried with exponential
+//! backoff.
+//!
+//! At most once per Message-ID, including across crashes: SMTP has no way to
+//! make "the server accepted it" and "we wrote that down" one step, so the
+//! sender writes the hand-over down first. It talks SMTP itself (lettre's
+//! connection, not its transport) up to the point of no return — connected,
+//! authenticated, `MAIL`/`RCPT` accepted, `DATA` answered 354 — then commits
+//! [`Store::claim_mail`](crate::store::Store::claim_mail), then sends the
+//! message. A failure before the claim, or a refusal the server answered
+//! (4xx/5xx after the message), is certain non-delivery and is retried. A
+//! lost connection or a crash after the claim is uncertain: the mail may have
+//! arrived, so it is never sent again; it is logged with its Message-ID and
+//! counted in `podium_mails_uncertain_total`. That is the price of never
+//! sending twice: a crash in the milliseconds between the claim and the
+//! server's answer can lose that one mail.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::SignedDuration;
+use lettre::Message;
+use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::sync::Notify;
 
 use super::OutMail;
 use crate::config::{MailConfig, SmtpSecurity};
 use crate::service::AppState;
 
+/// An SMTP server to deliver to.
+pub struct Smtp {
+    host: String,
+    port: u16,
+    security: SmtpSecurity,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+}
+
 /// Where mail goes.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Smtp),
     /// No SMTP configured: write each mail as an `.eml` file here.
     Files(PathBuf),
 }
@@ -27,7 +54,7 @@ pub enum Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
+            Transport::Smtp(s) => write!(f, "Transport::Smtp({}:{})", s.host, s.port),
             Transport::Files(p) => write!(f, "Transport::Files({})", p.display()),
         }
     }
@@ -38,19 +65,31 @@ impl Transport {
         let Some(host) = &mail.smtp_host else {
             return Ok(Transport::Files(data_dir.join("mail")));
         };
-        let builder = match mail.smtp_security {
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
-        };
-        let mut builder = builder
-            .port(mail.smtp_port)
-            .timeout(Some(Duration::from_secs(15)));
-        if let (Some(u), Some(p)) = (&mail.smtp_username, &mail.smtp_password) {
-            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        if mail.smtp_security != SmtpSecurity::None {
+            // Fail at start-up, not at the first mail, when TLS cannot be set up.
+            TlsParameters::new(host.clone())?;
         }
-        Ok(Transport::Smtp(builder.build()))
+        Ok(Transport::Smtp(Smtp {
+            host: host.clone(),
+            port: mail.smtp_port,
+            security: mail.smtp_security,
+            credentials: match (&mail.smtp_username, &mail.smtp_password) {
+                (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+                _ => None,
+            },
+            timeout: Duration::from_secs(15),
+        }))
     }
+}
+
+/// How a delivery attempt failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Certainly not delivered (nothing was handed over, or the server
+    /// refused it): safe to retry.
+    NotSent(anyhow::Error),
+    /// Handed over, then the answer was lost: it may have arrived.
+    Uncertain(anyhow::Error),
 }
 
 /// Builds the MIME message: text and HTML alternatives plus the invite.
@@ -82,13 +121,22 @@ pub fn backoff(attempts: u32) -> SignedDuration {
     SignedDuration::from_secs(1i64 << attempts.min(10)).min(SignedDuration::from_mins(5))
 }
 
-async fn deliver(transport: &Transport, msg: &Message, m: &OutMail) -> anyhow::Result<()> {
+/// Delivers one mail. `claim` records the hand-over and runs right before
+/// the point of no return; if it fails, nothing is handed over.
+async fn deliver<C>(
+    transport: &Transport,
+    msg: &Message,
+    m: &OutMail,
+    claim: C,
+) -> Result<(), Failure>
+where
+    C: Future<Output = anyhow::Result<()>>,
+{
     match transport {
-        Transport::Smtp(t) => {
-            t.send(msg.clone()).await?;
-        }
+        Transport::Smtp(smtp) => smtp_send(smtp, msg, claim).await,
         Transport::Files(dir) => {
-            tokio::fs::create_dir_all(dir).await?;
+            let not_sent = |e: std::io::Error| Failure::NotSent(e.into());
+            tokio::fs::create_dir_all(dir).await.map_err(not_sent)?;
             let name: String = m
                 .message_id
                 .trim_matches(['<', '>'])
@@ -105,11 +153,83 @@ async fn deliver(transport: &Transport, msg: &Message, m: &OutMail) -> anyhow::R
                 "{}-{name}.eml",
                 m.created_at.strftime("%Y%m%dT%H%M%S")
             ));
-            tokio::fs::write(&path, msg.formatted()).await?;
+            claim.await.map_err(Failure::NotSent)?;
+            tokio::fs::write(&path, msg.formatted())
+                .await
+                .map_err(|e| Failure::Uncertain(e.into()))?;
             tracing::info!(file = %path.display(), subject = %m.subject, "mail written (no SMTP configured)");
+            Ok(())
         }
     }
-    Ok(())
+}
+
+/// One SMTP transaction, claimed right before the message is sent.
+async fn smtp_send<C>(smtp: &Smtp, msg: &Message, claim: C) -> Result<(), Failure>
+where
+    C: Future<Output = anyhow::Result<()>>,
+{
+    let not_sent = |e: lettre::transport::smtp::Error| Failure::NotSent(e.into());
+    let hello = ClientId::default();
+    let tls = || TlsParameters::new(smtp.host.clone()).map_err(not_sent);
+    let wrapper = match smtp.security {
+        SmtpSecurity::Tls => Some(tls()?),
+        SmtpSecurity::None | SmtpSecurity::StartTls => None,
+    };
+    let mut conn = AsyncSmtpConnection::connect_tokio1(
+        (smtp.host.as_str(), smtp.port),
+        Some(smtp.timeout),
+        &hello,
+        wrapper,
+        None,
+    )
+    .await
+    .map_err(not_sent)?;
+    let result = async {
+        if smtp.security == SmtpSecurity::StartTls {
+            conn.starttls(tls()?, &hello).await.map_err(not_sent)?;
+        }
+        if let Some(c) = &smtp.credentials {
+            conn.auth(DEFAULT_MECHANISMS, c).await.map_err(not_sent)?;
+        }
+        let envelope: &Envelope = msg.envelope();
+        let body = msg.formatted();
+        let mut options = Vec::new();
+        let non_ascii = envelope
+            .to()
+            .iter()
+            .chain(envelope.from())
+            .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+        if non_ascii {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(Failure::NotSent(anyhow::anyhow!(
+                    "the SMTP server does not support SMTPUTF8 for non-ASCII addresses"
+                )));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !body.is_ascii() {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        conn.command(Mail::new(envelope.from().cloned(), options))
+            .await
+            .map_err(not_sent)?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![]))
+                .await
+                .map_err(not_sent)?;
+        }
+        conn.command(Data).await.map_err(not_sent)?;
+        claim.await.map_err(Failure::NotSent)?;
+        match conn.message(&body).await {
+            Ok(_) => Ok(()),
+            // The server answered: it refused the message, certainly.
+            Err(e) if e.is_transient() || e.is_permanent() => Err(Failure::NotSent(e.into())),
+            Err(e) => Err(Failure::Uncertain(e.into())),
+        }
+    }
+    .await;
+    let _ = conn.quit().await;
+    result
 }
 
 /// The sender task: delivers due mails whenever woken or when a retry is due.
@@ -118,7 +238,14 @@ pub async fn run(state: Arc<AppState>, transport: Transport, wake: Arc<Notify>) 
     loop {
         let now = state.clock.now();
         let due = match state.blocking(move |s| s.due_mails(now, 50)).await {
-            Ok(d) => d,
+            Ok(found) => {
+                for m in &found.uncertain {
+                    // Claimed by a process that stopped before it knew.
+                    state.metrics.mails_uncertain.inc();
+                    tracing::warn!(message_id = %m.message_id, subject = %m.subject, "mail was being handed over when Podium stopped; it may not have arrived and is not sent again");
+                }
+                found.due
+            }
             Err(e) => {
                 tracing::error!(error = %e, "reading the outbox failed");
                 Vec::new()
@@ -126,9 +253,16 @@ pub async fn run(state: Arc<AppState>, transport: Transport, wake: Arc<Notify>) 
         };
         let processed = due.len();
         for (id, mail) in due {
+            let claim = async {
+                let now = state.clock.now();
+                state
+                    .blocking(move |s| s.claim_mail(id, now))
+                    .await
+                    .map_err(anyhow::Error::from)
+            };
             let result = match build_message(&mail, &from) {
-                Ok(msg) => deliver(&transport, &msg, &mail).await,
-                Err(e) => Err(e),
+                Ok(msg) => deliver(&transport, &msg, &mail, claim).await,
+                Err(e) => Err(Failure::NotSent(e)),
             };
             let now = state.clock.now();
             let outcome = match result {
@@ -137,7 +271,14 @@ pub async fn run(state: Arc<AppState>, transport: Transport, wake: Arc<Notify>) 
                     let mid = mail.message_id.clone();
                     state.blocking(move |s| s.mark_sent(id, &mid, now)).await
                 }
-                Err(e) => {
+                Err(Failure::Uncertain(e)) => {
+                    // It may have arrived: never again (at most once).
+                    state.metrics.mails_uncertain.inc();
+                    tracing::warn!(error = %e, message_id = %mail.message_id, subject = %mail.subject, "mail handed over but not confirmed; it may not have arrived and is not sent again");
+                    let mid = mail.message_id.clone();
+                    state.blocking(move |s| s.mark_sent(id, &mid, now)).await
+                }
+                Err(Failure::NotSent(e)) => {
                     state.metrics.mail_failures.inc();
                     let attempts = mail.attempts + 1;
                     let retry_at = now + backoff(attempts);

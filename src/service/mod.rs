@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ratelimit::SlidingWindow;
+use crate::hashing::{Busy, HashPool};
 use crate::live::LiveHub;
 use crate::mail::MailContext;
 use crate::metrics::Metrics;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     pub limits: SigninLimits,
+    /// Where passwords are hashed: a few threads and a short queue.
+    pub hasher: HashPool,
     /// The Content-Security-Policy header value.
     pub csp: String,
     /// Cookies get `Secure` when the public URL is https.
@@ -48,39 +51,52 @@ pub struct AppState {
 
 impl AppState {
     /// Runs a store call on the blocking pool (redb does file IO and fsync).
+    /// A storage failure anywhere in the call degrades the store
+    /// ([`Store::observe`]).
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .expect("store task panicked")
+        tokio::task::spawn_blocking(move || {
+            let r = f(&store);
+            if let Err(e) = &r {
+                store.observe(e);
+            }
+            r
+        })
+        .await
+        .expect("store task panicked")
     }
 
-    /// Runs CPU-heavy work (password hashing) off the async threads.
-    pub async fn cpu<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs password hashing on the bounded hashing pool ([`HashPool`]);
+    /// `Busy` when its workers and queue are full.
+    pub async fn hash<T, F>(&self, f: F) -> Result<T, Busy>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Ok(tokio::task::spawn_blocking(f)
-            .await
-            .expect("cpu task panicked"))
+        self.hasher.run(f).await
     }
 }
 
-/// Failed sign-in counting per account (email) and per client address.
+/// Sign-in attempts per account (email) and per client address, sign-up
+/// attempts per client address. An attempt counts from the moment it starts
+/// (so a flood of concurrent guesses is cut off before it is hashed); a
+/// sign-in that succeeds is taken back.
 #[derive(Debug)]
 pub struct SigninLimits {
     per_account: Mutex<SlidingWindow<String>>,
     per_ip: Mutex<SlidingWindow<IpAddr>>,
+    signups_per_ip: Mutex<SlidingWindow<IpAddr>>,
 }
 
 impl SigninLimits {
     pub fn new(config: &Config) -> Self {
         let window = SignedDuration::try_from(config.accounts.signin_window).expect("window fits");
+        let signup_window =
+            SignedDuration::try_from(config.accounts.signup_window).expect("window fits");
         Self {
             per_account: Mutex::new(SlidingWindow::new(
                 config.accounts.signin_failures_per_account,
@@ -90,42 +106,63 @@ impl SigninLimits {
                 config.accounts.signin_failures_per_ip,
                 window,
             )),
+            signups_per_ip: Mutex::new(SlidingWindow::new(
+                config.accounts.signups_per_ip,
+                signup_window,
+            )),
         }
     }
 
-    /// How long the caller must wait, when either limit is used up.
-    pub fn signin_blocked(
+    /// Counts a sign-in attempt against both limits, or says how long the
+    /// caller must wait when either is used up (then nothing is counted).
+    pub fn signin_attempt(
         &self,
         email: &str,
         ip: IpAddr,
         now: Timestamp,
-    ) -> Option<SignedDuration> {
-        let a = self
-            .per_account
-            .lock()
-            .expect("limits lock")
-            .blocked(&email.to_owned(), now);
-        let i = self.per_ip.lock().expect("limits lock").blocked(&ip, now);
-        a.max(i)
+    ) -> Result<(), SignedDuration> {
+        let mut account = self.per_account.lock().expect("limits lock");
+        let mut per_ip = self.per_ip.lock().expect("limits lock");
+        let key = email.to_owned();
+        let wait = account.blocked(&key, now).max(per_ip.blocked(&ip, now));
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        account.record(&key, now);
+        per_ip.record(&ip, now);
+        Ok(())
     }
 
-    pub fn signin_failed(&self, email: &str, ip: IpAddr, now: Timestamp) {
-        self.per_account
-            .lock()
-            .expect("limits lock")
-            .record(&email.to_owned(), now);
-        self.per_ip.lock().expect("limits lock").record(&ip, now);
-    }
-
-    pub fn signin_succeeded(&self, email: &str) {
+    /// The attempt succeeded: the account's failures are forgiven and the
+    /// attempt no longer counts against the address.
+    pub fn signin_succeeded(&self, email: &str, ip: IpAddr) {
         self.per_account
             .lock()
             .expect("limits lock")
             .clear(&email.to_owned());
+        self.per_ip.lock().expect("limits lock").forget_one(&ip);
+    }
+
+    /// The attempt never ran (the hashing pool was full): it does not count.
+    pub fn signin_not_attempted(&self, email: &str, ip: IpAddr) {
+        self.per_account
+            .lock()
+            .expect("limits lock")
+            .forget_one(&email.to_owned());
+        self.per_ip.lock().expect("limits lock").forget_one(&ip);
+    }
+
+    /// Counts a sign-up attempt from `ip`, or says how long to wait.
+    pub fn signup_attempt(&self, ip: IpAddr, now: Timestamp) -> Result<(), SignedDuration> {
+        self.signups_per_ip
+            .lock()
+            .expect("limits lock")
+            .try_record(&ip, now)
     }
 
     pub fn sweep(&self, now: Timestamp) {
         self.per_account.lock().expect("limits lock").sweep(now);
         self.per_ip.lock().expect("limits lock").sweep(now);
+        self.signups_per_ip.lock().expect("limits lock").sweep(now);
     }
 }

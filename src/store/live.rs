@@ -9,16 +9,16 @@ use crate::domain::live::{ChatMessage, Question};
 impl Store {
     /// Appends one chat message (one transaction per message).
     pub fn append_chat(&self, session: u64, msg: &ChatMessage) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         tx.open_table(LIVE_CHAT)?
             .insert((session, msg.id), encode(msg).as_slice())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
     /// Replaces the session's questions (votes, answered and hidden flags).
     pub fn save_questions(&self, session: u64, questions: &[Question]) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         {
             let mut t = tx.open_table(LIVE_QUESTIONS)?;
             t.retain_in((session, 0)..=(session, u64::MAX), |_, _| false)?;
@@ -26,13 +26,13 @@ impl Store {
                 t.insert((session, q.id), encode(q).as_slice())?;
             }
         }
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
     /// The stored chat (oldest first) and questions of a session.
     pub fn live_history(&self, session: u64) -> Result<(Vec<ChatMessage>, Vec<Question>)> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let mut chat = Vec::new();
         for row in tx
             .open_table(LIVE_CHAT)?

@@ -1,14 +1,24 @@
 //! The store: the only module that knows redb. Typed tables with a versioned
 //! value encoding, a schema-version record with a migration runner, and one
 //! write transaction per user action.
+//!
+//! Failing storage (a full disk, an I/O error) degrades the store instead of
+//! breaking it: redb refuses every later operation after one I/O error, so the
+//! store marks itself degraded, refuses writes with [`StoreError::Unavailable`]
+//! (no disk access), reopens the file so reads keep working, and lets one real
+//! write through every [`PROBE_EVERY`] (or [`Store::probe`]) to find out
+//! whether the disk is back. A write is only ever reported done after redb
+//! committed it.
 
 mod codec;
 mod live;
 mod sessions;
 mod users;
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
@@ -61,6 +71,9 @@ pub enum StoreError {
     NewerSchema { found: u64, known: u64 },
     #[error("stored value in table `{table}` is unreadable: {reason}")]
     Corrupt { table: &'static str, reason: String },
+    /// Storage is failing (disk full, I/O error): nothing was written.
+    #[error("storage unavailable: {reason}")]
+    Unavailable { reason: String },
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
     #[error("cannot create data directory {path}: {source}")]
@@ -86,7 +99,47 @@ db_err!(
     redb::CommitError
 );
 
+impl StoreError {
+    /// Whether this is the storage failing (disk full, I/O), rather than a
+    /// rule, a missing row or corrupt data.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable { .. }
+                | StoreError::Db(
+                    redb::Error::Io(_)
+                        | redb::Error::PreviousIo
+                        | redb::Error::DatabaseClosed
+                        | redb::Error::TransactionPoisoned
+                )
+        )
+    }
+
+    /// Whether the disk is full (as opposed to failing otherwise).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Db(redb::Error::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,
+            StoreError::Unavailable { reason } => reason.contains("full"),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// While degraded, one real write is let through this often to see whether
+/// the disk is back; the others are refused without touching it.
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Whether the store can write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// Writes are refused since the last storage failure, described here.
+    Degraded {
+        reason: String,
+    },
+}
 
 /// A migration step: brings the schema from version `index` to `index + 1`.
 type Migration = fn(&WriteTransaction) -> Result<()>;
@@ -141,7 +194,23 @@ pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// `None` while a reopen after a storage failure has not succeeded yet.
+    db: RwLock<Option<Arc<Database>>>,
+    /// Set by a storage failure: the handle in `db` is unusable (redb fails
+    /// every operation after an I/O error) and must be reopened.
+    reopen: AtomicBool,
+    degraded: Mutex<Option<Degraded>>,
+}
+
+struct Degraded {
+    reason: String,
+    /// When the next write may touch the disk to find out whether it is back.
+    next_probe: Instant,
 }
 
 impl std::fmt::Debug for Store {
@@ -180,14 +249,165 @@ impl Store {
             }
             other => StoreError::Db(other.into()),
         })?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store {
+            inner: Arc::new(Inner {
+                path,
+                db: RwLock::new(Some(Arc::new(db))),
+                reopen: AtomicBool::new(false),
+                degraded: Mutex::new(None),
+            }),
+        };
         store.migrate()?;
         Ok(store)
     }
 
+    /// The database handle, reopened first when a storage failure broke it.
+    fn db(&self) -> Result<Arc<Database>> {
+        if self.inner.reopen.load(Ordering::Acquire) {
+            self.reopen();
+        }
+        self.inner
+            .db
+            .read()
+            .expect("store lock")
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable {
+                reason: self.degraded_reason(),
+            })
+    }
+
+    /// Closes the broken handle and opens the file again. When someone still
+    /// holds the old handle, or the open fails, it is tried again on the next
+    /// call.
+    fn reopen(&self) {
+        let mut slot = self.inner.db.write().expect("store lock");
+        if !self.inner.reopen.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(old) = slot.take() {
+            match Arc::try_unwrap(old) {
+                Ok(db) => drop(db),
+                Err(still_used) => {
+                    *slot = Some(still_used);
+                    return;
+                }
+            }
+        }
+        match Database::create(&self.inner.path) {
+            Ok(db) => {
+                *slot = Some(Arc::new(db));
+                self.inner.reopen.store(false, Ordering::Release);
+                tracing::info!("store reopened after a storage failure");
+            }
+            Err(e) => tracing::warn!(error = %e, "reopening the store failed; will retry"),
+        }
+    }
+
+    fn degraded_reason(&self) -> String {
+        self.inner
+            .degraded
+            .lock()
+            .expect("store lock")
+            .as_ref()
+            .map_or_else(
+                || "the database is being reopened".to_owned(),
+                |d| d.reason.clone(),
+            )
+    }
+
+    /// Starts a write transaction, unless the store is degraded and the next
+    /// probe is not due (then nothing touches the disk).
+    fn begin_write(&self) -> Result<WriteTransaction> {
+        {
+            let mut d = self.inner.degraded.lock().expect("store lock");
+            if let Some(d) = d.as_mut() {
+                let now = Instant::now();
+                if now < d.next_probe {
+                    return Err(StoreError::Unavailable {
+                        reason: d.reason.clone(),
+                    });
+                }
+                d.next_probe = now + PROBE_EVERY;
+            }
+        }
+        let tx = self
+            .db()?
+            .begin_write()
+            .map_err(|e| self.failed(e.into()))?;
+        Ok(tx)
+    }
+
+    /// Commits; only a commit that returned `Ok` counts as stored. A success
+    /// ends a degraded period.
+    fn commit(&self, tx: WriteTransaction) -> Result<()> {
+        tx.commit().map_err(|e| self.failed(e.into()))?;
+        if let Some(d) = self.inner.degraded.lock().expect("store lock").take() {
+            tracing::info!(was = %d.reason, "storage recovered: writes are accepted again");
+        }
+        Ok(())
+    }
+
+    /// Notes a storage failure (any error passes through unchanged): the
+    /// store degrades and reopens its file.
+    fn failed(&self, e: StoreError) -> StoreError {
+        self.observe(&e);
+        e
+    }
+
+    /// Looks at an error from any store call: a storage failure degrades the
+    /// store (writes refused, the file reopened for reads). Callers that run
+    /// store calls (`AppState::blocking`) pass every error through here, so a
+    /// failure in the middle of a transaction counts too.
+    pub fn observe(&self, e: &StoreError) {
+        if !matches!(e, StoreError::Db(_)) || !e.is_storage_failure() {
+            return;
+        }
+        let reason = if e.is_disk_full() {
+            "the disk is full".to_owned()
+        } else {
+            format!("a storage error ({e})")
+        };
+        let mut d = self.inner.degraded.lock().expect("store lock");
+        if d.is_none() {
+            tracing::error!(%reason, "storage failed: refusing writes until it works again");
+        }
+        *d = Some(Degraded {
+            reason,
+            next_probe: Instant::now() + PROBE_EVERY,
+        });
+        self.inner.reopen.store(true, Ordering::Release);
+    }
+
+    /// Whether writes are accepted.
+    pub fn health(&self) -> Health {
+        match self.inner.degraded.lock().expect("store lock").as_ref() {
+            None => Health::Ok,
+            Some(d) => Health::Degraded {
+                reason: d.reason.clone(),
+            },
+        }
+    }
+
+    /// While degraded and a probe is due, tries one tiny write to find out
+    /// whether storage works again. Returns the health afterwards.
+    pub fn probe(&self) -> Health {
+        if self.health() == Health::Ok {
+            return Health::Ok;
+        }
+        let r = (|| {
+            let tx = self.begin_write()?;
+            tx.open_table(META)?.insert("probe", &[1u8][..])?;
+            self.commit(tx)
+        })();
+        if let Err(e) = r {
+            self.observe(&e);
+        }
+        self.health()
+    }
+
     fn migrate(&self) -> Result<()> {
         loop {
-            let tx = self.db.begin_write()?;
+            let tx = self.begin_write()?;
             let version = {
                 let meta = tx.open_table(META)?;
                 read_u64(&meta, "schema_version")?
@@ -204,19 +424,19 @@ impl Store {
             MIGRATIONS[version as usize](&tx)?;
             tx.open_table(META)?
                 .insert("schema_version", &(version + 1).to_be_bytes()[..])?;
-            tx.commit()?;
+            self.commit(tx)?;
             tracing::info!(from = version, to = version + 1, "migrated store schema");
         }
     }
 
     /// How many handles to the database are alive (the file closes at zero).
     pub fn handles(&self) -> usize {
-        Arc::strong_count(&self.db)
+        Arc::strong_count(&self.inner)
     }
 
     /// The schema version recorded in the file.
     pub fn schema_version(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let meta = tx.open_table(META)?;
         read_u64(&meta, "schema_version")
     }
@@ -244,12 +464,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         // A file written by a newer Podium is refused, not misread.
-        let tx = store.db.begin_write().unwrap();
+        let tx = store.begin_write().unwrap();
         tx.open_table(META)
             .unwrap()
             .insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()[..])
             .unwrap();
-        tx.commit().unwrap();
+        store.commit(tx).unwrap();
         drop(store);
         match Store::open(dir.path()) {
             Err(StoreError::NewerSchema { found, known }) => {
@@ -257,6 +477,49 @@ mod tests {
             }
             other => panic!("expected NewerSchema, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_claimed_mail_is_never_due_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now: jiff::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let mail = |id: &str| crate::mail::OutMail {
+            message_id: id.into(),
+            to_email: "a@example.org".into(),
+            to_name: "A".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            ics: None,
+            ics_method: None,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            handed_over_at: None,
+        };
+        let tx = store.begin_write().unwrap();
+        sessions::put_outbox(&tx, &[mail("<1@x>"), mail("<2@x>")]).unwrap();
+        store.commit(tx).unwrap();
+        let due = store.due_mails(now, 10).unwrap();
+        assert_eq!((due.due.len(), due.uncertain.len()), (2, 0));
+        let (first, second) = (due.due[0].0, due.due[1].0);
+        // Handed over, then the process stopped before it knew the outcome.
+        store.claim_mail(first, now).unwrap();
+        assert!(store.claim_mail(first, now).is_err(), "claimed once");
+        // Handed over, then certainly refused: it may go again.
+        store.claim_mail(second, now).unwrap();
+        store.mark_failed(second, 1, now, "550 no").unwrap();
+        let due = store.due_mails(now, 10).unwrap();
+        assert_eq!(due.due.len(), 1);
+        assert_eq!(due.due[0].1.message_id, "<2@x>");
+        assert_eq!(due.uncertain.len(), 1);
+        assert_eq!(due.uncertain[0].message_id, "<1@x>");
+        // Gone for good.
+        assert!(store.claim_mail(first, now).is_err());
+        let due = store.due_mails(now, 10).unwrap();
+        assert_eq!((due.due.len(), due.uncertain.len()), (1, 0));
     }
 
     #[test]

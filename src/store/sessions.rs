@@ -39,6 +39,16 @@ impl SessionCtx {
     }
 }
 
+/// What the mail sender finds in the outbox.
+#[derive(Debug, Default)]
+pub struct DueMails {
+    /// Mails to send now, by outbox id.
+    pub due: Vec<(u64, OutMail)>,
+    /// Mails claimed by a process that stopped before it knew whether they
+    /// arrived; they have left the outbox.
+    pub uncertain: Vec<OutMail>,
+}
+
 fn load_users(
     tx_users: &impl ReadableTable<u64, &'static [u8]>,
     ids: impl IntoIterator<Item = u64>,
@@ -62,7 +72,7 @@ fn roster_user_ids(r: &Roster) -> impl Iterator<Item = u64> + '_ {
         .chain(r.waitlist.iter().map(|w| w.user_id))
 }
 
-fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
+pub(super) fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
     for m in mails {
         let id = next_id(tx, "next_id:mail")?;
         tx.open_table(OUTBOX)?.insert(id, encode(m).as_slice())?;
@@ -73,19 +83,19 @@ fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
 impl Store {
     /// Stores a new session (its `id` is assigned here).
     pub fn create_session(&self, mut s: Session) -> Result<Session> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         s.id = next_id(&tx, "next_id:session")?;
         tx.open_table(SESSIONS)?
             .insert(s.id, encode(&s).as_slice())?;
         tx.open_table(ROSTERS)?
             .insert(s.id, encode(&Roster::default()).as_slice())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(s)
     }
 
     /// One session and its roster.
     pub fn session(&self, id: u64) -> Result<(Session, Roster)> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let s = tx
             .open_table(SESSIONS)?
             .get(id)?
@@ -100,7 +110,7 @@ impl Store {
 
     /// Every session with its roster.
     pub fn sessions(&self) -> Result<Vec<(Session, Roster)>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let sessions = tx.open_table(SESSIONS)?;
         let rosters = tx.open_table(ROSTERS)?;
         let mut out = Vec::with_capacity(sessions.len()? as usize);
@@ -119,7 +129,7 @@ impl Store {
     /// The sessions a user is or was registered or waiting for.
     pub fn sessions_of_user(&self, user_id: u64) -> Result<Vec<(Session, Roster)>> {
         let ids: Vec<u64> = {
-            let tx = self.db.begin_read()?;
+            let tx = self.db()?.begin_read()?;
             let t = tx.open_table(USER_SESSIONS)?;
             t.range((user_id, 0)..=(user_id, u64::MAX))?
                 .map(|row| row.map(|(k, _)| k.value().1))
@@ -130,7 +140,7 @@ impl Store {
 
     /// Users by id (missing ids are skipped).
     pub fn users_by_id(&self, ids: impl IntoIterator<Item = u64>) -> Result<HashMap<u64, User>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         load_users(&tx.open_table(USERS)?, ids)
     }
 
@@ -145,7 +155,7 @@ impl Store {
         extra_users: &[u64],
         f: impl FnOnce(&mut SessionCtx) -> std::result::Result<T, DomainError>,
     ) -> Result<(T, usize)> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let session: Session = {
             let t = tx.open_table(SESSIONS)?;
             let v = t.get(id)?.ok_or(StoreError::NotFound)?;
@@ -196,14 +206,14 @@ impl Store {
             }
         }
         put_outbox(&tx, &ctx.outbox)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok((value, ctx.outbox.len()))
     }
 
     /// Sessions whose roster has someone waiting, with their rosters.
     pub fn sessions_with_waitlists(&self) -> Result<Vec<(Session, Roster)>> {
         let ids: Vec<u64> = {
-            let tx = self.db.begin_read()?;
+            let tx = self.db()?.begin_read()?;
             let t = tx.open_table(WAITLISTED)?;
             t.iter()?
                 .map(|row| row.map(|(k, _)| k.value()))
@@ -212,12 +222,15 @@ impl Store {
         ids.into_iter().map(|id| self.session(id)).collect()
     }
 
-    /// Mails whose time has come, oldest first. Rows whose Message-ID was
+    /// Mails whose time has come, oldest first, and the mails a stopped
+    /// process had claimed but not finished (maybe delivered: they leave
+    /// the outbox here and are never sent again). Rows whose Message-ID was
     /// already delivered are dropped rather than sent twice.
-    pub fn due_mails(&self, now: Timestamp, limit: usize) -> Result<Vec<(u64, OutMail)>> {
-        let tx = self.db.begin_write()?;
+    pub fn due_mails(&self, now: Timestamp, limit: usize) -> Result<DueMails> {
+        let tx = self.begin_write()?;
         let mut out = Vec::new();
         let mut stale = Vec::new();
+        let mut uncertain = Vec::new();
         {
             let outbox = tx.open_table(OUTBOX)?;
             let sent = tx.open_table(MAILS_SENT)?;
@@ -226,6 +239,11 @@ impl Store {
                 let m: OutMail = decode("outbox", v.value())?;
                 if sent.get(m.message_id.as_str())?.is_some() {
                     stale.push(k.value());
+                    continue;
+                }
+                if m.handed_over_at.is_some() {
+                    stale.push(k.value());
+                    uncertain.push(m);
                     continue;
                 }
                 if m.next_attempt_at.is_none_or(|t| t <= now) {
@@ -241,14 +259,48 @@ impl Store {
             for id in stale {
                 outbox.remove(id)?;
             }
+            let mut sent = tx.open_table(MAILS_SENT)?;
+            for m in &uncertain {
+                sent.insert(m.message_id.as_str(), now.as_second().max(0) as u64)?;
+            }
         }
-        tx.commit()?;
-        Ok(out)
+        self.commit(tx)?;
+        Ok(DueMails {
+            due: out,
+            uncertain,
+        })
+    }
+
+    /// Records, durably, that mail `id` is about to be handed to the mail
+    /// server (the point after which it is never sent again). Refused when
+    /// the row is gone or its Message-ID was delivered meanwhile.
+    pub fn claim_mail(&self, id: u64, now: Timestamp) -> Result<()> {
+        let tx = self.begin_write()?;
+        {
+            let mut t = tx.open_table(OUTBOX)?;
+            let m = t.get(id)?.map(|v| decode::<OutMail>("outbox", v.value()));
+            let Some(m) = m else {
+                return Err(StoreError::NotFound);
+            };
+            let mut m = m?;
+            if m.handed_over_at.is_some()
+                || tx
+                    .open_table(MAILS_SENT)?
+                    .get(m.message_id.as_str())?
+                    .is_some()
+            {
+                return Err(StoreError::NotFound);
+            }
+            m.handed_over_at = Some(now);
+            t.insert(id, encode(&m).as_slice())?;
+        }
+        self.commit(tx)?;
+        Ok(())
     }
 
     /// The earliest time a queued mail is due, if any.
     pub fn next_mail_due(&self) -> Result<Option<Timestamp>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let t = tx.open_table(OUTBOX)?;
         let mut next: Option<Timestamp> = None;
         for row in t.iter()? {
@@ -262,11 +314,11 @@ impl Store {
 
     /// Records a delivery: the row leaves the outbox and its Message-ID is remembered.
     pub fn mark_sent(&self, id: u64, message_id: &str, now: Timestamp) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         tx.open_table(OUTBOX)?.remove(id)?;
         tx.open_table(MAILS_SENT)?
             .insert(message_id, now.as_second().max(0) as u64)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
@@ -277,7 +329,7 @@ impl Store {
         retry_at: Timestamp,
         error: &str,
     ) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         {
             let mut t = tx.open_table(OUTBOX)?;
             let m = t.get(id)?.map(|v| decode::<OutMail>("outbox", v.value()));
@@ -285,17 +337,19 @@ impl Store {
                 let mut m = m?;
                 m.attempts = attempts;
                 m.next_attempt_at = Some(retry_at);
+                // Certainly not delivered: it may be handed over again.
+                m.handed_over_at = None;
                 m.last_error = Some(error.chars().take(500).collect());
                 t.insert(id, encode(&m).as_slice())?;
             }
         }
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
     /// Mails not yet delivered.
     pub fn outbox_len(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(tx.open_table(OUTBOX)?.len()?)
     }
 }

@@ -100,9 +100,9 @@ fn any_admin(users: &impl ReadableTable<u64, &'static [u8]>) -> Result<bool> {
 impl Store {
     /// Creates an account; `email_taken` when the email exists.
     pub fn create_user(&self, new: NewUser, now: Timestamp) -> Result<User> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let user = insert_user(&tx, new, now)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(user)
     }
 
@@ -114,7 +114,7 @@ impl Store {
         session: &AuthSession,
         now: Timestamp,
     ) -> Result<User> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let user = insert_user(&tx, new, now)?;
         let session = AuthSession {
             user_id: user.id,
@@ -122,19 +122,19 @@ impl Store {
         };
         tx.open_table(AUTH_SESSIONS)?
             .insert(session_hash, encode(&session).as_slice())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(user)
     }
 
     pub fn user(&self, id: u64) -> Result<User> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let users = tx.open_table(USERS)?;
         let v = users.get(id)?.ok_or(StoreError::NotFound)?;
         decode("users", v.value())
     }
 
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(id) = tx.open_table(USER_EMAILS)?.get(email)?.map(|v| v.value()) else {
             return Ok(None);
         };
@@ -147,7 +147,7 @@ impl Store {
     }
 
     pub fn users(&self) -> Result<Vec<User>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let users = tx.open_table(USERS)?;
         let mut out = Vec::with_capacity(users.len()? as usize);
         for row in users.iter()? {
@@ -158,18 +158,18 @@ impl Store {
     }
 
     pub fn user_count(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         Ok(tx.open_table(USERS)?.len()?)
     }
 
     pub fn has_admin(&self) -> Result<bool> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         any_admin(&tx.open_table(USERS)?)
     }
 
     /// Applies `update` to a user. Refuses to remove the last admin.
     pub fn update_user(&self, id: u64, update: UserUpdate) -> Result<User> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let user = {
             let mut users = tx.open_table(USERS)?;
             let mut user: User = {
@@ -215,21 +215,21 @@ impl Store {
             users.insert(id, encode(&user).as_slice())?;
             user
         };
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(user)
     }
 
     pub fn create_auth_session(&self, hash: &[u8], session: &AuthSession) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         tx.open_table(AUTH_SESSIONS)?
             .insert(hash, encode(session).as_slice())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
     /// The signed-in user for a cookie hash, if the session exists and has not expired.
     pub fn session_user(&self, hash: &[u8], now: Timestamp) -> Result<Option<User>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db()?.begin_read()?;
         let Some(v) = tx.open_table(AUTH_SESSIONS)?.get(hash)? else {
             return Ok(None);
         };
@@ -245,15 +245,15 @@ impl Store {
     }
 
     pub fn delete_auth_session(&self, hash: &[u8]) -> Result<()> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         tx.open_table(AUTH_SESSIONS)?.remove(hash)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
     /// Removes expired sign-in sessions; returns how many.
     pub fn purge_expired_sessions(&self, now: Timestamp) -> Result<usize> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         let mut removed = 0;
         {
             let mut t = tx.open_table(AUTH_SESSIONS)?;
@@ -265,21 +265,21 @@ impl Store {
                 keep
             })?;
         }
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(removed)
     }
 
     /// When no admin exists, stores the hash of a fresh one-time setup token and
     /// returns true; returns false (storing nothing) when an admin exists.
     pub fn arm_setup_token(&self, token_hash: &[u8]) -> Result<bool> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         if any_admin(&tx.open_table(USERS)?)? {
             tx.open_table(META)?.remove("setup_token")?;
-            tx.commit()?;
+            self.commit(tx)?;
             return Ok(false);
         }
         tx.open_table(META)?.insert("setup_token", token_hash)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(true)
     }
 
@@ -294,7 +294,7 @@ impl Store {
         session: &AuthSession,
         now: Timestamp,
     ) -> Result<User> {
-        let tx = self.db.begin_write()?;
+        let tx = self.begin_write()?;
         if any_admin(&tx.open_table(USERS)?)? {
             return Err(DomainError::conflict(
                 "already_set_up",
@@ -323,7 +323,7 @@ impl Store {
         };
         tx.open_table(AUTH_SESSIONS)?
             .insert(session_hash, encode(&session).as_slice())?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(user)
     }
 }

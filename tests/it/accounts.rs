@@ -567,3 +567,214 @@ async fn member_directory_shows_profiles_but_never_emails() {
         "unauthenticated",
     );
 }
+
+/// Peak and current resident memory of a process, in MiB (`/proc/<pid>/status`).
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = |key: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{key} in {status}"))
+    };
+    (kib("VmHWM:") / 1024.0, kib("VmRSS:") / 1024.0)
+}
+
+/// 64 concurrent wrong sign-ins (each an argon2 hash of ~19 MiB) must not
+/// take the server's memory with them. The server runs as its own process
+/// here: its peak RSS (VmHWM) is then the server's alone, not shared with
+/// the other tests this binary runs in parallel, and it is the real binary
+/// with its real allocator.
+#[tokio::test]
+async fn a_flood_of_wrong_sign_ins_keeps_memory_bounded_and_says_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    // The per-address limits are lifted so every attempt reaches hashing.
+    std::fs::write(
+        dir.path().join("podium.toml"),
+        "[accounts]\nsignin_failures_per_ip = 100000\nsignin_failures_per_account = 1000\n",
+    )
+    .unwrap();
+    let (mut child, url, _) = crate::cli::spawn_server(
+        dir.path(),
+        &[
+            "--config",
+            "podium.toml",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--quic-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    let pid = child.id();
+    let http = reqwest::Client::new();
+    let signin = |email: String| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let resp = http
+                .post(format!("{url}/api/auth/signin"))
+                .header("origin", &url)
+                .json(&json!({"email": email, "password": "wrong password"}))
+                .send()
+                .await
+                .unwrap();
+            let retry = resp.headers().get("retry-after").cloned();
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap().to_owned(),
+                retry,
+            )
+        }
+    };
+    // Warm up (the first sign-in computes the dummy hash) and measure the idle server.
+    signin("warm@example.org".into()).await;
+    let (_, idle) = memory_mib(pid);
+    let mut rounds = Vec::new();
+    for round in 0..3 {
+        let flood = (0..64).map(|i| signin(format!("nobody{round}-{i}@example.org")));
+        rounds.push(futures_join_all(flood).await);
+    }
+    let (peak, after) = memory_mib(pid);
+    crate::cli::stop(&mut child);
+    eprintln!("sign-in flood: idle {idle:.0} MiB, peak {peak:.0} MiB, after {after:.0} MiB");
+    let all: Vec<_> = rounds.into_iter().flatten().collect();
+    let refused = all
+        .iter()
+        .filter(|r| r.0 == StatusCode::UNAUTHORIZED)
+        .count();
+    let busy: Vec<_> = all
+        .iter()
+        .filter(|r| r.0 == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!(refused + busy.len(), all.len(), "only 401 or 503: {all:?}");
+    assert!(refused > 0, "some attempts were checked");
+    assert!(!busy.is_empty(), "a full hashing queue answers 503");
+    for b in &busy {
+        assert_eq!(b.1, "busy");
+        assert_eq!(b.2.as_ref().unwrap(), "1", "503 says when to come back");
+    }
+    assert!(peak < 300.0, "peak RSS {peak:.0} MiB under the flood");
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join_all<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn sign_ins_in_flight_count_against_the_address_limit() {
+    let app = TestApp::start_with(
+        "[accounts]\nsignin_failures_per_ip = 5\nsignin_failures_per_account = 1000\n",
+    )
+    .await;
+    let c = app.client();
+    let attempts = (0..20).map(|i| {
+        let c = c.clone();
+        async move {
+            c.post(
+                "/api/auth/signin",
+                json!({"email": format!("guess{i}@example.org"), "password": "guess guess"}),
+            )
+            .await
+        }
+    });
+    let got = futures_join_all(attempts).await;
+    let checked = got
+        .iter()
+        .filter(|r| r.0 == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = got
+        .iter()
+        .filter(|r| r.0 == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        (checked, limited),
+        (5, 15),
+        "20 at once from one address: only 5 are checked: {got:?}"
+    );
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_address() {
+    let app = TestApp::start_with("[accounts]\nsignups_per_ip = 3\n").await;
+    // Bad input does not use up an attempt.
+    let c = app.client();
+    let bad = c
+        .post(
+            "/api/auth/signup",
+            json!({"email": "not an email", "name": "X", "password": "correct horse"}),
+        )
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_email");
+    // Six at once: three accounts, three refusals with Retry-After.
+    let signups = (0..6).map(|i| {
+        let c = app.client();
+        async move {
+            let resp = c
+                .http
+                .post(format!("{}/api/auth/signup", c.base))
+                .json(&json!({"email": format!("bulk{i}@example.org"), "name": "Bulk", "password": "correct horse"}))
+                .send()
+                .await
+                .unwrap();
+            let retry = resp.headers().get("retry-after").is_some();
+            let status = resp.status();
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (status, body, retry)
+        }
+    });
+    let got = futures_join_all(signups).await;
+    let created = got.iter().filter(|r| r.0 == StatusCode::CREATED).count();
+    let limited: Vec<_> = got
+        .iter()
+        .filter(|r| r.0 == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!((created, limited.len()), (3, 3), "{got:?}");
+    for l in limited {
+        assert_eq!(l.1["error"]["code"], "too_many_signups");
+        assert!(l.2, "429 carries Retry-After");
+    }
+    assert_eq!(app.metric("podium_users").await, 3.0);
+}
+
+#[tokio::test]
+async fn direction_overrides_are_refused_in_names_and_titles() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let c = app.client();
+    let got = c
+        .post(
+            "/api/auth/signup",
+            json!({"email": "rlo@example.org", "name": "Ada \u{202E}nimdA", "password": "correct horse"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_name");
+    // Right-to-left text itself is welcome.
+    let got = c
+        .post(
+            "/api/auth/signup",
+            json!({"email": "he@example.org", "name": "שלום עליכם", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let got = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Free \u{202E}sknird", "starts_at": "2099-01-01T10:00:00Z", "time_zone": "UTC"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_title");
+}

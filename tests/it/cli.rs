@@ -99,7 +99,7 @@ fn flags_override_the_file_and_defaults_never_clobber_it() {
 }
 
 /// Starts `podium` with `args` in `cwd`; returns the child and the URL it printed.
-fn spawn_server(
+pub(crate) fn spawn_server(
     cwd: &std::path::Path,
     args: &[&str],
 ) -> (std::process::Child, String, Vec<String>) {
@@ -128,7 +128,7 @@ fn spawn_server(
     (child, url, seen)
 }
 
-fn stop(child: &mut std::process::Child) {
+pub(crate) fn stop(child: &mut std::process::Child) {
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")

@@ -11,4 +11,5 @@ mod live_rules;
 mod media;
 mod rooms_media;
 mod sessions;
+mod storage;
 mod support;

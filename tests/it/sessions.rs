@@ -1098,3 +1098,139 @@ async fn members_create_and_manage_their_own_sessions_when_allowed() {
         "forbidden",
     );
 }
+
+/// Waits (up to 20 s) until a metric has a value.
+async fn metric_reaches(app: &TestApp, name: &str, want: f64) {
+    let wait = async {
+        while app.metric(name).await != want {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{name} never reached {want}"));
+}
+
+#[tokio::test]
+async fn a_mail_handed_over_when_the_server_stops_is_never_sent_twice() {
+    // The sink files each message at once but confirms it only 3 s later;
+    // the server stops in that window (its sender is cut off mid-SMTP, as
+    // by a crash) and starts again.
+    let sink = SmtpSink::slow(3000);
+    let mut app = TestApp::start_with(&sink.config()).await;
+    let admin = app.admin().await;
+    let id = published(&admin, json!({})).await;
+    let m = app.member("once@example.org", "Once").await;
+    assert_eq!(register(&m, id, "guest").await.0, StatusCode::CREATED);
+    let first = sink.wait_for(1).await;
+    app.restart().await;
+    // The mail that was in the hands of the SMTP server leaves the outbox
+    // as "uncertain" instead of being sent again.
+    metric_reaches(&app, "podium_outbox", 0.0).await;
+    assert_eq!(app.metric("podium_mails_uncertain_total").await, 1.0);
+    let mails = sink.mails();
+    let ids: Vec<&str> = mails
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        ids.len(),
+        unique.len(),
+        "every Message-ID arrives once: {ids:?}"
+    );
+    assert_eq!(mails.len(), first.len(), "nothing was sent again: {ids:?}");
+}
+
+#[tokio::test]
+async fn far_future_dates_are_refused_at_the_edge() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    for (starts_at, ok) in [
+        ("9999-12-30T00:00:00Z", false),
+        ("2101-01-01T00:00:00Z", false),
+        ("2100-12-31T23:00:00Z", true),
+    ] {
+        let got = admin
+            .post(
+                "/api/sessions",
+                json!({"title": "Far", "starts_at": starts_at, "duration_minutes": 480, "time_zone": "Pacific/Kiritimati"}),
+            )
+            .await;
+        if ok {
+            assert_eq!(got.0, StatusCode::CREATED, "{starts_at}: {}", got.1);
+        } else {
+            assert_error(&got, StatusCode::BAD_REQUEST, "invalid_time");
+            assert_eq!(got.1["error"]["field"], "starts_at", "{starts_at}");
+        }
+    }
+    let id = draft(&admin, json!({})).await;
+    let got = admin
+        .patch(
+            &format!("/api/sessions/{id}"),
+            json!({"starts_at": "9999-12-30T00:00:00Z"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_time");
+    assert_eq!(
+        app.metric("podium_http_responses_total{class=\"5xx\"}")
+            .await,
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn a_session_stored_in_year_9999_cannot_break_the_handlers() {
+    // Written before dates were bounded: straight into the store.
+    let sink = SmtpSink::start();
+    let mut app = TestApp::start_with(&sink.config()).await;
+    app.admin().await;
+    app.member("far@example.org", "Far").await;
+    app.stop().await;
+    let id = {
+        let store = podium::store::Store::open(app.dir.path()).unwrap();
+        let mut s = podium::domain::sessions::new_draft(1, "Pacific/Kiritimati", Timestamp::now());
+        s.title = "At the end of time".into();
+        s.starts_at = "9999-12-30T00:00:00Z".parse().unwrap();
+        s.duration_minutes = 480;
+        s.phase = podium::domain::sessions::Phase::Published;
+        store.create_session(s).unwrap().id
+    };
+    app.restart().await;
+    let signin = |email: &'static str| {
+        let c = app.client();
+        async move {
+            let (s, body) = c
+                .post(
+                    "/api/auth/signin",
+                    json!({"email": email, "password": "correct horse"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            c
+        }
+    };
+    let (admin, m) = (
+        signin("admin@example.org").await,
+        signin("far@example.org").await,
+    );
+    let (s, list) = admin.get("/api/sessions?scope=all").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(detail(&m, id).await["session"]["status"], "open");
+    let got = register(&m, id, "guest").await;
+    assert_eq!(got.0, StatusCode::CREATED, "{}", got.1);
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_to"], json!(["far@example.org"]));
+    let (s, sched) = m.get("/api/me/schedule").await;
+    assert_eq!(s, StatusCode::OK, "{sched}");
+    // And it can be repaired.
+    let got = admin
+        .patch(
+            &format!("/api/sessions/{id}"),
+            json!({"starts_at": in_days(3)}),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+}

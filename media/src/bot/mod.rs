@@ -149,6 +149,46 @@ pub enum BotError {
     Timeout(&'static str),
 }
 
+impl BotError {
+    /// Whether the connection failed in the HTTP/3 layer (the server closed
+    /// it with an HTTP/3 error code, 0x100..=0x1ff) rather than by a decision
+    /// of the SFU (its close codes are small numbers, PROTOCOL.md §6).
+    /// wtransport 0.7.2 can do that during setup under load (it loses part
+    /// of a SETTINGS frame that arrives split; see media/tests/it/setup_race.rs),
+    /// so [`Bot::connect`] tries again.
+    pub fn is_http3_failure(&self) -> bool {
+        matches!(
+            self,
+            BotError::Closed {
+                code: 0x100..=0x1ff,
+                ..
+            }
+        )
+    }
+}
+
+/// How often [`Bot::connect`] tries when the HTTP/3 layer fails during setup.
+pub const SETUP_ATTEMPTS: u32 = 3;
+
+/// Runs `attempt` until it succeeds, fails otherwise than in the HTTP/3
+/// layer, or has been tried `attempts` times.
+async fn retry_http3_failures<T, F, Fut>(attempts: u32, mut attempt: F) -> Result<T, BotError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BotError>>,
+{
+    let mut tried = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_http3_failure() && tried < attempts => {
+                tracing::debug!(error = %e, tried, "connection setup failed in HTTP/3; trying again");
+                tried += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn closed_error(e: ConnectionError) -> BotError {
     match e {
         ConnectionError::ApplicationClosed(c) => BotError::Closed {
@@ -214,6 +254,7 @@ pub struct Bot {
     receiver: Arc<Receiver>,
     window: Arc<Window>,
     tasks: Vec<JoinHandle<()>>,
+    setup_retries: u32,
 }
 
 impl std::fmt::Debug for Bot {
@@ -233,12 +274,26 @@ impl Drop for Bot {
 }
 
 impl Bot {
-    /// Connects, says `Hello`, and waits for `Welcome`.
+    /// Connects, says `Hello`, and waits for `Welcome`. A setup that fails
+    /// in the HTTP/3 layer ([`BotError::is_http3_failure`]) is tried again,
+    /// up to [`SETUP_ATTEMPTS`] times within `connect_timeout`.
     pub async fn connect(config: BotConfig) -> Result<Bot, BotError> {
         let limit = config.connect_timeout;
-        tokio::time::timeout(limit, Self::connect_inner(config))
+        let mut tries = 0;
+        let attempts = retry_http3_failures(SETUP_ATTEMPTS, || {
+            tries += 1;
+            Self::connect_inner(config.clone())
+        });
+        let mut bot = tokio::time::timeout(limit, attempts)
             .await
-            .map_err(|_| BotError::Timeout("Welcome"))?
+            .map_err(|_| BotError::Timeout("Welcome"))??;
+        bot.setup_retries = tries - 1;
+        Ok(bot)
+    }
+
+    /// How many times the setup was tried again ([`BotError::is_http3_failure`]).
+    pub fn setup_retries(&self) -> u32 {
+        self.setup_retries
     }
 
     async fn connect_inner(config: BotConfig) -> Result<Bot, BotError> {
@@ -339,6 +394,7 @@ impl Bot {
             receiver,
             window,
             tasks,
+            setup_retries: 0,
         })
     }
 
@@ -613,5 +669,51 @@ async fn send_video(
         sequence += 1;
         in_group += 1;
         index = (index + 1) % clip.frames.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(code: u64) -> BotError {
+        BotError::Closed {
+            code,
+            reason: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn http3_setup_failures_are_retried_and_nothing_else_is() {
+        // 261 (H3_FRAME_UNEXPECTED) twice, then it works: connected.
+        let mut calls = 0;
+        let got = retry_http3_failures(3, || {
+            calls += 1;
+            let r = if calls < 3 {
+                Err(closed(261))
+            } else {
+                Ok(calls)
+            };
+            async move { r }
+        })
+        .await;
+        assert_eq!(got, Ok(3));
+        // Always 261: given up after three attempts, with the error.
+        let mut calls = 0;
+        let got: Result<(), _> = retry_http3_failures(3, || {
+            calls += 1;
+            async { Err(closed(261)) }
+        })
+        .await;
+        assert_eq!((got, calls), (Err(closed(261)), 3));
+        // The SFU's own refusals (code 3: unauthorized) are final.
+        let mut calls = 0;
+        let got: Result<(), _> = retry_http3_failures(3, || {
+            calls += 1;
+            async { Err(closed(3)) }
+        })
+        .await;
+        assert_eq!((got, calls), (Err(closed(3)), 1));
+        assert!(!BotError::Timeout("Welcome").is_http3_failure());
     }
 }

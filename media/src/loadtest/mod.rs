@@ -558,8 +558,9 @@ async fn drive(
             let id = m.id;
             set.spawn(async move {
                 // A refusal by the SFU (close codes 0-5) is final; anything
-                // else (e.g. an HTTP/3 error during the handshake) is retried,
-                // as a browser page would.
+                // else is retried, as a browser page would (HTTP/3 errors
+                // during the handshake are already retried by `Bot::connect`
+                // and counted by `setup_retries`).
                 let mut retries = 0u64;
                 let result = loop {
                     match Bot::connect(bot_config.clone()).await {
@@ -577,11 +578,11 @@ async fn drive(
         }
         while let Some(joined) = set.join_next().await {
             let (id, bot, retries) = joined.map_err(|e| LoadtestError::Media(e.to_string()))?;
-            connect_retries += retries;
             let bot = bot.map_err(|error| LoadtestError::Bot {
                 participant: id.0,
                 error,
             })?;
+            connect_retries += retries + u64::from(bot.setup_retries());
             let i = plan.iter().position(|(_, m)| m.id == id).expect("planned");
             let m = &plan[i].1;
             bots.push((

@@ -9,4 +9,5 @@ mod exchange;
 mod keyframes;
 mod malformed;
 mod rooms;
+mod setup_race;
 mod support;

@@ -83,7 +83,7 @@ pub fn check_start(
             lead_minutes: lead.as_mins(),
         });
     }
-    if now >= session.ends_at() + super::sessions::COMPLETION_GRACE {
+    if now >= session.completes_at() {
         return Err(LiveError::TimePassed);
     }
     Ok(())

@@ -36,6 +36,11 @@ impl TestApp {
 
     pub async fn start_with_clock(extra_toml: &str, clock: Arc<dyn Clock>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, extra_toml, clock).await
+    }
+
+    /// A server whose data dir is `dir` (e.g. a small tmpfs the test mounted).
+    pub async fn start_in(dir: tempfile::TempDir, extra_toml: &str, clock: Arc<dyn Clock>) -> Self {
         let config_text = extra_toml.to_owned();
         let server = launch(dir.path(), &config_text, clock.clone()).await;
         TestApp {
@@ -142,34 +147,51 @@ impl Drop for TestApp {
 }
 
 async fn launch(dir: &Path, extra: &str, clock: Arc<dyn Clock>) -> Server {
+    // Tests sign many members up from 127.0.0.1: lift the per-address
+    // sign-up limit unless the test is about it.
+    let signups = if extra.contains("signups_per_ip") {
+        ""
+    } else {
+        "[accounts]\nsignups_per_ip = 1000000\n"
+    };
     let text = format!(
-        "{extra}\n[server]\ndata_dir = {dir:?}\nhttp_addr = \"127.0.0.1:0\"\nquic_addr = \"127.0.0.1:0\"\n",
+        "{extra}\n{signups}[server]\ndata_dir = {dir:?}\nhttp_addr = \"127.0.0.1:0\"\nquic_addr = \"127.0.0.1:0\"\n",
         dir = dir.display().to_string()
     );
-    let config = Config::parse(&merge_server_section(&text)).expect("test config is valid");
+    let config = Config::parse(&merge_tables(&text)).expect("test config is valid");
     app::start(config, clock).await.expect("server starts")
 }
 
-/// Tests may pass their own `[server]` keys; fold the two `[server]` tables into one.
-fn merge_server_section(text: &str) -> String {
-    let mut server = Vec::new();
-    let mut rest = Vec::new();
-    let mut in_server = false;
+/// Tests pass their own tables (`[server]`, `[accounts]` ...) next to the
+/// ones added here: fold tables of the same name into one.
+fn merge_tables(text: &str) -> String {
+    let mut order: Vec<String> = vec![String::new()];
+    let mut tables: std::collections::HashMap<String, Vec<&str>> = Default::default();
+    let mut current = String::new();
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with('[') {
-            in_server = t == "[server]";
-            if in_server {
-                continue;
+            current = t.to_owned();
+            if !tables.contains_key(&current) {
+                order.push(current.clone());
             }
+            tables.entry(current.clone()).or_default();
+            continue;
         }
-        if in_server {
-            server.push(line);
-        } else {
-            rest.push(line);
+        tables.entry(current.clone()).or_default().push(line);
+    }
+    let mut out = String::new();
+    for name in order {
+        if !name.is_empty() {
+            out.push_str(&name);
+            out.push('\n');
+        }
+        for line in tables.get(&name).into_iter().flatten() {
+            out.push_str(line);
+            out.push('\n');
         }
     }
-    format!("[server]\n{}\n{}", server.join("\n"), rest.join("\n"))
+    out
 }
 
 pub fn manual_clock(at: &str) -> (ManualClock, Arc<dyn Clock>) {

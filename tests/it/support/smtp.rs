@@ -13,6 +13,8 @@ pub struct SmtpSink {
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// How long the sink waits, after filing a message, before it answers 250.
+    reply_delay_ms: u64,
 }
 
 fn python() -> PathBuf {
@@ -39,6 +41,7 @@ impl SmtpSink {
             port: free_port(),
             dir,
             child: None,
+            reply_delay_ms: 0,
         };
         sink.resume();
         sink
@@ -50,7 +53,18 @@ impl SmtpSink {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            reply_delay_ms: 0,
         }
+    }
+
+    /// A sink that files each message at once but answers 250 only after
+    /// `ms` (a window in which the sender has handed a mail over but does
+    /// not know it yet).
+    pub fn slow(ms: u64) -> SmtpSink {
+        let mut sink = Self::down();
+        sink.reply_delay_ms = ms;
+        sink.resume();
+        sink
     }
 
     /// Starts (again) listening on the same port.
@@ -61,6 +75,7 @@ impl SmtpSink {
             .arg(script)
             .arg(self.port.to_string())
             .arg(self.dir.path())
+            .arg(self.reply_delay_ms.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
