@@ -138,6 +138,16 @@ pub struct SessionView {
     pub filled: PerRole,
     /// People on each role's waitlist.
     pub waiting: PerRole,
+    /// Places a newcomer can take now: capacity minus registrations minus
+    /// places held for the waitlist (0 in a full role).
+    pub open: PerRole,
+    /// Places held for someone on the waitlist until their offer expires.
+    pub held: PerRole,
+    /// When a host started and ended the live room.
+    pub live_started_at: Option<Timestamp>,
+    pub live_ended_at: Option<Timestamp>,
+    /// The live room is running now (started, not ended, session in progress).
+    pub live_now: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -145,6 +155,13 @@ pub struct SessionView {
 impl SessionView {
     fn new(s: &Session, r: &Roster, now: Timestamp, show_meeting: bool) -> Self {
         let taken = r.taken(now);
+        let filled = r.filled();
+        let mut open = PerRole::default();
+        let mut held = PerRole::default();
+        for role in Role::ALL {
+            *open.get_mut(role) = s.capacity.get(role).saturating_sub(taken.get(role));
+            *held.get_mut(role) = taken.get(role).saturating_sub(filled.get(role));
+        }
         let status = s.status(&taken, now);
         Self {
             id: s.id,
@@ -165,8 +182,15 @@ impl SessionView {
             meeting_password: s.meeting_password.clone().filter(|_| show_meeting),
             status,
             capacity: s.capacity,
-            filled: r.filled(),
+            filled,
             waiting: r.waiting_counts(),
+            open,
+            held,
+            live_started_at: s.live_started_at,
+            live_ended_at: s.live_ended_at,
+            live_now: s.live_started_at.is_some()
+                && s.live_ended_at.is_none()
+                && status == Status::InProgress,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -224,7 +248,7 @@ pub struct RoleChoice {
     pub code: Option<&'static str>,
     /// No place a newcomer can take (registering joins the waitlist).
     pub full: bool,
-    /// Places a newcomer can take now.
+    /// Places a newcomer can take now (the session's `open` for this role).
     pub free: u32,
 }
 
@@ -240,6 +264,52 @@ pub struct RegisterChoices {
 pub struct CanView {
     pub register: RegisterChoices,
     pub manage: bool,
+    /// The page offers "Join live room" now: a signed-in viewer of a session
+    /// in the built-in live room that is in progress, or one of its hosts
+    /// from the configured start lead on. Never once it is over.
+    pub join_live: bool,
+    /// The page links the live room's waiting room instead (registered
+    /// people and hosts, before `join_live`).
+    pub live_waiting_room: bool,
+    /// When `join_live` turns true for this viewer (the page asks again then).
+    pub live_opens_at: Option<Timestamp>,
+}
+
+/// How the viewer gets into the live room from the session page:
+/// (join now, waiting room, opens at).
+fn live_entry(
+    state: &AppState,
+    s: &Session,
+    r: &Roster,
+    user: Option<&User>,
+    manage: bool,
+    now: Timestamp,
+) -> (bool, bool, Option<Timestamp>) {
+    let status = s.status(&r.taken(now), now);
+    let Some(user) = user else {
+        return (false, false, None);
+    };
+    if s.meeting_url.is_some()
+        || matches!(
+            status,
+            Status::Draft | Status::Cancelled | Status::Completed
+        )
+    {
+        return (false, false, None);
+    }
+    let reg = r.active(user.id);
+    let host = manage || reg.is_some_and(|x| x.role == Role::Host);
+    let opens_at = if host {
+        s.starts_at - state.config.live.settings.start_lead
+    } else {
+        s.starts_at
+    };
+    let join = status == Status::InProgress || now >= opens_at;
+    if join {
+        (true, false, None)
+    } else {
+        (false, reg.is_some() || host, Some(opens_at))
+    }
 }
 
 /// A session's page: the session, who takes part, the run of show, the
@@ -293,6 +363,9 @@ pub struct ScheduleEntry {
     pub status: EntryStatus,
     pub waitlist_position: Option<usize>,
     pub offer_expires_at: Option<Timestamp>,
+    /// The live room is running and this person may go in now: the page's
+    /// Join button (`/sessions/{id}/live`).
+    pub join_live: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -591,12 +664,20 @@ pub async fn detail(
         guest: choice(Role::Guest),
     };
     let show = manage || me_id.is_some_and(|uid| r.active(uid).is_some());
+    let (join_live, live_waiting_room, live_opens_at) =
+        live_entry(state, &s, &r, user, manage, now);
     Ok(SessionDetail {
         session: SessionView::new(&s, &r, now, show),
         participants,
         run_of_show,
         me,
-        can: CanView { register, manage },
+        can: CanView {
+            register,
+            manage,
+            join_live,
+            live_waiting_room,
+            live_opens_at,
+        },
     })
 }
 
@@ -888,6 +969,7 @@ pub async fn schedule(state: &AppState, user: &User) -> Result<ScheduleView, Sto
         let session = SessionView::new(s, r, now, active);
         let status = session.status;
         let entry = ScheduleEntry {
+            join_live: session.live_now && (active || wait.is_some()),
             session,
             role: reg.map(|x| x.role).or(wait.map(|w| w.role)),
             status: reg.map_or(EntryStatus::Waitlisted("waitlisted"), |x| {
