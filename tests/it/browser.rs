@@ -710,5 +710,18 @@ async fn session_pages_show_held_places_the_end_and_live_now() {
     b.open(&format!("{}/schedule?tab=past", app.url), "schedule")
         .await;
     b.screenshot("schedule-past").await;
+    b.open(&format!("{}/sessions/{live}", app.url), "session")
+        .await;
+    b.screenshot("session-live-room-open").await;
+    assert!(b.text("#join-live").await.contains("Join live room"));
+    // On a phone the Join button stays (the View button does not).
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.open(&format!("{}/schedule", app.url), "schedule").await;
+    b.screenshot("schedule-live-now-phone").await;
+    assert_eq!(
+        b.eval("document.querySelector('.schedule-join').getBoundingClientRect().width > 0")
+            .await,
+        true
+    );
     b.close().await;
 }

@@ -289,7 +289,15 @@ function locationCard(page) {
     body.push(h('p', { class: 'location-kind' }, icon(ICONS.link, 'icon icon-sm'), 'External meeting'));
   } else {
     body.push(h('p', { class: 'location-kind' }, icon(ICONS.video, 'icon icon-sm'), `Live room on ${communityName()}`));
-    body.push(h('p', { class: 'muted small' }, 'Join right here in your browser when the host opens the session. No app to install.'));
+    body.push(
+      h(
+        'p',
+        { class: 'muted small' },
+        session.live_now
+          ? 'The host has opened the session: join right here in your browser. No app to install.'
+          : 'Join right here in your browser when the host opens the session. No app to install.',
+      ),
+    );
     body.push(liveRoomAction(page));
   }
   if (url && !over) {
