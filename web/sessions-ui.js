@@ -204,9 +204,9 @@ export function availabilityText(session) {
   }
 }
 
-/** Registering is possible (possibly onto a waitlist) in these statuses. */
+/** Registering is possible (possibly onto a waitlist): the server's `registration_open`. */
 export function acceptsRegistrations(session) {
-  return session.status === 'open' || session.status === 'full';
+  return session.registration_open === true;
 }
 
 /* ----------------------------------------------------------------- Time */

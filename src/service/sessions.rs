@@ -133,6 +133,8 @@ pub struct SessionView {
     pub meeting_url: Option<String>,
     pub meeting_password: Option<String>,
     pub status: Status,
+    /// New registrations (or waitlist places) are accepted: open or full.
+    pub registration_open: bool,
     pub capacity: PerRole,
     /// Active registrations per role.
     pub filled: PerRole,
@@ -181,6 +183,7 @@ impl SessionView {
             meeting_url: s.meeting_url.clone().filter(|_| show_meeting),
             meeting_password: s.meeting_password.clone().filter(|_| show_meeting),
             status,
+            registration_open: s.accepts_registrations(&taken, now).is_ok(),
             capacity: s.capacity,
             filled,
             waiting: r.waiting_counts(),
@@ -264,6 +267,8 @@ pub struct RegisterChoices {
 pub struct CanView {
     pub register: RegisterChoices,
     pub manage: bool,
+    /// The viewer is registered and may still cancel (until the start).
+    pub cancel_registration: bool,
     /// The page offers "Join live room" now: a signed-in viewer of a session
     /// in the built-in live room that is in progress, or one of its hosts
     /// from the configured start lead on. Never once it is over.
@@ -674,6 +679,8 @@ pub async fn detail(
         can: CanView {
             register,
             manage,
+            cancel_registration: me_id.is_some_and(|uid| r.active(uid).is_some())
+                && s.allows_cancellation(&taken, now).is_ok(),
             join_live,
             live_waiting_room,
             live_opens_at,
@@ -909,11 +916,13 @@ pub async fn register(
     })
 }
 
-/// A member cancels their registration (the place goes to the waitlist).
+/// A member cancels their registration before the session starts (the
+/// place goes to the waitlist).
 pub async fn cancel_registration(state: &AppState, user: &User, id: u64) -> Result<(), StoreError> {
     let uid = user.id;
     state
         .roster_action(id, vec![uid], move |r, s, now, claim| {
+            s.allows_cancellation(&r.taken(now), now)?;
             r.cancel(s, uid, now, claim)
         })
         .await

@@ -1343,3 +1343,44 @@ async fn organiser_endpoints_refuse_before_reading_bodies() {
     assert_eq!(before["participants"], after["participants"]);
     assert_eq!(before["session"], after["session"]);
 }
+
+/// Members may cancel until the start; after it a cancellation is refused
+/// and no offer goes out for a place nobody can use.
+#[tokio::test]
+async fn cancelling_is_refused_once_the_session_started() {
+    let (clock, c) = manual_clock("2026-11-22T12:00:00Z");
+    let app = TestApp::start_with_clock("", c).await;
+    let admin = app.admin().await;
+    let id = published(&admin, json!({"starts_at": "2026-11-23T12:00:00Z", "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 1}})).await;
+    let a = app.member("a@example.org", "A").await;
+    let b = app.member("b@example.org", "B").await;
+    assert_eq!(register(&a, id, "guest").await.0, StatusCode::CREATED);
+    assert_eq!(register(&b, id, "guest").await.0, StatusCode::ACCEPTED);
+    let d = detail(&a, id).await;
+    assert_eq!(d["can"]["cancel_registration"], true);
+    assert_eq!(d["session"]["registration_open"], true);
+    assert_eq!(detail(&b, id).await["can"]["cancel_registration"], false);
+
+    clock.advance(SignedDuration::from_hours(24));
+    let d = detail(&a, id).await;
+    assert_eq!(d["session"]["status"], "in_progress");
+    assert_eq!(d["session"]["registration_open"], false);
+    assert_eq!(d["can"]["cancel_registration"], false);
+    assert_error(
+        &a.call(
+            Method::DELETE,
+            &format!("/api/sessions/{id}/registrations/me"),
+            None,
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "too_late_to_cancel",
+    );
+    let d = detail(&b, id).await;
+    assert_eq!(d["session"]["filled"]["guest"], 1, "A keeps the place");
+    assert_eq!(
+        d["me"]["waitlist"]["offer_expires_at"],
+        Value::Null,
+        "no offer for a session under way"
+    );
+}

@@ -595,8 +595,8 @@ function signedOutPanel(page, errorEl, statusEl, flash) {
 }
 
 function registeredPanel(page, reg, errorEl, statusEl, flash) {
-  const { session } = page.data;
-  const canCancel = !['in_progress', 'completed', 'cancelled'].includes(session.status);
+  const { session, can } = page.data;
+  const canCancel = Boolean(can && can.cancel_registration);
   const cancel = canCancel
     ? h('button', { type: 'button', class: 'btn btn-danger-outline btn-block', id: 'cancel-registration' }, 'Cancel registration')
     : null;
