@@ -144,18 +144,34 @@ export function waitingOf(session, role) {
   return num(session.waiting, role);
 }
 
+/** Places a newcomer can take now, as the server counts them (`open`). */
 export function freeOf(session, role) {
-  return Math.max(0, capacityOf(session, role) - filledOf(session, role));
+  return num(session.open, role);
+}
+
+/** Places held for someone on the waitlist until their offer expires. */
+export function heldOf(session, role) {
+  return num(session.held, role);
 }
 
 export function totals(session) {
   let capacity = 0;
   let filled = 0;
+  let held = 0;
   for (const r of ROLES) {
     capacity += capacityOf(session, r);
     filled += Math.min(filledOf(session, r), capacityOf(session, r));
+    held += heldOf(session, r);
   }
-  return { capacity, filled };
+  return { capacity, filled, held };
+}
+
+/** "1 of 2 spots taken", "· 1 held for the waitlist" when places are held. */
+export function takenText(session) {
+  const t = totals(session);
+  if (!t.capacity) return '';
+  const held = t.held ? ` · ${t.held} held for the waitlist` : '';
+  return `${t.filled} of ${plural(t.capacity, 'spot', 'spots')} taken${held}`;
 }
 
 /** Roles the session offers at all (capacity > 0). */
@@ -188,9 +204,9 @@ export function availabilityText(session) {
   }
 }
 
-/** Registering is possible (possibly onto a waitlist) in these statuses. */
+/** Registering is possible (possibly onto a waitlist): the server's `registration_open`. */
 export function acceptsRegistrations(session) {
-  return session.status === 'open' || session.status === 'full';
+  return session.registration_open === true;
 }
 
 /* ----------------------------------------------------------------- Time */

@@ -237,6 +237,24 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Whether members may still give up their place (and so free it for
+    /// the waitlist): until the session starts. Once it is under way, over
+    /// or cancelled, a freed place would only mail offers nobody can use.
+    pub fn allows_cancellation(&self, taken: &PerRole, now: Timestamp) -> Result<(), DomainError> {
+        match self.status(taken, now) {
+            Status::Draft | Status::Open | Status::Full | Status::Closed => Ok(()),
+            s => Err(DomainError::conflict(
+                "too_late_to_cancel",
+                format!(
+                    "This session is {}, so registrations can no longer be cancelled.",
+                    s.label().to_lowercase()
+                ),
+            )),
+        }
+    }
+}
+
 /// Admin actions on a session's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -653,6 +671,37 @@ mod tests {
         );
         s.phase = Phase::Cancelled;
         assert_eq!(s.status(&NONE, before), Status::Cancelled);
+    }
+
+    #[test]
+    fn cancellation_is_allowed_until_the_start() {
+        let mut s = session("2026-12-01T17:00:00Z");
+        s.phase = Phase::Published;
+        let table = [
+            ("2026-12-01T16:59:59Z", None),
+            ("2026-12-01T17:00:00Z", Some("too_late_to_cancel")),
+            ("2026-12-01T18:15:00Z", Some("too_late_to_cancel")),
+        ];
+        for (at, want) in table {
+            let got = s.allows_cancellation(&NONE, ts(at)).err().map(|e| e.code);
+            assert_eq!(got, want, "at {at}");
+        }
+        s.phase = Phase::Closed;
+        assert!(
+            s.allows_cancellation(&NONE, ts("2026-12-01T10:00:00Z"))
+                .is_ok()
+        );
+        s.live_started_at = Some(ts("2026-12-01T16:50:00Z"));
+        assert!(
+            s.allows_cancellation(&NONE, ts("2026-12-01T16:55:00Z"))
+                .is_err()
+        );
+        s.live_started_at = None;
+        s.phase = Phase::Cancelled;
+        assert!(
+            s.allows_cancellation(&NONE, ts("2026-12-01T10:00:00Z"))
+                .is_err()
+        );
     }
 
     #[test]

@@ -593,3 +593,135 @@ async fn a_member_creates_a_session_when_the_community_allows_it() {
     b.screenshot("member-session-editor").await;
     b.close().await;
 }
+
+/// The session pages render what the server says about capacity and the
+/// live room: a place held for the waitlist is neither "open" nor offered to
+/// a newcomer; an ended session offers nothing to join or register for; My
+/// schedule has a Join button while the live room runs.
+#[tokio::test]
+async fn session_pages_show_held_places_the_end_and_live_now() {
+    let _turn = crate::support::browser::exclusive().await;
+    use serde_json::json;
+    let app = TestApp::start_with("[community]\nname = \"Rust Peer Learning\"\n").await;
+    let admin = app.admin().await;
+    let soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5)).to_string();
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string();
+    let mut ids = Vec::new();
+    for (title, starts_at) in [
+        ("Held spot: property testing", &later),
+        ("Ended: error handling", &soon),
+        ("Live now: async Rust", &soon),
+    ] {
+        let (_, s) = admin
+            .post("/api/sessions", json!({"title": title, "description": "Talks, then questions.", "starts_at": starts_at, "time_zone": "Europe/Berlin",
+                "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 1}}))
+            .await;
+        let id = s["id"].as_u64().unwrap();
+        admin
+            .post(&format!("/api/sessions/{id}/publish"), json!({}))
+            .await;
+        ids.push(id);
+    }
+    let (held, ended, live) = (ids[0], ids[1], ids[2]);
+    let host = app.member("host@example.org", "Hana Host").await;
+    let guest = app.member("guest@example.org", "Gia Guest").await;
+    let waiting = app.member("wait@example.org", "Walt Waiting").await;
+    app.member("new@example.org", "Nina Newcomer").await;
+    for id in ids {
+        host.post(
+            &format!("/api/sessions/{id}/registrations"),
+            json!({"role": "host"}),
+        )
+        .await;
+        guest
+            .post(
+                &format!("/api/sessions/{id}/registrations"),
+                json!({"role": "guest"}),
+            )
+            .await;
+    }
+    // The guest place of the first session is held for Walt.
+    waiting
+        .post(
+            &format!("/api/sessions/{held}/registrations"),
+            json!({"role": "guest"}),
+        )
+        .await;
+    guest
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/sessions/{held}/registrations/me"),
+            None,
+        )
+        .await;
+    for id in [ended, live] {
+        let (s, body) = host
+            .post(&format!("/api/sessions/{id}/live/start"), json!({}))
+            .await;
+        assert!(s.is_success(), "{body}");
+    }
+    host.post(&format!("/api/sessions/{ended}/live/join"), json!({}))
+        .await;
+    let (s, body) = host
+        .post(&format!("/api/sessions/{ended}/live/end"), json!({}))
+        .await;
+    assert!(s.is_success(), "{body}");
+
+    let b = Browser::launch_sized(1280, 1100).await;
+    sign_in(&b, &app, "new@example.org").await;
+    b.open(&format!("{}/sessions/{held}", app.url), "session")
+        .await;
+    b.screenshot("session-held-spot").await;
+    let page = b.text("main").await;
+    assert!(!page.contains("open spot"), "{page}");
+    assert!(page.contains("held"), "{page}");
+    b.client.delete_all_cookies().await.unwrap();
+
+    sign_in(&b, &app, "guest@example.org").await;
+    b.open(&format!("{}/sessions/{ended}", app.url), "session")
+        .await;
+    b.screenshot("session-ended").await;
+    let page = b.text("main").await;
+    assert!(page.contains("over"), "{page}");
+    for css in [
+        "#join-live",
+        "#live-waiting-link",
+        "#join-meeting",
+        "#register-form",
+    ] {
+        assert_eq!(
+            b.eval(&format!("!!document.querySelector('{css}')")).await,
+            false,
+            "{css} on an ended session"
+        );
+    }
+    b.open(&format!("{}/schedule", app.url), "schedule").await;
+    b.screenshot("schedule-live-now").await;
+    let href = b
+        .eval(&format!("document.querySelector('[data-session-id=\"{live}\"] .schedule-join')?.getAttribute('href')"))
+        .await;
+    assert_eq!(href, format!("/sessions/{live}/live"));
+    assert_eq!(
+        b.eval("document.querySelectorAll('.schedule-join').length")
+            .await,
+        1,
+        "Join only on the running session"
+    );
+    b.open(&format!("{}/schedule?tab=past", app.url), "schedule")
+        .await;
+    b.screenshot("schedule-past").await;
+    b.open(&format!("{}/sessions/{live}", app.url), "session")
+        .await;
+    b.screenshot("session-live-room-open").await;
+    assert!(b.text("#join-live").await.contains("Join live room"));
+    // On a phone the Join button stays (the View button does not).
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.open(&format!("{}/schedule", app.url), "schedule").await;
+    b.screenshot("schedule-live-now-phone").await;
+    assert_eq!(
+        b.eval("document.querySelector('.schedule-join').getBoundingClientRect().width > 0")
+            .await,
+        true
+    );
+    b.close().await;
+}

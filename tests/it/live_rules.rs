@@ -119,11 +119,11 @@ async fn host_powers_follow_the_current_registration() {
         StatusCode::FORBIDDEN,
         "cannot_remove_host",
     );
-    // A host who cancels their registration loses host powers at once.
-    let (s, b) = host
+    // A host whose registration an admin removes loses host powers at once.
+    let (s, b) = admin
         .call(
             Method::DELETE,
-            &format!("/api/sessions/{id}/registrations/me"),
+            &format!("/api/sessions/{id}/participants/{h}"),
             None,
         )
         .await;

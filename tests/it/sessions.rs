@@ -1234,3 +1234,289 @@ async fn a_session_stored_in_year_9999_cannot_break_the_handlers() {
         .await;
     assert_eq!(got.0, StatusCode::OK, "{}", got.1);
 }
+
+/// A place held for the waitlist is counted once, by the server: not open
+/// to newcomers, shown as held, and the status says Full.
+#[tokio::test]
+async fn held_places_are_neither_open_nor_filled() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let id = published(
+        &admin,
+        json!({"capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 1}}),
+    )
+    .await;
+    let host = app.member("h@example.org", "Host").await;
+    let a = app.member("a@example.org", "A").await;
+    let b = app.member("b@example.org", "B").await;
+    let newcomer = app.member("n@example.org", "N").await;
+    assert_eq!(register(&host, id, "host").await.0, StatusCode::CREATED);
+    let s = &detail(&newcomer, id).await["session"];
+    assert_eq!(
+        s["open"],
+        json!({"host": 0, "presenter": 0, "interviewer": 0, "guest": 1})
+    );
+    assert_eq!(s["held"]["guest"], 0);
+    assert_eq!(register(&a, id, "guest").await.0, StatusCode::CREATED);
+    assert_eq!(register(&b, id, "guest").await.0, StatusCode::ACCEPTED);
+    a.call(
+        Method::DELETE,
+        &format!("/api/sessions/{id}/registrations/me"),
+        None,
+    )
+    .await;
+
+    // B's offer holds the place: one statement of capacity everywhere.
+    let d = detail(&newcomer, id).await;
+    let s = &d["session"];
+    assert_eq!(s["status"], "full");
+    assert_eq!(s["filled"]["guest"], 0);
+    assert_eq!(
+        s["held"],
+        json!({"host": 0, "presenter": 0, "interviewer": 0, "guest": 1})
+    );
+    assert_eq!(
+        s["open"],
+        json!({"host": 0, "presenter": 0, "interviewer": 0, "guest": 0})
+    );
+    assert_eq!(d["can"]["register"]["guest"]["full"], true);
+    assert_eq!(d["can"]["register"]["guest"]["free"], 0);
+    let listed = newcomer.get("/api/sessions").await.1;
+    assert_eq!(listed["sessions"][0]["held"]["guest"], 1);
+    assert_eq!(listed["sessions"][0]["open"]["guest"], 0);
+
+    // Claimed: the held place becomes a filled one.
+    assert_eq!(
+        b.post(&format!("/api/sessions/{id}/waitlist/accept"), json!({}))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let s = &detail(&newcomer, id).await["session"];
+    assert_eq!(s["filled"]["guest"], 1);
+    assert_eq!(s["held"]["guest"], 0);
+    assert_eq!(s["open"]["guest"], 0);
+    assert_eq!(s["status"], "full");
+}
+
+/// Whether the live room runs, and who may go in from the session page and
+/// from My schedule, is the server's word: before, during and after.
+#[tokio::test]
+async fn the_live_room_state_reaches_the_session_page_and_the_schedule() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let starts_at =
+        Timestamp::from_second((Timestamp::now() + SignedDuration::from_mins(5)).as_second())
+            .unwrap();
+    let id = published(
+        &admin,
+        json!({"starts_at": starts_at.to_string(), "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 1}}),
+    )
+    .await;
+    let host = app.member("h@example.org", "Host").await;
+    let guest = app.member("g@example.org", "Guest").await;
+    let waiting = app.member("w@example.org", "Waiting").await;
+    let outsider = app.member("o@example.org", "Outsider").await;
+    assert_eq!(register(&host, id, "host").await.0, StatusCode::CREATED);
+    assert_eq!(register(&guest, id, "guest").await.0, StatusCode::CREATED);
+    assert_eq!(
+        register(&waiting, id, "guest").await.0,
+        StatusCode::ACCEPTED
+    );
+    let can = |d: &Value| {
+        (
+            d["can"]["join_live"].as_bool().unwrap(),
+            d["can"]["live_waiting_room"].as_bool().unwrap(),
+            d["can"]["live_opens_at"].clone(),
+        )
+    };
+    let entry = |c: &Api| {
+        let c = c.clone();
+        async move {
+            let (s, body) = c.get("/api/me/schedule").await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            body
+        }
+    };
+
+    // Before: hosts may go in (within the start lead), registered people
+    // wait, others and visitors get nothing; nobody joins from the schedule.
+    assert_eq!(can(&detail(&host, id).await), (true, false, Value::Null));
+    assert_eq!(
+        can(&detail(&guest, id).await),
+        (false, true, json!(starts_at.to_string()))
+    );
+    assert_eq!(
+        can(&detail(&outsider, id).await),
+        (false, false, json!(starts_at.to_string()))
+    );
+    assert_eq!(
+        can(&detail(&app.client(), id).await),
+        (false, false, Value::Null)
+    );
+    let d = detail(&guest, id).await;
+    assert_eq!(d["session"]["live_now"], false);
+    assert_eq!(d["session"]["live_started_at"], Value::Null);
+    assert_eq!(entry(&guest).await["upcoming"][0]["join_live"], false);
+
+    // During: the room runs; Join everywhere, also for the waitlisted.
+    let base = format!("/api/sessions/{id}/live");
+    let (s, body) = host.post(&format!("{base}/start"), json!({})).await;
+    assert!(s.is_success(), "{body}");
+    let d = detail(&guest, id).await;
+    assert_eq!(d["session"]["status"], "in_progress");
+    assert_eq!(d["session"]["live_now"], true);
+    assert!(d["session"]["live_started_at"].is_string());
+    assert_eq!(can(&d), (true, false, Value::Null));
+    assert!(can(&detail(&outsider, id).await).0, "walk-ins may join");
+    for c in [&guest, &waiting] {
+        let e = &entry(c).await["upcoming"][0];
+        assert_eq!(e["session"]["id"], id);
+        assert_eq!(e["join_live"], true, "{e}");
+    }
+
+    // After: over, nothing to join, the entry moves to the past.
+    host.post(&format!("{base}/join"), json!({})).await;
+    let (s, body) = host.post(&format!("{base}/end"), json!({})).await;
+    assert!(s.is_success(), "{body}");
+    for c in [&host, &guest, &outsider] {
+        let d = detail(c, id).await;
+        assert_eq!(d["session"]["status"], "completed");
+        assert_eq!(d["session"]["live_now"], false);
+        assert!(d["session"]["live_ended_at"].is_string());
+        assert_eq!(can(&d), (false, false, Value::Null));
+    }
+    let e = entry(&guest).await;
+    assert_eq!(e["upcoming"], json!([]));
+    assert_eq!(e["past"][0]["join_live"], false);
+}
+
+/// An external meeting has no live room to join from Podium.
+#[tokio::test]
+async fn an_external_meeting_offers_no_live_room() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let starts_at = (Timestamp::now() + SignedDuration::from_mins(5)).to_string();
+    let id = published(
+        &admin,
+        json!({"starts_at": starts_at, "meeting_url": "https://meet.example/abc"}),
+    )
+    .await;
+    let d = detail(&admin, id).await;
+    assert_eq!(d["session"]["location"], "external");
+    assert_eq!(d["can"]["join_live"], false);
+    assert_eq!(d["can"]["live_waiting_room"], false);
+}
+
+/// Organiser-only endpoints refuse outsiders before reading the body, and
+/// organisers' malformed bodies change nothing.
+#[tokio::test]
+async fn organiser_endpoints_refuse_before_reading_bodies() {
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let member = app.member("m@example.org", "Member").await;
+    let id = published(&admin, json!({})).await;
+    assert_eq!(register(&member, id, "guest").await.0, StatusCode::CREATED);
+    let uid = member.get("/api/me").await.1["user"]["id"]
+        .as_u64()
+        .unwrap();
+    let before = detail(&admin, id).await;
+    let cases = [
+        (Method::POST, "/api/sessions".to_owned()),
+        (
+            Method::PATCH,
+            format!("/api/sessions/{id}/participants/{uid}"),
+        ),
+        (Method::PUT, format!("/api/sessions/{id}/presenters/order")),
+    ];
+    for (method, path) in &cases {
+        for body in [&b"{not json"[..], br#"{"user_ids": "all", "role": 7}"#] {
+            let got = member
+                .raw(method.clone(), path, "application/json", body.to_vec())
+                .await;
+            assert_error(&got, StatusCode::FORBIDDEN, "forbidden");
+        }
+    }
+    for (method, path) in &cases[1..] {
+        for body in [&b"{not json"[..], br#"{"user_ids": "all", "role": 7}"#] {
+            let got = admin
+                .raw(method.clone(), path, "application/json", body.to_vec())
+                .await;
+            assert_error(&got, StatusCode::BAD_REQUEST, "invalid_json");
+        }
+    }
+    assert_error(
+        &admin
+            .patch(
+                &format!("/api/sessions/{id}/participants/{uid}"),
+                json!({"role": "speaker"}),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_role",
+    );
+    assert_error(
+        &admin
+            .patch(
+                &format!("/api/sessions/{id}/participants/{uid}"),
+                json!({"status": "gone"}),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_status",
+    );
+    assert_error(
+        &member.get("/api/sessions/999999").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &app.client().get("/api/me/schedule").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let after = detail(&admin, id).await;
+    assert_eq!(before["participants"], after["participants"]);
+    assert_eq!(before["session"], after["session"]);
+}
+
+/// Members may cancel until the start; after it a cancellation is refused
+/// and no offer goes out for a place nobody can use.
+#[tokio::test]
+async fn cancelling_is_refused_once_the_session_started() {
+    let (clock, c) = manual_clock("2026-11-22T12:00:00Z");
+    let app = TestApp::start_with_clock("", c).await;
+    let admin = app.admin().await;
+    let id = published(&admin, json!({"starts_at": "2026-11-23T12:00:00Z", "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 1}})).await;
+    let a = app.member("a@example.org", "A").await;
+    let b = app.member("b@example.org", "B").await;
+    assert_eq!(register(&a, id, "guest").await.0, StatusCode::CREATED);
+    assert_eq!(register(&b, id, "guest").await.0, StatusCode::ACCEPTED);
+    let d = detail(&a, id).await;
+    assert_eq!(d["can"]["cancel_registration"], true);
+    assert_eq!(d["session"]["registration_open"], true);
+    assert_eq!(detail(&b, id).await["can"]["cancel_registration"], false);
+
+    clock.advance(SignedDuration::from_hours(24));
+    let d = detail(&a, id).await;
+    assert_eq!(d["session"]["status"], "in_progress");
+    assert_eq!(d["session"]["registration_open"], false);
+    assert_eq!(d["can"]["cancel_registration"], false);
+    assert_error(
+        &a.call(
+            Method::DELETE,
+            &format!("/api/sessions/{id}/registrations/me"),
+            None,
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "too_late_to_cancel",
+    );
+    let d = detail(&b, id).await;
+    assert_eq!(d["session"]["filled"]["guest"], 1, "A keeps the place");
+    assert_eq!(
+        d["me"]["waitlist"]["offer_expires_at"],
+        Value::Null,
+        "no offer for a session under way"
+    );
+}

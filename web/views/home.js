@@ -64,7 +64,7 @@ function excerpt(text, max = 240) {
 
 /** A recent picture of the stage, for sessions happening now (signed-in viewers). */
 function liveThumb(session, me) {
-  if (!me || session.status !== 'in_progress') return null;
+  if (!me || !session.live_now) return null;
   return h('img', {
     class: 'session-card-thumb',
     alt: '',

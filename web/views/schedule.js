@@ -1,5 +1,6 @@
 // My schedule: the sessions I registered for (or wait for), upcoming and
-// past, as addressable tabs (/schedule, /schedule?tab=past).
+// past, as addressable tabs (/schedule, /schedule?tab=past). A session whose
+// live room runs now gets a Join button (the server's `join_live`).
 
 import { h, icon, replace, viewerTimeZone } from '../dom.js';
 import { api } from '../api.js';
@@ -167,10 +168,18 @@ function entryItem(entry, tab) {
           )
         : null,
     ),
-    h(
-      'a',
-      { href: sessionPath(session.id), class: 'btn btn-secondary btn-sm schedule-open', 'aria-hidden': 'true', tabindex: '-1' },
-      'View',
-    ),
+    entry.join_live
+      ? h(
+          'a',
+          { href: `${sessionPath(session.id)}/live`, class: 'btn btn-primary btn-sm schedule-join', id: `schedule-join-${session.id}` },
+          h('span', { class: 'live-dot', 'aria-hidden': 'true' }),
+          'Join',
+          h('span', { class: 'visually-hidden' }, ` the live room of “${session.title || 'this session'}”`),
+        )
+      : h(
+          'a',
+          { href: sessionPath(session.id), class: 'btn btn-secondary btn-sm schedule-open', 'aria-hidden': 'true', tabindex: '-1' },
+          'View',
+        ),
   );
 }

@@ -19,6 +19,7 @@ import {
   formatDuration,
   formatTime,
   freeOf,
+  heldOf,
   offeredRoles,
   participantStatusBadge,
   plural,
@@ -30,6 +31,7 @@ import {
   statusBadge,
   stateCard,
   takeFlash,
+  takenText,
   totals,
   waitingOf,
   whenBlock,
@@ -112,13 +114,16 @@ function showLoadError(ctx, err) {
   );
 }
 
-/** Fetch fresh data and redraw in place; `flash` shows in the panel's status line. */
-async function reload(page, { flash, errorEl } = {}) {
+/**
+ * Fetch fresh data and redraw in place; `flash` shows in the panel's status
+ * line. `quiet` (a timer, not the person) leaves the focus where it is.
+ */
+async function reload(page, { flash, errorEl, quiet = false } = {}) {
   try {
     const data = await fetchSession(page);
     if (!page.ctx.isCurrent()) return;
     page.data = data;
-    draw(page, { flash, focusPanel: true });
+    draw(page, { flash, focusPanel: !quiet });
   } catch (err) {
     if (err.name === 'AbortError' || !page.ctx.isCurrent()) return;
     if (errorEl) showFormError(errorEl, `${flash ? `${flash} ` : ''}Couldn’t refresh the page: ${err.message}`);
@@ -146,7 +151,7 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
     h(
       'div',
       { class: 'session-head-top' },
-      h('div', { class: 'badges' }, statusBadge(session.status), session.status === 'cancelled' ? null : myBadge(page.data.mine)),
+      h('div', { class: 'badges' }, statusBadge(session.status), session.status === 'cancelled' ? null : myBadge(page.data.mine, session.status)),
       can.manage
         ? h(
             'a',
@@ -172,7 +177,15 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
           'div',
           { class: 'banner banner-live session-banner', role: 'note' },
           h('span', { class: 'live-dot', 'aria-hidden': 'true' }),
-          h('p', null, h('strong', null, 'Happening now. '), 'The session has started.'),
+          h('p', null, h('strong', null, 'Happening now. '), session.live_now ? 'The live room is open.' : 'The session has started.'),
+        )
+      : null,
+    session.status === 'completed'
+      ? h(
+          'div',
+          { class: 'banner banner-info session-banner', id: 'session-over', role: 'note' },
+          icon(ICONS.check),
+          h('p', null, h('strong', null, 'This session is over. '), 'Thanks to everyone who took part.'),
         )
       : null,
   );
@@ -212,9 +225,10 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
   }
 }
 
-function myBadge(mine) {
-  if (myRegistration(mine)) return h('span', { class: 'badge badge-you' }, icon(ICONS.check, 'icon icon-xs'), 'You’re registered');
-  if (mine && mine.waitlist) return h('span', { class: 'badge badge-waitlist' }, 'You’re on the waitlist');
+function myBadge(mine, status) {
+  const over = status === 'completed';
+  if (myRegistration(mine)) return h('span', { class: 'badge badge-you' }, icon(ICONS.check, 'icon icon-xs'), over ? 'You took part' : 'You’re registered');
+  if (mine && mine.waitlist && !over) return h('span', { class: 'badge badge-waitlist' }, 'You’re on the waitlist');
   return null;
 }
 
@@ -239,9 +253,7 @@ function facts(session) {
       icon(session.location === 'external' ? ICONS.link : ICONS.video, 'icon icon-sm'),
       h('span', null, session.location === 'external' ? 'External meeting' : 'Live room in the browser'),
     ),
-    t.capacity
-      ? h('li', null, icon(ICONS.users, 'icon icon-sm'), h('span', null, `${t.filled} of ${plural(t.capacity, 'spot', 'spots')} taken`))
-      : null,
+    t.capacity ? h('li', null, icon(ICONS.users, 'icon icon-sm'), h('span', null, takenText(session))) : null,
   ];
   return h('ul', { class: 'session-facts' }, items);
 }
@@ -253,16 +265,42 @@ function locationCard(page) {
   const registered = Boolean(myRegistration(page.data.mine));
   const url = safeHttpUrl(session.meeting_url);
   const external = session.location === 'external';
+  const over = session.status === 'completed' || session.status === 'cancelled';
 
   const body = [];
-  if (external) {
+  if (over) {
+    // Nothing to join any more.
+    body.push(
+      h(
+        'p',
+        { class: 'location-kind' },
+        icon(external ? ICONS.link : ICONS.video, 'icon icon-sm'),
+        external ? 'External meeting' : `Live room on ${communityName()}`,
+      ),
+    );
+    body.push(
+      h(
+        'p',
+        { class: 'muted small', id: 'location-closed' },
+        session.status === 'cancelled' ? 'The session was cancelled.' : external ? 'The meeting is over.' : 'The live room is closed: this session is over.',
+      ),
+    );
+  } else if (external) {
     body.push(h('p', { class: 'location-kind' }, icon(ICONS.link, 'icon icon-sm'), 'External meeting'));
   } else {
     body.push(h('p', { class: 'location-kind' }, icon(ICONS.video, 'icon icon-sm'), `Live room on ${communityName()}`));
-    body.push(h('p', { class: 'muted small' }, 'Join right here in your browser when the host opens the session. No app to install.'));
+    body.push(
+      h(
+        'p',
+        { class: 'muted small' },
+        session.live_now
+          ? 'The host has opened the session: join right here in your browser. No app to install.'
+          : 'Join right here in your browser when the host opens the session. No app to install.',
+      ),
+    );
     body.push(liveRoomAction(page));
   }
-  if (url) {
+  if (url && !over) {
     body.push(
       h(
         'a',
@@ -284,7 +322,7 @@ function locationCard(page) {
         ),
       );
     }
-  } else if (external) {
+  } else if (external && !over) {
     body.push(
       h(
         'p',
@@ -306,27 +344,16 @@ function locationCard(page) {
 
 /* ------------------------------------------------------------ Live room */
 
-// Hosts may open the live room this long before the start (the server's
-// default `start_lead`; the room itself says when Start becomes available).
-const HOST_LEAD_MS = 15 * 60 * 1000;
-
 /**
- * The way into the live room (/sessions/:id/live): "Join live room"
- * (#join-live) for signed-in people once the session is in progress, and for
- * its hosts (registered as host, or can.manage) from 15 minutes before the
- * start; before that a link to the waiting room (#live-waiting-link) for
- * registered people.
+ * The way into the live room (/sessions/:id/live), as the server decides it
+ * (`can.join_live`, `can.live_waiting_room`, `can.live_opens_at`): "Join live
+ * room" (#join-live), or a link to the waiting room (#live-waiting-link)
+ * until it opens, when the page asks the server again.
  */
 function liveRoomAction(page) {
   const { session, can } = page.data;
-  const user = getState().me;
-  if (!user || ['cancelled', 'completed', 'draft'].includes(session.status)) return null;
   const href = `${sessionPath(session.id)}/live`;
-  const startsAt = new Date(session.starts_at).getTime();
-  const hostFrom = startsAt - HOST_LEAD_MS;
-  const reg = myRegistration(page.data.mine);
-  const manage = Boolean((can && can.manage) || (reg && reg.role === 'host'));
-  if (session.status === 'in_progress' || (manage && Date.now() >= hostFrom)) {
+  if (can.join_live) {
     return h(
       'a',
       { href, class: 'btn btn-primary btn-block', id: 'join-live' },
@@ -334,15 +361,14 @@ function liveRoomAction(page) {
       'Join live room',
     );
   }
-  // Not yet: redraw when it opens (hosts), and link the waiting room meanwhile.
-  const wait = (manage ? hostFrom : startsAt) - Date.now();
+  const wait = can.live_opens_at ? new Date(can.live_opens_at).getTime() - Date.now() : NaN;
   if (wait > 0 && wait < 6 * 3600 * 1000) {
     clearTimeout(page.liveTimer);
     page.liveTimer = setTimeout(() => {
-      if (page.ctx.isCurrent() && page.data) draw(page);
+      if (page.ctx.isCurrent() && page.data) reload(page, { quiet: true });
     }, wait + 500);
   }
-  if (!reg && !manage) return null;
+  if (!can.live_waiting_room) return null;
   return h(
     'a',
     { href, class: 'btn btn-secondary btn-block', id: 'live-waiting-link' },
@@ -420,6 +446,7 @@ function participantsSection(page, user) {
     const cap = capacityOf(session, role);
     const filled = Math.max(filledOf(session, role), people.length);
     const free = freeOf(session, role);
+    const held = heldOf(session, role);
     const waiting = waitingOf(session, role);
 
     const list = people.map((p, i) => {
@@ -444,6 +471,16 @@ function participantsSection(page, user) {
         ),
       );
     });
+    if (held > 0) {
+      list.push(
+        h(
+          'li',
+          { class: 'person is-held' },
+          h('span', { class: 'avatar avatar-open', 'aria-hidden': 'true' }, icon(ICONS.clock, 'icon icon-xs')),
+          h('span', { class: 'person-text muted' }, `${plural(held, 'spot', 'spots')} held for the waitlist`),
+        ),
+      );
+    }
     if (free > 0 && accepting) {
       list.push(
         h(
@@ -463,7 +500,7 @@ function participantsSection(page, user) {
         'h3',
         { class: 'role-group-title' },
         h('span', null, roleGroupLabel(role, cap)),
-        h('span', { class: ['role-count', cap && filled >= cap && 'is-full'] }, `${Math.min(filled, cap || filled)}/${cap}`),
+        h('span', { class: ['role-count', cap && free === 0 && 'is-full'] }, `${Math.min(filled, cap || filled)}/${cap}`),
         waiting ? h('span', { class: 'role-waiting' }, `${waiting} waiting`) : null,
       ),
       h('ul', { class: 'people' }, list),
@@ -477,7 +514,7 @@ function participantsSection(page, user) {
       'div',
       { class: 'section-card-head' },
       h('h2', { class: 'card-title', id: 'participants-title' }, 'Participants'),
-      t.capacity ? h('span', { class: 'muted small' }, `${t.filled} of ${t.capacity} spots taken`) : null,
+      t.capacity ? h('span', { class: 'muted small' }, takenText(session)) : null,
     ),
     h('div', { class: 'role-groups' }, groups),
   );
@@ -513,7 +550,7 @@ function registrationPanel(page, user, flash) {
       errorEl,
       statusEl,
       flash,
-      h('p', { class: 'muted' }, reg ? ['This session has ended. You took part as ', roleBadge(reg.role), '.'] : 'This session has ended.'),
+      h('p', { class: 'muted' }, reg ? ['This session is over. You took part as ', roleBadge(reg.role), '.'] : 'This session is over.'),
     );
   }
   if (!user) return signedOutPanel(page, errorEl, statusEl, flash);
@@ -558,8 +595,8 @@ function signedOutPanel(page, errorEl, statusEl, flash) {
 }
 
 function registeredPanel(page, reg, errorEl, statusEl, flash) {
-  const { session } = page.data;
-  const canCancel = !['in_progress', 'completed', 'cancelled'].includes(session.status);
+  const { session, can } = page.data;
+  const canCancel = Boolean(can && can.cancel_registration);
   const cancel = canCancel
     ? h('button', { type: 'button', class: 'btn btn-danger-outline btn-block', id: 'cancel-registration' }, 'Cancel registration')
     : null;
@@ -726,6 +763,7 @@ function roleChooser(page) {
     inputs.push(input);
     let meta;
     if (!allowed) meta = rule.reason || 'Not available to you.';
+    else if (full && heldOf(session, role)) meta = `${heldOf(session, role) === 1 ? 'The last spot is' : 'The last spots are'} held for the waitlist · join the waitlist`;
     else if (full) meta = `Full · join the waitlist${waitingOf(session, role) ? ` (${waitingOf(session, role)} waiting)` : ''}`;
     else meta = `${free} of ${cap} ${cap === 1 ? 'spot' : 'spots'} left`;
     return h(
