@@ -201,6 +201,15 @@ impl LiveHub {
         Ok(s)
     }
 
+    /// Closes a session's room if it runs (the session was cancelled):
+    /// everyone's stream ends, the SFU disconnects them, the end is stored.
+    pub async fn close(&self, id: u64) -> Result<(), StoreError> {
+        match self.running(id) {
+            Some(s) => s.apply(self, |room, now| Ok(room.close(now))).await,
+            None => Ok(()),
+        }
+    }
+
     /// Running sessions, people in their rooms, and people on stage (for /metrics).
     pub fn counts(&self) -> crate::metrics::LiveCounts {
         let sessions: Vec<Arc<LiveSession>> = self

@@ -840,6 +840,10 @@ pub async fn transition(
         })
         .await?;
     tracing::info!(session = id, action = ?t, "session transition");
+    if t == Transition::Cancel {
+        // A cancelled session's live room closes now, media included.
+        state.live.close(id).await?;
+    }
     Ok(SessionView::new(&s, &r, now, true))
 }
 

@@ -316,3 +316,42 @@ async fn the_view_shows_what_really_flows() {
     video.stop();
     until(|v| v["sending"]["camera"] == false).await;
 }
+
+/// Cancelling a session closes its live room at once: media connections
+/// end, and nobody can join or chat any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_session_closes_its_live_room() {
+    let app = TestApp::start().await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("guest@example.org", "Guest", "guest"),
+    ];
+    let (id, c) = live_session(&app, "Cancelled", &people).await;
+    let live = format!("/api/sessions/{id}/live");
+    join(&c[0], id).await;
+    let g = join(&c[1], id).await;
+    let bot = bot_for(&app, &g.media).await;
+    let admin = app.client();
+    admin
+        .post(
+            "/api/auth/signin",
+            json!({"email": "admin@example.org", "password": "correct horse"}),
+        )
+        .await;
+    let (s, b) = admin
+        .post(&format!("/api/sessions/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    match tokio::time::timeout(WAIT, bot.closed()).await {
+        Ok(BotError::Closed { code, .. }) => assert_eq!(code, 0, "the session ended"),
+        other => panic!("the media connection must close: {other:?}"),
+    }
+    let (s, b) = c[1].post(&format!("{live}/join"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_eq!(b["error"]["code"], "session_ended");
+    let (s, _) = c[0]
+        .post(&format!("{live}/chat"), json!({"text": "anyone?"}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(c[1].get(&live).await.1["status"], "ended");
+}

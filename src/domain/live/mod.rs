@@ -1060,6 +1060,17 @@ impl LiveRoom {
             .then(|| self.agenda_item_started + self.agenda[self.agenda_item])
     }
 
+    /// The room closes without a host (the session was cancelled).
+    pub fn close(&mut self, now: Timestamp) -> Vec<LiveEvent> {
+        if self.ended_at.is_some() {
+            return Vec::new();
+        }
+        self.ended_at = Some(now);
+        self.queue.clear();
+        self.countdowns.clear();
+        vec![LiveEvent::Ended]
+    }
+
     /// A host ends the session; the room closes for everyone.
     pub fn end(&mut self, host: u64, now: Timestamp) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
