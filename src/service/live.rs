@@ -268,7 +268,10 @@ pub async fn events(
     let mut notices = live.subscribe();
     let uid = c.user.id;
     live.connected(uid);
-    let first = Outgoing::State(Box::new(view_of(&live, &c)));
+    let first = view_of(&live, &c);
+    // The chat history goes out once per room; after that, chat events carry it.
+    let mut chat_room = first.me.chat_room;
+    let first = Outgoing::State(Box::new(first));
     let mut closing = state.live.closing();
     tokio::spawn(async move {
         let _ = tx.send(first).await;
@@ -283,7 +286,12 @@ pub async fn events(
                             let _ = tx.send(Outgoing::Removed).await;
                             break;
                         }
-                        Some(Outgoing::State(Box::new(view_of(&live, &c))))
+                        let mut view = view_of(&live, &c);
+                        if view.me.chat_room == chat_room {
+                            view.chat = None;
+                        }
+                        chat_room = view.me.chat_room;
+                        Some(Outgoing::State(Box::new(view)))
                     }
                     Ok(Notice::Chat(m)) => live.reads(uid, &m).then_some(Outgoing::Chat(m)),
                     Ok(Notice::Mute(who)) => (who == uid).then_some(Outgoing::Mute),

@@ -239,8 +239,9 @@ pub struct LiveView {
     /// The stage queue; only hosts see it.
     pub queue: Vec<QueueEntry>,
     pub countdowns: Vec<CountdownView>,
-    /// My room's chat.
-    pub chat: Vec<ChatMessage>,
+    /// My room's chat (the last messages). `None` in event-stream states
+    /// that follow one for the same room: new messages come as `chat` events.
+    pub chat: Option<Vec<ChatMessage>>,
     pub questions: Questions,
     pub breakouts: Vec<BreakoutView>,
     pub breakouts_close_at: Option<Timestamp>,
@@ -368,7 +369,7 @@ impl LiveView {
                 audience_count: 0,
                 queue: Vec::new(),
                 countdowns: Vec::new(),
-                chat: Vec::new(),
+                chat: Some(Vec::new()),
                 questions: Questions::default(),
                 breakouts: Vec::new(),
                 breakouts_close_at: None,
@@ -440,7 +441,7 @@ impl LiveView {
                     mic: c.mic,
                 })
                 .collect(),
-            chat: r.chat_for(viewer.user_id).into_iter().cloned().collect(),
+            chat: Some(r.chat_for(viewer.user_id).into_iter().cloned().collect()),
             questions: Questions {
                 open: open.into_iter().map(question).collect(),
                 answered: answered.into_iter().map(question).collect(),
