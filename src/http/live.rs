@@ -144,18 +144,17 @@ pub fn command_for(method: &Method, rest: &[&str]) -> Option<(&'static str, Opti
 
 /// The methods allowed at a live path (for 405 answers).
 pub fn methods_at(rest: &[&str]) -> Vec<&'static str> {
-    let mut m: Vec<&'static str> = COMMANDS
-        .iter()
-        .filter(|(method, _, _)| command_for(method, rest).is_some())
-        .map(|(method, _, _)| {
-            if *method == Method::POST {
-                "POST"
-            } else {
-                "DELETE"
-            }
-        })
-        .collect();
-    m.dedup();
+    let mut m: Vec<&'static str> = Vec::new();
+    for (method, _, _) in COMMANDS {
+        let name = if *method == Method::POST {
+            "POST"
+        } else {
+            "DELETE"
+        };
+        if command_for(method, rest).is_some() && !m.contains(&name) {
+            m.push(name);
+        }
+    }
     m
 }
 

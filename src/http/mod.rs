@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod live;
 mod response;
+mod routes;
 mod sessions;
 
 use std::convert::Infallible;
@@ -121,96 +122,6 @@ async fn handle(state: &Arc<AppState>, peer: SocketAddr, req: Request<Incoming>)
     resp
 }
 
-/// The JSON API's routes.
-enum Api {
-    Config,
-    Signup,
-    Signin,
-    Signout,
-    Me,
-    Setup,
-    AdminUsers,
-    AdminUser(u64),
-    Sessions,
-    Session(u64),
-    SessionAction(u64, String),
-    Registrations(u64),
-    MyRegistration(u64),
-    WaitlistAccept(u64),
-    MyWaitlist(u64),
-    Schedule,
-    Participants(u64),
-    Participant(u64, u64),
-    PresenterOrder(u64),
-    Live(u64, Vec<String>),
-    Members,
-    Member(u64),
-}
-
-impl Api {
-    fn parse(segs: &[&str]) -> Option<Api> {
-        Some(match segs {
-            ["config"] => Api::Config,
-            ["auth", "signup"] => Api::Signup,
-            ["auth", "signin"] => Api::Signin,
-            ["auth", "signout"] => Api::Signout,
-            ["me"] => Api::Me,
-            ["setup"] => Api::Setup,
-            ["admin", "users"] => Api::AdminUsers,
-            ["admin", "users", id] => Api::AdminUser(id.parse().ok()?),
-            ["sessions"] => Api::Sessions,
-            ["sessions", id] => Api::Session(id.parse().ok()?),
-            [
-                "sessions",
-                id,
-                a @ ("publish" | "close" | "reopen" | "cancel"),
-            ] => Api::SessionAction(id.parse().ok()?, (*a).to_owned()),
-            ["sessions", id, "registrations"] => Api::Registrations(id.parse().ok()?),
-            ["sessions", id, "registrations", "me"] => Api::MyRegistration(id.parse().ok()?),
-            ["sessions", id, "waitlist", "accept"] => Api::WaitlistAccept(id.parse().ok()?),
-            ["sessions", id, "waitlist", "me"] => Api::MyWaitlist(id.parse().ok()?),
-            ["sessions", id, "participants"] => Api::Participants(id.parse().ok()?),
-            ["sessions", id, "participants", uid] => {
-                Api::Participant(id.parse().ok()?, uid.parse().ok()?)
-            }
-            ["sessions", id, "presenters", "order"] => Api::PresenterOrder(id.parse().ok()?),
-            ["me", "schedule"] => Api::Schedule,
-            ["members"] => Api::Members,
-            ["members", id] => Api::Member(id.parse().ok()?),
-            ["sessions", id, "live", rest @ ..] => Api::Live(
-                id.parse().ok()?,
-                rest.iter().map(|s| (*s).to_owned()).collect(),
-            ),
-            _ => return None,
-        })
-    }
-
-    fn allow(&self) -> &'static str {
-        match self {
-            Api::Config
-            | Api::AdminUsers
-            | Api::Schedule
-            | Api::Participants(_)
-            | Api::Members
-            | Api::Member(_) => "GET",
-            Api::Signup
-            | Api::Signin
-            | Api::Signout
-            | Api::Setup
-            | Api::SessionAction(..)
-            | Api::Registrations(_)
-            | Api::WaitlistAccept(_) => "POST",
-            Api::Me | Api::Session(_) => "GET, PATCH",
-            Api::AdminUser(_) => "PATCH",
-            Api::Sessions => "GET, POST",
-            Api::MyRegistration(_) | Api::MyWaitlist(_) => "DELETE",
-            Api::Participant(..) => "PATCH, DELETE",
-            Api::PresenterOrder(_) => "PUT",
-            Api::Live(..) => "GET, POST, DELETE",
-        }
-    }
-}
-
 /// Pages of the web client; each is index.html, the client renders the page.
 #[derive(PartialEq)]
 enum Page {
@@ -247,81 +158,24 @@ async fn route(
 
     if let Some(rest) = path.strip_prefix("/api/") {
         let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-        let api = Api::parse(&segs).ok_or_else(ApiError::not_found)?;
+        let found = routes::find(&method, &segs);
+        if matches!(found, routes::Dest::Missing) {
+            return Err(ApiError::not_found());
+        }
         auth::check_csrf(state, &method, req.headers())?;
-        let m = &method;
-        return match (api, m) {
-            (Api::Config, &Method::GET) => accounts::config(state, req).await,
-            (Api::Signup, &Method::POST) => accounts::signup(state, peer.ip(), req).await,
-            (Api::Signin, &Method::POST) => accounts::signin(state, peer.ip(), req).await,
-            (Api::Signout, &Method::POST) => accounts::signout(state, req).await,
-            (Api::Me, &Method::GET) => accounts::me(state, req).await,
-            (Api::Me, &Method::PATCH) => accounts::update_me(state, req).await,
-            (Api::Setup, &Method::POST) => accounts::setup(state, req).await,
-            (Api::AdminUsers, &Method::GET) => accounts::admin_users(state, req).await,
-            (Api::AdminUser(id), &Method::PATCH) => {
-                accounts::admin_update_user(state, id, req).await
+        return match found {
+            routes::Dest::Route(handler, n) => handler(state, routes::Call { req, n, peer }).await,
+            routes::Dest::Command(id, name, question) => {
+                live::action(state, id, Some((name, question)), req).await
             }
-            (Api::Sessions, &Method::GET) => sessions::list(state, req).await,
-            (Api::Sessions, &Method::POST) => sessions::create(state, req).await,
-            (Api::Session(id), &Method::GET) => sessions::get(state, id, req).await,
-            (Api::Session(id), &Method::PATCH) => sessions::update(state, id, req).await,
-            (Api::SessionAction(id, a), &Method::POST) => {
-                sessions::transition(state, id, &a, req).await
-            }
-            (Api::Registrations(id), &Method::POST) => sessions::register(state, id, req).await,
-            (Api::MyRegistration(id), &Method::DELETE) => {
-                sessions::cancel_mine(state, id, req).await
-            }
-            (Api::WaitlistAccept(id), &Method::POST) => {
-                sessions::accept_offer(state, id, req).await
-            }
-            (Api::MyWaitlist(id), &Method::DELETE) => {
-                sessions::leave_waitlist(state, id, req).await
-            }
-            (Api::Schedule, &Method::GET) => sessions::schedule(state, req).await,
-            (Api::Members, &Method::GET) => accounts::members(state, req).await,
-            (Api::Member(id), &Method::GET) => accounts::member(state, id, req).await,
-            (Api::Participants(id), &Method::GET) => sessions::participants(state, id, req).await,
-            (Api::Participant(id, uid), &Method::PATCH) => {
-                sessions::update_participant(state, id, uid, req).await
-            }
-            (Api::Participant(id, uid), &Method::DELETE) => {
-                sessions::remove_participant(state, id, uid, req).await
-            }
-            (Api::PresenterOrder(id), &Method::PUT) => sessions::reorder(state, id, req).await,
-            (Api::Live(id, rest), m) => {
-                let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-                match (rest.as_slice(), m) {
-                    ([], &Method::GET) => live::get(state, id, req).await,
-                    (["events"], &Method::GET) => live::events(state, id, req).await,
-                    (["thumbnail"], &Method::GET) => live::thumbnail(state, id, req).await,
-                    (["start"], &Method::POST) => live::start(state, id, req).await,
-                    (["join"], &Method::POST) => live::join(state, id, req).await,
-                    (["leave"], &Method::POST) => live::leave(state, id, req).await,
-                    (["commands"], &Method::POST) => live::action(state, id, None, req).await,
-                    ([] | ["events"] | ["thumbnail"], _) => Err(method_not_allowed(m, "GET")),
-                    (["start" | "join" | "leave" | "commands"], _) => {
-                        Err(method_not_allowed(m, "POST"))
-                    }
-                    (rest, m) => match live::command_for(m, rest) {
-                        Some(c) => live::action(state, id, Some(c), req).await,
-                        None if live::methods_at(rest).is_empty() => Err(ApiError::not_found()),
-                        None => Err(method_not_allowed(m, &live::methods_at(rest).join(", "))),
-                    },
+            routes::Dest::WrongMethod(allow) => {
+                let mut e = method_not_allowed(&method, &allow).into_response();
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    e.headers_mut().insert(ALLOW, v);
                 }
-            }
-            (api, _) => {
-                let mut e = ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    format!("{method} is not allowed here; use {}.", api.allow()),
-                )
-                .into_response();
-                e.headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static(api.allow()));
                 Ok(e)
             }
+            routes::Dest::Missing => Err(ApiError::not_found()),
         };
     }
 

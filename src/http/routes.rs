@@ -1,0 +1,231 @@
+//! The API's one route table: method, path under `/api/`, handler. `{n}` in
+//! a path matches a number (handed to the handler in order); the live room's
+//! actions are the sub-table `live::COMMANDS`, reached through
+//! `sessions/{n}/live/...`. The methods a path allows (for 405 answers) come
+//! from the same tables.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+
+use super::error::ApiError;
+use super::response::Resp;
+use super::{accounts, live, sessions};
+use crate::service::AppState;
+
+/// What a handler gets: the request, the numbers in its path, the peer.
+pub struct Call {
+    pub req: Request<Incoming>,
+    pub n: [u64; 2],
+    pub peer: SocketAddr,
+}
+
+type Fut<'a> = Pin<Box<dyn Future<Output = Result<Resp, ApiError>> + Send + 'a>>;
+type Handler = for<'a> fn(&'a Arc<AppState>, Call) -> Fut<'a>;
+
+/// Every API route.
+static ROUTES: &[(Method, &str, Handler)] = &[
+    (Method::GET, "config", |s, c| {
+        Box::pin(accounts::config(s, c.req))
+    }),
+    (Method::POST, "auth/signup", |s, c| {
+        Box::pin(accounts::signup(s, c.peer.ip(), c.req))
+    }),
+    (Method::POST, "auth/signin", |s, c| {
+        Box::pin(accounts::signin(s, c.peer.ip(), c.req))
+    }),
+    (Method::POST, "auth/signout", |s, c| {
+        Box::pin(accounts::signout(s, c.req))
+    }),
+    (Method::GET, "me", |s, c| Box::pin(accounts::me(s, c.req))),
+    (Method::PATCH, "me", |s, c| {
+        Box::pin(accounts::update_me(s, c.req))
+    }),
+    (Method::GET, "me/schedule", |s, c| {
+        Box::pin(sessions::schedule(s, c.req))
+    }),
+    (Method::POST, "setup", |s, c| {
+        Box::pin(accounts::setup(s, c.req))
+    }),
+    (Method::GET, "admin/users", |s, c| {
+        Box::pin(accounts::admin_users(s, c.req))
+    }),
+    (Method::PATCH, "admin/users/{n}", |s, c| {
+        Box::pin(accounts::admin_update_user(s, c.n[0], c.req))
+    }),
+    (Method::GET, "members", |s, c| {
+        Box::pin(accounts::members(s, c.req))
+    }),
+    (Method::GET, "members/{n}", |s, c| {
+        Box::pin(accounts::member(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions", |s, c| {
+        Box::pin(sessions::list(s, c.req))
+    }),
+    (Method::POST, "sessions", |s, c| {
+        Box::pin(sessions::create(s, c.req))
+    }),
+    (Method::GET, "sessions/{n}", |s, c| {
+        Box::pin(sessions::get(s, c.n[0], c.req))
+    }),
+    (Method::PATCH, "sessions/{n}", |s, c| {
+        Box::pin(sessions::update(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/publish", |s, c| {
+        Box::pin(sessions::transition(s, c.n[0], "publish", c.req))
+    }),
+    (Method::POST, "sessions/{n}/close", |s, c| {
+        Box::pin(sessions::transition(s, c.n[0], "close", c.req))
+    }),
+    (Method::POST, "sessions/{n}/reopen", |s, c| {
+        Box::pin(sessions::transition(s, c.n[0], "reopen", c.req))
+    }),
+    (Method::POST, "sessions/{n}/cancel", |s, c| {
+        Box::pin(sessions::transition(s, c.n[0], "cancel", c.req))
+    }),
+    (Method::POST, "sessions/{n}/registrations", |s, c| {
+        Box::pin(sessions::register(s, c.n[0], c.req))
+    }),
+    (Method::DELETE, "sessions/{n}/registrations/me", |s, c| {
+        Box::pin(sessions::cancel_mine(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/waitlist/accept", |s, c| {
+        Box::pin(sessions::accept_offer(s, c.n[0], c.req))
+    }),
+    (Method::DELETE, "sessions/{n}/waitlist/me", |s, c| {
+        Box::pin(sessions::leave_waitlist(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/participants", |s, c| {
+        Box::pin(sessions::participants(s, c.n[0], c.req))
+    }),
+    (Method::PATCH, "sessions/{n}/participants/{n}", |s, c| {
+        Box::pin(sessions::update_participant(s, c.n[0], c.n[1], c.req))
+    }),
+    (Method::DELETE, "sessions/{n}/participants/{n}", |s, c| {
+        Box::pin(sessions::remove_participant(s, c.n[0], c.n[1], c.req))
+    }),
+    (Method::PUT, "sessions/{n}/presenters/order", |s, c| {
+        Box::pin(sessions::reorder(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/live", |s, c| {
+        Box::pin(live::get(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/live/events", |s, c| {
+        Box::pin(live::events(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/live/thumbnail", |s, c| {
+        Box::pin(live::thumbnail(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/live/start", |s, c| {
+        Box::pin(live::start(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/live/join", |s, c| {
+        Box::pin(live::join(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/live/leave", |s, c| {
+        Box::pin(live::leave(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/live/commands", |s, c| {
+        Box::pin(live::action(s, c.n[0], None, c.req))
+    }),
+];
+
+/// Where a request goes.
+pub enum Dest {
+    Route(Handler, [u64; 2]),
+    /// A live room command (`live::COMMANDS`).
+    Command(u64, &'static str, Option<u64>),
+    /// The path exists; these methods are allowed there.
+    WrongMethod(String),
+    Missing,
+}
+
+/// Matches `segs` against a pattern; the numbers it holds.
+fn matches(pattern: &str, segs: &[&str]) -> Option<[u64; 2]> {
+    let parts: Vec<&str> = pattern.split('/').collect();
+    if parts.len() != segs.len() {
+        return None;
+    }
+    let mut n = [0u64; 2];
+    let mut i = 0;
+    for (p, s) in parts.iter().zip(segs) {
+        if *p == "{n}" {
+            *n.get_mut(i)? = s.parse().ok()?;
+            i += 1;
+        } else if p != s {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+/// Finds the handler for a method and path (segments under `/api/`).
+pub fn find(method: &Method, segs: &[&str]) -> Dest {
+    let mut allowed: Vec<&str> = Vec::new();
+    for (m, pattern, handler) in ROUTES {
+        if let Some(n) = matches(pattern, segs) {
+            if m == method {
+                return Dest::Route(*handler, n);
+            }
+            allowed.push(m.as_str());
+        }
+    }
+    if let ["sessions", id, "live", rest @ ..] = segs
+        && let Ok(id) = id.parse::<u64>()
+        && !rest.is_empty()
+    {
+        if let Some((name, question)) = live::command_for(method, rest) {
+            return Dest::Command(id, name, question);
+        }
+        allowed.extend(live::methods_at(rest));
+    }
+    if allowed.is_empty() {
+        Dest::Missing
+    } else {
+        let mut unique: Vec<&str> = Vec::new();
+        for m in allowed {
+            if !unique.contains(&m) {
+                unique.push(m);
+            }
+        }
+        Dest::WrongMethod(unique.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_finds_its_route_and_wrong_methods_name_the_right_ones() {
+        let segs = |p: &str| p.split('/').map(str::to_owned).collect::<Vec<_>>();
+        let cases: &[(Method, &str, &str)] = &[
+            (Method::GET, "sessions/7", "route"),
+            (Method::PATCH, "sessions/7/participants/9", "route"),
+            (Method::POST, "sessions/7/live/stage/request", "command"),
+            (Method::DELETE, "sessions/7/live/stage/request", "command"),
+            (Method::POST, "sessions/7/live/questions/3/vote", "command"),
+            (Method::PUT, "sessions/7", "GET, PATCH"),
+            (Method::GET, "sessions/7/live/chat", "POST"),
+            (Method::PUT, "sessions/7/live/breakouts", "POST, DELETE"),
+            (Method::GET, "sessions/x", "none"),
+            (Method::GET, "nope", "none"),
+            (Method::POST, "sessions/7/live/teleport", "none"),
+        ];
+        for (m, path, want) in cases {
+            let s = segs(path);
+            let s: Vec<&str> = s.iter().map(String::as_str).collect();
+            let got = match find(m, &s) {
+                Dest::Route(..) => "route".to_owned(),
+                Dest::Command(..) => "command".to_owned(),
+                Dest::WrongMethod(a) => a,
+                Dest::Missing => "none".to_owned(),
+            };
+            assert_eq!(got, *want, "{m} {path}");
+        }
+    }
+}
