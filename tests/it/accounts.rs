@@ -590,10 +590,12 @@ fn memory_mib(pid: u32) -> (f64, f64) {
 #[tokio::test]
 async fn a_flood_of_wrong_sign_ins_keeps_memory_bounded_and_says_busy() {
     let dir = tempfile::tempdir().unwrap();
-    // The per-address limits are lifted so every attempt reaches hashing.
+    // The per-address limits are lifted so every attempt reaches hashing;
+    // two workers and a queue of four (whatever the machine's CPU count), so
+    // 64 at once must overflow it.
     std::fs::write(
         dir.path().join("podium.toml"),
-        "[accounts]\nsignin_failures_per_ip = 100000\nsignin_failures_per_account = 1000\n",
+        "[accounts]\nsignin_failures_per_ip = 100000\nsignin_failures_per_account = 1000\npassword_hash_workers = 2\npassword_hash_queue = 4\n",
     )
     .unwrap();
     let (mut child, url, _) = crate::cli::spawn_server(
