@@ -259,11 +259,16 @@ async fn route(
         let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
         let api = Api::parse(&segs).ok_or_else(ApiError::not_found)?;
         auth::check_csrf(state, &method, req.headers())?;
+        let client = auth::client_ip(
+            &state.config.server.trusted_proxies,
+            peer.ip(),
+            req.headers(),
+        );
         let m = &method;
         return match (api, m) {
             (Api::Config, &Method::GET) => accounts::config(state, req).await,
-            (Api::Signup, &Method::POST) => accounts::signup(state, peer.ip(), req).await,
-            (Api::Signin, &Method::POST) => accounts::signin(state, peer.ip(), req).await,
+            (Api::Signup, &Method::POST) => accounts::signup(state, client, req).await,
+            (Api::Signin, &Method::POST) => accounts::signin(state, client, req).await,
             (Api::Signout, &Method::POST) => accounts::signout(state, req).await,
             (Api::Me, &Method::GET) => accounts::me(state, req).await,
             (Api::Me, &Method::PATCH) => accounts::update_me(state, req).await,

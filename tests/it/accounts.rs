@@ -780,3 +780,36 @@ async fn direction_overrides_are_refused_in_names_and_titles() {
         .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_title");
 }
+
+#[tokio::test]
+async fn behind_the_local_reverse_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = TestApp::start_with("[accounts]\nsignups_per_ip = 1\n").await;
+    let signup = |email: &'static str, forwarded_for: &'static str| {
+        let c = app.client();
+        async move {
+            c.http
+                .post(format!("{}/api/auth/signup", c.base))
+                .header("x-forwarded-for", forwarded_for)
+                .json(&json!({"email": email, "name": "Via proxy", "password": "correct horse"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // The test talks from 127.0.0.1, a trusted proxy by default.
+    assert_eq!(
+        signup("a@example.org", "198.51.100.1").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        signup("b@example.org", "6.6.6.6, 198.51.100.2").await,
+        StatusCode::CREATED,
+        "a different client (what it claimed to the left does not count)"
+    );
+    assert_eq!(
+        signup("c@example.org", "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the first client again"
+    );
+}
