@@ -131,6 +131,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// the disk is back; the others are refused without touching it.
 pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
+/// How long after a failed reopen the next one is tried.
+const REOPEN_RETRY: Duration = Duration::from_millis(500);
+
 /// Whether the store can write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -207,6 +210,9 @@ struct Inner {
     /// Set by a storage failure: the handle in `db` is unusable (redb fails
     /// every operation after an I/O error) and must be reopened.
     reopen: AtomicBool,
+    /// No reopen is tried before this (after one failed), so a file that
+    /// cannot be opened is not retried on every request.
+    next_reopen: Mutex<Instant>,
     degraded: Mutex<Option<Degraded>>,
 }
 
@@ -262,6 +268,7 @@ impl Store {
                 open,
                 db: RwLock::new(Some(Arc::new(db))),
                 reopen: AtomicBool::new(false),
+                next_reopen: Mutex::new(Instant::now()),
                 degraded: Mutex::new(None),
             }),
         };
@@ -292,6 +299,10 @@ impl Store {
         if !self.inner.reopen.load(Ordering::Acquire) {
             return;
         }
+        let mut next = self.inner.next_reopen.lock().expect("store lock");
+        if Instant::now() < *next {
+            return;
+        }
         if let Some(old) = slot.take() {
             match Arc::try_unwrap(old) {
                 Ok(db) => drop(db),
@@ -307,7 +318,10 @@ impl Store {
                 self.inner.reopen.store(false, Ordering::Release);
                 tracing::info!("store reopened after a storage failure");
             }
-            Err(e) => tracing::warn!(error = %e, "reopening the store failed; will retry"),
+            Err(e) => {
+                *next = Instant::now() + REOPEN_RETRY;
+                tracing::warn!(error = %e, "reopening the store failed; will retry");
+            }
         }
     }
 
