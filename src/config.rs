@@ -426,7 +426,7 @@ impl Config {
             )? as usize,
             password_hash_queue: in_range(
                 "accounts.password_hash_queue",
-                a.password_hash_queue.unwrap_or(8),
+                a.password_hash_queue.unwrap_or(32),
                 0,
                 10_000,
             )? as usize,
