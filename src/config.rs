@@ -107,6 +107,7 @@ pub struct RawServer {
     pub public_url: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +214,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// Peers whose `X-Forwarded-For` names the client (a reverse proxy).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +287,7 @@ impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
         let s = raw.server;
         let server = ServerConfig {
+            trusted_proxies: Vec::new(),
             data_dir: s
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -317,6 +321,23 @@ impl Config {
                     ));
                 }
             }),
+        };
+        let trusted_proxies = s
+            .trusted_proxies
+            .unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()])
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    invalid(
+                        "server.trusted_proxies",
+                        format!("`{p}` is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
+        let server = ServerConfig {
+            trusted_proxies,
+            ..server
         };
         if server.data_dir.as_os_str().is_empty() {
             return Err(invalid("server.data_dir", "must not be empty"));
@@ -405,7 +426,7 @@ impl Config {
             )? as usize,
             password_hash_queue: in_range(
                 "accounts.password_hash_queue",
-                a.password_hash_queue.unwrap_or(8),
+                a.password_hash_queue.unwrap_or(32),
                 0,
                 10_000,
             )? as usize,

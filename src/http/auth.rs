@@ -1,6 +1,8 @@
 //! Who is asking: the session cookie, the signed-in user, and the CSRF check
 //! (Origin / Sec-Fetch-Site) on every state-changing request.
 
+use std::net::IpAddr;
+
 use hyper::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
 use hyper::{HeaderMap, Method, StatusCode};
 
@@ -124,6 +126,32 @@ pub fn check_csrf(state: &AppState, method: &Method, headers: &HeaderMap) -> Res
     }
 }
 
+/// The client's address for the per-address limits: the TCP peer, or, when
+/// the peer is a trusted reverse proxy (`server.trusted_proxies`), the last
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (entries
+/// to its left are whatever the client claimed). An entry that is not an
+/// address stops the walk at the proxy.
+pub fn client_ip(trusted: &[IpAddr], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +165,34 @@ mod tests {
         assert_eq!(session_token(&h), None);
         h.insert(COOKIE, "podium_sessionx=1".parse().unwrap());
         assert_eq!(session_token(&h), None);
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_last_untrusted_hop() {
+        let trusted: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", v.parse().unwrap());
+            h
+        };
+        let cases = [
+            // (peer, header, client)
+            ("203.0.113.7", Some("198.51.100.1"), "203.0.113.7"), // not a proxy: ignored
+            ("127.0.0.1", None, "127.0.0.1"),
+            ("127.0.0.1", Some("198.51.100.1"), "198.51.100.1"),
+            ("127.0.0.1", Some("6.6.6.6, 198.51.100.1"), "198.51.100.1"), // spoofed left part
+            ("127.0.0.1", Some("198.51.100.1, 10.0.0.2"), "198.51.100.1"), // two proxies
+            ("127.0.0.1", Some("2001:db8::5"), "2001:db8::5"),
+            ("127.0.0.1", Some("1.2.3.4, unknown"), "127.0.0.1"),
+        ];
+        for (peer, header, want) in cases {
+            let h = header.map_or_else(HeaderMap::new, xff);
+            assert_eq!(
+                client_ip(&trusted, ip(peer), &h),
+                ip(want),
+                "{peer} {header:?}"
+            );
+        }
     }
 }

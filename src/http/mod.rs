@@ -163,8 +163,15 @@ async fn route(
             return Err(ApiError::not_found());
         }
         auth::check_csrf(state, &method, req.headers())?;
+        let client = auth::client_ip(
+            &state.config.server.trusted_proxies,
+            peer.ip(),
+            req.headers(),
+        );
         return match found {
-            routes::Dest::Route(handler, n) => handler(state, routes::Call { req, n, peer }).await,
+            routes::Dest::Route(handler, n) => {
+                handler(state, routes::Call { req, n, client }).await
+            }
             routes::Dest::Command(id, name, question) => {
                 live::action(state, id, Some((name, question)), req).await
             }

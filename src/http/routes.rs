@@ -5,7 +5,7 @@
 //! from the same tables.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -17,11 +17,12 @@ use super::response::Resp;
 use super::{accounts, live, sessions};
 use crate::service::AppState;
 
-/// What a handler gets: the request, the numbers in its path, the peer.
+/// What a handler gets: the request, the numbers in its path, the client's
+/// address (from a trusted proxy's header when one forwarded it).
 pub struct Call {
     pub req: Request<Incoming>,
     pub n: [u64; 2],
-    pub peer: SocketAddr,
+    pub client: IpAddr,
 }
 
 type Fut<'a> = Pin<Box<dyn Future<Output = Result<Resp, ApiError>> + Send + 'a>>;
@@ -33,10 +34,10 @@ static ROUTES: &[(Method, &str, Handler)] = &[
         Box::pin(accounts::config(s, c.req))
     }),
     (Method::POST, "auth/signup", |s, c| {
-        Box::pin(accounts::signup(s, c.peer.ip(), c.req))
+        Box::pin(accounts::signup(s, c.client, c.req))
     }),
     (Method::POST, "auth/signin", |s, c| {
-        Box::pin(accounts::signin(s, c.peer.ip(), c.req))
+        Box::pin(accounts::signin(s, c.client, c.req))
     }),
     (Method::POST, "auth/signout", |s, c| {
         Box::pin(accounts::signout(s, c.req))

@@ -34,6 +34,7 @@ use tokio::sync::Notify;
 use super::OutMail;
 use crate::config::{MailConfig, SmtpSecurity};
 use crate::service::AppState;
+use crate::store::{Health, PROBE_EVERY};
 
 /// An SMTP server to deliver to.
 pub struct Smtp {
@@ -236,6 +237,15 @@ where
 pub async fn run(state: Arc<AppState>, transport: Transport, wake: Arc<Notify>) {
     let from = state.mail_from.clone();
     loop {
+        if state.store.health() != Health::Ok {
+            // Storage is failing: nothing can be claimed or marked. The
+            // housekeeping probe finds out when it works again.
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(PROBE_EVERY) => {}
+            }
+            continue;
+        }
         let now = state.clock.now();
         let due = match state.blocking(move |s| s.due_mails(now, 50)).await {
             Ok(found) => {

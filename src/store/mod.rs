@@ -15,7 +15,7 @@ mod live;
 mod sessions;
 mod users;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -131,6 +131,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// the disk is back; the others are refused without touching it.
 pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
+/// How long after a failed reopen the next one is tried.
+const REOPEN_RETRY: Duration = Duration::from_millis(500);
+
 /// Whether the store can write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {
@@ -197,13 +200,19 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// Opens the database file (again, after a storage failure).
+type Opener = Box<dyn Fn() -> std::result::Result<Database, redb::DatabaseError> + Send + Sync>;
+
 struct Inner {
-    path: PathBuf,
+    open: Opener,
     /// `None` while a reopen after a storage failure has not succeeded yet.
     db: RwLock<Option<Arc<Database>>>,
     /// Set by a storage failure: the handle in `db` is unusable (redb fails
     /// every operation after an I/O error) and must be reopened.
     reopen: AtomicBool,
+    /// No reopen is tried before this (after one failed), so a file that
+    /// cannot be opened is not retried on every request.
+    next_reopen: Mutex<Instant>,
     degraded: Mutex<Option<Degraded>>,
 }
 
@@ -240,7 +249,12 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("podium.redb");
-        let db = Database::create(&path).map_err(|e| match e {
+        Self::open_with(Box::new(move || Database::create(&path)))
+    }
+
+    /// Opens the store with `open` (the file, or a test's failing backend).
+    fn open_with(open: Opener) -> Result<Self> {
+        let db = open().map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
             redb::DatabaseError::Storage(redb::StorageError::Io(io))
                 if io.kind() == std::io::ErrorKind::WouldBlock =>
@@ -251,9 +265,10 @@ impl Store {
         })?;
         let store = Store {
             inner: Arc::new(Inner {
-                path,
+                open,
                 db: RwLock::new(Some(Arc::new(db))),
                 reopen: AtomicBool::new(false),
+                next_reopen: Mutex::new(Instant::now()),
                 degraded: Mutex::new(None),
             }),
         };
@@ -284,6 +299,10 @@ impl Store {
         if !self.inner.reopen.load(Ordering::Acquire) {
             return;
         }
+        let mut next = self.inner.next_reopen.lock().expect("store lock");
+        if Instant::now() < *next {
+            return;
+        }
         if let Some(old) = slot.take() {
             match Arc::try_unwrap(old) {
                 Ok(db) => drop(db),
@@ -293,13 +312,16 @@ impl Store {
                 }
             }
         }
-        match Database::create(&self.inner.path) {
+        match (self.inner.open)() {
             Ok(db) => {
                 *slot = Some(Arc::new(db));
                 self.inner.reopen.store(false, Ordering::Release);
                 tracing::info!("store reopened after a storage failure");
             }
-            Err(e) => tracing::warn!(error = %e, "reopening the store failed; will retry"),
+            Err(e) => {
+                *next = Instant::now() + REOPEN_RETRY;
+                tracing::warn!(error = %e, "reopening the store failed; will retry");
+            }
         }
     }
 
@@ -376,6 +398,13 @@ impl Store {
             next_probe: Instant::now() + PROBE_EVERY,
         });
         self.inner.reopen.store(true, Ordering::Release);
+    }
+
+    #[cfg(test)]
+    fn make_probe_due(&self) {
+        if let Some(d) = self.inner.degraded.lock().expect("store lock").as_mut() {
+            d.next_probe = Instant::now();
+        }
     }
 
     /// Whether writes are accepted.
@@ -520,6 +549,112 @@ mod tests {
         assert!(store.claim_mail(first, now).is_err());
         let due = store.due_mails(now, 10).unwrap();
         assert_eq!((due.due.len(), due.uncertain.len()), (1, 0));
+    }
+
+    /// Storage that can run out of room: while `full`, it cannot grow (as a
+    /// full disk: bytes already allocated can still be overwritten). The
+    /// bytes live on across reopens, like a file.
+    #[derive(Debug, Clone, Default)]
+    struct Disk {
+        bytes: Arc<redb::backends::InMemoryBackend>,
+        full: Arc<AtomicBool>,
+        writes: Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl redb::StorageBackend for Disk {
+        fn len(&self) -> std::io::Result<u64> {
+            self.bytes.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.bytes.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            if self.full.load(Ordering::SeqCst) && len > self.bytes.len()? {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            self.bytes.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.bytes.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            if self.full.load(Ordering::SeqCst) && offset + data.len() as u64 > self.bytes.len()? {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            self.bytes.write(offset, data)
+        }
+    }
+
+    fn user(email: &str, bytes: usize) -> NewUser {
+        NewUser {
+            email: email.into(),
+            name: "U".into(),
+            password_hash: "x".repeat(bytes),
+            is_admin: false,
+            is_premium: false,
+        }
+    }
+
+    #[test]
+    fn a_full_disk_degrades_the_store_and_it_recovers() {
+        let disk = Disk::default();
+        let d = disk.clone();
+        let store = Store::open_with(Box::new(move || {
+            Database::builder().create_with_backend(d.clone())
+        }))
+        .unwrap();
+        let now: jiff::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+        let kept = store
+            .create_user(user("kept@example.org", 10), now)
+            .unwrap();
+        // The disk fills up: a change that needs room fails, nothing is kept.
+        disk.full.store(true, Ordering::SeqCst);
+        let e = store
+            .create_user(user("big@example.org", 4 << 20), now)
+            .unwrap_err();
+        assert!(e.is_storage_failure() && e.is_disk_full(), "{e}");
+        store.observe(&e);
+        assert_eq!(
+            store.health(),
+            Health::Degraded {
+                reason: "the disk is full".into()
+            }
+        );
+        // Until the next probe, writes are refused without touching the disk ...
+        let writes = disk.writes.load(Ordering::SeqCst);
+        let e = store
+            .create_user(user("small@example.org", 10), now)
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e}");
+        assert_eq!(disk.writes.load(Ordering::SeqCst), writes);
+        // ... and reads work (the handle redb gave up on was reopened).
+        assert_eq!(store.user(kept.id).unwrap().email, "kept@example.org");
+        assert_eq!(store.user_count().unwrap(), 1);
+        // Still full: a small write fits in the file (a probe passes), the
+        // big one fails again and degrades the store again. (The app passes
+        // every error through `observe`, in `AppState::blocking`.)
+        store.make_probe_due();
+        assert_eq!(store.probe(), Health::Ok);
+        let e = store
+            .create_user(user("big@example.org", 4 << 20), now)
+            .unwrap_err();
+        store.observe(&e);
+        assert_ne!(store.health(), Health::Ok);
+        // Room again: the next probe finds out, and writes are accepted.
+        disk.full.store(false, Ordering::SeqCst);
+        store.make_probe_due();
+        assert_eq!(store.probe(), Health::Ok);
+        store
+            .create_user(user("big@example.org", 4 << 20), now)
+            .unwrap();
+        let emails: Vec<String> = store
+            .users()
+            .unwrap()
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        assert_eq!(emails, ["kept@example.org", "big@example.org"]);
     }
 
     #[test]

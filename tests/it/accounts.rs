@@ -590,10 +590,12 @@ fn memory_mib(pid: u32) -> (f64, f64) {
 #[tokio::test]
 async fn a_flood_of_wrong_sign_ins_keeps_memory_bounded_and_says_busy() {
     let dir = tempfile::tempdir().unwrap();
-    // The per-address limits are lifted so every attempt reaches hashing.
+    // The per-address limits are lifted so every attempt reaches hashing;
+    // two workers and a queue of four (whatever the machine's CPU count), so
+    // 64 at once must overflow it.
     std::fs::write(
         dir.path().join("podium.toml"),
-        "[accounts]\nsignin_failures_per_ip = 100000\nsignin_failures_per_account = 1000\n",
+        "[accounts]\nsignin_failures_per_ip = 100000\nsignin_failures_per_account = 1000\npassword_hash_workers = 2\npassword_hash_queue = 4\n",
     )
     .unwrap();
     let (mut child, url, _) = crate::cli::spawn_server(
@@ -777,4 +779,37 @@ async fn direction_overrides_are_refused_in_names_and_titles() {
         )
         .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_title");
+}
+
+#[tokio::test]
+async fn behind_the_local_reverse_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = TestApp::start_with("[accounts]\nsignups_per_ip = 1\n").await;
+    let signup = |email: &'static str, forwarded_for: &'static str| {
+        let c = app.client();
+        async move {
+            c.http
+                .post(format!("{}/api/auth/signup", c.base))
+                .header("x-forwarded-for", forwarded_for)
+                .json(&json!({"email": email, "name": "Via proxy", "password": "correct horse"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // The test talks from 127.0.0.1, a trusted proxy by default.
+    assert_eq!(
+        signup("a@example.org", "198.51.100.1").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        signup("b@example.org", "6.6.6.6, 198.51.100.2").await,
+        StatusCode::CREATED,
+        "a different client (what it claimed to the left does not count)"
+    );
+    assert_eq!(
+        signup("c@example.org", "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the first client again"
+    );
 }
