@@ -8,9 +8,8 @@ use hyper::{HeaderMap, Method, StatusCode};
 
 use super::error::ApiError;
 use super::response::Resp;
-use crate::service::AppState;
+use crate::service::{AppState, accounts};
 use crate::store::User;
-use crate::util::sha256;
 
 pub const COOKIE_NAME: &str = "podium_session";
 
@@ -29,32 +28,14 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 
 /// The signed-in user, or `None`.
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
-    let Some(token) = session_token(headers) else {
-        return Ok(None);
-    };
-    let hash = sha256(token.as_bytes());
-    let now = state.clock.now();
-    Ok(state
-        .blocking(move |store| store.session_user(&hash, now))
-        .await?)
+    let token = session_token(headers);
+    Ok(accounts::signed_in_user(state, token.as_deref()).await?)
 }
 
 pub async fn require_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     current_user(state, headers)
         .await?
         .ok_or_else(ApiError::unauthenticated)
-}
-
-pub async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    let user = require_user(state, headers).await?;
-    if !user.is_admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Only admins can do that.",
-        ));
-    }
-    Ok(user)
 }
 
 fn cookie_attrs(state: &AppState) -> &'static str {

@@ -5,6 +5,7 @@ use hyper::StatusCode;
 
 use super::response::{Resp, json};
 use crate::domain::{DomainError, ErrorKind};
+use crate::service::accounts::AccountError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -104,6 +105,23 @@ impl From<DomainError> for ApiError {
 impl From<crate::domain::live::LiveError> for ApiError {
     fn from(e: crate::domain::live::LiveError) -> Self {
         DomainError::from(e).into()
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Store(e) => e.into(),
+            AccountError::Busy => Self::busy(),
+            AccountError::Limited {
+                error,
+                retry_after_secs,
+            } => {
+                let mut api = Self::from(error);
+                api.retry_after_secs = Some(retry_after_secs);
+                api
+            }
+        }
     }
 }
 

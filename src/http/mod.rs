@@ -29,7 +29,7 @@ pub use assets::Assets;
 pub use error::ApiError;
 use response::{Resp, json, redirect, text};
 
-use crate::service::AppState;
+use crate::service::{self, AppState};
 use crate::store::Health;
 
 /// Accepts connections until `shutdown` resolves, then lets in-flight requests
@@ -224,17 +224,17 @@ async fn route(
     if let Some(kind) = page(&path) {
         let mut status = StatusCode::OK;
         if kind != Page::Public {
-            match auth::current_user(state, req.headers()).await? {
-                None => return Ok(redirect(&format!("/signin?next={path}"))),
-                Some(u) if kind == Page::Admin && !u.is_admin => status = StatusCode::FORBIDDEN,
-                Some(u)
-                    if kind == Page::Organiser
-                        && !u.is_admin
-                        && !state.config.features.members_can_create_sessions =>
-                {
-                    status = StatusCode::FORBIDDEN
-                }
-                Some(_) => {}
+            let Some(u) = auth::current_user(state, req.headers()).await? else {
+                return Ok(redirect(&format!("/signin?next={path}")));
+            };
+            // The page says "not allowed" with the same check as its API.
+            let allowed = match kind {
+                Page::Admin => service::accounts::authorize_admin(&u).is_ok(),
+                Page::Organiser => service::sessions::authorize_create(state, &u).is_ok(),
+                Page::Public | Page::SignedIn => true,
+            };
+            if !allowed {
+                status = StatusCode::FORBIDDEN;
             }
         }
         return assets::assets()

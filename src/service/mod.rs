@@ -3,6 +3,7 @@
 //! engine). `http` parses requests, calls these and renders the answer;
 //! `live` and `mail` are driven from here and never reach back.
 
+pub mod accounts;
 pub mod live;
 pub mod sessions;
 

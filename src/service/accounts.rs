@@ -1,0 +1,473 @@
+//! Account services: sign-up, sign-in (with its attempt limits), sign-out,
+//! the signed-in user behind a session cookie, first-run setup, profiles,
+//! the member directory and the admin's user list. Each takes typed inputs,
+//! runs the `domain::accounts` rules, hashes on the hashing pool and does one
+//! store transaction, and answers a typed view (`#[derive(Serialize)]`) or an
+//! error: `StoreError` (`StoreError::Rule` for a broken rule) or, where a
+//! limit or the hashing pool can refuse, [`AccountError`]. `http::accounts`
+//! only reads the request, calls these, sets the cookie and renders.
+
+use std::net::IpAddr;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use crate::config::Features;
+use crate::domain::accounts as rules;
+use crate::domain::{DomainError, ErrorKind};
+use crate::store::{AuthSession, NewUser, StoreError, User, UserUpdate};
+use crate::util::{random_token, sha256};
+
+/* ------------------------------------------------------------- Errors */
+
+/// Why an account action was refused. Besides the store's answers, the
+/// actions that hash a password can find the hashing pool full, and sign-up
+/// and sign-in can hit their attempt limits.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A rule (`StoreError::Rule`), a missing row or storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The hashing pool is full: try again in a moment (503, `busy`).
+    #[error("the password hashing pool is full")]
+    Busy,
+    /// An attempt limit is used up (`error` has kind `TooMany`) for
+    /// `retry_after_secs` more seconds.
+    #[error("{error}")]
+    Limited {
+        error: DomainError,
+        retry_after_secs: u64,
+    },
+}
+
+impl From<DomainError> for AccountError {
+    fn from(e: DomainError) -> Self {
+        AccountError::Store(StoreError::Rule(e))
+    }
+}
+
+/// An attempt limit is used up for `wait`.
+fn too_many(code: &'static str, what: &str, wait: SignedDuration) -> AccountError {
+    let mins = (wait.as_secs() + 59) / 60;
+    AccountError::Limited {
+        error: DomainError::new(
+            ErrorKind::TooMany,
+            code,
+            format!(
+                "Too many {what} from here. Try again in {mins} minute{}.",
+                if mins == 1 { "" } else { "s" }
+            ),
+        ),
+        retry_after_secs: wait.as_secs().max(1) as u64,
+    }
+}
+
+/* ------------------------------------------------------------- Inputs */
+
+/// A stranger's sign-up.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupForm {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// A sign-in attempt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninForm {
+    pub email: String,
+    pub password: String,
+}
+
+/// The first admin's account, with the setup link's token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupForm {
+    pub token: String,
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+/// A member's change to their own profile (absent fields stay).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileForm {
+    pub name: Option<String>,
+    pub bio: Option<String>,
+    pub links: Option<Vec<String>>,
+}
+
+/// An admin's change to another user's flags (absent fields stay).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserForm {
+    pub is_admin: Option<bool>,
+    pub is_premium: Option<bool>,
+}
+
+/* -------------------------------------------------------------- Views */
+
+/// The signed-in user's own view of their account.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeView {
+    pub id: u64,
+    pub email: String,
+    pub name: String,
+    pub bio: String,
+    pub links: Vec<String>,
+    pub is_admin: bool,
+    pub is_premium: bool,
+    pub created_at: Timestamp,
+}
+
+impl From<&User> for MeView {
+    fn from(u: &User) -> Self {
+        MeView {
+            id: u.id,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            bio: u.bio.clone(),
+            links: u.links.clone(),
+            is_admin: u.is_admin,
+            is_premium: u.is_premium,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// What admins see of other users: never their email.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserSummary {
+    pub id: u64,
+    pub name: String,
+    pub is_admin: bool,
+    pub is_premium: bool,
+    pub created_at: Timestamp,
+}
+
+impl From<&User> for UserSummary {
+    fn from(u: &User) -> Self {
+        UserSummary {
+            id: u.id,
+            name: u.name.clone(),
+            is_admin: u.is_admin,
+            is_premium: u.is_premium,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// What members see of each other: name, bio, links, since when (never the email).
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicProfile {
+    pub id: u64,
+    pub name: String,
+    pub bio: String,
+    pub links: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+impl From<&User> for PublicProfile {
+    fn from(u: &User) -> Self {
+        PublicProfile {
+            id: u.id,
+            name: u.name.clone(),
+            bio: u.bio.clone(),
+            links: u.links.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// What the web client needs before anyone signs in.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientConfig {
+    pub community: CommunityView,
+    pub features: Features,
+    /// No admin exists yet: the setup page is the way in.
+    pub setup_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommunityView {
+    pub name: String,
+    pub time_zone: String,
+}
+
+/// A new sign-in session: the user, and the token for the session cookie
+/// (never rendered into a body, never logged).
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: MeView,
+    pub token: String,
+}
+
+/* ----------------------------------------------------------- Services */
+
+/// The signed-in user behind a session cookie's token, if it is current.
+pub async fn signed_in_user(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<Option<User>, StoreError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let hash = sha256(token.as_bytes());
+    let now = state.clock.now();
+    state
+        .blocking(move |store| store.session_user(&hash, now))
+        .await
+}
+
+/// Only admins pass.
+pub fn authorize_admin(user: &User) -> Result<(), DomainError> {
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "forbidden",
+            "Only admins can do that.",
+        ))
+    }
+}
+
+/// The community's name and zone, the feature switches, and whether the
+/// first-run setup is still open.
+pub async fn client_config(state: &AppState) -> Result<ClientConfig, StoreError> {
+    let setup_required = !state.blocking(|s| s.has_admin()).await?;
+    let c = &state.config;
+    Ok(ClientConfig {
+        community: CommunityView {
+            name: c.community.name.clone(),
+            time_zone: c.community.time_zone_name.clone(),
+        },
+        features: c.features,
+        setup_required,
+    })
+}
+
+/// Validates sign-up fields and hashes the password on the hashing pool.
+async fn new_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: String,
+) -> Result<NewUser, AccountError> {
+    let name = rules::validate_name(name)?;
+    let email = rules::normalize_email(email)?;
+    rules::validate_password(&password)?;
+    let password_hash = state
+        .hash(move || rules::hash_password(&password))
+        .await
+        .map_err(|_| AccountError::Busy)?;
+    Ok(NewUser {
+        email,
+        name,
+        password_hash,
+        is_admin: false,
+        is_premium: false,
+    })
+}
+
+/// A fresh sign-in session: the cookie value, its hash and what the store keeps.
+fn new_session(state: &AppState, user_id: u64) -> (String, [u8; 32], AuthSession) {
+    let token = random_token();
+    let hash = sha256(token.as_bytes());
+    let now = state.clock.now();
+    let lifetime = SignedDuration::try_from(state.config.accounts.session_lifetime)
+        .expect("session lifetime fits");
+    let session = AuthSession {
+        user_id,
+        created_at: now,
+        expires_at: now + lifetime,
+    };
+    (token, hash, session)
+}
+
+/// Creates an account signed in at once. Sign-ups are limited per address;
+/// a form with a typo is refused before it uses up an attempt.
+pub async fn sign_up(
+    state: &AppState,
+    ip: IpAddr,
+    form: SignupForm,
+) -> Result<SignedIn, AccountError> {
+    rules::validate_name(&form.name)?;
+    rules::normalize_email(&form.email)?;
+    rules::validate_password(&form.password)?;
+    state
+        .limits
+        .signup_attempt(ip, state.clock.now())
+        .map_err(|wait| too_many("too_many_signups", "sign-ups", wait))?;
+    let new = new_user(state, &form.email, &form.name, form.password).await?;
+    // The store sets the user id of the session it creates with the user.
+    let (token, hash, session) = new_session(state, 0);
+    let now = state.clock.now();
+    let user = state
+        .blocking(move |s| s.create_user_signed_in(new, &hash, &session, now))
+        .await?;
+    state.metrics.signups.inc();
+    tracing::info!(user = user.id, "account created");
+    Ok(SignedIn {
+        user: MeView::from(&user),
+        token,
+    })
+}
+
+/// Signs in with email and password. The attempt counts against the
+/// account's and the address's limits from the moment it starts; a wrong
+/// email costs as much as a wrong password; success forgives the account's
+/// failures.
+pub async fn sign_in(
+    state: &AppState,
+    ip: IpAddr,
+    form: SigninForm,
+) -> Result<SignedIn, AccountError> {
+    let email = form.email.trim().to_lowercase();
+    let now = state.clock.now();
+    state
+        .limits
+        .signin_attempt(&email, ip, now)
+        .map_err(|wait| too_many("too_many_attempts", "failed sign-in attempts", wait))?;
+    let lookup = email.clone();
+    let user = state.blocking(move |s| s.user_by_email(&lookup)).await?;
+    let phc = user.as_ref().map(|u| u.password_hash.clone());
+    let password = form.password;
+    // The dummy hash (first use computes it) runs on the pool too.
+    let ok = state
+        .hash(move || {
+            rules::verify_password(&password, phc.as_deref().unwrap_or(rules::dummy_hash()))
+        })
+        .await
+        .map_err(|_| {
+            state.limits.signin_not_attempted(&email, ip);
+            AccountError::Busy
+        })?;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => {
+            state.metrics.signin_failures.inc();
+            return Err(DomainError::new(
+                ErrorKind::Unauthenticated,
+                "invalid_credentials",
+                "That email and password do not match an account.",
+            )
+            .into());
+        }
+    };
+    state.limits.signin_succeeded(&email, ip);
+    let (token, hash, session) = new_session(state, user.id);
+    state
+        .blocking(move |s| s.create_auth_session(&hash, &session))
+        .await?;
+    Ok(SignedIn {
+        user: MeView::from(&user),
+        token,
+    })
+}
+
+/// Ends the sign-in session behind `token`, if there is one.
+pub async fn sign_out(state: &AppState, token: Option<&str>) -> Result<(), StoreError> {
+    if let Some(token) = token {
+        let hash = sha256(token.as_bytes());
+        state
+            .blocking(move |s| s.delete_auth_session(&hash))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The first admin, through the setup link printed at start-up: exactly one
+/// request wins the token (the store checks and spends it in one transaction).
+pub async fn setup(state: &AppState, form: SetupForm) -> Result<SignedIn, AccountError> {
+    if form.token.is_empty() || form.token.len() > 128 {
+        return Err(DomainError::forbidden(
+            "invalid_setup_token",
+            "This setup link is not valid. Use the link printed by the server at start-up.",
+        )
+        .into());
+    }
+    let new = new_user(state, &form.email, &form.name, form.password).await?;
+    let token_hash = sha256(form.token.as_bytes());
+    let (token, hash, session) = new_session(state, 0);
+    let now = state.clock.now();
+    let user = state
+        .blocking(move |s| s.complete_setup(&token_hash, new, &hash, &session, now))
+        .await?;
+    tracing::info!(user = user.id, "first admin created through the setup link");
+    Ok(SignedIn {
+        user: MeView::from(&user),
+        token,
+    })
+}
+
+/// The signed-in user's own view of their account.
+pub fn me(user: &User) -> MeView {
+    MeView::from(user)
+}
+
+/// Changes the signed-in user's name, bio or links.
+pub async fn update_profile(
+    state: &AppState,
+    user: &User,
+    form: ProfileForm,
+) -> Result<MeView, StoreError> {
+    let update = UserUpdate {
+        name: form.name.as_deref().map(rules::validate_name).transpose()?,
+        bio: form.bio.as_deref().map(rules::validate_bio).transpose()?,
+        links: form
+            .links
+            .as_deref()
+            .map(rules::validate_links)
+            .transpose()?,
+        ..Default::default()
+    };
+    let id = user.id;
+    let user = state.blocking(move |s| s.update_user(id, update)).await?;
+    Ok(MeView::from(&user))
+}
+
+/// The member directory for a signed-in member, by name.
+pub async fn members(state: &AppState, _viewer: &User) -> Result<Vec<PublicProfile>, StoreError> {
+    let mut users = state.blocking(|s| s.users()).await?;
+    users.sort_by_key(|u| u.name.to_lowercase());
+    Ok(users.iter().map(PublicProfile::from).collect())
+}
+
+/// One member's public profile, for a signed-in member.
+pub async fn member(
+    state: &AppState,
+    _viewer: &User,
+    id: u64,
+) -> Result<PublicProfile, StoreError> {
+    let user = state.blocking(move |s| s.user(id)).await?;
+    Ok(PublicProfile::from(&user))
+}
+
+/// Every user, for an admin.
+pub async fn users(state: &AppState, admin: &User) -> Result<Vec<UserSummary>, StoreError> {
+    authorize_admin(admin)?;
+    let users = state.blocking(|s| s.users()).await?;
+    Ok(users.iter().map(UserSummary::from).collect())
+}
+
+/// An admin changes another user's admin or premium flag.
+pub async fn update_user(
+    state: &AppState,
+    admin: &User,
+    id: u64,
+    form: AdminUserForm,
+) -> Result<UserSummary, StoreError> {
+    authorize_admin(admin)?;
+    let update = UserUpdate {
+        is_admin: form.is_admin,
+        is_premium: form.is_premium,
+        ..Default::default()
+    };
+    let user = state.blocking(move |s| s.update_user(id, update)).await?;
+    tracing::info!(admin = admin.id, user = id, "admin changed user flags");
+    Ok(UserSummary::from(&user))
+}
