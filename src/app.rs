@@ -136,7 +136,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
             config.accounts.password_hash_workers,
             config.accounts.password_hash_queue,
         ),
-        metrics: Metrics::default(),
+        metrics: Arc::new(Metrics::default()),
         store,
         clock,
         config,
@@ -176,7 +176,12 @@ async fn run(
     ));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let mailer = tokio::spawn(sender::run(
-        state.clone(),
+        sender::Outbox {
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            metrics: state.metrics.clone(),
+            mail_from: state.mail_from.clone(),
+        },
         transport,
         state.mail_wake.clone(),
     ));

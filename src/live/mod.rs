@@ -64,9 +64,16 @@ impl LiveDeps {
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .expect("store task panicked")
+        tokio::task::spawn_blocking(move || {
+            let r = f(&store);
+            if let Err(e) = &r {
+                // A storage failure degrades the store for everyone (507s).
+                store.observe(e);
+            }
+            r
+        })
+        .await
+        .expect("store task panicked")
     }
 
     /// The settings of one session's room: its places in all roles, never more than configured.

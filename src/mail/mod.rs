@@ -6,38 +6,12 @@ pub mod ics;
 pub mod sender;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use crate::domain::roster::Effect;
 use crate::domain::sessions::{Role, Session};
 use crate::store::User;
 
-/// A mail waiting in (or delivered from) the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutMail {
-    /// Unique per mail; the sender hands each Message-ID over at most once.
-    pub message_id: String,
-    pub to_email: String,
-    pub to_name: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    /// The ICS invite, if the mail carries one.
-    pub ics: Option<String>,
-    /// `REQUEST` or `CANCEL` (the ICS METHOD, repeated in the MIME type).
-    pub ics_method: Option<String>,
-    pub created_at: Timestamp,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default)]
-    pub next_attempt_at: Option<Timestamp>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// Set (committed) right before the mail is handed to the SMTP server;
-    /// a row found with it set was maybe delivered and is never sent again.
-    #[serde(default)]
-    pub handed_over_at: Option<Timestamp>,
-}
+pub use crate::store::OutMail;
 
 /// What every mail needs to know about the community.
 #[derive(Debug, Clone)]

@@ -33,7 +33,6 @@ use tokio::sync::Notify;
 
 use super::OutMail;
 use crate::config::{MailConfig, SmtpSecurity};
-use crate::service::AppState;
 use crate::store::{Health, PROBE_EVERY};
 
 /// An SMTP server to deliver to.
@@ -233,8 +232,37 @@ where
     result
 }
 
+/// What the sender needs: the store with the outbox, the clock, the
+/// counters and the sender address (never the whole application state).
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pub store: crate::store::Store,
+    pub clock: Arc<dyn crate::clock::Clock>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub mail_from: lettre::message::Mailbox,
+}
+
+impl Outbox {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> Result<T, crate::store::StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = f(&store);
+            if let Err(e) = &r {
+                store.observe(e);
+            }
+            r
+        })
+        .await
+        .expect("store task panicked")
+    }
+}
+
 /// The sender task: delivers due mails whenever woken or when a retry is due.
-pub async fn run(state: Arc<AppState>, transport: Transport, wake: Arc<Notify>) {
+pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
+    let state = &outbox;
     let from = state.mail_from.clone();
     loop {
         if state.store.health() != Health::Ok {

@@ -29,7 +29,7 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub limits: SigninLimits,
     /// Where passwords are hashed: a few threads and a short queue.
     pub hasher: HashPool,

@@ -24,7 +24,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use crate::domain::DomainError;
 
-pub use sessions::SessionCtx;
+pub use sessions::{OutMail, SessionCtx};
 pub use users::{AuthSession, NewUser, User, UserUpdate};
 
 /// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
@@ -513,7 +513,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let now: jiff::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
-        let mail = |id: &str| crate::mail::OutMail {
+        let mail = |id: &str| OutMail {
             message_id: id.into(),
             to_email: "a@example.org".into(),
             to_name: "A".into(),

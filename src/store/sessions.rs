@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::{
@@ -16,7 +17,34 @@ use super::{
 use crate::domain::DomainError;
 use crate::domain::roster::Roster;
 use crate::domain::sessions::Session;
-use crate::mail::OutMail;
+
+/// A mail waiting in (or delivered from) the outbox: the outbox row, written
+/// in the same transaction as the change that caused it (`mail` composes it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutMail {
+    /// Unique per mail; the sender hands each Message-ID over at most once.
+    pub message_id: String,
+    pub to_email: String,
+    pub to_name: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The ICS invite, if the mail carries one.
+    pub ics: Option<String>,
+    /// `REQUEST` or `CANCEL` (the ICS METHOD, repeated in the MIME type).
+    pub ics_method: Option<String>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub next_attempt_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Set (committed) right before the mail is handed to the SMTP server;
+    /// a row found with it set was maybe delivered and is never sent again.
+    #[serde(default)]
+    pub handed_over_at: Option<Timestamp>,
+}
 
 /// A session loaded for one action, with the people it concerns.
 #[derive(Debug)]
