@@ -179,7 +179,13 @@ impl LiveHub {
         agenda: &[AgendaItem],
     ) -> Result<Arc<LiveSession>, StoreError> {
         let id = session.id;
-        let (chat, questions) = self.deps.blocking(move |s| s.live_history(id)).await?;
+        let (chat, questions, removed) = self
+            .deps
+            .blocking(move |s| {
+                let (chat, questions) = s.live_history(id)?;
+                Ok((chat, questions, s.live_removed(id)?))
+            })
+            .await?;
         let mut room = LiveRoom::new(
             id,
             started,
@@ -188,6 +194,7 @@ impl LiveHub {
             questions,
         );
         room.plan_agenda(agenda);
+        room.restore_removed(removed);
         let mut map = self.sessions.lock().expect("hub lock");
         if let Some(s) = map.get(&id) {
             return Ok(s.clone());
@@ -331,6 +338,9 @@ impl LiveSession {
                 | LiveEvent::Left { .. } => {}
                 LiveEvent::Removed { user_id } => {
                     let _ = self.notices.send(Notice::Removed(user_id));
+                    self.deps
+                        .blocking(move |s| s.remove_from_live(id, user_id))
+                        .await?;
                 }
                 LiveEvent::MuteRequested { user_id } => {
                     let _ = self.notices.send(Notice::Mute(user_id));

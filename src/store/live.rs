@@ -1,9 +1,10 @@
-//! What a live session keeps across restarts: its chat and its questions.
+//! What a live session keeps across restarts: its chat, its questions and
+//! the people a host removed.
 
 use redb::ReadableDatabase;
 
 use super::codec::{decode, encode};
-use super::{LIVE_CHAT, LIVE_QUESTIONS, Result, Store, StoreError};
+use super::{LIVE_CHAT, LIVE_QUESTIONS, LIVE_REMOVED, Result, Store, StoreError};
 use crate::domain::live::{ChatMessage, Question};
 
 impl Store {
@@ -50,5 +51,27 @@ impl Store {
             questions.push(decode("live_questions", v.value())?);
         }
         Ok((chat, questions))
+    }
+
+    /// Records that a host removed `user` from the live session.
+    pub fn remove_from_live(&self, session: u64, user: u64) -> Result<()> {
+        let tx = self.begin_write()?;
+        tx.open_table(LIVE_REMOVED)?.insert((session, user), ())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The people removed from a live session.
+    pub fn live_removed(&self, session: u64) -> Result<Vec<u64>> {
+        let tx = self.db()?.begin_read()?;
+        let mut out = Vec::new();
+        for row in tx
+            .open_table(LIVE_REMOVED)?
+            .range((session, 0)..=(session, u64::MAX))?
+        {
+            let (k, _) = row.map_err(StoreError::from)?;
+            out.push(k.value().1);
+        }
+        Ok(out)
     }
 }

@@ -54,6 +54,9 @@ const WAITLISTED: TableDefinition<u64, ()> = TableDefinition::new("waitlisted_se
 const LIVE_CHAT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("live_chat");
 /// (session id, question id) -> live question with its votes
 const LIVE_QUESTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("live_questions");
+/// (session id, user id) -> (): people a host removed from a live session
+/// (they cannot come back, also after a restart)
+const LIVE_REMOVED: TableDefinition<(u64, u64), ()> = TableDefinition::new("live_removed");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +156,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_2_sessions,
     migrate_3_live,
     migrate_4_waitlist_index,
+    migrate_5_live_removed,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -188,6 +192,11 @@ fn migrate_4_waitlist_index(tx: &WriteTransaction) -> Result<()> {
             index.insert(k.value(), ())?;
         }
     }
+    Ok(())
+}
+
+fn migrate_5_live_removed(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(LIVE_REMOVED)?;
     Ok(())
 }
 

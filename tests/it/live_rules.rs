@@ -257,3 +257,34 @@ async fn commands_and_their_bad_input() {
     let (_, v) = g1.get(&base).await;
     assert_eq!(v["chat"].as_array().unwrap().len(), 1, "{}", v["chat"]);
 }
+
+#[tokio::test]
+async fn a_removal_survives_a_restart() {
+    let mut app = TestApp::start_with(FAST).await;
+    let (id, _admin, host, _pres, g1, _g2) =
+        session_with_people(&app, Timestamp::now() + SignedDuration::from_mins(5)).await;
+    let base = format!("/api/sessions/{id}/live");
+    host.post(&format!("{base}/start"), json!({})).await;
+    host.post(&format!("{base}/join"), json!({})).await;
+    let g = uid(&g1.post(&format!("{base}/join"), json!({})).await.1);
+    host.post(
+        &format!("{base}/moderate"),
+        json!({"action": "remove", "user_id": g}),
+    )
+    .await;
+    app.restart().await;
+    let (g1, host) = (
+        Api {
+            base: app.url.clone(),
+            ..g1
+        },
+        Api {
+            base: app.url.clone(),
+            ..host
+        },
+    );
+    // (GETs: the clients' Origin header names the server before the restart.)
+    assert_error(&g1.get(&base).await, StatusCode::FORBIDDEN, "removed");
+    let (s, b) = host.get(&base).await;
+    assert_eq!(s, StatusCode::OK, "the host still reads the room: {b}");
+}

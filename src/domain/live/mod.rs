@@ -806,6 +806,11 @@ impl LiveRoom {
         Ok(())
     }
 
+    /// People a host removed before a restart (they stay out).
+    pub fn restore_removed(&mut self, removed: impl IntoIterator<Item = u64>) {
+        self.removed.extend(removed);
+    }
+
     /// Whether a host removed this person (they may not come back or read the room).
     pub fn is_removed(&self, user_id: u64) -> bool {
         self.removed.contains(&user_id)
