@@ -59,23 +59,6 @@ pub struct LiveDeps {
 }
 
 impl LiveDeps {
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = f(&store);
-            if let Err(e) = &r {
-                // A storage failure degrades the store for everyone (507s).
-                store.observe(e);
-            }
-            r
-        })
-        .await
-        .expect("store task panicked")
-    }
-
     /// The settings of one session's room: its places in all roles, never more than configured.
     fn settings_for(&self, session: &Session) -> LiveSettings {
         let mut s = self.settings;
@@ -161,7 +144,8 @@ impl LiveHub {
             .map_err(|e| StoreError::Rule(e.into()))?;
         let id = session.id;
         self.deps
-            .blocking(move |s| {
+            .store
+            .run(move |s| {
                 s.update_session(id, &[], |ctx| {
                     ctx.session.live_started_at.get_or_insert(now);
                     Ok(())
@@ -181,7 +165,8 @@ impl LiveHub {
         let id = session.id;
         let (chat, questions, removed) = self
             .deps
-            .blocking(move |s| {
+            .store
+            .run(move |s| {
                 let (chat, questions) = s.live_history(id)?;
                 Ok((chat, questions, s.live_removed(id)?))
             })
@@ -339,7 +324,8 @@ impl LiveSession {
                 LiveEvent::Removed { user_id } => {
                     let _ = self.notices.send(Notice::Removed(user_id));
                     self.deps
-                        .blocking(move |s| s.remove_from_live(id, user_id))
+                        .store
+                        .run(move |s| s.remove_from_live(id, user_id))
                         .await?;
                 }
                 LiveEvent::MuteRequested { user_id } => {
@@ -351,14 +337,16 @@ impl LiveSession {
                 LiveEvent::Chat(msg) => {
                     let stored = msg.clone();
                     self.deps
-                        .blocking(move |s| s.append_chat(id, &stored))
+                        .store
+                        .run(move |s| s.append_chat(id, &stored))
                         .await?;
                     let _ = self.notices.send(Notice::Chat(msg));
                 }
                 LiveEvent::Questions => {
                     if let Some(qs) = questions.clone() {
                         self.deps
-                            .blocking(move |s| s.save_questions(id, &qs))
+                            .store
+                            .run(move |s| s.save_questions(id, &qs))
                             .await?;
                     }
                     let _ = self.notices.send(Notice::Changed);
@@ -369,7 +357,8 @@ impl LiveSession {
                 LiveEvent::Ended => {
                     let r = self
                         .deps
-                        .blocking(move |s| {
+                        .store
+                        .run(move |s| {
                             s.update_session(id, &[], |ctx| {
                                 ctx.session.live_ended_at = Some(now);
                                 Ok(())

@@ -242,24 +242,6 @@ pub struct Outbox {
     pub mail_from: lettre::message::Mailbox,
 }
 
-impl Outbox {
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-    ) -> Result<T, crate::store::StoreError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = f(&store);
-            if let Err(e) = &r {
-                store.observe(e);
-            }
-            r
-        })
-        .await
-        .expect("store task panicked")
-    }
-}
-
 /// The sender task: delivers due mails whenever woken or when a retry is due.
 pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
     let state = &outbox;
@@ -275,7 +257,7 @@ pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
             continue;
         }
         let now = state.clock.now();
-        let due = match state.blocking(move |s| s.due_mails(now, 50)).await {
+        let due = match state.store.run(move |s| s.due_mails(now, 50)).await {
             Ok(found) => {
                 for m in &found.uncertain {
                     // Claimed by a process that stopped before it knew.
@@ -294,7 +276,8 @@ pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
             let claim = async {
                 let now = state.clock.now();
                 state
-                    .blocking(move |s| s.claim_mail(id, now))
+                    .store
+                    .run(move |s| s.claim_mail(id, now))
                     .await
                     .map_err(anyhow::Error::from)
             };
@@ -307,14 +290,14 @@ pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
                 Ok(()) => {
                     state.metrics.mails_sent.inc();
                     let mid = mail.message_id.clone();
-                    state.blocking(move |s| s.mark_sent(id, &mid, now)).await
+                    state.store.run(move |s| s.mark_sent(id, &mid, now)).await
                 }
                 Err(Failure::Uncertain(e)) => {
                     // It may have arrived: never again (at most once).
                     state.metrics.mails_uncertain.inc();
                     tracing::warn!(error = %e, message_id = %mail.message_id, subject = %mail.subject, "mail handed over but not confirmed; it may not have arrived and is not sent again");
                     let mid = mail.message_id.clone();
-                    state.blocking(move |s| s.mark_sent(id, &mid, now)).await
+                    state.store.run(move |s| s.mark_sent(id, &mid, now)).await
                 }
                 Err(Failure::NotSent(e)) => {
                     state.metrics.mail_failures.inc();
@@ -323,7 +306,8 @@ pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
                     tracing::warn!(error = %e, attempts, subject = %mail.subject, "mail delivery failed; will retry");
                     let err = e.to_string();
                     state
-                        .blocking(move |s| s.mark_failed(id, attempts, retry_at, &err))
+                        .store
+                        .run(move |s| s.mark_failed(id, attempts, retry_at, &err))
                         .await
                 }
             };
@@ -332,7 +316,7 @@ pub async fn run(outbox: Outbox, transport: Transport, wake: Arc<Notify>) {
             }
         }
         let now = state.clock.now();
-        let next = state.blocking(|s| s.next_mail_due()).await.ok().flatten();
+        let next = state.store.run(|s| s.next_mail_due()).await.ok().flatten();
         let wait = match next {
             Some(t) if t <= now => Duration::from_millis(0),
             Some(t) => Duration::try_from(t.duration_since(now))

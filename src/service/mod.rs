@@ -59,16 +59,7 @@ impl AppState {
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let r = f(&store);
-            if let Err(e) = &r {
-                store.observe(e);
-            }
-            r
-        })
-        .await
-        .expect("store task panicked")
+        self.store.run(f).await
     }
 
     /// Runs password hashing on the bounded hashing pool ([`HashPool`]);

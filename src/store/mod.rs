@@ -385,6 +385,26 @@ impl Store {
         e
     }
 
+    /// Runs store calls on the blocking pool (redb does file IO and fsync);
+    /// a storage failure anywhere in them degrades the store ([`observe`](Self::observe)).
+    /// Every async caller goes through here.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Store) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = f(&store);
+            if let Err(e) = &r {
+                store.observe(e);
+            }
+            r
+        })
+        .await
+        .expect("store task panicked")
+    }
+
     /// Looks at an error from any store call: a storage failure degrades the
     /// store (writes refused, the file reopened for reads). Callers that run
     /// store calls (`AppState::blocking`) pass every error through here, so a

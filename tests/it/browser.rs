@@ -77,7 +77,8 @@ async fn sign_up_sign_in_and_profile_in_a_real_browser() {
             .contains("Compilers, COBOL and nanoseconds.")
     );
     b.screenshot("members").await;
-    click(&b, "#member-list li:last-child a.member-card-head").await;
+    b.click("#member-list li:last-child a.member-card-head")
+        .await;
     b.wait_page("member").await;
     assert!(b.text("#member-profile").await.contains("Grace Hopper"));
     b.screenshot("member-profile").await;
@@ -164,7 +165,7 @@ async fn sessions_end_to_end_in_a_real_browser() {
 
     let b = Browser::launch().await;
     // Sign the browser in as the admin (setup already used): through the page.
-    sign_in(&b, &app, "admin@example.org").await;
+    b.sign_in(&app.url, "admin@example.org").await;
     b.open(
         &format!("{}/admin/sessions/new", app.url),
         "admin-session-new",
@@ -178,9 +179,9 @@ async fn sessions_end_to_end_in_a_real_browser() {
     )
     .await;
     b.screenshot("admin-session-new").await;
-    click(&b, "#save-session").await;
+    b.click("#save-session").await;
     b.wait_page("admin-session").await;
-    click(&b, "#publish-session").await;
+    b.click("#publish-session").await;
     let published = async {
         loop {
             let (_, list) = admin.get("/api/sessions").await;
@@ -205,15 +206,15 @@ async fn sessions_end_to_end_in_a_real_browser() {
 
     // A member browses, registers, sees the schedule, cancels.
     let m = app.member("newbie@example.org", "Newbie").await;
-    sign_in(&b, &app, "newbie@example.org").await;
+    b.sign_in(&app.url, "newbie@example.org").await;
     b.open(&format!("{}/", app.url), "home").await;
     b.screenshot("home-sessions").await;
-    click(&b, "#session-list a.session-card").await;
+    b.click("#session-list a.session-card").await;
     b.wait_page("session").await;
     b.screenshot("session-detail").await;
-    click(&b, "#register-role-guest").await;
+    b.click("#register-role-guest").await;
     b.fill("register-form", "name", "").await;
-    click(&b, "#register-submit").await;
+    b.click("#register-submit").await;
     let err = b.text("#form-error").await;
     assert!(
         err.to_lowercase().contains("name"),
@@ -222,7 +223,7 @@ async fn sessions_end_to_end_in_a_real_browser() {
     b.fill("register-form", "name", "Nina Newbie").await;
     b.fill("register-form", "topics", "Error handling, async")
         .await;
-    click(&b, "#register-submit").await;
+    b.click("#register-submit").await;
     let badge = b.text("#registered-as").await;
     assert!(badge.contains("Guest"), "{badge}");
     b.screenshot("session-registered").await;
@@ -233,10 +234,10 @@ async fn sessions_end_to_end_in_a_real_browser() {
             .contains("Rust in production")
     );
     b.screenshot("schedule").await;
-    click(&b, "#schedule-upcoming a").await;
+    b.click("#schedule-upcoming a").await;
     b.wait_page("session").await;
-    click(&b, "#cancel-registration").await;
-    click(&b, "#confirm-yes").await;
+    b.click("#cancel-registration").await;
+    b.click("#confirm-yes").await;
     b.client
         .wait()
         .for_element(Locator::Css("#register-form"))
@@ -273,27 +274,6 @@ async fn sessions_end_to_end_in_a_real_browser() {
         .await;
     b.screenshot("session-with-people").await;
     b.close().await;
-}
-
-async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
-    b.open(&format!("{}/signin", app.url), "signin").await;
-    b.fill("signin-form", "email", email).await;
-    b.fill("signin-form", "password", "correct horse").await;
-    b.submit("signin-form").await;
-    b.wait_page("profile").await;
-}
-
-async fn click(b: &Browser, css: &str) {
-    use fantoccini::Locator;
-    b.client
-        .wait()
-        .at_most(std::time::Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 /// The live room with three real browsers: a host starts the session, a
@@ -334,30 +314,30 @@ async fn live_room_with_three_browsers() {
     let live_url = format!("{}/sessions/{id}/live", app.url);
 
     let host = Browser::launch().await;
-    sign_in(&host, &app, "host@example.org").await;
+    host.sign_in(&app.url, "host@example.org").await;
     host.open(&live_url, "live").await;
     host.screenshot("live-waiting").await;
-    click(&host, "#start-session").await;
+    host.click("#start-session").await;
     host.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
         .await;
 
     let pres = Browser::launch().await;
-    sign_in(&pres, &app, "pres@example.org").await;
+    pres.sign_in(&app.url, "pres@example.org").await;
     pres.open(&live_url, "live").await;
-    click(&pres, "#join-room").await;
+    pres.click("#join-room").await;
     pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
         .await;
 
     let guest = Browser::launch().await;
-    sign_in(&guest, &app, "guest@example.org").await;
+    guest.sign_in(&app.url, "guest@example.org").await;
     // The guest finds the live room from the session page.
     guest
         .open(&format!("{}/sessions/{id}", app.url), "session")
         .await;
     guest.screenshot("session-live-now").await;
-    click(&guest, "#join-live").await;
+    guest.click("#join-live").await;
     guest.wait_page("live").await;
-    click(&guest, "#join-room").await;
+    guest.click("#join-room").await;
     guest
         .wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
         .await;
@@ -382,27 +362,21 @@ async fn live_room_with_three_browsers() {
     }
 
     // Q&A: the guest asks, the presenter upvotes, the host marks it answered.
-    click(&guest, "#tab-qa").await;
+    guest.click("#tab-qa").await;
     guest
         .fill("ask-form", "text", "How do you test async code?")
         .await;
     guest.submit("ask-form").await;
-    click(&pres, "#tab-qa").await;
-    click(
-        &pres,
-        "#qa-open-list li[data-question-id] [data-action=vote]",
-    )
-    .await;
+    pres.click("#tab-qa").await;
+    pres.click("#qa-open-list li[data-question-id] [data-action=vote]")
+        .await;
     pres.wait_js("document.querySelector('#qa-open-list li[data-question-id] [data-action=vote]').getAttribute('aria-pressed')", 10, |v| v == "true").await;
-    click(&host, "#tab-qa").await;
+    host.click("#tab-qa").await;
     host.wait_js("document.querySelector('#qa-open-list li[data-question-id] [data-action=vote]')?.dataset.votes", 10, |v| v == "1").await;
     host.screenshot("live-qa").await;
-    click(
-        &host,
-        "#qa-open-list li[data-question-id] [data-action=answer]",
-    )
-    .await;
-    click(&guest, "#qa-tab-answered").await;
+    host.click("#qa-open-list li[data-question-id] [data-action=answer]")
+        .await;
+    guest.click("#qa-tab-answered").await;
     guest
         .wait_js(
             "document.querySelector('#qa-answered-list')?.textContent || ''",
@@ -416,12 +390,12 @@ async fn live_room_with_three_browsers() {
         .await;
 
     // Chat.
-    click(&guest, "#tab-chat").await;
+    guest.click("#tab-chat").await;
     guest
         .fill("chat-form", "text", "Hello from the audience <b>!</b>")
         .await;
     guest.submit("chat-form").await;
-    click(&host, "#tab-chat").await;
+    host.click("#tab-chat").await;
     host.wait_js(
         "document.querySelector('#chat-list')?.textContent || ''",
         10,
@@ -434,9 +408,9 @@ async fn live_room_with_three_browsers() {
     .await;
 
     // The guest asks to come on stage; the host approves; countdown; on stage.
-    click(&guest, "#request-stage").await;
-    click(&guest, "#send-request").await;
-    click(&host, "#tab-people").await;
+    guest.click("#request-stage").await;
+    guest.click("#send-request").await;
+    host.click("#tab-people").await;
     host.wait_js(
         &format!("!!document.querySelector('#stage-queue li[data-user-id=\"{gid}\"]')"),
         10,
@@ -444,10 +418,9 @@ async fn live_room_with_three_browsers() {
     )
     .await;
     host.screenshot("live-stage-queue").await;
-    click(
-        &host,
-        &format!("#stage-queue li[data-user-id=\"{gid}\"] [data-action=approve]"),
-    )
+    host.click(&format!(
+        "#stage-queue li[data-user-id=\"{gid}\"] [data-action=approve]"
+    ))
     .await;
     guest
         .wait_js(
@@ -501,10 +474,10 @@ async fn live_room_with_three_browsers() {
     .await;
 
     // Breakout rooms with a timer; a message to every room; close them.
-    click(&host, "#breakouts").await;
+    host.click("#breakouts").await;
     host.eval("(() => { const s = document.querySelector('#breakout-minutes'); s.value = '10'; s.dispatchEvent(new Event('change')); return true; })()").await;
     host.screenshot("live-breakouts-dialog").await;
-    click(&host, "#open-rooms").await;
+    host.click("#open-rooms").await;
     guest
         .wait_js(
             "document.querySelector('#breakout-banner')?.textContent || ''",
@@ -514,7 +487,7 @@ async fn live_room_with_three_browsers() {
         .await;
     host.fill("broadcast-form", "text", "Two minutes left in the rooms")
         .await;
-    click(&host, "#broadcast-send").await;
+    host.click("#broadcast-send").await;
     guest
         .wait_js(
             "document.querySelector('#chat-list')?.textContent || ''",
@@ -527,7 +500,7 @@ async fn live_room_with_three_browsers() {
         )
         .await;
     host.screenshot("live-breakouts").await;
-    click(&host, "#close-rooms").await;
+    host.click("#close-rooms").await;
     guest
         .wait_js("!!document.querySelector('#breakout-banner')", 10, |v| {
             v == false
@@ -575,15 +548,15 @@ async fn a_member_creates_a_session_when_the_community_allows_it() {
     let app = TestApp::start_with("[features]\nmembers_can_create_sessions = true\n").await;
     app.member("maker@example.org", "Maya Maker").await;
     let b = Browser::launch().await;
-    sign_in(&b, &app, "maker@example.org").await;
+    b.sign_in(&app.url, "maker@example.org").await;
     b.open(&format!("{}/", app.url), "home").await;
-    click(&b, "#new-session-home").await;
+    b.click("#new-session-home").await;
     b.wait_page("admin-session-new").await;
     b.fill("session-form", "title", "Members' lightning talks")
         .await;
-    click(&b, "#save-session").await;
+    b.click("#save-session").await;
     b.wait_page("admin-session").await;
-    click(&b, "#publish-session").await;
+    b.click("#publish-session").await;
     b.wait_js(
         "document.querySelector('.editor-head .badge-status')?.dataset.status",
         10,
@@ -668,7 +641,7 @@ async fn session_pages_show_held_places_the_end_and_live_now() {
     assert!(s.is_success(), "{body}");
 
     let b = Browser::launch_sized(1280, 1100).await;
-    sign_in(&b, &app, "new@example.org").await;
+    b.sign_in(&app.url, "new@example.org").await;
     b.open(&format!("{}/sessions/{held}", app.url), "session")
         .await;
     b.screenshot("session-held-spot").await;
@@ -677,7 +650,7 @@ async fn session_pages_show_held_places_the_end_and_live_now() {
     assert!(page.contains("held"), "{page}");
     b.client.delete_all_cookies().await.unwrap();
 
-    sign_in(&b, &app, "guest@example.org").await;
+    b.sign_in(&app.url, "guest@example.org").await;
     b.open(&format!("{}/sessions/{ended}", app.url), "session")
         .await;
     b.screenshot("session-ended").await;

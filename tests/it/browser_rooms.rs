@@ -15,27 +15,6 @@ use crate::media::{bot_for, join};
 use crate::support::TestApp;
 use crate::support::browser::Browser;
 
-async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
-    b.open(&format!("{}/signin", app.url), "signin").await;
-    b.fill("signin-form", "email", email).await;
-    b.fill("signin-form", "password", "correct horse").await;
-    b.submit("signin-form").await;
-    b.wait_page("profile").await;
-}
-
-async fn click(b: &Browser, css: &str) {
-    use fantoccini::Locator;
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
 /// Decoded video frames and received audio frames from `who` on this page.
 fn decoded(who: u64) -> String {
     format!(
@@ -111,9 +90,9 @@ async fn breakout_rooms_in_four_browsers() {
         } else {
             Browser::launch().await
         };
-        sign_in(&page, &app, email).await;
+        page.sign_in(&app.url, email).await;
         page.open(&live_url, "live").await;
-        click(&page, "#join-room").await;
+        page.click("#join-room").await;
         page.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
             .await;
         pages.push(page);
@@ -173,7 +152,7 @@ async fn breakout_rooms_in_four_browsers() {
     // The host visits room A from the room switcher: the host's camera and
     // microphone go along, and the host sees and hears both guests.
     host.screenshot("live-breakout-host-main").await;
-    click(host, "#room-switcher [data-room=\"1\"]").await;
+    host.click("#room-switcher [data-room=\"1\"]").await;
     host.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
         .await;
     hears(host, ids[1]).await;
@@ -188,7 +167,7 @@ async fn breakout_rooms_in_four_browsers() {
     );
 
     // Ben shares his screen: it takes the stage, the cameras stay in view.
-    click(ben, "#share-screen").await;
+    ben.click("#share-screen").await;
     host.wait_js(
         &format!("window.podiumLive.stats().subscribed.filter(s => s.participant === {} && (s.framesDecoded || 0) > 5).length", ids[2]),
         30,
@@ -208,10 +187,10 @@ async fn breakout_rooms_in_four_browsers() {
         cameras_in_view, true,
         "camera tiles stay above the fold during a screen share"
     );
-    click(ben, "#share-screen").await;
+    ben.click("#share-screen").await;
 
     // Closing brings everyone back; guests return to the audience.
-    click(host, "#close-rooms").await;
+    host.click("#close-rooms").await;
     for page in [ana, ben, cleo] {
         page.wait_js("document.body.dataset.onStage", 20, |v| v == "0")
             .await;

@@ -129,6 +129,28 @@ impl Browser {
             .unwrap();
     }
 
+    /// Signs in through the page as `email` (password "correct horse").
+    pub async fn sign_in(&self, base_url: &str, email: &str) {
+        self.open(&format!("{base_url}/signin"), "signin").await;
+        self.fill("signin-form", "email", email).await;
+        self.fill("signin-form", "password", "correct horse").await;
+        self.submit("signin-form").await;
+        self.wait_page("profile").await;
+    }
+
+    /// Clicks the element once it exists (up to 20 s).
+    pub async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.client
             .wait()
