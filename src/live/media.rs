@@ -43,11 +43,13 @@ impl MediaEffect {
                 user_id,
                 room,
                 may_publish,
+                mic_allowed,
             } => MediaEffect::Grant {
                 user_id,
                 grant: Grant::Admit {
                     room: RoomId(room),
                     may_publish,
+                    microphone: mic_allowed,
                 },
             },
             LiveEvent::Left { user_id } => MediaEffect::Grant {

@@ -355,3 +355,58 @@ async fn cancelling_a_session_closes_its_live_room() {
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(c[1].get(&live).await.1["status"], "ended");
 }
+
+/// A host's mute holds on the media path too: a client that keeps sending
+/// audio is not heard until a host allows the microphone again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_microphone_is_not_heard_whatever_the_client_sends() {
+    let app = TestApp::start().await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("pres@example.org", "Presenter", "presenter"),
+    ];
+    let (id, c) = live_session(&app, "Mute", &people).await;
+    let live = format!("/api/sessions/{id}/live");
+    let h = join(&c[0], id).await;
+    let p = join(&c[1], id).await;
+    let host_bot = bot_for(&app, &h.media).await;
+    let mut pres_bot = bot_for(&app, &p.media).await;
+    let (av, _tx) = publish_av(&mut pres_bot).await;
+    hears(&host_bot, av, &HashMap::new(), 10).await;
+
+    let (s, b) = c[0]
+        .post(
+            &format!("{live}/moderate"),
+            json!({"action": "mute", "user_id": p.user_id}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Video keeps coming; audio stops (the bot goes on sending it).
+    let at_mute = frames(&host_bot.stats());
+    host_bot
+        .wait_until("video after the mute", WAIT, |s| {
+            s.tracks.get(&av.0.0).map_or(0, |t| t.frames) > of(&at_mute, av.0) + 60
+        })
+        .await
+        .unwrap();
+    let settled = frames(&host_bot.stats());
+    host_bot
+        .wait_until("more video", WAIT, |s| {
+            s.tracks.get(&av.0.0).map_or(0, |t| t.frames) > of(&settled, av.0) + 30
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        of(&frames(&host_bot.stats()), av.1),
+        of(&settled, av.1),
+        "no audio from a muted microphone"
+    );
+
+    c[0].post(
+        &format!("{live}/moderate"),
+        json!({"action": "allow_mic", "user_id": p.user_id}),
+    )
+    .await;
+    let allowed = frames(&host_bot.stats());
+    hears(&host_bot, av, &allowed, 10).await;
+}

@@ -77,6 +77,8 @@ pub enum Grant {
         room: RoomId,
         /// Whether the participant may publish there.
         may_publish: bool,
+        /// Whether its audio may reach anyone (false: a moderator muted it).
+        microphone: bool,
     },
     /// Not in the live room: connections are closed and tokens refused.
     Refuse(Refusal),
@@ -371,14 +373,18 @@ impl SessionActor {
         // The app's current grant beats the token's claims; a participant the
         // app never mentioned (load tests, bots with a shared key) is admitted
         // as the token says, opening the room it names.
-        let (room, may_publish) = match self.grants.get(&p) {
+        let (room, may_publish, microphone) = match self.grants.get(&p) {
             Some(Grant::Refuse(why)) => {
                 let (code, reason) = why.close();
                 tracing::info!(participant = p.0, reason, "token refused by the grant");
                 return Err((code, reason.to_owned()));
             }
-            Some(Grant::Admit { room, may_publish }) => (*room, *may_publish),
-            None => (claims.room, claims.may_publish),
+            Some(Grant::Admit {
+                room,
+                may_publish,
+                microphone,
+            }) => (*room, *may_publish, *microphone),
+            None => (claims.room, claims.may_publish, true),
         };
         if let Some(old) = self.peers.remove(&p) {
             tracing::info!(participant = p.0, "replaced by a new connection");
@@ -414,6 +420,7 @@ impl SessionActor {
         );
         match self.router.join(now, p, &claims.name, room, may_publish) {
             Ok(()) => {
+                let _ = self.router.set_audio_blocked(p, !microphone);
                 tracing::info!(participant = p.0, room = room.0, may_publish, "joined");
                 Ok(())
             }
@@ -428,7 +435,11 @@ impl SessionActor {
     fn grant(&mut self, participant: ParticipantId, grant: Grant) -> Result<(), MediaError> {
         let now = self.now();
         match grant {
-            Grant::Admit { room, may_publish } => {
+            Grant::Admit {
+                room,
+                may_publish,
+                microphone,
+            } => {
                 if !self.router.rooms().any(|r| r == room) {
                     return Err(podium_media_core::RouterError::UnknownRoom(room).into());
                 }
@@ -436,6 +447,7 @@ impl SessionActor {
                 if self.peers.contains_key(&participant) {
                     self.router
                         .move_participant(now, participant, room, may_publish)?;
+                    self.router.set_audio_blocked(participant, !microphone)?;
                 }
             }
             Grant::Refuse(why) => {

@@ -205,11 +205,13 @@ pub struct Breakout {
 pub enum LiveEvent {
     /// The media engine must open this breakout room (before anyone is moved in).
     RoomOpened(u32),
-    /// The media engine must apply this (room and publish right).
+    /// The media engine must apply this (room, publish right, and whether
+    /// the microphone may be heard: false while a host's mute holds).
     Media {
         user_id: u64,
         room: u32,
         may_publish: bool,
+        mic_allowed: bool,
     },
     /// The media engine may close this breakout room (everyone was moved out).
     RoomClosed(u32),
@@ -371,6 +373,7 @@ impl LiveRoom {
             user_id,
             room: p.room,
             may_publish: p.on_stage,
+            mic_allowed: !p.mic_locked,
         }
     }
 
@@ -732,6 +735,7 @@ impl LiveRoom {
         p.mic_locked = true;
         Ok(vec![
             LiveEvent::MuteRequested { user_id },
+            self.media(user_id),
             LiveEvent::Changed,
         ])
     }
@@ -741,7 +745,7 @@ impl LiveRoom {
         self.host(host)?;
         let p = self.people.get_mut(&user_id).ok_or(LiveError::NotInRoom)?;
         p.mic_locked = false;
-        Ok(vec![LiveEvent::Changed])
+        Ok(vec![self.media(user_id), LiveEvent::Changed])
     }
 
     /// A host removes someone from the session; they cannot come back.
@@ -1228,7 +1232,8 @@ mod tests {
         assert!(ev.contains(&LiveEvent::Media {
             user_id: 11,
             room: 0,
-            may_publish: true
+            may_publish: true,
+            mic_allowed: true,
         }));
         assert!(r.people[&11].on_stage && r.people[&11].mic && !r.people[&11].camera);
         assert!(
@@ -1264,6 +1269,17 @@ mod tests {
         assert_eq!(r.mute(10, 2).unwrap_err().code(), "host_only");
         let ev = r.mute(1, 2).unwrap();
         assert_eq!(ev[0], LiveEvent::MuteRequested { user_id: 2 });
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                LiveEvent::Media {
+                    user_id: 2,
+                    mic_allowed: false,
+                    ..
+                }
+            )),
+            "the media engine stops the muted microphone: {ev:?}"
+        );
         assert!(!r.people[&2].mic);
         let ev = r.remove(1, 10).unwrap();
         assert_eq!(ev[0], LiveEvent::Removed { user_id: 10 });
@@ -1420,7 +1436,8 @@ mod tests {
         assert!(ev.contains(&LiveEvent::Media {
             user_id: 2,
             room: 1,
-            may_publish: true
+            may_publish: true,
+            mic_allowed: true,
         }));
         assert!(
             r.people[&10].camera && r.people[&10].mic,
@@ -1432,14 +1449,16 @@ mod tests {
         assert!(ev.contains(&LiveEvent::Media {
             user_id: 1,
             room: 2,
-            may_publish: true
+            may_publish: true,
+            mic_allowed: true,
         }));
         assert!(r.visit(1, 2).unwrap().is_empty(), "already there");
         let ev = r.visit(1, 0).unwrap();
         assert!(ev.contains(&LiveEvent::Media {
             user_id: 1,
             room: 0,
-            may_publish: true
+            may_publish: true,
+            mic_allowed: true,
         }));
         r.visit(1, 1).unwrap();
 

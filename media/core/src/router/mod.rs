@@ -180,6 +180,8 @@ struct Participant {
     name: String,
     room: RoomId,
     may_publish: bool,
+    /// A moderator blocked its microphone: its audio frames reach no one.
+    audio_blocked: bool,
     /// (client track id, global id), in publish order.
     published: Vec<(u32, TrackId)>,
     subscriptions: BTreeSet<TrackId>,
@@ -380,6 +382,7 @@ impl Router {
                 name: name.to_owned(),
                 room,
                 may_publish,
+                audio_blocked: false,
                 published: Vec::new(),
                 subscriptions: BTreeSet::new(),
                 congestion: Congestion::default(),
@@ -542,6 +545,21 @@ impl Router {
             r.roster_dirty = true;
         }
         self.send(participant, Permission { may_publish, room });
+        Ok(())
+    }
+
+    /// Blocks or unblocks a participant's microphone: while blocked, its
+    /// audio frames are refused (its tracks stay, so lifting the block lets
+    /// the same track through again).
+    pub fn set_audio_blocked(
+        &mut self,
+        participant: ParticipantId,
+        blocked: bool,
+    ) -> Result<(), RouterError> {
+        self.participants
+            .get_mut(&participant)
+            .ok_or(RouterError::UnknownParticipant(participant))?
+            .audio_blocked = blocked;
         Ok(())
     }
 
@@ -876,6 +894,9 @@ impl Router {
         let Some(track) = self.tracks.get_mut(&track_id) else {
             return reject(stats, RejectReason::UnknownTrack);
         };
+        if track.kind == MediaKind::Audio && publisher.audio_blocked {
+            return reject(stats, RejectReason::AudioBlocked);
+        }
         track.last_frame = Some(now);
 
         plan.track = track_id;

@@ -19,6 +19,9 @@ pub enum RejectReason {
     /// A delta frame of a group whose keyframe never arrived.
     #[error("frame of a group without keyframe")]
     MissingKeyframe,
+    /// Audio from a participant whose microphone a moderator blocked.
+    #[error("the sender's microphone is blocked")]
+    AudioBlocked,
 }
 
 /// Rejected frames by reason.
@@ -34,6 +37,8 @@ pub struct RejectStats {
     pub group_regression: u64,
     /// See [`RejectReason::MissingKeyframe`].
     pub missing_keyframe: u64,
+    /// See [`RejectReason::AudioBlocked`].
+    pub audio_blocked: u64,
 }
 
 /// Frames not sent, by reason. Per-subscriber reasons count one per (frame,
@@ -85,6 +90,7 @@ impl Stats {
             RejectReason::UnknownTrack => r.unknown_track += 1,
             RejectReason::GroupRegression => r.group_regression += 1,
             RejectReason::MissingKeyframe => r.missing_keyframe += 1,
+            RejectReason::AudioBlocked => r.audio_blocked += 1,
         }
     }
 }

@@ -1159,3 +1159,19 @@ fn flowing_tracks_are_the_ones_whose_frames_arrive() {
     assert!(flowing(&h, 9000).is_empty());
     assert!(h.router.flowing(Millis(2000), B, 2000).next().is_none());
 }
+
+#[test]
+fn a_blocked_microphone_reaches_no_one_until_unblocked() {
+    let (mut h, _cam, _mic) = two_participants();
+    h.router.set_audio_blocked(A, true).unwrap();
+    assert_eq!(h.at(10).audio(A), Err(RejectReason::AudioBlocked));
+    assert!(h.plan.sends().next().is_none());
+    assert_eq!(h.router.stats().rejected.audio_blocked, 1);
+    // Video still flows.
+    h.at(20).video(A, 1, true, 0).unwrap();
+    assert!(h.action(B).is_some());
+    h.router.set_audio_blocked(A, false).unwrap();
+    h.at(30).audio(A).unwrap();
+    assert_eq!(h.action(B), Some(Action::Datagram));
+    assert!(h.router.set_audio_blocked(C, true).is_err());
+}
