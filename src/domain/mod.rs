@@ -41,6 +41,8 @@ pub struct DomainError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<&'static str>,
+    /// For a limit: when trying again can succeed (HTTP `Retry-After`).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl DomainError {
@@ -50,6 +52,7 @@ impl DomainError {
             code,
             message: message.into(),
             field: None,
+            retry_after_secs: None,
         }
     }
 
@@ -60,6 +63,7 @@ impl DomainError {
             code,
             message: message.into(),
             field: Some(field),
+            retry_after_secs: None,
         }
     }
 

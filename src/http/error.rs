@@ -97,7 +97,7 @@ impl From<DomainError> for ApiError {
             code: e.code,
             message: e.message,
             field: e.field,
-            retry_after_secs: None,
+            retry_after_secs: e.retry_after_secs,
         }
     }
 }

@@ -288,3 +288,37 @@ async fn a_removal_survives_a_restart() {
     let (s, b) = host.get(&base).await;
     assert_eq!(s, StatusCode::OK, "the host still reads the room: {b}");
 }
+
+#[tokio::test]
+async fn writing_too_fast_says_when_to_try_again() {
+    let app = TestApp::start_with(FAST).await;
+    let (id, _admin, host, _pres, g1, _g2) =
+        session_with_people(&app, Timestamp::now() + SignedDuration::from_mins(5)).await;
+    let base = format!("/api/sessions/{id}/live");
+    host.post(&format!("{base}/start"), json!({})).await;
+    g1.post(&format!("{base}/join"), json!({})).await;
+    let url = format!("{}{base}/chat", app.url);
+    let mut refused = None;
+    for i in 0..10 {
+        let r = g1
+            .http
+            .post(&url)
+            .json(&json!({"text": format!("message {i}")}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("the chat limit answers 429");
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&secs), "Retry-After {secs}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "slow_down");
+}

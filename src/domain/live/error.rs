@@ -60,7 +60,7 @@ pub enum LiveError {
     #[error("Hosts cannot remove another host.")]
     CannotRemoveHost,
     #[error("You are sending messages too quickly; wait a few seconds.")]
-    SlowDown,
+    SlowDown { retry_after_secs: u64 },
     #[error("There is no such question.")]
     NoQuestion,
     #[error("You cannot upvote your own question.")]
@@ -122,7 +122,7 @@ impl LiveError {
             NotASpeaker => "not_a_speaker",
             CannotRemoveSelf => "cannot_remove_self",
             CannotRemoveHost => "cannot_remove_host",
-            SlowDown => "slow_down",
+            SlowDown { .. } => "slow_down",
             NoQuestion => "no_question",
             OwnQuestion => "own_question",
             AlreadyVoted | NotVoted => "already_voted",
@@ -148,7 +148,7 @@ impl LiveError {
             NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom => {
                 ErrorKind::NotFound
             }
-            SlowDown => ErrorKind::TooMany,
+            SlowDown { .. } => ErrorKind::TooMany,
             BreakoutCount
             | BreakoutName
             | BreakoutMember
@@ -181,6 +181,10 @@ impl From<LiveError> for DomainError {
             code: e.code(),
             message: e.to_string(),
             field: e.field(),
+            retry_after_secs: match e {
+                LiveError::SlowDown { retry_after_secs } => Some(retry_after_secs),
+                _ => None,
+            },
         }
     }
 }

@@ -804,7 +804,12 @@ impl LiveRoom {
             times.pop_front();
         }
         if times.len() >= self.settings.chat_burst {
-            return Err(LiveError::SlowDown);
+            // Free again when the oldest message in the window leaves it.
+            let oldest = times.front().copied().unwrap_or(now);
+            let left = window - now.duration_since(oldest);
+            return Err(LiveError::SlowDown {
+                retry_after_secs: left.as_secs().max(1).unsigned_abs(),
+            });
         }
         times.push_back(now);
         Ok(())
