@@ -382,14 +382,16 @@ impl LiveSession {
         self.room.lock().expect("room lock").ended_at.is_some()
     }
 
-    /// An event stream opened for `user_id`.
-    pub fn connected(&self, user_id: u64) {
-        *self
-            .presence
-            .lock()
-            .expect("presence lock")
-            .entry(user_id)
-            .or_default() += 1;
+    /// An event stream opened for `user_id`, unless they already hold
+    /// [`STREAMS_PER_PERSON`](crate::domain::live::STREAMS_PER_PERSON).
+    pub fn connected(&self, user_id: u64) -> Result<(), LiveError> {
+        let mut presence = self.presence.lock().expect("presence lock");
+        let n = presence.entry(user_id).or_default();
+        if *n >= crate::domain::live::STREAMS_PER_PERSON {
+            return Err(LiveError::TooManyStreams);
+        }
+        *n += 1;
+        Ok(())
     }
 
     /// An event stream closed; after the grace period without another one,

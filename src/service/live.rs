@@ -267,7 +267,7 @@ pub async fn events(
     let (tx, rx) = mpsc::channel::<Outgoing>(64);
     let mut notices = live.subscribe();
     let uid = c.user.id;
-    live.connected(uid);
+    live.connected(uid).map_err(rule)?;
     let first = view_of(&live, &c);
     // The chat history goes out once per room; after that, chat events carry it.
     let mut chat_room = first.me.chat_room;

@@ -322,3 +322,29 @@ async fn writing_too_fast_says_when_to_try_again() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "slow_down");
 }
+
+#[tokio::test]
+async fn one_person_holds_at_most_five_event_streams() {
+    let app = TestApp::start_with(FAST).await;
+    let (id, _admin, host, _pres, g1, _g2) =
+        session_with_people(&app, Timestamp::now() + SignedDuration::from_mins(5)).await;
+    let base = format!("/api/sessions/{id}/live");
+    host.post(&format!("{base}/start"), json!({})).await;
+    g1.post(&format!("{base}/join"), json!({})).await;
+    let url = format!("{}{base}/events", app.url);
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        let r = g1.http.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        open.push(r);
+    }
+    assert_error(
+        &g1.get(&format!("{base}/events")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_streams",
+    );
+    // Others are not affected.
+    let r = host.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    drop(open);
+}

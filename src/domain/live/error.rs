@@ -71,6 +71,8 @@ pub enum LiveError {
     NotVoted,
     #[error("This session has reached its limit of questions.")]
     TooManyQuestions,
+    #[error("You have the room open in too many tabs; close one and try again.")]
+    TooManyStreams,
     #[error("Breakout rooms are already open; close them first.")]
     BreakoutsOpen,
     #[error("No breakout rooms are open.")]
@@ -127,6 +129,7 @@ impl LiveError {
             OwnQuestion => "own_question",
             AlreadyVoted | NotVoted => "already_voted",
             TooManyQuestions => "too_many_questions",
+            TooManyStreams => "too_many_streams",
             BreakoutsOpen => "breakouts_open",
             NoBreakouts => "no_breakouts",
             BreakoutCount | BreakoutName | BreakoutMember | BreakoutPlan | BreakoutMinutes => {
@@ -148,7 +151,7 @@ impl LiveError {
             NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom => {
                 ErrorKind::NotFound
             }
-            SlowDown { .. } => ErrorKind::TooMany,
+            SlowDown { .. } | TooManyStreams => ErrorKind::TooMany,
             BreakoutCount
             | BreakoutName
             | BreakoutMember

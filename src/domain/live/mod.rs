@@ -27,6 +27,8 @@ pub const CHAT_MAX: usize = 1000;
 pub const QUESTION_MAX: usize = 500;
 /// Questions a session keeps at most (a stranger cannot grow the list without bound).
 pub const QUESTIONS_MAX: usize = 500;
+/// Event streams one person may hold open on a room at once (tabs, devices).
+pub const STREAMS_PER_PERSON: u32 = 5;
 /// The longest breakout timer.
 pub const BREAKOUT_MINUTES_MAX: u32 = 240;
 /// Chat history kept for late joiners, per room.
