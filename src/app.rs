@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
-use crate::live::{LiveHub, MediaOrder, MediaPort};
+use crate::live::media::Bridge;
+use crate::live::{LiveHub, MediaPort};
 use crate::mail::MailContext;
 use crate::mail::sender::{self, Transport};
 use crate::metrics::Metrics;
@@ -114,8 +115,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     };
     let transport = Transport::from_config(&config.mail, &config.server.data_dir)
         .context("setting up mail delivery")?;
-    let (media_port, effects_rx) = MediaPort::new(sfu.clone());
-    let media_failures = media_port.failure_counter();
+    let (media_port, bridge) = MediaPort::new(sfu.clone());
     let state = Arc::new(AppState {
         csp: content_security_policy(&public_host, sfu.local_addr()),
         secure_cookies: base_url.starts_with("https://"),
@@ -143,13 +143,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     });
 
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        listener,
-        state,
-        transport,
-        (effects_rx, media_failures),
-        rx,
-    ));
+    let task = tokio::spawn(run(listener, state, transport, bridge, rx));
     Ok(Server {
         http_addr,
         base_url,
@@ -163,17 +157,10 @@ async fn run(
     listener: TcpListener,
     state: Arc<AppState>,
     transport: Transport,
-    (effects, failures): (
-        tokio::sync::mpsc::UnboundedReceiver<MediaOrder>,
-        Arc<std::sync::atomic::AtomicU64>,
-    ),
+    bridge: Bridge,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let bridge = tokio::spawn(crate::live::media::run_bridge(
-        effects,
-        state.sfu.clone(),
-        failures,
-    ));
+    let bridge = tokio::spawn(crate::live::media::run_bridge(bridge));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let mailer = tokio::spawn(sender::run(
         sender::Outbox {

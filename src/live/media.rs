@@ -95,11 +95,16 @@ pub struct MediaPort {
 }
 
 impl MediaPort {
-    /// A port and the receiving end for [`run_bridge`].
-    pub fn new(sfu: SfuHandle) -> (MediaPort, mpsc::UnboundedReceiver<MediaOrder>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// A port and the [`Bridge`] that carries out what is sent to it.
+    pub fn new(sfu: SfuHandle) -> (MediaPort, Bridge) {
+        let (tx, orders) = mpsc::unbounded_channel();
         let failures = Arc::new(AtomicU64::new(0));
-        (MediaPort { tx, failures, sfu }, rx)
+        let bridge = Bridge {
+            orders,
+            sfu: sfu.clone(),
+            failures: failures.clone(),
+        };
+        (MediaPort { tx, failures, sfu }, bridge)
     }
 
     /// What each connected participant's frames really carry now, as the
@@ -134,19 +139,23 @@ impl MediaPort {
     pub fn failures(&self) -> u64 {
         self.failures.load(Relaxed)
     }
+}
 
-    /// The counter the bridge adds its failures to.
-    pub fn failure_counter(&self) -> Arc<AtomicU64> {
-        self.failures.clone()
-    }
+/// The receiving end of a [`MediaPort`].
+#[derive(Debug)]
+pub struct Bridge {
+    orders: mpsc::UnboundedReceiver<MediaOrder>,
+    sfu: SfuHandle,
+    failures: Arc<AtomicU64>,
 }
 
 /// Carries the live rooms' media effects out on the media engine, in order.
-pub async fn run_bridge(
-    mut orders: mpsc::UnboundedReceiver<MediaOrder>,
-    sfu: SfuHandle,
-    failures: Arc<AtomicU64>,
-) {
+pub async fn run_bridge(bridge: Bridge) {
+    let Bridge {
+        mut orders,
+        sfu,
+        failures,
+    } = bridge;
     while let Some(order) = orders.recv().await {
         let session = SessionId(order.session);
         let r = match &order.effect {
