@@ -1,5 +1,5 @@
 //! The command line (clap): `serve` (the default), `config check`,
-//! `admin create-user`, `--version`.
+//! `admin create-user|backup|restore`, `--version`.
 
 use std::path::PathBuf;
 
@@ -29,7 +29,8 @@ pub enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Administrative tasks on the data directory (the server may be stopped).
+    /// Administrative tasks on the data directory (beside a running server,
+    /// except restore).
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Measure the media engine under the reference loads (a benchmark, not a test).
@@ -94,6 +95,21 @@ pub enum ConfigCommand {
 pub enum AdminCommand {
     /// Create an account; the password is read from standard input.
     CreateUser(CreateUserArgs),
+    /// Write a consistent copy of the store to FILE (the server may keep running).
+    Backup(BackupArgs),
+    /// Check a backup FILE and install it as the store (stop the server first;
+    /// the current store is kept as podium.redb.before-restore-<time>).
+    Restore(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

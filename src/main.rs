@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{CommandFactory, FromArgMatches};
-use podium::cli::{AdminCommand, Cli, Command, ConfigCommand, CreateUserArgs, ServeArgs};
+use podium::cli::{
+    AdminCommand, BackupArgs, Cli, Command, ConfigCommand, CreateUserArgs, ServeArgs,
+};
 use podium::clock::{Clock, SystemClock};
 use podium::domain::accounts as rules;
 use podium::store::{NewUser, Store};
@@ -40,6 +42,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Admin(AdminCommand::CreateUser(args))) => create_user(args),
+        Some(Command::Admin(AdminCommand::Backup(args))) => backup(args),
+        Some(Command::Admin(AdminCommand::Restore(args))) => restore(args),
         Some(Command::Loadtest(args)) => podium::loadtest::run(args),
         Some(Command::BaselineServer) => podium::loadtest::baseline_server(),
     }
@@ -90,7 +94,7 @@ fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
         .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     rules::validate_password(&password)?;
-    let store = Store::open(&config.server.data_dir)?;
+    let store = Store::open_beside_server(&config.server.data_dir)?;
     let user = match store.create_user(
         NewUser {
             email,
@@ -111,5 +115,48 @@ fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
         if user.is_admin { "admin" } else { "member" },
         if user.is_premium { ", premium" } else { "" }
     );
+    Ok(())
+}
+
+fn data_dir_of(
+    config: &Option<std::path::PathBuf>,
+    data_dir: &Option<std::path::PathBuf>,
+) -> anyhow::Result<std::path::PathBuf> {
+    Ok(ServeArgs {
+        config: config.clone(),
+        data_dir: data_dir.clone(),
+        ..Default::default()
+    }
+    .resolve()?
+    .server
+    .data_dir)
+}
+
+fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let dir = data_dir_of(&args.config, &args.data_dir)?;
+    if !dir.join("podium.redb").exists() {
+        bail!("there is no store in {} to back up", dir.display());
+    }
+    let store = Store::open_beside_server(&dir)?;
+    let report = store.backup_to(&args.file)?;
+    println!(
+        "Backed up {} to {}: {report}.",
+        dir.display(),
+        args.file.display()
+    );
+    Ok(())
+}
+
+fn restore(args: BackupArgs) -> anyhow::Result<()> {
+    let dir = data_dir_of(&args.config, &args.data_dir)?;
+    let (report, kept) = podium::store::restore(&dir, &args.file)?;
+    println!(
+        "Restored {} into {}: {report}.",
+        args.file.display(),
+        dir.display()
+    );
+    if let Some(kept) = kept {
+        println!("The store it replaced is kept as {}.", kept.display());
+    }
     Ok(())
 }

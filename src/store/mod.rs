@@ -10,6 +10,7 @@
 //! whether the disk is back. A write is only ever reported done after redb
 //! committed it.
 
+mod backup;
 mod codec;
 mod live;
 mod sessions;
@@ -24,6 +25,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use crate::domain::DomainError;
 
+pub use backup::{BackupError, BackupReport, restore, verify_backup};
 pub use sessions::{OutMail, SessionCtx};
 pub use users::{AuthSession, NewUser, User, UserUpdate};
 
@@ -223,6 +225,15 @@ struct Inner {
     /// cannot be opened is not retried on every request.
     next_reopen: Mutex<Instant>,
     degraded: Mutex<Option<Degraded>>,
+    /// A server's hold on `podium.lock` (released when the store closes).
+    server_lock: Mutex<Option<std::fs::File>>,
+}
+
+fn create_data_dir(data_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })
 }
 
 struct Degraded {
@@ -251,14 +262,63 @@ fn read_u64(meta: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -
 }
 
 impl Store {
-    /// Opens (creating if needed) `podium.redb` in `data_dir` and runs pending migrations.
+    /// Opens (creating if needed) `podium.redb` in `data_dir` for a server
+    /// and runs pending migrations. One server per data directory: a second
+    /// is refused with [`StoreError::InUse`] (the lock is `podium.lock`,
+    /// held while the store is open).
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        let lock = Self::lock_data_dir(data_dir)?;
+        let store = Self::open_beside_server(data_dir)?;
+        *store.inner.server_lock.lock().expect("store lock") = Some(lock);
+        Ok(store)
+    }
+
+    /// Takes the data directory's server lock, or says it is in use.
+    fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
+        create_data_dir(data_dir)?;
+        let path = data_dir.join("podium.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::DataDir {
+                path: path.display().to_string(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::DataDir {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Whether a server has `data_dir` open now.
+    pub fn server_running(data_dir: &Path) -> Result<bool> {
+        match Self::lock_data_dir(data_dir) {
+            Ok(_) => Ok(false),
+            Err(StoreError::InUse) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the store beside a server that may be running on it (the
+    /// command line's admin tasks): redb's multi-process locking keeps the
+    /// two consistent, one write transaction at a time.
+    pub fn open_beside_server(data_dir: &Path) -> Result<Self> {
+        create_data_dir(data_dir)?;
         let path = data_dir.join("podium.redb");
-        Self::open_with(Box::new(move || Database::create(&path)))
+        // Other processes may open the file beside a running server: the
+        // command line's `admin` tasks (users, backups) use redb's own
+        // locking instead of asking the server to stop.
+        Self::open_with(Box::new(move || {
+            Database::builder()
+                .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+                .create(&path)
+        }))
     }
 
     /// Opens the store with `open` (the file, or a test's failing backend).
@@ -279,6 +339,7 @@ impl Store {
                 reopen: AtomicBool::new(false),
                 next_reopen: Mutex::new(Instant::now()),
                 degraded: Mutex::new(None),
+                server_lock: Mutex::new(None),
             }),
         };
         store.migrate()?;
