@@ -162,6 +162,10 @@ async fn run(
 ) -> anyhow::Result<()> {
     let bridge = tokio::spawn(crate::live::media::run_bridge(bridge));
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let backups = tokio::spawn(crate::service::backup::run_scheduled(
+        state.clone(),
+        state.config.backup.clone(),
+    ));
     let mailer = tokio::spawn(sender::run(
         sender::Outbox {
             store: state.store.clone(),
@@ -183,6 +187,8 @@ async fn run(
     .context("HTTP server")?;
     housekeeping.abort();
     let _ = housekeeping.await;
+    backups.abort();
+    let _ = backups.await;
     mailer.abort();
     let _ = mailer.await;
     bridge.abort();

@@ -50,6 +50,24 @@ pub struct RawConfig {
     pub mail: RawMail,
     #[serde(default)]
     pub live: RawLive,
+    #[serde(default)]
+    pub backup: RawBackup,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub dir: Option<PathBuf>,
+    pub every_hours: Option<u64>,
+    pub keep: Option<u64>,
+}
+
+/// Scheduled backups (`[backup]`): off unless `dir` is set.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    pub dir: Option<PathBuf>,
+    pub every: Duration,
+    pub keep: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +167,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub mail: MailConfig,
     pub live: LiveConfig,
+    pub backup: BackupConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -531,6 +550,15 @@ impl Config {
             tls,
         };
 
+        let b = raw.backup;
+        let backup = BackupConfig {
+            dir: b.dir,
+            every: Duration::from_secs(
+                3600 * in_range("backup.every_hours", b.every_hours.unwrap_or(24), 1, 24 * 7)?,
+            ),
+            keep: in_range("backup.keep", b.keep.unwrap_or(7), 1, 1000)? as usize,
+        };
+
         Ok(Config {
             server,
             community,
@@ -539,6 +567,7 @@ impl Config {
             sessions,
             mail,
             live,
+            backup,
         })
     }
 

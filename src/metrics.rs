@@ -36,6 +36,9 @@ pub struct Metrics {
     pub mail_failures: Counter,
     /// Mails handed over without a confirmation (never sent again).
     pub mails_uncertain: Counter,
+    /// Scheduled backups written / failed.
+    pub backups_ok: Counter,
+    pub backups_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -49,6 +52,8 @@ impl Default for Metrics {
             mails_sent: Counter::default(),
             mail_failures: Counter::default(),
             mails_uncertain: Counter::default(),
+            backups_ok: Counter::default(),
+            backups_failed: Counter::default(),
         }
     }
 }
@@ -120,6 +125,12 @@ impl Metrics {
             out,
             "# HELP podium_store_healthy 1 while the store accepts writes, 0 while storage is failing (disk full, I/O errors).\n# TYPE podium_store_healthy gauge\npodium_store_healthy {}",
             u8::from(store_healthy)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP podium_backups_total Scheduled backups, by outcome.\n# TYPE podium_backups_total counter\npodium_backups_total{{outcome=\"ok\"}} {}\npodium_backups_total{{outcome=\"failed\"}} {}",
+            self.backups_ok.get(),
+            self.backups_failed.get()
         );
         let _ = writeln!(
             out,

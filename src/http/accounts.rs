@@ -114,3 +114,46 @@ pub async fn admin_update_user(
     let user = service::update_user(state, &admin, id, form).await?;
     Ok(respond(StatusCode::OK, &json!({ "user": user })))
 }
+
+/// `POST /api/admin/backup`: a consistent copy of the store, streamed as a
+/// download (`podium-<time>.redb`, restorable with `podium admin restore`).
+pub async fn admin_backup(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let admin = require_user(state, req.headers()).await?;
+    let d = crate::service::backup::download(state, &admin).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let mut file = d.file;
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if tx
+                        .blocking_send(bytes::Bytes::copy_from_slice(&buf[..n]))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the backup for download failed");
+                    break;
+                }
+            }
+        }
+    });
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header(hyper::header::CONTENT_TYPE, "application/octet-stream")
+        .header(hyper::header::CONTENT_LENGTH, d.report.bytes)
+        .header(
+            hyper::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", d.name),
+        )
+        .header(hyper::header::CACHE_CONTROL, "no-store")
+        .body(http_body_util::BodyExt::boxed(
+            super::response::ChannelBody(rx),
+        ))
+        .expect("valid response"))
+}

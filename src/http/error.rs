@@ -6,6 +6,8 @@ use hyper::StatusCode;
 use super::response::{Resp, json};
 use crate::domain::{DomainError, ErrorKind};
 use crate::service::accounts::AccountError;
+use crate::service::backup::DownloadError;
+use crate::store::BackupError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -147,6 +149,23 @@ impl From<StoreError> for ApiError {
             other => {
                 tracing::error!(error = %other, "store failure");
                 Self::internal()
+            }
+        }
+    }
+}
+
+impl From<DownloadError> for ApiError {
+    fn from(e: DownloadError) -> Self {
+        match e {
+            DownloadError::Rule(d) => d.into(),
+            DownloadError::Backup(BackupError::Store(e)) => e.into(),
+            DownloadError::Backup(e) => {
+                tracing::error!(error = %e, "backup for download failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "backup_failed",
+                    format!("The backup could not be written: {e}"),
+                )
             }
         }
     }

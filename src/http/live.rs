@@ -3,21 +3,18 @@
 //! path to its command, whose body is the command's fields (unknown fields
 //! refused); `POST /live/commands` takes the tagged command itself.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::auth::require_user;
 use super::error::ApiError;
-use super::response::{Resp, empty, json as respond, read_json};
+use super::response::{ChannelBody, Resp, empty, json as respond, read_json};
 use crate::domain::live::LiveCommand;
 use crate::service::AppState;
 use crate::service::live::{self as svc, LiveCtx, Outgoing};
@@ -259,21 +256,6 @@ pub async fn action(
     ))
 }
 
-/// The body of an event stream: chunks from a channel.
-struct EventBody(mpsc::Receiver<Bytes>);
-
-impl hyper::body::Body for EventBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
-    }
-}
-
 fn sse(event: &str, data: &impl serde::Serialize) -> Bytes {
     let data = serde_json::to_string(data).expect("views serialize");
     Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
@@ -320,6 +302,6 @@ pub async fn events(
         .header(hyper::header::CONTENT_TYPE, "text/event-stream")
         .header(hyper::header::CACHE_CONTROL, "no-store")
         .header("x-accel-buffering", "no")
-        .body(EventBody(rx).boxed())
+        .body(ChannelBody(rx).boxed())
         .expect("valid response"))
 }

@@ -52,6 +52,9 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     (Method::POST, "setup", |s, c| {
         Box::pin(accounts::setup(s, c.req))
     }),
+    (Method::POST, "admin/backup", |s, c| {
+        Box::pin(accounts::admin_backup(s, c.req))
+    }),
     (Method::GET, "admin/users", |s, c| {
         Box::pin(accounts::admin_users(s, c.req))
     }),

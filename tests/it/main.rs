@@ -3,6 +3,7 @@
 
 mod accounts;
 mod architecture;
+mod backup;
 mod browser;
 mod browser_rooms;
 mod cli;
