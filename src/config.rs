@@ -98,6 +98,8 @@ pub struct RawMail {
     pub smtp_security: Option<String>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+    /// A file holding the password (its first line), instead of the file.
+    pub smtp_password_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RawMail {
@@ -112,6 +114,7 @@ impl std::fmt::Debug for RawMail {
                 "smtp_password",
                 &self.smtp_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("smtp_password_file", &self.smtp_password_file)
             .finish()
     }
 }
@@ -491,7 +494,36 @@ impl Config {
             SmtpSecurity::StartTls => 587,
             SmtpSecurity::Tls => 465,
         };
-        if m.smtp_username.is_some() != m.smtp_password.is_some() {
+        // The password: inline, from a file, or from the environment.
+        let env_password = std::env::var("PODIUM_SMTP_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty());
+        let smtp_password = match (m.smtp_password, m.smtp_password_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "mail.smtp_password_file",
+                    "set smtp_password or smtp_password_file, not both",
+                ));
+            }
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    invalid(
+                        "mail.smtp_password_file",
+                        format!("cannot read {}: {e}", file.display()),
+                    )
+                })?;
+                let first = text.lines().next().unwrap_or("").to_owned();
+                if first.is_empty() {
+                    return Err(invalid(
+                        "mail.smtp_password_file",
+                        format!("{} is empty", file.display()),
+                    ));
+                }
+                Some(first)
+            }
+            (inline, None) => env_password.or(inline),
+        };
+        if m.smtp_username.is_some() != smtp_password.is_some() {
             return Err(invalid(
                 "mail.smtp_username",
                 "set both smtp_username and smtp_password, or neither",
@@ -503,7 +535,7 @@ impl Config {
             smtp_port: m.smtp_port.unwrap_or(default_port),
             smtp_security,
             smtp_username: m.smtp_username,
-            smtp_password: m.smtp_password,
+            smtp_password,
         };
 
         let l = raw.live;
@@ -569,6 +601,60 @@ impl Config {
             live,
             backup,
         })
+    }
+
+    /// What would stop this configuration from working on a real server,
+    /// beyond the syntax `parse` checks: files that are missing or
+    /// unreadable, and the documentation's placeholders (names under
+    /// example.org and friends can never resolve). All of them at once.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some((cert, key)) = &self.live.tls {
+            for (k, path) in [("live.tls_cert", cert), ("live.tls_key", key)] {
+                if let Err(e) = std::fs::File::open(path) {
+                    out.push(format!(
+                        "config key `{k}`: cannot read {}: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        let placeholder = |host: &str| {
+            let h = host.trim_end_matches('.').to_ascii_lowercase();
+            [
+                "example.org",
+                "example.com",
+                "example.net",
+                "invalid",
+                "test",
+                "example",
+            ]
+            .iter()
+            .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+        };
+        if let Some(host) = &self.mail.smtp_host
+            && placeholder(host)
+        {
+            out.push(format!(
+                "config key `mail.smtp_host`: `{host}` is a placeholder name that never resolves; set your mail server, or remove smtp_host to write mails into {}/mail",
+                self.server.data_dir.display()
+            ));
+        }
+        if self.mail.smtp_password.as_deref() == Some("change me") {
+            out.push("config key `mail.smtp_password`: still the example's `change me`".to_owned());
+        }
+        if let Some(url) = &self.server.public_url
+            && let Some(host) = url
+                .split("://")
+                .nth(1)
+                .map(|r| r.split(':').next().unwrap_or(r))
+            && placeholder(host)
+        {
+            out.push(format!(
+                "config key `server.public_url`: `{url}` is a placeholder; set the address people open"
+            ));
+        }
+        out
     }
 
     /// Where the redb file lives.
@@ -641,6 +727,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_smtp_password_may_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "from-the-file\nignored\n").unwrap();
+        let text = format!(
+            "[mail]\nsmtp_host = \"127.0.0.1\"\nsmtp_username = \"u\"\nsmtp_password_file = {:?}\n",
+            f.display().to_string()
+        );
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.mail.smtp_password.as_deref(), Some("from-the-file"));
+        let both = format!("{text}smtp_password = \"x\"\n");
+        let err = Config::parse(&both).unwrap_err().to_string();
+        assert!(err.contains("not both"), "{err}");
+        std::fs::write(&f, "").unwrap();
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = Config::parse(include_str!("../config.example.toml")).unwrap();
+        let default = Config::default();
+        assert_eq!(format!("{example:?}"), format!("{default:?}"));
+        assert!(example.problems().is_empty(), "{:?}", example.problems());
+    }
+
+    #[test]
     fn debug_output_never_shows_the_smtp_password() {
         let text = "[mail]\nsmtp_host = \"smtp.example.org\"\nsmtp_username = \"podium\"\nsmtp_password = \"hunter2-secret\"\n";
         let raw: RawConfig = toml::from_str(text).unwrap();
@@ -657,13 +770,6 @@ mod tests {
         assert_eq!(c.server.quic_addr.to_string(), "127.0.0.1:8443");
         assert_eq!(c.community.name, "Podium");
         assert!(!c.features.premium_required_for_presenting);
-    }
-
-    #[test]
-    fn example_file_parses_and_sets_every_section() {
-        let text = include_str!("../config.example.toml");
-        let c = Config::parse(text).expect("config.example.toml must be valid");
-        assert_eq!(c.community.time_zone_name, "Europe/Berlin");
     }
 
     #[test]

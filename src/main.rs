@@ -31,6 +31,29 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Config(ConfigCommand::Check { file })) => {
             let config = podium::config::Config::load(&file)?;
+            let mut problems = config.problems();
+            if let Some((cert, key)) = &config.live.tls
+                && cert.exists()
+                && key.exists()
+            {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                if let Err(e) = rt.block_on(podium_media::cert::check_files(cert, key)) {
+                    problems.push(format!("config key `live.tls_cert`: {e}"));
+                }
+            }
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                bail!(
+                    "{}: {} problem{} found",
+                    file.display(),
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                );
+            }
             println!("{}: OK", file.display());
             println!("  data dir:   {}", config.server.data_dir.display());
             println!("  HTTP:       {}", config.server.http_addr);
@@ -51,6 +74,13 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
+    let config_data = config.server.data_dir.clone();
+    let config_mail = config
+        .mail
+        .smtp_host
+        .as_ref()
+        .map(|h| format!("{h}:{}", config.mail.smtp_port));
+    let problems = config.problems();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +93,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         if let Some(url) = &server.setup_url {
             println!("No administrator exists yet. Create one with this one-time link:\n  {url}");
+        }
+        println!(
+            "Data: {} (back it up with `podium admin backup FILE`).",
+            config_data.display()
+        );
+        match &config_mail {
+            Some(host) => println!("Mail goes to the SMTP server {host}."),
+            None => println!(
+                "Mail is written as .eml files into {}/mail (no [mail] smtp_host set).",
+                config_data.display()
+            ),
+        }
+        for p in &problems {
+            println!("Warning: {p}");
         }
         println!("Press Ctrl+C to stop.");
         server.run_until(shutdown_signal()).await

@@ -233,6 +233,12 @@ fn self_signed(c: &SelfSignedConfig) -> Result<Identity, MediaError> {
         .map_err(|e| MediaError::Certificate(format!("invalid subject alternative name: {e}")))
 }
 
+/// Whether a certificate chain and key load as WebTransport would load
+/// them (`podium config check`).
+pub async fn check_files(cert: &std::path::Path, key: &std::path::Path) -> Result<(), MediaError> {
+    load_files(cert, key).await.map(|_| ())
+}
+
 async fn load_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Identity, MediaError> {
     Identity::load_pemfiles(cert, key).await.map_err(|e| {
         MediaError::Certificate(format!("{} / {}: {e}", cert.display(), key.display()))

@@ -229,11 +229,30 @@ struct Inner {
     server_lock: Mutex<Option<std::fs::File>>,
 }
 
+/// Creates the data directory if missing, readable by its owner only
+/// (0700): it holds every account and the sign-in sessions.
 fn create_data_dir(data_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |source| StoreError::DataDir {
         path: data_dir.display().to_string(),
         source,
-    })
+    };
+    if !data_dir.exists() {
+        std::fs::create_dir_all(data_dir).map_err(err)?;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The store file is its owner's alone (0600), whatever the umask made it.
+fn restrict_file(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+        && let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    {
+        tracing::warn!(file = %path.display(), error = %e, "cannot make the store file private");
+    }
 }
 
 struct Degraded {
@@ -311,6 +330,7 @@ impl Store {
     pub fn open_beside_server(data_dir: &Path) -> Result<Self> {
         create_data_dir(data_dir)?;
         let path = data_dir.join("podium.redb");
+        let private = path.clone();
         // Other processes may open the file beside a running server: the
         // command line's `admin` tasks (users, backups) use redb's own
         // locking instead of asking the server to stop.
@@ -319,6 +339,7 @@ impl Store {
                 .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
                 .create(&path)
         }))
+        .inspect(|_| restrict_file(&private))
     }
 
     /// Opens the store with `open` (the file, or a test's failing backend).
@@ -745,6 +766,17 @@ mod tests {
             .map(|u| u.email)
             .collect();
         assert_eq!(emails, ["kept@example.org", "big@example.org"]);
+    }
+
+    #[test]
+    fn the_data_dir_and_the_store_file_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("new-data");
+        let _store = Store::open(&data).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("podium.redb")), 0o600);
     }
 
     #[test]

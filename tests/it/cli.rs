@@ -59,6 +59,94 @@ fn config_check_accepts_the_example_and_names_bad_keys() {
 }
 
 #[test]
+fn config_check_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("podium.toml");
+    std::fs::write(
+        &file,
+        "[mail]\nsmtp_host = \"smtp.example.org\"\nsmtp_username = \"u\"\nsmtp_password = \"change me\"\n\
+         [live]\ntls_cert = \"/nonexistent/fullchain.pem\"\ntls_key = \"/nonexistent/privkey.pem\"\n",
+    )
+    .unwrap();
+    let out = podium()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "`live.tls_cert`: cannot read /nonexistent/fullchain.pem",
+        "`live.tls_key`: cannot read /nonexistent/privkey.pem",
+        "`mail.smtp_host`: `smtp.example.org` is a placeholder",
+        "`mail.smtp_password`: still the example's `change me`",
+        "4 problems found",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in {err}");
+    }
+    // Certificate files that exist but are not PEM.
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, "not a certificate").unwrap();
+    std::fs::write(&key, "not a key").unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "[live]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = podium()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`live.tls_cert`") && err.contains("1 problem found"),
+        "{err}"
+    );
+    // The password from a file, never from the config text.
+    let secret = dir.path().join("smtp-password");
+    std::fs::write(&secret, "s3cret-from-file\n").unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "[mail]\nsmtp_host = \"127.0.0.1\"\nsmtp_username = \"u\"\nsmtp_password_file = {:?}\n",
+            secret.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = podium()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &file,
+        "[mail]\nsmtp_host = \"127.0.0.1\"\nsmtp_username = \"u\"\nsmtp_password_file = \"/nonexistent/pw\"\n",
+    )
+    .unwrap();
+    let out = podium()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("`mail.smtp_password_file`: cannot read /nonexistent/pw")
+    );
+}
+
+#[test]
 fn flags_override_the_file_and_defaults_never_clobber_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("podium.toml");
