@@ -1,0 +1,166 @@
+//! Firefox on stage: a host in headless Chromium and a presenter in headless
+//! Firefox ESR (no MediaStreamTrackProcessor: web/media/capture.js captures
+//! through a <video> element and an AudioWorklet). Firefox goes on stage and
+//! publishes camera and microphone (VP8: Firefox cannot encode AV1 L1T3);
+//! Chromium decodes Firefox's video and audio, Firefox decodes Chromium's
+//! (AV1); the host's People list shows Firefox's camera and mic on because
+//! the SFU sees their frames; Firefox shares its screen and Chromium decodes
+//! it. Screenshots from both browsers land in target/screenshots/.
+
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+use crate::support::browser::Browser;
+
+/// Decoded video frames and received audio frames from `who` on this page.
+fn decoded(who: u64) -> String {
+    format!(
+        "(window.podiumLive && window.podiumLive.stats()) ? window.podiumLive.stats().subscribed.filter(s => s.participant === {who}).reduce((a, s) => ({{v: a.v + (s.framesDecoded || 0), a: a.a + (s.audioFramesDecoded || 0)}}), {{v: 0, a: 0}}) : null"
+    )
+}
+
+async fn decodes(page: &Browser, who: u64) -> Value {
+    page.wait_js(&decoded(who), 60, |v| {
+        v["v"].as_u64().unwrap_or(0) > 10 && v["a"].as_u64().unwrap_or(0) > 10
+    })
+    .await
+}
+
+/// The codecs of the video tracks this page receives from `who`.
+async fn video_codecs(page: &Browser, who: u64) -> Vec<String> {
+    let v = page
+        .eval(&format!(
+            "window.podiumLive.stats().subscribed.filter(s => s.participant === {who} && s.kind === 'video').map(s => s.codec)"
+        ))
+        .await;
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
+    let _turn = crate::support::browser::exclusive().await;
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
+    let (_, s) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Firefox on stage", "starts_at": start.to_string(), "time_zone": "UTC",
+            "capacity": {"host": 1, "presenter": 1, "interviewer": 0, "guest": 2}}),
+        )
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let mut ids = Vec::new();
+    for (email, name, role) in [
+        ("host@example.org", "Hana Host", "host"),
+        ("fox@example.org", "Fiona Firefox", "presenter"),
+    ] {
+        let m = app.member(email, name).await;
+        m.post(
+            &format!("/api/sessions/{id}/registrations"),
+            json!({"role": role}),
+        )
+        .await;
+        ids.push(m.get("/api/me").await.1["user"]["id"].as_u64().unwrap());
+    }
+    let (hid, fid) = (ids[0], ids[1]);
+    let live_url = format!("{}/sessions/{id}/live", app.url);
+
+    let host = Browser::launch().await;
+    host.sign_in(&app.url, "host@example.org").await;
+    host.open(&live_url, "live").await;
+    host.click("#start-session").await;
+    host.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
+        .await;
+
+    let fox = Browser::launch_firefox(1280, 900).await;
+    let ua = fox.eval("navigator.userAgent").await;
+    assert!(ua.as_str().unwrap().contains("Firefox/"), "{ua}");
+    assert_eq!(
+        fox.eval("typeof MediaStreamTrackProcessor").await,
+        "undefined",
+        "this Firefox lacks MediaStreamTrackProcessor, so the fallback capture is what runs"
+    );
+    fox.sign_in(&app.url, "fox@example.org").await;
+    fox.open(&live_url, "live").await;
+    fox.click("#join-room").await;
+    fox.wait_js("document.body.dataset.onStage", 30, |v| v == "1")
+        .await;
+
+    // Firefox publishes camera (VP8) and microphone (Opus) ...
+    let published = fox
+        .wait_js(
+            "window.podiumLive.stats() ? window.podiumLive.stats().published.filter(p => p.live).map(p => [p.source, p.codec, p.framesSent || p.audioFramesSent || 0]) : []",
+            60,
+            |v| {
+                v.as_array().is_some_and(|a| {
+                    a.len() == 2 && a.iter().all(|p| p[2].as_u64().unwrap_or(0) > 10)
+                })
+            },
+        )
+        .await;
+    assert!(
+        published
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == "camera" && p[1] == "vp8"),
+        "Firefox encodes VP8 (not AV1 L1T3): {published}"
+    );
+    // ... Chromium decodes both, Firefox decodes Chromium's.
+    let got = decodes(&host, fid).await;
+    println!("Chromium decoded from Firefox: {got}");
+    assert_eq!(video_codecs(&host, fid).await, ["vp8"]);
+    let got = decodes(&fox, hid).await;
+    println!("Firefox decoded from Chromium: {got}");
+    let from_host = video_codecs(&fox, hid).await;
+    println!("Chromium sends {from_host:?}");
+    assert_eq!(from_host.len(), 1);
+
+    // The host sees Firefox's camera and mic on: the SFU sees their frames.
+    host.click("#tab-people").await;
+    for device in ["camera", "mic"] {
+        host.wait_js(
+            &format!("document.querySelector('#people-list li[data-user-id=\"{fid}\"] [data-device=\"{device}\"]')?.dataset.state"),
+            20,
+            |v| v == "on",
+        )
+        .await;
+    }
+    host.wait_js(
+        &format!("window.podiumLive.live().people.find(p => p.user_id === {fid}).sending"),
+        20,
+        |v| v["camera"] == true && v["microphone"] == true,
+    )
+    .await;
+    host.screenshot("firefox-stage-chromium-host").await;
+    fox.screenshot("firefox-stage-firefox").await;
+
+    // Firefox shares its screen; Chromium decodes it beside the camera.
+    fox.click("#share-screen").await;
+    host.wait_js(
+        &format!("window.podiumLive.stats().subscribed.filter(s => s.participant === {fid} && s.kind === 'video' && (s.framesDecoded || 0) > 5).length"),
+        60,
+        |v| v.as_u64().unwrap_or(0) >= 2,
+    )
+    .await;
+    host.wait_js(
+        &format!("window.podiumLive.live().people.find(p => p.user_id === {fid}).sending.screen"),
+        20,
+        |v| v == true,
+    )
+    .await;
+    host.screenshot("firefox-screen-share-chromium-host").await;
+    fox.screenshot("firefox-screen-share-firefox").await;
+    fox.click("#share-screen").await;
+
+    fox.close().await;
+    host.close().await;
+}
