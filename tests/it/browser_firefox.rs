@@ -12,6 +12,22 @@ use serde_json::{Value, json};
 use crate::support::TestApp;
 use crate::support::browser::Browser;
 
+/// Replaces the screen picker: a moving 1280x720 canvas as the "screen".
+const SCREEN_STAND_IN: &str = "(() => {
+    const c = document.createElement('canvas');
+    c.width = 1280; c.height = 720;
+    const g = c.getContext('2d');
+    let n = 0;
+    setInterval(() => {
+        n += 1;
+        g.fillStyle = '#1e3a5f'; g.fillRect(0, 0, 1280, 720);
+        g.fillStyle = '#f5c542'; g.fillRect((n * 8) % 1180, 300, 100, 100);
+        g.fillStyle = '#fff'; g.font = '64px sans-serif'; g.fillText('Firefox screen ' + n, 60, 120);
+    }, 66);
+    navigator.mediaDevices.getDisplayMedia = async () => c.captureStream(15);
+    return true;
+})()";
+
 /// Decoded video frames and received audio frames from `who` on this page.
 fn decoded(who: u64) -> String {
     format!(
@@ -144,6 +160,10 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     fox.screenshot("firefox-stage-firefox").await;
 
     // Firefox shares its screen; Chromium decodes it beside the camera.
+    // Headless Firefox has no screen to capture (getDisplayMedia rejects with
+    // NotFoundError), so the page's getDisplayMedia hands out a 1280x720
+    // canvas stream instead: everything after the picker is the real path.
+    fox.eval(SCREEN_STAND_IN).await;
     fox.click("#share-screen").await;
     host.wait_js(
         &format!("window.podiumLive.stats().subscribed.filter(s => s.participant === {fid} && s.kind === 'video' && (s.framesDecoded || 0) > 5).length"),
