@@ -1,7 +1,8 @@
-//! Firefox on stage: a host in headless Chromium and a presenter in headless
+//! Firefox on stage: a host in headless Chromium and a guest in headless
 //! Firefox ESR (no MediaStreamTrackProcessor: web/media/capture.js captures
-//! through a <video> element and an AudioWorklet). Firefox goes on stage and
-//! publishes camera and microphone (VP8: Firefox cannot encode AV1 L1T3);
+//! through a <video> element and an AudioWorklet). A browser that cannot
+//! publish is not offered the stage; Firefox is: it asks, the host approves,
+//! and it publishes camera and microphone (VP8: Firefox cannot encode AV1 L1T3);
 //! Chromium decodes Firefox's video and audio, Firefox decodes Chromium's
 //! (AV1); the host's People list shows Firefox's camera and mic on because
 //! the SFU sees their frames; Firefox shares its screen and Chromium decodes
@@ -59,14 +60,14 @@ async fn video_codecs(page: &Browser, who: u64) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     let _turn = crate::support::browser::exclusive().await;
-    let app = TestApp::start().await;
+    let app = TestApp::start_with("[live]\ncountdown_seconds = 3\n").await;
     let admin = app.admin().await;
     let start = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
     let (_, s) = admin
         .post(
             "/api/sessions",
             json!({"title": "Firefox on stage", "starts_at": start.to_string(), "time_zone": "UTC",
-            "capacity": {"host": 1, "presenter": 1, "interviewer": 0, "guest": 2}}),
+            "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 3}}),
         )
         .await;
     let id = s["id"].as_u64().unwrap();
@@ -76,7 +77,8 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     let mut ids = Vec::new();
     for (email, name, role) in [
         ("host@example.org", "Hana Host", "host"),
-        ("fox@example.org", "Fiona Firefox", "presenter"),
+        ("fox@example.org", "Fiona Firefox", "guest"),
+        ("old@example.org", "Olaf Oldbrowser", "guest"),
     ] {
         let m = app.member(email, name).await;
         m.post(
@@ -96,6 +98,28 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     host.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
         .await;
 
+    // A browser that cannot publish (here Chromium without its video encoder
+    // and track processor) is not offered the stage, and is told why.
+    let old = Browser::launch().await;
+    old.sign_in(&app.url, "old@example.org").await;
+    old.open(&live_url, "live").await;
+    old.eval("(delete window.VideoEncoder) && (delete window.MediaStreamTrackProcessor)")
+        .await;
+    old.click("#join-room").await;
+    old.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
+        .await;
+    let note = old.text("#stage-unsupported").await;
+    assert!(note.contains("can’t join the stage"), "{note}");
+    assert_eq!(
+        old.eval("!!document.querySelector('#request-stage, #raise-hand')")
+            .await,
+        false,
+        "no stage request offered to a browser that cannot publish"
+    );
+    old.screenshot("firefox-test-stage-unsupported").await;
+    old.close().await;
+
+    // Firefox joins the audience, is offered the stage, asks, is approved.
     let fox = Browser::launch_firefox(1280, 900).await;
     let ua = fox.eval("navigator.userAgent").await;
     assert!(ua.as_str().unwrap().contains("Firefox/"), "{ua}");
@@ -107,6 +131,15 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     fox.sign_in(&app.url, "fox@example.org").await;
     fox.open(&live_url, "live").await;
     fox.click("#join-room").await;
+    fox.wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
+        .await;
+    fox.click("#request-stage").await;
+    fox.click("#send-request").await;
+    host.click("#tab-people").await;
+    host.click(&format!(
+        "#stage-queue li[data-user-id=\"{fid}\"] [data-action=approve]"
+    ))
+    .await;
     fox.wait_js("document.body.dataset.onStage", 30, |v| v == "1")
         .await;
 
@@ -139,6 +172,14 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     let from_host = video_codecs(&fox, hid).await;
     println!("Chromium sends {from_host:?}");
     assert_eq!(from_host.len(), 1);
+
+    // What Firefox sends is sound, not silence: the SFU meters its level.
+    host.wait_js(
+        &format!("(() => {{ const c = window.podiumLive.client; return Math.min(127, ...[...c.levels.entries()].filter(([t]) => c.tracks.get(t)?.participant === {fid}).map(([, l]) => l)); }})()"),
+        30,
+        |v| v.as_u64().is_some_and(|l| l < 100),
+    )
+    .await;
 
     // The host sees Firefox's camera and mic on: the SFU sees their frames.
     host.click("#tab-people").await;

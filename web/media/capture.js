@@ -122,7 +122,16 @@ async function audioCapture(track, channels) {
   // graph pulled (a node nobody listens to may not be processed).
   const mute = new GainNode(ctx, { gain: 0 });
   source.connect(node).connect(mute).connect(ctx.destination);
-  if (ctx.state === 'suspended') ctx.resume().catch(() => {});
+  // An autoplay policy may hold the context until the person interacts with
+  // the page (pages that capture are usually let through): resume it then.
+  if (ctx.state === 'suspended') {
+    const resume = () => {
+      if (ctx.state !== 'suspended') return;
+      ctx.resume().catch(() => {});
+      for (const t of ['pointerdown', 'keydown']) document.addEventListener(t, resume, { once: true, capture: true });
+    };
+    resume();
+  }
   const rate = ctx.sampleRate;
   let t0 = null; // capture time (µs) of the first sample
   let samples = 0;
