@@ -197,6 +197,24 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
         |v| v["camera"] == true && v["microphone"] == true,
     )
     .await;
+    // What it measured (printed, not asserted: speed is not a test's business).
+    let pubs = fox
+        .eval("window.podiumLive.stats().published.map(p => ({source: p.source, codec: p.codec, layers: p.layers, size: `${p.width}x${p.height}`, captured: p.framesCaptured ?? p.audioFramesCaptured, encoded: p.framesEncoded ?? p.audioFramesEncoded, sent: p.framesSent ?? p.audioFramesSent, skipped: p.framesSkipped, keyframes: p.keyframes, captureGapMs: p.captureGapMs, bytes: p.bytes}))")
+        .await;
+    println!("Firefox publishes: {pubs}");
+    let subs = |who: u64| {
+        format!(
+            "window.podiumLive.stats().subscribed.filter(s => s.participant === {who}).map(s => ({{kind: s.kind, codec: s.codec, decoded: s.framesDecoded ?? s.audioFramesDecoded, latency: s.latency}}))"
+        )
+    };
+    println!(
+        "Chromium receives from Firefox: {}",
+        host.eval(&subs(fid)).await
+    );
+    println!(
+        "Firefox receives from Chromium: {}",
+        fox.eval(&subs(hid)).await
+    );
     host.screenshot("firefox-stage-chromium-host").await;
     fox.screenshot("firefox-stage-firefox").await;
 

@@ -8,7 +8,8 @@
 //   not taken yet are not queued: at most one waits, newer ones are skipped);
 // - audio: the track feeds an AudioWorklet (capture-worklet.js) through a
 //   MediaStreamAudioSourceNode; the worklet posts 10 ms of PCM at a time, which
-//   becomes f32-planar AudioData stamped by sample count.
+//   becomes f32-planar AudioData stamped by sample count (re-anchored to the
+//   wall clock when the count falls 100 ms behind it).
 // Both stamp frames with performance.now() µs (capture → read delay included),
 // which timing.js's MediaClock maps to the wall clock like Chromium's stamps.
 //
@@ -47,6 +48,7 @@ export async function openCapture(track, { fps = 30, channels = 1 } = {}) {
 }
 
 const nowUs = () => Math.round(performance.now() * 1000);
+const REANCHOR_US = 100_000;
 
 function videoCapture(track, fps) {
   const video = document.createElement('video');
@@ -145,8 +147,16 @@ async function audioCapture(track, channels) {
             return;
           }
           const frames = data.pcm[0].length;
-          if (t0 === null) t0 = nowUs() - Math.round((frames * 1e6) / rate);
-          const timestamp = t0 + Math.round((samples * 1e6) / rate);
+          const now = nowUs();
+          const end = (n) => t0 + Math.round((n * 1e6) / rate);
+          // Anchor the sample clock at the first chunk, and again whenever it
+          // falls behind the wall clock by more than REANCHOR_US (the audio
+          // graph lost time: a stalled thread, a device hiccup), so stamps
+          // stay capture times; the jump shows as a gap in publish.js.
+          if (t0 === null || now - end(samples + frames) > REANCHOR_US) {
+            t0 = now - Math.round(((samples + frames) * 1e6) / rate);
+          }
+          const timestamp = end(samples);
           samples += frames;
           // Audio the reader did not take in time is dropped (a gap publish.js counts).
           if (controller.desiredSize <= 0) return;
