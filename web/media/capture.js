@@ -3,7 +3,8 @@
 //
 // Where the browser has `MediaStreamTrackProcessor` (Chromium) that is used.
 // Elsewhere (Firefox) a fallback that every WebCodecs browser has:
-// - video: the track plays in a detached, muted <video> element; a timer takes
+// - video: the track plays in a detached, muted <video> element; a timer in a
+//   worker (tick-worker.js: not throttled in background tabs) takes
 //   `new VideoFrame(video)` at the publisher's frame rate (frames the reader has
 //   not taken yet are not queued: at most one waits, newer ones are skipped);
 // - audio: the track feeds an AudioWorklet (capture-worklet.js) through a
@@ -21,6 +22,7 @@
 // The track itself is never stopped here: the app owns it.
 
 const CAPTURE_WORKLET_URL = new URL('./capture-worklet.js', import.meta.url);
+const TICK_WORKER_URL = new URL('./tick-worker.js', import.meta.url);
 
 const has = (name) => typeof globalThis[name] === 'function';
 
@@ -50,16 +52,48 @@ export async function openCapture(track, { fps = 30, channels = 1 } = {}) {
 const nowUs = () => Math.round(performance.now() * 1000);
 const REANCHOR_US = 100_000;
 
+/**
+ * Calls `fn` every `ms`: from tick-worker.js, whose timers keep their pace in
+ * a background tab, else (no Worker) from the page's own timer.
+ */
+function metronome(ms) {
+  let worker = null;
+  let timer = null;
+  return {
+    start(fn) {
+      try {
+        worker = new Worker(TICK_WORKER_URL);
+        worker.onmessage = fn;
+        worker.onerror = () => {
+          // The worker did not load: tick from the page instead.
+          worker?.terminate();
+          worker = null;
+          if (timer === null) timer = setInterval(fn, ms);
+        };
+        worker.postMessage({ ms });
+      } catch {
+        worker = null;
+        timer = setInterval(fn, ms);
+      }
+    },
+    stop() {
+      worker?.terminate();
+      worker = null;
+      clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
 function videoCapture(track, fps) {
   const video = document.createElement('video');
   video.muted = true;
   video.playsInline = true;
   video.autoplay = true;
   video.srcObject = new MediaStream([track]);
-  let timer = null;
+  const ticker = metronome(1000 / Math.max(1, fps));
   const stop = () => {
-    clearInterval(timer);
-    timer = null;
+    ticker.stop();
     video.pause();
     video.srcObject = null;
   };
@@ -68,7 +102,7 @@ function videoCapture(track, fps) {
       start(controller) {
         video.play().catch(() => {}); // autoplay (muted) covers a refused play()
         let lastTime = -1;
-        timer = setInterval(() => {
+        ticker.start(() => {
           if (track.readyState === 'ended') {
             stop();
             controller.close();
@@ -76,7 +110,7 @@ function videoCapture(track, fps) {
           }
           // Nothing to show yet, or the reader has not taken the last frame.
           if (video.readyState < 2 || !video.videoWidth || controller.desiredSize <= 0) return;
-          // The same picture twice (the camera is slower than the timer): skip.
+          // The same picture twice (the element is paused): skip.
           if (video.currentTime === lastTime && lastTime > 0) return;
           lastTime = video.currentTime;
           let frame;
@@ -86,7 +120,7 @@ function videoCapture(track, fps) {
             return; // not decodable this instant; the next tick tries again
           }
           controller.enqueue(frame);
-        }, 1000 / Math.max(1, fps));
+        });
       },
       cancel: stop,
     },
