@@ -199,7 +199,7 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     .await;
     // What it measured (printed, not asserted: speed is not a test's business).
     let pubs = fox
-        .eval("window.podiumLive.stats().published.map(p => ({source: p.source, codec: p.codec, layers: p.layers, size: `${p.width}x${p.height}`, captured: p.framesCaptured ?? p.audioFramesCaptured, encoded: p.framesEncoded ?? p.audioFramesEncoded, sent: p.framesSent ?? p.audioFramesSent, skipped: p.framesSkipped, keyframes: p.keyframes, captureGapMs: p.captureGapMs, bytes: p.bytes}))")
+        .eval("window.podiumLive.stats().published.map(p => ({source: p.source, codec: p.codec, layers: p.layers, size: p.kind === 'video' ? `${p.width}x${p.height}` : undefined, captured: p.framesCaptured ?? p.audioFramesCaptured, encoded: p.framesEncoded ?? p.audioFramesEncoded, sent: p.framesSent ?? p.audioFramesSent, skipped: p.framesSkipped, keyframes: p.keyframes, captureGapMs: p.captureGapMs, bytes: p.bytes}))")
         .await;
     println!("Firefox publishes: {pubs}");
     let subs = |who: u64| {
