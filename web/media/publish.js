@@ -104,6 +104,16 @@ class Publisher {
     if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
   }
 
+  /** Opens the capture (capture.js); stop() during the wait releases it. */
+  async capture(options) {
+    const reader = await openCapture(this.track, options);
+    if (this.stopped) {
+      reader.cancel().catch(() => {});
+      throw new Error('stopped before capture started');
+    }
+    return reader;
+  }
+
   async loop() {
     try {
       while (!this.stopped) {
@@ -151,7 +161,7 @@ export class VideoPublisher extends Publisher {
 
   /** Starts capture and encoding; resolves with the TrackConfig once the first frame is encoded. */
   async start() {
-    this.reader = await openCapture(this.track, { fps: this.settings.maxFps });
+    this.reader = await this.capture({ fps: this.settings.maxFps });
     const first = await withTimeout(this.reader.read(), 10_000, 'the first camera frame');
     if (first.done) throw new Error('the video track ended before its first frame');
     const frame = first.value;
@@ -300,7 +310,7 @@ export class AudioPublisher extends Publisher {
   async start() {
     const settings = this.track.getSettings ? this.track.getSettings() : {};
     const channels = Math.min(2, Math.max(1, this.options.channels || settings.channelCount || 1));
-    this.reader = await openCapture(this.track, { channels });
+    this.reader = await this.capture({ channels });
     try {
       this.encoderConfig = await this.pickConfig(this.reader.sampleRate || settings.sampleRate || 48000, channels);
     } catch (e) {
