@@ -16,6 +16,7 @@ want cc gcc
 if [ "${1:-build}" = test ]; then
   want chromium chromium              # real browser for end-to-end tests
   want chromedriver chromium-driver   # drives it over WebDriver
+  want firefox-esr firefox-esr        # the second browser (publishes without MediaStreamTrackProcessor)
   want file file                      # checks the binary is static
   want python3 python3                # runs the SMTP sink used by the mail tests
   want node nodejs                    # runs the browser media client's unit tests
@@ -38,4 +39,11 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo (Rust) is not installed; install it from https://rustup.rs" >&2
   exit 1
+fi
+
+# geckodriver drives Firefox; Debian does not package it, so it is built from
+# crates.io once into target/geckodriver (the tests look there) and reused.
+if [ "${1:-build}" = test ] && [ ! -x target/geckodriver/bin/geckodriver ] && ! command -v geckodriver >/dev/null 2>&1; then
+  echo "==> Building geckodriver from crates.io into target/geckodriver (once)"
+  cargo install --locked --quiet geckodriver --root target/geckodriver
 fi

@@ -4,12 +4,15 @@
 //   speaker off   #take-stage ("Back on stage")
 //   audience      #request-stage → #request-dialog (#request-camera, #request-mic,
 //                 #send-request), #raise-hand; while waiting #request-status
-//                 (queue position) and #withdraw-request
+//                 (queue position) and #withdraw-request; in a browser that
+//                 cannot send camera and mic (media.js canPublishHere) neither
+//                 is offered: #stage-unsupported says why
 //   hosts         #breakouts (while no rooms are open)
 //   everyone      #leave-room
 // plus the device settings dialog (#devices-dialog: #camera-select, #mic-select).
 
 import { h } from '../dom.js';
+import { canPublishHere } from './media.js';
 import { ic, modal, redrawIf, showError, switchControl } from './util.js';
 
 function ctl({ id, label, iconName, onclick, pressed, off, cls, title, disabled }) {
@@ -98,6 +101,17 @@ export function createControls(room) {
       }
     } else if (me.countdown_ends_at) {
       status = 'Approved — get ready';
+    } else if (room.mediaInfo && !canPublishHere() && !me.request) {
+      // The stage means sending camera and mic; this browser cannot.
+      status = 'You’re in the audience';
+      main.push(
+        h(
+          'p',
+          { class: 'lr-request-status', id: 'stage-unsupported', role: 'status' },
+          ic('info'),
+          h('span', null, 'This browser can’t send your camera and microphone, so it can’t join the stage. Use a recent Firefox, Chrome or Edge to speak.'),
+        ),
+      );
     } else if (me.is_speaker && !me.stage_locked) {
       status = 'You’re off stage';
       main.push(

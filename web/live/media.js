@@ -53,8 +53,14 @@ function deviceProblem(err, device) {
   return { kind: 'failed', device, message: `The ${what} could not start: ${(err && err.message) || err}` };
 }
 
+/** This browser can receive the stage's audio and video (MediaClient.support()). */
 export function mediaSupported() {
-  return typeof window.WebTransport === 'function' && typeof window.VideoEncoder === 'function' && typeof window.AudioEncoder === 'function';
+  return MediaClient.support().receive;
+}
+
+/** This browser can send camera and microphone: the stage is offered only then. */
+export function canPublishHere() {
+  return MediaClient.support().publish;
 }
 
 export class LiveMedia extends EventTarget {
@@ -121,7 +127,7 @@ export class LiveMedia extends EventTarget {
     this.dropClient();
     if (!mediaSupported()) {
       this.status = 'unsupported';
-      this.error = 'This browser cannot send or receive live audio and video (it lacks WebTransport or WebCodecs). Use a recent Chrome or Edge.';
+      this.error = 'This browser cannot send or receive live audio and video (it lacks WebTransport or WebCodecs). Use a recent Firefox, Chrome or Edge.';
       this.changed();
       return;
     }

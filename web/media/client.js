@@ -30,6 +30,7 @@
 import * as W from './wire.js';
 import { ClockSync, wallMs } from './timing.js';
 import { VideoPublisher, AudioPublisher } from './publish.js';
+import { captureMethod } from './capture.js';
 import { VideoReceiver, AudioReceiver } from './receive.js';
 import { AudioOutput } from './audio-out.js';
 import { VideoSender, AudioSender, AUDIO_SEND_ORDER } from './send.js';
@@ -78,17 +79,18 @@ export class MediaClient extends EventTarget {
   /**
    * What this browser can do: {receive, publish, missing: [API names]}.
    * Receiving needs WebTransport, VideoDecoder, AudioDecoder and AudioWorklet;
-   * publishing also VideoEncoder, AudioEncoder and MediaStreamTrackProcessor
-   * (Chromium has them all; Firefox and Safari lack some: show a clear message).
+   * publishing also VideoEncoder, AudioEncoder and a way to capture
+   * (MediaStreamTrackProcessor, or capture.js's fallback from VideoFrame and
+   * AudioData: Firefox). Browsers lacking some get a clear message.
    */
   static support() {
     const has = (name) => typeof globalThis[name] === 'function';
     const receive = ['WebTransport', 'VideoDecoder', 'AudioDecoder', 'AudioWorkletNode'];
-    const publish = ['VideoEncoder', 'AudioEncoder', 'MediaStreamTrackProcessor'];
+    const publish = ['VideoEncoder', 'AudioEncoder', ...(has('MediaStreamTrackProcessor') ? [] : ['VideoFrame', 'AudioData'])];
     const missing = [...receive, ...publish].filter((n) => !has(n));
     return {
       receive: receive.every(has),
-      publish: receive.every(has) && publish.every(has),
+      publish: receive.every(has) && publish.every(has) && captureMethod() !== null,
       missing,
     };
   }

@@ -1,9 +1,11 @@
 // Capture + encode for one published track, transport-agnostic.
 //
-// VideoPublisher: MediaStreamTrackProcessor → VideoEncoder (AV1 L1T3 when
-// `VideoEncoder.isConfigSupported` says so, else VP8 L1T3, else plain VP8),
-// realtime latency mode. AudioPublisher: MediaStreamTrackProcessor →
-// AudioEncoder Opus, 48 kHz, mono or stereo, 20 ms frames.
+// VideoPublisher: capture (capture.js: MediaStreamTrackProcessor, or in
+// Firefox a <video> element sampled at the frame rate) → VideoEncoder (AV1
+// L1T3 when `VideoEncoder.isConfigSupported` says so, else VP8 L1T3, else
+// plain VP8), realtime latency mode. AudioPublisher: capture
+// (MediaStreamTrackProcessor, or an AudioWorklet) → AudioEncoder Opus, mono or
+// stereo, 20 ms frames (subscribers decode at 48 kHz).
 //
 // Each encoded chunk becomes a frame header (PROTOCOL.md §4.1) + payload and is
 // handed to `onFrame(publisher, header, payload)`, which returns true when the
@@ -18,6 +20,7 @@
 // a keyframe so subscribers resume at once. Neither mute nor stop() stops the
 // MediaStreamTrack: the app owns it.
 
+import { openCapture } from './capture.js';
 import { MediaClock } from './timing.js';
 import { MAX_DESCRIPTION, toBase64 } from './wire.js';
 
@@ -101,6 +104,16 @@ class Publisher {
     if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
   }
 
+  /** Opens the capture (capture.js); stop() during the wait releases it. */
+  async capture(options) {
+    const reader = await openCapture(this.track, options);
+    if (this.stopped) {
+      reader.cancel().catch(() => {});
+      throw new Error('stopped before capture started');
+    }
+    return reader;
+  }
+
   async loop() {
     try {
       while (!this.stopped) {
@@ -148,7 +161,7 @@ export class VideoPublisher extends Publisher {
 
   /** Starts capture and encoding; resolves with the TrackConfig once the first frame is encoded. */
   async start() {
-    this.reader = new MediaStreamTrackProcessor({ track: this.track }).readable.getReader();
+    this.reader = await this.capture({ fps: this.settings.maxFps });
     const first = await withTimeout(this.reader.read(), 10_000, 'the first camera frame');
     if (first.done) throw new Error('the video track ended before its first frame');
     const frame = first.value;
@@ -297,9 +310,14 @@ export class AudioPublisher extends Publisher {
   async start() {
     const settings = this.track.getSettings ? this.track.getSettings() : {};
     const channels = Math.min(2, Math.max(1, this.options.channels || settings.channelCount || 1));
-    this.encoderConfig = await this.pickConfig(settings.sampleRate || 48000, channels);
+    this.reader = await this.capture({ channels });
+    try {
+      this.encoderConfig = await this.pickConfig(this.reader.sampleRate || settings.sampleRate || 48000, channels);
+    } catch (e) {
+      this.reader.cancel().catch(() => {});
+      throw e;
+    }
     this.stats.channels = channels;
-    this.reader = new MediaStreamTrackProcessor({ track: this.track }).readable.getReader();
     this.makeEncoder();
     this.loop();
     // Opus decodes at 48 kHz whatever the input rate, so that is what subscribers configure.

@@ -1,5 +1,6 @@
 //! Real headless Chromium (Debian `chromium`) driven over WebDriver by
-//! chromedriver, for end-to-end tests and screenshots.
+//! chromedriver, and real headless Firefox (Debian `firefox-esr`) driven by
+//! geckodriver, for end-to-end tests and screenshots.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -20,7 +21,26 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
 pub struct Browser {
     pub client: Client,
     driver: Child,
-    _profile: tempfile::TempDir,
+    _profile: Option<tempfile::TempDir>,
+}
+
+/// geckodriver: `$GECKODRIVER`, else where `scripts/deps.sh test` installs it
+/// (target/geckodriver/bin), else the PATH.
+fn geckodriver() -> PathBuf {
+    if let Some(p) = std::env::var_os("GECKODRIVER") {
+        return PathBuf::from(p);
+    }
+    let local =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/geckodriver/bin/geckodriver");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from("geckodriver")
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// Where screenshots go: `target/screenshots/` in the workspace.
@@ -36,10 +56,7 @@ impl Browser {
     }
 
     pub async fn launch_sized(width: u32, height: u32) -> Browser {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = free_port();
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::piped())
@@ -88,7 +105,66 @@ impl Browser {
         Browser {
             client,
             driver,
-            _profile: profile,
+            _profile: Some(profile),
+        }
+    }
+
+    /// Headless Firefox ESR with a fake camera and microphone (no prompts,
+    /// autoplay allowed), driven by geckodriver, which makes its own profile.
+    pub async fn launch_firefox(width: u32, height: u32) -> Browser {
+        let port = free_port();
+        let driver = Command::new(geckodriver())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("geckodriver is installed (scripts/deps.sh test installs it)");
+        let caps = json!({
+            "browserName": "firefox",
+            "moz:firefoxOptions": {
+                "binary": "/usr/bin/firefox-esr",
+                "args": ["-headless", format!("--width={width}"), format!("--height={height}")],
+                "prefs": {
+                    "media.navigator.streams.fake": true,
+                    "media.navigator.permission.disabled": true,
+                    "media.autoplay.default": 0,
+                    "media.autoplay.block-webaudio": false,
+                    // No sound card here: a mock audio device runs the audio graph
+                    // (else every AudioContext stays suspended).
+                    "media.cubeb.force_mock_context": true,
+                    "browser.shell.checkDefaultBrowser": false,
+                    "app.update.disabledForTesting": true,
+                    "datareporting.policy.dataSubmissionEnabled": false,
+                    "toolkit.telemetry.reportingpolicy.firstRun": false
+                }
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        // geckodriver listens a moment after it starts.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "geckodriver did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session with headless Firefox");
+        client.set_window_size(width, height).await.ok();
+        Browser {
+            client,
+            driver,
+            _profile: None,
         }
     }
 
