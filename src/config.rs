@@ -392,7 +392,7 @@ impl Config {
         let features = Features {
             members_can_create_sessions: f.members_can_create_sessions.unwrap_or(false),
             premium_required_for_presenting: f.premium_required_for_presenting.unwrap_or(false),
-            premium_required_for_hosting: f.premium_required_for_hosting.unwrap_or(false),
+            premium_required_for_hosting: f.premium_required_for_hosting.unwrap_or(true),
         };
 
         let a = raw.accounts;

@@ -642,7 +642,7 @@ pub async fn detail(
             } else {
                 rules::premium_block(
                     role,
-                    u.is_premium,
+                    u.is_premium || u.is_admin,
                     features.premium_required_for_presenting,
                     features.premium_required_for_hosting,
                 )
@@ -867,7 +867,7 @@ pub async fn register(
     let role = Role::parse(&form.role)?;
     if let Some(e) = rules::premium_block(
         role,
-        user.is_premium,
+        user.is_premium || user.is_admin,
         state.config.features.premium_required_for_presenting,
         state.config.features.premium_required_for_hosting,
     ) {

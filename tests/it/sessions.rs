@@ -575,6 +575,32 @@ async fn premium_roles() {
 }
 
 #[tokio::test]
+async fn by_default_only_premium_members_and_admins_may_host() {
+    // A host moderates the live room: the default must not let any member
+    // who finds a free host place take a session over.
+    let app = TestApp::start_with("# premium_required_for_hosting: the built-in default\n").await;
+    let admin = app.admin().await;
+    let id = published(
+        &admin,
+        json!({"capacity": {"host": 2, "presenter": 1, "interviewer": 0, "guest": 5}}),
+    )
+    .await;
+    let m = app.member("m@example.org", "Mallory").await;
+    let d = detail(&m, id).await;
+    assert_eq!(d["can"]["register"]["host"]["allowed"], false);
+    assert_eq!(d["can"]["register"]["host"]["code"], "premium_required");
+    let got = register(&m, id, "host").await;
+    assert_error(&got, StatusCode::FORBIDDEN, "premium_required");
+    // Nothing was written: the place is still free.
+    let d = detail(&admin, id).await;
+    assert_eq!(d["session"]["open"]["host"], 2);
+    // Presenting and guests stay open to everyone.
+    assert_eq!(register(&m, id, "presenter").await.0, StatusCode::CREATED);
+    // An admin may host without being premium.
+    assert_eq!(register(&admin, id, "host").await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn admin_manages_participants() {
     let sink = SmtpSink::start();
     let app = TestApp::start_with(&sink.config()).await;
