@@ -6,6 +6,7 @@ mod architecture;
 mod browser;
 mod browser_rooms;
 mod cli;
+mod events;
 mod http_basics;
 mod live;
 mod live_rules;
