@@ -562,6 +562,12 @@ async fn one_click_registration_waitlist_schedule_lobby_and_live_company_tab() {
         .post(&format!("/api/sessions/{sid}/live/join"), json!({}))
         .await;
     assert_eq!(s, StatusCode::OK, "{j}");
+    // ... until the session's capacity (1 host + 2 guests) is reached.
+    let (s, j) = p3
+        .post(&format!("/api/sessions/{sid}/live/join"), json!({}))
+        .await;
+    assert_ne!(s, StatusCode::OK);
+    assert_eq!(j["error"]["code"], "room_full", "{j}");
     let (s, lobby) = p2.get(&format!("/api/events/{id}/lobby")).await;
     assert_eq!(s, StatusCode::OK, "{lobby}");
     let live_now = lobby["live"].as_array().unwrap();
