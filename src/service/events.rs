@@ -1012,11 +1012,11 @@ pub async fn book(
         }
     }
     let speakers = speakers_unique;
-    if speakers.is_empty() || speakers.len() > 5 {
+    if speakers.is_empty() || speakers.len() > 4 {
         return Err(DomainError::field(
             "invalid_speakers",
             "speakers",
-            "A session has 1 to 5 of the company's speakers as hosts.",
+            "A session has 1 to 4 of the company's speakers as hosts (seed 003: at most four on screen).",
         )
         .into());
     }
