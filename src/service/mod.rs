@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod backup;
+pub mod events;
 pub mod live;
 pub mod sessions;
 

@@ -19,9 +19,9 @@ use redb::{
 };
 
 use super::{
-    AUTH_SESSIONS, LIVE_CHAT, LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX, ROSTERS,
-    Result, SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS, USER_SESSIONS, USERS,
-    WAITLISTED, read_u64,
+    AUTH_SESSIONS, COMPANIES, COMPANY_LOGOS, EVENT_COMPANIES, EVENT_SESSIONS, EVENTS, LIVE_CHAT,
+    LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX, ROSTERS, Result, SCHEMA_VERSION,
+    SESSIONS, Store, StoreError, USER_EMAILS, USER_SESSIONS, USERS, WAITLISTED, read_u64,
 };
 
 /// Calls `$f!(table)` for every table the store has ever had. A table that
@@ -42,6 +42,11 @@ macro_rules! every_table {
         $each!(LIVE_CHAT);
         $each!(LIVE_QUESTIONS);
         $each!(LIVE_REMOVED);
+        $each!(EVENTS);
+        $each!(COMPANIES);
+        $each!(EVENT_COMPANIES);
+        $each!(COMPANY_LOGOS);
+        $each!(EVENT_SESSIONS);
     }};
 }
 

@@ -8,6 +8,7 @@ mod browser;
 mod browser_firefox;
 mod browser_rooms;
 mod cli;
+mod events;
 mod http_basics;
 mod live;
 mod live_rules;
