@@ -1,7 +1,9 @@
-//! Prints what one change in a live room costs the event streams: the bytes
-//! of the `state` event each person's stream gets (as `service::live` builds
-//! it after the first one: the chat history left out), and the total over
-//! everyone, for 50 and 200 people with 60 questions and a full chat.
+//! Prints what one change in a live room costs the event streams, for 50
+//! and 200 people with 60 questions and a full chat: the bytes of the whole
+//! `state` event (the first one a stream gets; a later one without the chat
+//! history, as sent before patches), and the `patch` event a stream gets
+//! now when someone asks a question (`http::patch`), per stream and over
+//! everyone.
 //!
 //! `cargo run --release --example live_event_bytes`
 
@@ -13,7 +15,7 @@ use podium::domain::sessions::{Role, new_draft};
 
 fn main() {
     println!(
-        "people  questions  state bytes/stream (first / later)  bytes per change, all streams"
+        "people  questions  state bytes/stream (first / later)  whole states, all streams  question patch/stream  patches, all streams"
     );
     for people in [50u64, 200] {
         let now: Timestamp = "2026-12-01T17:00:00Z".parse().expect("a time");
@@ -57,6 +59,39 @@ fn main() {
         }
         let seen = HashMap::new();
         let (mut first, mut later) = (0usize, 0usize);
+        let view_for = |room: &LiveRoom, id: u64| {
+            let viewer = Viewer {
+                user_id: id,
+                name: format!("Participant number {id}"),
+                registered: Some(if id == 1 { Role::Host } else { Role::Guest }),
+                is_host: id == 1,
+            };
+            let mut v = serde_json::to_value(LiveView::build(
+                Some(room),
+                &session,
+                Vec::new(),
+                &viewer,
+                now,
+                &settings,
+                &seen,
+            ))
+            .expect("serializes");
+            v["chat"] = serde_json::Value::Null;
+            v
+        };
+        let before: Vec<_> = (1..=people).map(|id| view_for(&room, id)).collect();
+        room.ask(
+            people,
+            "One more question, asked while everyone watches?",
+            now,
+        )
+        .expect("asks");
+        let mut patches = 0usize;
+        for (i, old) in before.iter().enumerate() {
+            let new = view_for(&room, i as u64 + 1);
+            let p = podium::http::patch::diff(old, &new).expect("a change");
+            patches += serde_json::to_vec(&p).expect("serializes").len();
+        }
         for id in 1..=people {
             let viewer = Viewer {
                 user_id: id,
@@ -78,11 +113,13 @@ fn main() {
             later += serde_json::to_vec(&view).expect("serializes").len();
         }
         println!(
-            "{people:>6}  {:>9}  {:>14} / {:<14}  {:>10}",
+            "{people:>6}  {:>9}  {:>14} / {:<14}  {:>24}  {:>21}  {:>20}",
             60,
             first / people as usize,
             later / people as usize,
-            later
+            later,
+            patches / people as usize,
+            patches
         );
     }
 }

@@ -278,6 +278,25 @@ pub async fn action(
     ))
 }
 
+/// The first state goes out whole (`state`); later ones as what changed
+/// since (`patch`, see `http::patch`), or nothing when nothing did. A state
+/// without chat history (`chat: null`) leaves the chat as it was: new
+/// messages come as `chat` events.
+fn state_or_patch(last: &mut Option<Value>, view: &impl serde::Serialize) -> Option<Bytes> {
+    let mut value = serde_json::to_value(view).expect("views serialize");
+    let Some(prev) = last.as_ref() else {
+        let chunk = sse("state", &value);
+        *last = Some(value);
+        return Some(chunk);
+    };
+    if value["chat"].is_null() {
+        value["chat"] = prev["chat"].clone();
+    }
+    let chunk = super::patch::diff(prev, &value).map(|p| sse("patch", &p));
+    *last = Some(value);
+    chunk
+}
+
 fn sse(event: &str, data: &impl serde::Serialize) -> Bytes {
     let data = serde_json::to_string(data).expect("views serialize");
     Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
@@ -293,6 +312,8 @@ pub async fn events(
     let mut out = svc::events(state, c).await?;
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
+        // The state this stream last described, for the next patch.
+        let mut last: Option<Value> = None;
         loop {
             let o = tokio::select! {
                 o = out.recv() => match o {
@@ -303,7 +324,10 @@ pub async fn events(
                 () = tx.closed() => break,
             };
             let chunk = match o {
-                Outgoing::State(v) => sse("state", &v),
+                Outgoing::State(v) => match state_or_patch(&mut last, &v) {
+                    Some(chunk) => chunk,
+                    None => continue,
+                },
                 Outgoing::Chat(m) => sse("chat", &m),
                 Outgoing::Mute => sse("mute", &json!({})),
                 Outgoing::Notice(message) => sse("notice", &json!({"message": message})),

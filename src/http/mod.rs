@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod events;
 mod live;
+pub mod patch;
 mod response;
 mod routes;
 mod sessions;

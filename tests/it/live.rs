@@ -446,6 +446,103 @@ async fn event_stream_delivers_changes_and_is_presence() {
 }
 
 #[tokio::test]
+async fn event_stream_patches_rebuild_the_state_and_stay_small() {
+    let app = TestApp::start_with(FAST).await;
+    let (id, _admin, host, _pres, g1, g2) =
+        session_with_people(&app, Timestamp::now() + SignedDuration::from_mins(5)).await;
+    let base = format!("/api/sessions/{id}/live");
+    host.post(&format!("{base}/start"), json!({})).await;
+    for who in [&host, &g1, &g2] {
+        who.post(&format!("{base}/join"), json!({})).await;
+    }
+    let mut stream = g1
+        .http
+        .get(format!("{}{base}/events", app.url))
+        .send()
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    // The next `state` or `patch` event: (its name, its data, its size).
+    let mut next = async || -> (String, Value, usize) {
+        loop {
+            if let Some(i) = buf.find("\n\n") {
+                let block: String = buf.drain(..i + 2).collect();
+                let ev = block
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event: "))
+                    .unwrap_or("");
+                if ev == "state" || ev == "patch" {
+                    let data = block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .unwrap();
+                    return (
+                        ev.to_owned(),
+                        serde_json::from_str(data).unwrap(),
+                        data.len(),
+                    );
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+                .await
+                .expect("event in time")
+                .unwrap()
+                .unwrap();
+            buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    let (ev, mut state, whole) = next().await;
+    assert_eq!(ev, "state", "the first event is the whole state");
+    // Changes of every kind: a question, a vote, a stage request, chat.
+    let (_, q) = g2
+        .post(
+            &format!("{base}/questions"),
+            json!({"text": "What about patches?"}),
+        )
+        .await;
+    let qid = q["questions"]["open"][0]["id"].clone();
+    let (s, v) = host
+        .post(&format!("{base}/questions/{qid}/vote"), json!({"up": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = g2
+        .post(
+            &format!("{base}/stage/request"),
+            json!({"kind": "stage", "camera": true, "mic": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    host.post(&format!("{base}/chat"), json!({"text": "Hi"}))
+        .await;
+    let comparable = |v: &Value| {
+        let mut v = v.clone();
+        v["now"] = Value::Null;
+        v["chat"] = Value::Null;
+        v
+    };
+    let want = async || comparable(&g1.get(&base).await.1);
+    let mut patches = 0;
+    let mut largest = 0;
+    loop {
+        let (ev, data, size) = next().await;
+        assert_eq!(ev, "patch", "later states are patches: {data}");
+        podium::http::patch::apply(&mut state, &data);
+        patches += 1;
+        largest = largest.max(size);
+        if comparable(&state) == want().await {
+            break;
+        }
+        assert!(patches < 50, "the patches never rebuilt the state");
+    }
+    assert!(
+        largest < whole,
+        "a patch ({largest} B) is smaller than the state ({whole} B)"
+    );
+    assert_eq!(state["questions"]["open"][0]["text"], "What about patches?");
+}
+
+#[tokio::test]
 async fn breakouts_and_bad_input() {
     let app = TestApp::start_with(FAST).await;
     let (id, _admin, host, pres, g1, g2) =

@@ -26,6 +26,7 @@
 // #end-session, #agenda-chip, #reconnecting-banner, #media-notice,
 // #camera-blocked (#retry-media), #enable-sound, #room-message.
 
+import { applyPatch, touches } from './patch.js';
 import { h, replace } from '../dom.js';
 import { confirmDialog, sessionPath } from '../sessions-ui.js';
 import { LiveMedia } from './media.js';
@@ -619,6 +620,9 @@ class Room {
     es.addEventListener('open', mine(() => {
       this.recoverDelay = 2000;
     }));
+    // The first event is the whole state; later ones are patches of the
+    // state the server last described (web/live/patch.js).
+    let described = null;
     es.addEventListener('state', mine((event) => {
       let live;
       try {
@@ -626,11 +630,25 @@ class Room {
       } catch {
         return;
       }
+      described = live;
       if (this.esDown) {
         this.esDown = false;
         this.updateBanners();
       }
       this.apply(live);
+    }));
+    es.addEventListener('patch', mine((event) => {
+      let patch;
+      try {
+        patch = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (!described) return;
+      described = applyPatch(described, patch);
+      // Chat history only when it changed (a new room); otherwise new
+      // messages arrive as `chat` events and the list must not be reset.
+      this.apply(touches(patch, 'chat') ? described : { ...described, chat: null });
     }));
     es.addEventListener('chat', mine((event) => {
       try {
