@@ -38,6 +38,7 @@ import {
   youBadge,
   zoneAbbreviation,
 } from '../sessions-ui.js';
+import { eventPath, eventTag } from '../events-ui.js';
 
 const ROLE_BLURBS = {
   host: 'Opens the session, moderates and wraps up.',
@@ -162,6 +163,7 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
         : null,
     ),
     h('h1', { class: 'page-title session-title', id: 'session-title' }, session.title),
+    eventTag(session, { cls: 'event-tag event-tag-lg' }),
     whenBlock(session, { cls: 'when when-lg' }),
     facts(session),
     session.status === 'cancelled'
@@ -204,7 +206,9 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
     h(
       'div',
       { class: 'container session-page', dataset: { sessionId: session.id } },
-      h('a', { href: '/', class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), 'All sessions'),
+      session.event
+        ? h('a', { href: eventPath(session.event.id), class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), session.event.name)
+        : h('a', { href: '/', class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), 'All sessions'),
       h(
         'div',
         { class: 'session-layout' },
@@ -556,7 +560,9 @@ function registrationPanel(page, user, flash) {
   if (!user) return signedOutPanel(page, errorEl, statusEl, flash);
   if (reg) return registeredPanel(page, reg, errorEl, statusEl, flash);
   if (waitlist) return waitlistPanel(page, waitlist, errorEl, statusEl, flash);
-  if (acceptsRegistrations(session)) return registerForm(page, user, errorEl, statusEl, flash);
+  if (acceptsRegistrations(session)) {
+    return session.event ? oneClickPanel(page, errorEl, statusEl, flash) : registerForm(page, user, errorEl, statusEl, flash);
+  }
 
   const why = {
     closed: 'Registration for this session is closed.',
@@ -826,6 +832,37 @@ function roleChooser(page) {
     setError,
     clearError,
   };
+}
+
+/** Event sessions: one click registers as a participant (no role, no form). */
+function oneClickPanel(page, errorEl, statusEl, flash) {
+  const { session } = page.data;
+  const open = freeOf(session, 'guest');
+  const button = h('button', { type: 'button', class: 'btn btn-primary btn-block', id: 'register-one-click' }, open > 0 ? 'Register' : 'Join the waitlist');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    showFormError(errorEl, '');
+    try {
+      const res = await api.post(apiSessionPath(session.id, '/registrations'), {});
+      const message =
+        res && res.waitlisted
+          ? `You’re on the waitlist (position ${res.position}). We’ll email you when a spot opens.`
+          : 'You’re registered. We’ve emailed you the details and a calendar invite.';
+      statusEl.textContent = message;
+      await reload(page, { flash: message, errorEl });
+    } catch (err) {
+      showFormError(errorEl, err.message);
+      button.disabled = false;
+    }
+  });
+  return panelShell(
+    'Register',
+    errorEl,
+    statusEl,
+    flash,
+    h('p', { class: 'muted' }, open > 0 ? `${open} of ${capacityOf(session, 'guest')} spots open.` : 'Every spot is taken; you can join the waitlist.'),
+    button,
+  );
 }
 
 function registerForm(page, user, errorEl, statusEl, flash) {
