@@ -4,6 +4,7 @@
 mod accounts;
 mod architecture;
 mod browser;
+mod browser_events;
 mod browser_rooms;
 mod cli;
 mod http_basics;
