@@ -464,7 +464,7 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
         Duration::from_secs(25),
         b.wait_js(
             "!!document.querySelector('.lobby-thumb:not(.is-empty)')",
-            25,
+            120,
             |v| v == true,
         ),
     )

@@ -26,7 +26,7 @@ function card(event) {
         { class: 'event-card-body' },
         h('div', { class: 'badges' }, event.status !== 'published' ? eventStatusBadge(event.status) : null),
         h('h2', { class: 'event-card-title' }, event.name),
-        h('p', { class: 'event-card-when' }, eventDates(event), event.time_zone ? ` · ${event.time_zone}` : ''),
+        event.time_zone ? h('p', { class: 'event-card-when' }, icon(ICONS.globe, 'icon icon-xs'), `Times in ${event.time_zone}`) : null,
         event.description ? h('p', { class: 'event-card-desc' }, event.description) : null,
       ),
       h(
