@@ -305,7 +305,7 @@ mod tests {
         for raw in bad {
             let e = normalize_email(raw).expect_err(raw);
             assert_eq!(e.code, "invalid_email");
-            assert_eq!(e.field, Some("email"));
+            assert_eq!(e.field.as_deref(), Some("email"));
         }
         let long = format!("{}@example.org", "a".repeat(250));
         assert!(normalize_email(&long).is_err());

@@ -1,10 +1,13 @@
 //! Pure rules: no IO, no tokio, no redb, no clock reads. Callers pass `now`.
 
 pub mod accounts;
+pub mod events;
 pub mod live;
 pub mod ratelimit;
 pub mod roster;
 pub mod sessions;
+
+use std::borrow::Cow;
 
 /// Explicit bidirectional embeddings, overrides and isolates (U+202A-U+202E,
 /// U+2066-U+2069). One-line texts others see (names, titles) may not carry
@@ -30,6 +33,10 @@ pub enum ErrorKind {
     Conflict,
     /// Too many attempts; try again later (429).
     TooMany,
+    /// An upload is larger than allowed (413).
+    TooLarge,
+    /// An upload is not of a type accepted here (415).
+    UnsupportedType,
 }
 
 /// A rule was broken: a kind, a stable machine-readable code, a human message
@@ -40,7 +47,7 @@ pub struct DomainError {
     pub kind: ErrorKind,
     pub code: &'static str,
     pub message: String,
-    pub field: Option<&'static str>,
+    pub field: Option<Cow<'static, str>>,
     /// For a limit: when trying again can succeed (HTTP `Retry-After`).
     pub retry_after_secs: Option<u64>,
 }
@@ -57,12 +64,16 @@ impl DomainError {
     }
 
     /// A bad value of one input field.
-    pub fn field(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
+    pub fn field(
+        code: &'static str,
+        field: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind: ErrorKind::Invalid,
             code,
             message: message.into(),
-            field: Some(field),
+            field: Some(field.into()),
             retry_after_secs: None,
         }
     }
@@ -76,8 +87,8 @@ impl DomainError {
     }
 
     /// Marks the error as about one input field.
-    pub fn on(mut self, field: &'static str) -> Self {
-        self.field = Some(field);
+    pub fn on(mut self, field: impl Into<Cow<'static, str>>) -> Self {
+        self.field = Some(field.into());
         self
     }
 }

@@ -166,6 +166,9 @@ pub struct Session {
     pub updated_at: Timestamp,
     /// Bumped on every change people are told about (the ICS SEQUENCE).
     pub sequence: u32,
+    /// Set for a session of a career-fair event (`None` for community ones).
+    #[serde(default)]
+    pub event: Option<super::events::EventLink>,
 }
 
 /// Start times are accepted from 2000-01-01 up to (not including)
@@ -192,6 +195,15 @@ impl Session {
         self.ends_at()
             .saturating_add(COMPLETION_GRACE)
             .expect("a SignedDuration always saturates")
+    }
+
+    /// How long before its start hosts may start the live room: the event's
+    /// start lead for an event session, else the server-wide `default`. The
+    /// one owner of this number (session view, live room gate, live view).
+    pub fn start_lead(&self, default: SignedDuration) -> SignedDuration {
+        self.event.as_ref().map_or(default, |e| {
+            SignedDuration::from_mins(i64::from(e.start_lead_minutes))
+        })
     }
 
     /// The one status function: everything people see follows from the
@@ -502,6 +514,7 @@ pub fn new_draft(created_by: u64, time_zone: &str, now: Timestamp) -> Session {
         created_at: now,
         updated_at: now,
         sequence: 0,
+        event: None,
     }
 }
 
@@ -803,7 +816,10 @@ mod tests {
                 Ok(()) => assert!(ok, "{t} accepted"),
                 Err(e) => {
                     assert!(!ok, "{t} refused: {e}");
-                    assert_eq!((e.code, e.field), ("invalid_time", Some("starts_at")));
+                    assert_eq!(
+                        (e.code, e.field.as_deref()),
+                        ("invalid_time", Some("starts_at"))
+                    );
                 }
             }
         }

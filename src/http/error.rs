@@ -13,7 +13,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub field: Option<&'static str>,
+    pub field: Option<std::borrow::Cow<'static, str>>,
     pub retry_after_secs: Option<u64>,
 }
 
@@ -30,7 +30,7 @@ impl ApiError {
 
     /// Marks the error as about one input field.
     pub fn on(mut self, field: &'static str) -> Self {
-        self.field = Some(field);
+        self.field = Some(field.into());
         self
     }
 
@@ -91,6 +91,8 @@ impl From<DomainError> for ApiError {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         };
         Self {
             status,

@@ -61,6 +61,28 @@ pub async fn leave(
 }
 
 /// `GET /live/thumbnail[?user=ID]`: a small JPEG of someone's camera.
+/// The lobby's picture of a live session's main stage.
+pub async fn preview(
+    state: &Arc<AppState>,
+    id: u64,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let user = require_user(state, req.headers()).await?;
+    let jpeg = svc::preview(state, id, user).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_preview",
+            "There is no picture of this session's stage yet.",
+        )
+    })?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(hyper::header::CONTENT_TYPE, "image/jpeg")
+        .header(hyper::header::CACHE_CONTROL, "private, max-age=5")
+        .body(super::response::full(jpeg))
+        .map_err(|_| ApiError::internal())
+}
+
 pub async fn thumbnail(
     state: &Arc<AppState>,
     id: u64,
@@ -239,7 +261,7 @@ fn command_error(name: Option<&str>, e: &serde_json::Error) -> ApiError {
         "invalid_json",
         format!("The request is not valid: {msg}."),
     );
-    err.field = field;
+    err.field = field.map(Into::into);
     err
 }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod assets;
 mod auth;
 mod error;
+mod events;
 mod live;
 mod response;
 mod routes;
@@ -100,10 +101,13 @@ async fn handle(state: &Arc<AppState>, peer: SocketAddr, req: Request<Incoming>)
         *resp.body_mut() = Default::default();
     }
     let h = resp.headers_mut();
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_str(&state.csp).expect("CSP is ASCII"),
-    );
+    // A response with its own policy (an uploaded image: `sandbox`) keeps it.
+    if !h.contains_key("content-security-policy") {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_str(&state.csp).expect("CSP is ASCII"),
+        );
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -144,6 +148,21 @@ fn page(path: &str) -> Option<Page> {
         ["admin"] => Page::Admin,
         ["admin", "sessions", "new"] => Page::Organiser,
         ["admin", "sessions", id] if id.parse::<u64>().is_ok() => Page::Organiser,
+        ["events"] => Page::SignedIn,
+        ["events", id] if id.parse::<u64>().is_ok() => Page::SignedIn,
+        ["events", id, "companies", cid]
+            if id.parse::<u64>().is_ok() && cid.parse::<u64>().is_ok() =>
+        {
+            Page::SignedIn
+        }
+        ["events", id, "companies", cid, "book" | "edit"]
+            if id.parse::<u64>().is_ok() && cid.parse::<u64>().is_ok() =>
+        {
+            Page::SignedIn
+        }
+        // Organizers may be members the admin named: the page asks the API.
+        ["admin", "events", "new"] => Page::Admin,
+        ["admin", "events", id] if id.parse::<u64>().is_ok() => Page::SignedIn,
         _ => return None,
     })
 }

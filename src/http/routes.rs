@@ -14,7 +14,7 @@ use hyper::{Method, Request};
 
 use super::error::ApiError;
 use super::response::Resp;
-use super::{accounts, live, sessions};
+use super::{accounts, events, live, sessions};
 use crate::service::AppState;
 
 /// What a handler gets: the request, the numbers in its path, the client's
@@ -111,6 +111,75 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::PUT, "sessions/{n}/presenters/order", |s, c| {
         Box::pin(sessions::reorder(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/live/preview", |s, c| {
+        Box::pin(live::preview(s, c.n[0], c.req))
+    }),
+    (Method::GET, "events", |s, c| {
+        Box::pin(events::list(s, c.req))
+    }),
+    (Method::POST, "events", |s, c| {
+        Box::pin(events::create(s, c.req))
+    }),
+    (Method::GET, "events/{n}", |s, c| {
+        Box::pin(events::get(s, c.n[0], c.req))
+    }),
+    (Method::PATCH, "events/{n}", |s, c| {
+        Box::pin(events::update(s, c.n[0], c.req))
+    }),
+    (Method::POST, "events/{n}/publish", |s, c| {
+        Box::pin(events::publish(s, c.n[0], c.req))
+    }),
+    (Method::POST, "events/{n}/end", |s, c| {
+        Box::pin(events::end(s, c.n[0], c.req))
+    }),
+    (Method::PUT, "events/{n}/organizers", |s, c| {
+        Box::pin(events::organizers(s, c.n[0], c.req))
+    }),
+    (Method::PUT, "events/{n}/windows", |s, c| {
+        Box::pin(events::windows(s, c.n[0], c.req))
+    }),
+    (Method::GET, "events/{n}/program", |s, c| {
+        Box::pin(events::program(s, c.n[0], c.req))
+    }),
+    (Method::GET, "events/{n}/lobby", |s, c| {
+        Box::pin(events::lobby(s, c.n[0], c.req))
+    }),
+    (Method::POST, "events/{n}/companies", |s, c| {
+        Box::pin(events::create_company(s, c.n[0], c.req))
+    }),
+    (Method::GET, "companies/{n}", |s, c| {
+        Box::pin(events::company(s, c.n[0], c.req))
+    }),
+    (Method::PATCH, "companies/{n}", |s, c| {
+        Box::pin(events::update_company(s, c.n[0], c.req))
+    }),
+    (Method::DELETE, "companies/{n}", |s, c| {
+        Box::pin(events::delete_company(s, c.n[0], c.req))
+    }),
+    (Method::PUT, "companies/{n}/speakers", |s, c| {
+        Box::pin(events::speakers(s, c.n[0], c.req))
+    }),
+    (Method::PUT, "companies/{n}/faqs", |s, c| {
+        Box::pin(events::faqs(s, c.n[0], c.req))
+    }),
+    (Method::PUT, "companies/{n}/jobs", |s, c| {
+        Box::pin(events::jobs(s, c.n[0], c.req))
+    }),
+    (Method::GET, "companies/{n}/logo", |s, c| {
+        Box::pin(events::get_logo(s, c.n[0], c.req))
+    }),
+    (Method::PUT, "companies/{n}/logo", |s, c| {
+        Box::pin(events::put_logo(s, c.n[0], c.req))
+    }),
+    (Method::DELETE, "companies/{n}/logo", |s, c| {
+        Box::pin(events::delete_logo(s, c.n[0], c.req))
+    }),
+    (Method::GET, "companies/{n}/slots", |s, c| {
+        Box::pin(events::slots(s, c.n[0], c.req))
+    }),
+    (Method::POST, "companies/{n}/sessions", |s, c| {
+        Box::pin(events::book(s, c.n[0], c.req))
     }),
     (Method::GET, "sessions/{n}/live", |s, c| {
         Box::pin(live::get(s, c.n[0], c.req))

@@ -140,8 +140,12 @@ impl LiveHub {
             return Ok(s);
         }
         let now = self.deps.clock.now();
-        crate::domain::live::check_start(session, now, self.deps.settings.start_lead)
-            .map_err(|e| StoreError::Rule(e.into()))?;
+        crate::domain::live::check_start(
+            session,
+            now,
+            session.start_lead(self.deps.settings.start_lead),
+        )
+        .map_err(|e| StoreError::Rule(e.into()))?;
         let id = session.id;
         self.deps
             .store

@@ -150,20 +150,34 @@ pub fn compose(
     };
     let when = when(session);
     let loc = location(ctx, session);
+    // An event session names its event and host company.
+    let host = session
+        .event
+        .as_ref()
+        .map(|e| format!("{} at {}", e.company_name, e.event_name));
+    let host_text = host
+        .as_ref()
+        .map_or_else(String::new, |h| format!("Hosted by: {h}\n"));
+    let host_html = host.as_ref().map_or_else(String::new, |h| {
+        format!(
+            "<tr><td style=\"padding:2px 12px 2px 0;color:#555\">Hosted by</td><td>{}</td></tr>",
+            esc(h)
+        )
+    });
     let footer = if ctx.physical_address.is_empty() {
         format!("{} · sent by Podium", ctx.community)
     } else {
         format!("{} · {}", ctx.community, ctx.physical_address)
     };
     let text = format!(
-        "Hello {name},\n\n{lead}\n\nSession: {title}\nWhen: {when}\nWhere: {loc}\nDetails: {link}\n\n-- \n{footer}\nYou receive this because of your registration on {base}.\n",
+        "Hello {name},\n\n{lead}\n\nSession: {title}\n{host_text}When: {when}\nWhere: {loc}\nDetails: {link}\n\n-- \n{footer}\nYou receive this because of your registration on {base}.\n",
         name = user.name,
         base = ctx.base_url,
     );
     let html = format!(
         "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#1c1b29;line-height:1.5\">\
 <p>Hello {name},</p><p>{lead}</p>\
-<table style=\"border-collapse:collapse\"><tr><td style=\"padding:2px 12px 2px 0;color:#555\">Session</td><td><strong>{title}</strong></td></tr>\
+<table style=\"border-collapse:collapse\"><tr><td style=\"padding:2px 12px 2px 0;color:#555\">Session</td><td><strong>{title}</strong></td></tr>{host_html}\
 <tr><td style=\"padding:2px 12px 2px 0;color:#555\">When</td><td>{when}</td></tr>\
 <tr><td style=\"padding:2px 12px 2px 0;color:#555\">Where</td><td>{loc}</td></tr></table>\
 <p><a href=\"{link}\" style=\"color:#4338ca\">Open the session page</a></p>\
@@ -184,7 +198,7 @@ pub fn compose(
             sequence,
             cancel,
             summary: title,
-            description: &format!("{}\n\n{link}", session.description),
+            description: &format!("{}{}\n\n{link}", host_text, session.description),
             location: &loc,
             url: &link,
             starts_at: session.starts_at,

@@ -25,6 +25,8 @@ pub struct LiveCtx {
     pub session: Session,
     pub agenda: Vec<AgendaItem>,
     pub viewer: Viewer,
+    /// The host company of an event session (the Company tab).
+    pub company: Option<crate::domain::events::LiveCompany>,
 }
 
 impl LiveCtx {
@@ -47,6 +49,10 @@ pub async fn context(state: &AppState, id: u64, user: User) -> Result<LiveCtx, S
     if session.phase == Phase::Draft && !user.is_admin {
         return Err(StoreError::NotFound);
     }
+    if !super::events::sees_session(state, Some(&user), &session).await {
+        return Err(StoreError::NotFound);
+    }
+    let company = super::events::live_company(state, &session).await?;
     let registered = roster.active(user.id).map(|r| r.role);
     let presenters = presenter_slots(state, &roster).await?;
     let agenda = run_of_show(&session, &presenters);
@@ -61,6 +67,7 @@ pub async fn context(state: &AppState, id: u64, user: User) -> Result<LiveCtx, S
         session,
         agenda,
         viewer,
+        company,
     })
 }
 
@@ -82,7 +89,9 @@ async fn running(state: &AppState, c: &LiveCtx) -> Result<Arc<LiveSession>, Stor
 }
 
 fn view_of(live: &LiveSession, c: &LiveCtx) -> LiveView {
-    live.view(&c.session, c.agenda.clone(), &c.viewer)
+    let mut v = live.view(&c.session, c.agenda.clone(), &c.viewer);
+    v.company.clone_from(&c.company);
+    v
 }
 
 /// `GET /live`.
@@ -90,9 +99,13 @@ pub async fn view(state: &AppState, c: &LiveCtx) -> Result<LiveView, StoreError>
     match state.live.get(&c.session, &c.agenda).await? {
         Some(live) if live.with_room(|r| r.is_removed(c.user.id)) => Err(rule(LiveError::Removed)),
         Some(live) => Ok(view_of(&live, c)),
-        None => Ok(state
-            .live
-            .idle_view(&c.session, c.agenda.clone(), &c.viewer)),
+        None => {
+            let mut v = state
+                .live
+                .idle_view(&c.session, c.agenda.clone(), &c.viewer);
+            v.company.clone_from(&c.company);
+            Ok(v)
+        }
     }
 }
 
@@ -240,6 +253,17 @@ pub async fn thumbnail(
             .sfu
             .participant_thumbnail(SessionId(c.session.id), ParticipantId(u))
     }))
+}
+
+/// The lobby's picture of a session's main stage: for any signed-in member
+/// who may see the session; `None` while the room is not running or no
+/// picture exists yet.
+pub async fn preview(state: &AppState, id: u64, user: User) -> Result<Option<Vec<u8>>, StoreError> {
+    let c = context(state, id, user).await?;
+    if c.session.live_ended_at.is_some() || state.live.running(id).is_none() {
+        return Ok(None);
+    }
+    thumbnail(state, &c, None).await
 }
 
 /// What an event stream sends.

@@ -4,6 +4,7 @@
 //! `live` and `mail` are driven from here and never reach back.
 
 pub mod accounts;
+pub mod events;
 pub mod live;
 pub mod sessions;
 

@@ -39,6 +39,8 @@ pub struct SessionForm {
     #[serde(default, deserialize_with = "some")]
     pub meeting_password: Option<Option<String>>,
     pub capacity: Option<CapacityForm>,
+    /// Event sessions only: workshop, presentation or coffee_chat.
+    pub format: Option<String>,
 }
 
 /// Distinguishes "absent" (None) from "null" (Some(None)).
@@ -49,14 +51,16 @@ fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityForm {
-    pub host: u32,
-    pub presenter: u32,
-    pub interviewer: u32,
-    pub guest: u32,
+    /// A role left out keeps its current number (an event session sends
+    /// only `guest`).
+    pub host: Option<u32>,
+    pub presenter: Option<u32>,
+    pub interviewer: Option<u32>,
+    pub guest: Option<u32>,
 }
 
 impl SessionForm {
-    fn into_input(self) -> rules::SessionInput {
+    fn into_input(self, current: PerRole) -> rules::SessionInput {
         rules::SessionInput {
             title: self.title,
             description: self.description,
@@ -68,10 +72,10 @@ impl SessionForm {
             meeting_url: self.meeting_url,
             meeting_password: self.meeting_password,
             capacity: self.capacity.map(|c| PerRole {
-                host: c.host,
-                presenter: c.presenter,
-                interviewer: c.interviewer,
-                guest: c.guest,
+                host: c.host.unwrap_or(current.host),
+                presenter: c.presenter.unwrap_or(current.presenter),
+                interviewer: c.interviewer.unwrap_or(current.interviewer),
+                guest: c.guest.unwrap_or(current.guest),
             }),
         }
     }
@@ -81,7 +85,9 @@ impl SessionForm {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterForm {
-    pub role: String,
+    /// Required for community sessions; event sessions take `guest` only
+    /// (absent: guest, the one-click registration).
+    pub role: Option<String>,
     /// The name shown to others; defaults to the profile name and updates it.
     pub name: Option<String>,
     pub talk_title: Option<String>,
@@ -150,12 +156,30 @@ pub struct SessionView {
     pub live_ended_at: Option<Timestamp>,
     /// The live room is running now (started, not ended, session in progress).
     pub live_now: bool,
+    /// The event and company of an event session; `None` for community ones.
+    pub event: Option<SessionEvent>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
+/// The `event` block of an event session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionEvent {
+    pub id: u64,
+    pub name: String,
+    pub company: SessionCompany,
+    pub format: crate::domain::events::Format,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionCompany {
+    pub id: u64,
+    pub name: String,
+    pub logo_url: Option<String>,
+}
+
 impl SessionView {
-    fn new(s: &Session, r: &Roster, now: Timestamp, show_meeting: bool) -> Self {
+    pub(super) fn new(s: &Session, r: &Roster, now: Timestamp, show_meeting: bool) -> Self {
         let taken = r.taken(now);
         let filled = r.filled();
         let mut open = PerRole::default();
@@ -194,6 +218,16 @@ impl SessionView {
             live_now: s.live_started_at.is_some()
                 && s.live_ended_at.is_none()
                 && status == Status::InProgress,
+            event: s.event.as_ref().map(|e| SessionEvent {
+                id: e.event_id,
+                name: e.event_name.clone(),
+                company: SessionCompany {
+                    id: e.company_id,
+                    name: e.company_name.clone(),
+                    logo_url: e.company_logo_url.clone(),
+                },
+                format: e.format,
+            }),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -305,7 +339,7 @@ fn live_entry(
     let reg = r.active(user.id);
     let host = manage || reg.is_some_and(|x| x.role == Role::Host);
     let opens_at = if host {
-        s.starts_at - state.config.live.settings.start_lead
+        s.starts_at - s.start_lead(state.config.live.settings.start_lead)
     } else {
         s.starts_at
     };
@@ -453,10 +487,26 @@ fn can_manage(state: &AppState, user: Option<&User>, s: &Session) -> bool {
     })
 }
 
+/// Whether `user` may change the session in `ctx`: an event session's
+/// organizers and company speakers, else its managers.
+fn may_change(
+    user: &User,
+    is_admin: bool,
+    members_create: bool,
+    uid: u64,
+    ctx: &SessionCtx,
+) -> bool {
+    match &ctx.booking {
+        Some(b) => super::events::edits_booking(b, user),
+        None => manages(is_admin, members_create, uid, &ctx.session),
+    }
+}
+
 /// The session, when `user` may manage it.
 async fn managed(state: &AppState, user: &User, id: u64) -> Result<(Session, Roster), StoreError> {
     let (s, r) = state.load_session(id).await?;
-    if !can_manage(state, Some(user), &s) {
+    if !can_manage(state, Some(user), &s) && !super::events::manages_session(state, user, &s).await
+    {
         return Err(organisers_only().into());
     }
     Ok((s, r))
@@ -531,11 +581,13 @@ pub async fn list(
     match scope {
         ListScope::All => sessions.sort_by_key(|(s, _)| std::cmp::Reverse(s.starts_at)),
         ListScope::Upcoming => {
+            // Event sessions are listed in their event's program.
             sessions.retain(|(s, r)| {
-                matches!(
-                    s.status(&r.taken(now), now),
-                    Status::Open | Status::Full | Status::Closed | Status::InProgress
-                )
+                s.event.is_none()
+                    && matches!(
+                        s.status(&r.taken(now), now),
+                        Status::Open | Status::Full | Status::Closed | Status::InProgress
+                    )
             });
             sessions.sort_by_key(|(s, _)| s.starts_at);
         }
@@ -571,7 +623,8 @@ pub async fn create(
     }
     let now = state.clock.now();
     let mut s = rules::new_draft(user.id, &state.config.community.time_zone_name, now);
-    rules::apply_input(&mut s, form.into_input(), now)?;
+    let base = s.capacity;
+    rules::apply_input(&mut s, form.into_input(base), now)?;
     let s = state.blocking(move |st| st.create_session(s)).await?;
     tracing::info!(session = s.id, user = user.id, "session created");
     Ok(SessionView::new(&s, &Roster::default(), now, true))
@@ -584,8 +637,14 @@ pub async fn detail(
     id: u64,
 ) -> Result<SessionDetail, StoreError> {
     let (s, r) = state.load_session(id).await?;
-    let manage = can_manage(state, user, &s);
-    if s.phase == rules::Phase::Draft && !manage {
+    let manage = can_manage(state, user, &s)
+        || match user {
+            Some(u) => super::events::manages_session(state, u, &s).await,
+            None => false,
+        };
+    if (s.phase == rules::Phase::Draft && !manage)
+        || !super::events::sees_session(state, user, &s).await
+    {
         return Err(no_such_session());
     }
     let now = state.clock.now();
@@ -696,15 +755,20 @@ pub async fn update(
     id: u64,
     form: SessionForm,
 ) -> Result<SessionView, StoreError> {
-    let input = form.into_input();
+    let format = form
+        .format
+        .as_deref()
+        .map(crate::domain::events::Format::parse)
+        .transpose()?;
     let now = state.clock.now();
     let claim = state.config.sessions.waitlist_claim;
     let m = state.mail_ctx.clone();
     let (is_admin, uid) = (user.is_admin, user.id);
+    let ctx_user = user.clone();
     let members_create = state.config.features.members_can_create_sessions;
     let (s, r) = state
         .session_action(id, vec![], move |ctx| {
-            if !manages(is_admin, members_create, uid, &ctx.session) {
+            if !may_change(&ctx_user, is_admin, members_create, uid, ctx) {
                 return Err(organisers_only());
             }
             let status = ctx.session.status(&ctx.roster.taken(now), now);
@@ -717,6 +781,7 @@ pub async fn update(
                     ),
                 ));
             }
+            let input = form.into_input(ctx.session.capacity);
             let before = ctx.session.clone();
             let mut next = ctx.session.clone();
             // Capacity may not drop below the places already taken.
@@ -737,6 +802,21 @@ pub async fn update(
                 }
             }
             rules::apply_input(&mut next, input, now)?;
+            if let Some(f) = format {
+                match next.event.as_mut() {
+                    Some(link) => link.format = f,
+                    None => {
+                        return Err(DomainError::field(
+                            "invalid_format",
+                            "format",
+                            "Only sessions of an event have a format.",
+                        ));
+                    }
+                }
+            }
+            if let Some(b) = &ctx.booking {
+                super::events::recheck_event_session(b, &before, &next, &ctx.roster, &ctx.users, &ctx_user, now)?;
+            }
             next.updated_at = now;
             let mut what = Vec::new();
             if next.starts_at != before.starts_at
@@ -790,10 +870,11 @@ pub async fn transition(
     let m = state.mail_ctx.clone();
     let claim = state.config.sessions.waitlist_claim;
     let (is_admin, uid) = (user.is_admin, user.id);
+    let ctx_user = user.clone();
     let members_create = state.config.features.members_can_create_sessions;
     let (s, r) = state
         .session_action(id, vec![], move |ctx| {
-            if !manages(is_admin, members_create, uid, &ctx.session) {
+            if !may_change(&ctx_user, is_admin, members_create, uid, ctx) {
                 return Err(organisers_only());
             }
             let phase = rules::transition(&ctx.session, &ctx.roster.taken(now), t, now)?;
@@ -864,7 +945,26 @@ pub async fn register(
         .into());
     }
     let name = crate::domain::accounts::validate_name(&name)?;
-    let role = Role::parse(&form.role)?;
+    let (target, _) = state.load_session(id).await?;
+    let is_event = target.event.is_some();
+    let role = if is_event {
+        super::events::event_role(form.role.as_deref())?
+    } else {
+        match form.role.as_deref() {
+            Some(r) => Role::parse(r)?,
+            None => {
+                return Err(DomainError::field(
+                    "invalid_role",
+                    "role",
+                    "Choose a role: host, presenter, interviewer or guest.",
+                )
+                .into());
+            }
+        }
+    };
+    if is_event && !super::events::sees_session(state, Some(user), &target).await {
+        return Err(no_such_session());
+    }
     if let Some(e) = rules::premium_block(
         role,
         user.is_premium,
@@ -890,6 +990,9 @@ pub async fn register(
                     "not_found",
                     "There is no such session.",
                 ));
+            }
+            if let Some(b) = &ctx.booking {
+                super::events::event_open_for_registration(&b.event)?;
             }
             ctx.session
                 .accepts_registrations(&ctx.roster.taken(now), now)?;

@@ -17,6 +17,26 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// Format byte of raw bytes (an uploaded image), stored as they came.
+pub const FORMAT_BLOB_V1: u8 = 2;
+
+pub fn encode_blob(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    out.push(FORMAT_BLOB_V1);
+    out.extend_from_slice(bytes);
+    out
+}
+
+pub fn decode_blob(table: &'static str, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    match bytes.split_first() {
+        Some((&FORMAT_BLOB_V1, body)) => Ok(body.to_vec()),
+        _ => Err(StoreError::Corrupt {
+            table,
+            reason: "not a stored blob".into(),
+        }),
+    }
+}
+
 pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_JSON_V1, body)) => {

@@ -11,6 +11,7 @@
 //! committed it.
 
 mod codec;
+mod events;
 mod live;
 mod sessions;
 mod users;
@@ -24,6 +25,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use crate::domain::DomainError;
 
+pub use events::BookingCtx;
 pub use sessions::{OutMail, SessionCtx};
 pub use users::{AuthSession, NewUser, User, UserUpdate};
 
@@ -57,6 +59,17 @@ const LIVE_QUESTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new(
 /// (session id, user id) -> (): people a host removed from a live session
 /// (they cannot come back, also after a restart)
 const LIVE_REMOVED: TableDefinition<(u64, u64), ()> = TableDefinition::new("live_removed");
+
+/// event id -> Event
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// company id -> Company
+const COMPANIES: TableDefinition<u64, &[u8]> = TableDefinition::new("companies");
+/// (event id, company id): the companies of an event
+const EVENT_COMPANIES: TableDefinition<(u64, u64), ()> = TableDefinition::new("event_companies");
+/// company id -> the logo's bytes (`codec::encode_blob`); its type is in the Company
+const COMPANY_LOGOS: TableDefinition<u64, &[u8]> = TableDefinition::new("company_logos");
+/// (event id, session id): the sessions booked in an event
+const EVENT_SESSIONS: TableDefinition<(u64, u64), ()> = TableDefinition::new("event_sessions");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +170,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_3_live,
     migrate_4_waitlist_index,
     migrate_5_live_removed,
+    migrate_6_events,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -197,6 +211,15 @@ fn migrate_4_waitlist_index(tx: &WriteTransaction) -> Result<()> {
 
 fn migrate_5_live_removed(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(LIVE_REMOVED)?;
+    Ok(())
+}
+
+fn migrate_6_events(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(EVENTS)?;
+    tx.open_table(COMPANIES)?;
+    tx.open_table(EVENT_COMPANIES)?;
+    tx.open_table(COMPANY_LOGOS)?;
+    tx.open_table(EVENT_SESSIONS)?;
     Ok(())
 }
 

@@ -53,6 +53,9 @@ pub struct SessionCtx {
     pub roster: Roster,
     /// Everyone in the roster or waitlist, plus the extra ids asked for.
     pub users: HashMap<u64, User>,
+    /// For an event session: its event, company and what its times are
+    /// checked against (`None` for community sessions).
+    pub booking: Option<super::BookingCtx>,
     outbox: Vec<OutMail>,
 }
 
@@ -201,10 +204,12 @@ impl Store {
             )?
         };
         let before_users = users.clone();
+        let booking = super::events::booking_ctx(&tx, &session, &roster)?;
         let mut ctx = SessionCtx {
             session,
             roster,
             users,
+            booking,
             outbox: Vec::new(),
         };
         let value = f(&mut ctx)?;

@@ -183,7 +183,7 @@ impl From<LiveError> for DomainError {
             kind: e.kind(),
             code: e.code(),
             message: e.to_string(),
-            field: e.field(),
+            field: e.field().map(Into::into),
             retry_after_secs: match e {
                 LiveError::SlowDown { retry_after_secs } => Some(retry_after_secs),
                 _ => None,

@@ -208,13 +208,13 @@ pub struct Limits {
 }
 
 impl Limits {
-    fn of(s: &LiveSettings) -> Self {
+    fn of(s: &LiveSettings, session: &Session) -> Self {
         Limits {
             stage_speakers: s.stage_speakers,
             stage_guests: s.stage_guests,
             capacity: s.capacity,
             countdown_seconds: s.countdown.as_secs().unsigned_abs(),
-            start_lead_minutes: s.start_lead.as_mins(),
+            start_lead_minutes: session.start_lead(s.start_lead).as_mins(),
             max_breakouts: MAX_BREAKOUTS,
             breakout_name_max: BREAKOUT_NAME_MAX,
             breakout_minutes_max: BREAKOUT_MINUTES_MAX,
@@ -249,6 +249,9 @@ pub struct LiveView {
     pub active_speaker: Option<u64>,
     pub limits: Limits,
     pub now: Timestamp,
+    /// The host company of an event session (the Company tab); `None` for
+    /// community sessions. Filled in by the service from the stored company.
+    pub company: Option<crate::domain::events::LiveCompany>,
 }
 
 fn request_parts(kind: RequestKind) -> (&'static str, bool, bool) {
@@ -331,7 +334,7 @@ impl LiveView {
                 },
             can_start: is_host
                 && room.is_none()
-                && check_start(session, now, settings.start_lead).is_ok(),
+                && check_start(session, now, session.start_lead(settings.start_lead)).is_ok(),
             can_moderate: is_host,
             can_answer: is_host || me_person.is_some_and(|p| p.role == Role::Interviewer),
             can_request_stage: live
@@ -361,7 +364,7 @@ impl LiveView {
             return LiveView {
                 status,
                 session: session_brief,
-                start_opens_at: session.starts_at - settings.start_lead,
+                start_opens_at: session.starts_at - session.start_lead(settings.start_lead),
                 started_at: session.live_started_at,
                 me,
                 people: Vec::new(),
@@ -379,7 +382,8 @@ impl LiveView {
                     current_started_at: None,
                 },
                 active_speaker: None,
-                limits: Limits::of(settings),
+                limits: Limits::of(settings, session),
+                company: None,
                 now,
             };
         };
@@ -425,7 +429,7 @@ impl LiveView {
         LiveView {
             status,
             session: session_brief,
-            start_opens_at: session.starts_at - settings.start_lead,
+            start_opens_at: session.starts_at - session.start_lead(settings.start_lead),
             started_at: Some(r.started_at),
             people: r.people.values().map(|p| PersonView::of(p, seen)).collect(),
             stage: on.iter().map(|p| p.user_id).collect(),
@@ -467,7 +471,8 @@ impl LiveView {
                 current_started_at: Some(r.agenda_item_started),
             },
             active_speaker: None,
-            limits: Limits::of(settings),
+            limits: Limits::of(settings, session),
+            company: None,
             me,
             now,
         }
