@@ -227,6 +227,7 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
         )
         .await;
 
+    b.eval("window.scrollTo(0, 0) || true").await;
     b.click("#publish-event").await;
     wait_text(&b, "#event-state-hint", "Published").await;
     b.screenshot("events-organizer").await;
