@@ -74,11 +74,9 @@ export function eventDates(event) {
   const a = parse(event.first_day);
   const b = parse(event.last_day);
   if (!a) return '';
-  const f = (d, o) => new Intl.DateTimeFormat(undefined, { timeZone: 'UTC', ...o }).format(d);
-  if (!b || event.first_day === event.last_day) return f(a, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
-  const sameMonth = event.first_day.slice(0, 7) === event.last_day.slice(0, 7);
-  const first = sameMonth ? f(a, { weekday: 'short', day: 'numeric' }) : f(a, { weekday: 'short', day: 'numeric', month: 'short' });
-  return `${first} – ${f(b, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' })}`;
+  const f = new Intl.DateTimeFormat(undefined, { timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
+  if (!b || event.first_day === event.last_day) return f.format(a);
+  return typeof f.formatRange === 'function' ? f.formatRange(a, b) : `${f.format(a)} – ${f.format(b)}`;
 }
 
 /** A civil day "2026-12-10" as "Thursday, 10 December". */

@@ -364,6 +364,7 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
     )
     .await;
     b.click("label[for='format-workshop']").await;
+    b.eval("window.scrollTo(0, 0) || true").await;
     b.screenshot("events-slot-picker").await;
     b.click("#book-submit").await;
     b.wait_page("session").await;

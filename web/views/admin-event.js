@@ -132,7 +132,7 @@ function head(page) {
       ),
     ),
     errorEl,
-    flash ? h('div', { class: 'banner banner-info banner-compact', role: 'status', id: 'event-flash' }, icon(ICONS.check, 'icon icon-sm'), h('p', null, flash)) : null,
+    flash ? h('div', { class: 'banner banner-info event-flash', role: 'status', id: 'event-flash' }, icon(ICONS.check, 'icon icon-sm'), h('p', null, flash)) : null,
   );
 }
 
@@ -287,7 +287,7 @@ function windowsCard(page) {
   let rows = [];
 
   function makeRow(w) {
-    const day = h('select', { class: 'select input-sm', name: 'day', 'aria-label': 'Day' }, days.map((d) => h('option', { value: d }, dayLabel(d))));
+    const day = h('select', { class: 'input select input-sm', name: 'day', 'aria-label': 'Day' }, days.map((d) => h('option', { value: d }, dayLabel(d))));
     day.value = w ? w.day : days[0] || '';
     const starts = h('input', { type: 'time', class: 'input input-sm', name: 'starts', step: 300, value: w ? w.starts : '09:00', 'aria-label': 'Starts' });
     const ends = h('input', { type: 'time', class: 'input input-sm', name: 'ends', step: 300, value: w ? w.ends : '12:00', 'aria-label': 'Ends' });
@@ -367,10 +367,10 @@ function dayLabel(day) {
  * Pick members from the directory: the chosen ones as removable chips, a
  * select to add one, Save PUTs the ids. `onSave(ids)` returns a promise.
  */
-function memberPicker({ id, label, chosen, members, onSave, saveLabel = 'Save' }) {
+function memberPicker({ id, label, chosen, members, onSave, saveLabel = 'Save', showLabel = true }) {
   let picked = chosen.map((c) => ({ id: c.user_id, name: c.name }));
   const chips = h('ul', { class: 'picker-chips' });
-  const select = h('select', { class: 'select input-sm', id: `${id}-select`, 'aria-label': `Add to ${label.toLowerCase()}` });
+  const select = h('select', { class: 'input select input-sm', id: `${id}-select`, 'aria-label': `Add to ${label.toLowerCase()}` });
   const errorEl = h('p', { class: 'form-error', role: 'alert' });
   const status = h('p', { class: 'form-status', role: 'status' });
   function draw() {
@@ -417,7 +417,7 @@ function memberPicker({ id, label, chosen, members, onSave, saveLabel = 'Save' }
       save.disabled = false;
     }
   });
-  return h('div', { class: 'member-picker', id }, h('span', { class: 'label' }, label), chips, h('div', { class: 'picker-add' }, select, save), errorEl, status);
+  return h('div', { class: 'member-picker', id }, showLabel ? h('span', { class: 'label' }, label) : null, chips, h('div', { class: 'picker-add' }, select, save), errorEl, status);
 }
 
 function organizersCard(page) {
@@ -429,6 +429,7 @@ function organizersCard(page) {
     memberPicker({
       id: 'organizers-picker',
       label: 'Organizers',
+      showLabel: false,
       chosen: page.event.organizers || [],
       members: page.members,
       saveLabel: 'Save organizers',

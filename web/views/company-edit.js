@@ -231,7 +231,7 @@ function logoCard(company, logoBox, setCompany) {
  * An ordered list editor: rows built by `makeRow(item)` → {el, read(), inputs:
  * {key: input}}; move up / down / remove per row; `save(items)` PUTs them.
  */
-function listEditor({ id, title, items, makeRow, addLabel, emptyText, save, itemName }) {
+function listEditor({ id, title, items, makeRow, addLabel, emptyText, save, itemName, saveLabel }) {
   const list = h('ol', { class: 'list-editor', id: `${id}-list` });
   const errorEl = errorLine();
   const status = statusLine();
@@ -275,7 +275,7 @@ function listEditor({ id, title, items, makeRow, addLabel, emptyText, save, item
     const inputs = list.querySelectorAll('li:last-child input, li:last-child textarea');
     if (inputs[0]) inputs[0].focus();
   });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: `save-${id}` }, `Save ${title.toLowerCase()}`);
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: `save-${id}` }, saveLabel || `Save ${title.toLowerCase()}`);
   const form = h('form', { id: `${id}-form`, class: 'form', novalidate: true }, errorEl, list, h('div', { class: 'form-actions' }, add, submit, status));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -308,6 +308,7 @@ function faqsCard(company, setCompany) {
   return listEditor({
     id: 'faqs',
     title: 'FAQs',
+    saveLabel: 'Save FAQs',
     itemName: 'question',
     addLabel: 'Add a question',
     emptyText: 'No questions yet. Answer what participants ask most: hiring process, remote work, languages…',
@@ -342,7 +343,7 @@ function jobsCard(company, setCompany) {
     items: company.jobs || [],
     makeRow(item) {
       const title = h('input', { class: 'input', name: 'title', maxlength: 120, value: item ? item.title : '' });
-      const kind = h('select', { class: 'select', name: 'kind' }, JOB_KINDS.map((k) => h('option', { value: k }, JOB_KIND_LABELS[k])));
+      const kind = h('select', { class: 'input select', name: 'kind' }, JOB_KINDS.map((k) => h('option', { value: k }, JOB_KIND_LABELS[k])));
       kind.value = item ? item.kind : 'full_time';
       const location = h('input', { class: 'input', name: 'location', maxlength: 120, value: item ? item.location || '' : '' });
       const url = h('input', { class: 'input', name: 'url', type: 'url', maxlength: 500, placeholder: 'https://', value: item ? item.url || '' : '' });

@@ -14,7 +14,7 @@
 
 import { h, icon, replace } from '../dom.js';
 import { api } from '../api.js';
-import { ICONS, apiSessionPath, confirmDialog, emptyState, formatDay, plural, sessionPath, statusBadge } from '../sessions-ui.js';
+import { ICONS, apiSessionPath, confirmDialog, emptyState, formatDay, formatTime, plural, sessionPath, statusBadge } from '../sessions-ui.js';
 import {
   FORMATS,
   adminEventPath,
@@ -126,13 +126,13 @@ export async function loadMine(signal) {
 async function renderProgram(ctx, event, companies, body) {
   const companySelect = h(
     'select',
-    { class: 'select input-sm', id: 'program-company', 'aria-label': 'Filter by company' },
+    { class: 'input select input-sm', id: 'program-company', 'aria-label': 'Filter by company' },
     h('option', { value: '' }, 'All companies'),
     companies.map((c) => h('option', { value: String(c.id) }, c.name)),
   );
   const formatSelect = h(
     'select',
-    { class: 'select input-sm', id: 'program-format', 'aria-label': 'Filter by format' },
+    { class: 'input select input-sm', id: 'program-format', 'aria-label': 'Filter by format' },
     h('option', { value: '' }, 'All formats'),
     FORMATS.map((f) => h('option', { value: f }, formatLabel(f))),
   );
@@ -333,7 +333,13 @@ export function programItem(session, entry, act, { withDay = false } = {}) {
   return h(
     'li',
     { class: ['program-item', `is-${session.status}`, session.live_now && 'is-live'], dataset: { sessionId: key } },
-    h('div', { class: 'program-time' }, withDay ? h('span', { class: 'program-date' }, formatDay(session.starts_at)) : null, h('time', { datetime: session.starts_at }, timeRange(session))),
+    h(
+      'div',
+      { class: 'program-time' },
+      withDay ? h('span', { class: 'program-date' }, formatDay(session.starts_at)) : null,
+      h('time', { datetime: session.starts_at }, formatTime(session.starts_at)),
+      session.ends_at ? h('span', { class: 'program-end' }, `to ${formatTime(session.ends_at)}`) : null,
+    ),
     h(
       'div',
       { class: 'program-main' },
