@@ -375,6 +375,7 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
         .unwrap()
         .parse()
         .unwrap();
+    b.screenshot("events-session-booked").await;
     let (_, sd) = speaker.get(&format!("/api/sessions/{session_id}")).await;
     assert_eq!(sd["session"]["event"]["company"]["id"], acme, "{sd}");
     assert_eq!(sd["session"]["event"]["format"], "workshop");
@@ -490,4 +491,28 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
     b.screenshot("events-live-company").await;
     host.close().await;
     b.close().await;
+
+    // The Program and a company page fit a phone screen.
+    let phone = Browser::launch_sized(390, 844).await;
+    phone.sign_in(&app.url, "pia@example.org").await;
+    for (path, page, shot) in [
+        (
+            format!("/events/{event_id}"),
+            "event",
+            "events-program-mobile",
+        ),
+        (
+            format!("/events/{event_id}/companies/{acme}"),
+            "company",
+            "events-company-mobile",
+        ),
+    ] {
+        phone.open(&format!("{}{path}", app.url), page).await;
+        phone.screenshot(shot).await;
+        let overflow = phone
+            .eval("document.documentElement.scrollWidth > window.innerWidth")
+            .await;
+        assert_eq!(overflow, false, "no horizontal scrolling on {path}");
+    }
+    phone.close().await;
 }

@@ -56,9 +56,16 @@ export default async function render(ctx) {
 
 function chipGroup({ legend, id, name, options, errorHolder }) {
   const group = h('div', { class: 'slot-chips', id, role: 'radiogroup' });
+  let row = group;
+  let current;
   for (const o of options) {
+    if (o.group && o.group !== current) {
+      current = o.group;
+      row = h('div', { class: 'slot-chips-row' });
+      group.append(h('div', { class: 'slot-group' }, h('span', { class: 'slot-group-label' }, o.group), row));
+    }
     const input = h('input', { type: 'radio', name, value: o.value, id: o.id, class: 'slot-radio', checked: o.checked || null });
-    group.append(h('label', { class: 'slot-chip', for: o.id }, input, h('span', { class: 'slot-chip-text' }, o.label, o.sub ? h('span', { class: 'slot-chip-sub' }, o.sub) : null)));
+    row.append(h('label', { class: 'slot-chip', for: o.id }, input, h('span', { class: 'slot-chip-text' }, o.label, o.sub ? h('span', { class: 'slot-chip-sub' }, o.sub) : null)));
   }
   const err = rowError(group);
   if (errorHolder) errorHolder.err = err;
@@ -164,7 +171,10 @@ function drawForm(ctx, me, company, event, slots) {
   function pickDay(d) {
     day = d;
     start = null;
+    // Shown under the window each start lies in (the windows are the server's).
+    const windowOf = (local) => (d.windows || []).find((w) => local >= w.starts && local < w.ends);
     const opts = (d.starts || []).map((s) => ({
+      group: windowOf(s.local) ? `${windowOf(s.local).starts}–${windowOf(s.local).ends}` : null,
       value: s.at,
       id: `slot-start-${s.local.replace(':', '')}`,
       label: s.local,
