@@ -241,7 +241,11 @@ async fn visible_event(state: &AppState, user: &User, id: u64) -> Result<Event, 
             other => other,
         })?;
     if !rules::visible(&e, user.id, user.is_admin) {
-        return Err(no_such_event());
+        // A draft is also its companies' speakers' to prepare.
+        let companies = state.blocking(move |s| s.companies_of(id)).await?;
+        if !companies.iter().any(|c| c.speakers.contains(&user.id)) {
+            return Err(no_such_event());
+        }
     }
     Ok(e)
 }
@@ -462,7 +466,15 @@ async fn render_company(
 /// Published and ended events, soonest first, plus the drafts `user` organizes.
 pub async fn list(state: &AppState, user: &User) -> Result<Vec<EventView>, StoreError> {
     let mut events = state.blocking(|s| s.events()).await?;
-    events.retain(|e| rules::visible(e, user.id, user.is_admin));
+    let mut shown = Vec::with_capacity(events.len());
+    for e in events.drain(..) {
+        if rules::visible(&e, user.id, user.is_admin)
+            || visible_event(state, user, e.id).await.is_ok()
+        {
+            shown.push(e);
+        }
+    }
+    let mut events = shown;
     events.sort_by_key(|e| (e.first_day, e.id));
     let mut out = Vec::with_capacity(events.len());
     for e in events {

@@ -60,7 +60,29 @@ pub struct CapacityForm {
 }
 
 impl SessionForm {
-    fn into_input(self, current: PerRole) -> rules::SessionInput {
+    /// `partial`: roles may be left out (event sessions send only `guest`);
+    /// community sessions send all four.
+    fn into_input(
+        self,
+        current: PerRole,
+        partial: bool,
+    ) -> Result<rules::SessionInput, DomainError> {
+        if let Some(c) = &self.capacity
+            && !partial
+            && [c.host, c.presenter, c.interviewer, c.guest]
+                .iter()
+                .any(Option::is_none)
+        {
+            return Err(DomainError::field(
+                "invalid_json",
+                "capacity",
+                "The capacity needs host, presenter, interviewer and guest.",
+            ));
+        }
+        Ok(self.into_input_unchecked(current))
+    }
+
+    fn into_input_unchecked(self, current: PerRole) -> rules::SessionInput {
         rules::SessionInput {
             title: self.title,
             description: self.description,
@@ -624,7 +646,7 @@ pub async fn create(
     let now = state.clock.now();
     let mut s = rules::new_draft(user.id, &state.config.community.time_zone_name, now);
     let base = s.capacity;
-    rules::apply_input(&mut s, form.into_input(base), now)?;
+    rules::apply_input(&mut s, form.into_input(base, false)?, now)?;
     let s = state.blocking(move |st| st.create_session(s)).await?;
     tracing::info!(session = s.id, user = user.id, "session created");
     Ok(SessionView::new(&s, &Roster::default(), now, true))
@@ -682,7 +704,13 @@ pub async fn detail(
     let accepting = s.accepts_registrations(&taken, now);
     let features = &state.config.features;
     let choice = |role: Role| {
-        let block: Option<DomainError> = if s.capacity.get(role) == 0 {
+        let block: Option<DomainError> = if s.event.is_some() && role != Role::Guest {
+            // Event sessions: hosts are the company's speakers, set at booking.
+            Some(DomainError::conflict(
+                "role_unavailable",
+                "Participants of an event session register as guests.",
+            ))
+        } else if s.capacity.get(role) == 0 {
             Some(DomainError::conflict(
                 "role_unavailable",
                 format!(
@@ -781,7 +809,7 @@ pub async fn update(
                     ),
                 ));
             }
-            let input = form.into_input(ctx.session.capacity);
+            let input = form.into_input(ctx.session.capacity, ctx.booking.is_some())?;
             let before = ctx.session.clone();
             let mut next = ctx.session.clone();
             // Capacity may not drop below the places already taken.
@@ -954,9 +982,9 @@ pub async fn register(
             Some(r) => Role::parse(r)?,
             None => {
                 return Err(DomainError::field(
-                    "invalid_role",
+                    "invalid_json",
                     "role",
-                    "Choose a role: host, presenter, interviewer or guest.",
+                    "The request body needs a role: host, presenter, interviewer or guest.",
                 )
                 .into());
             }

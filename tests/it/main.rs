@@ -7,6 +7,7 @@ mod browser;
 mod browser_events;
 mod browser_rooms;
 mod cli;
+mod events;
 mod http_basics;
 mod live;
 mod live_rules;
