@@ -227,6 +227,9 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
         )
         .await;
 
+    b.eval("document.querySelector('#companies-card').scrollIntoView() || true")
+        .await;
+    b.screenshot("events-organizer-companies").await;
     b.eval("window.scrollTo(0, 0) || true").await;
     b.click("#publish-event").await;
     wait_text(&b, "#event-state-hint", "Published").await;
@@ -473,6 +476,9 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
     )
     .await;
     b.screenshot("events-lobby").await;
+    b.eval("document.querySelector('#lobby-next-title').scrollIntoView() || true")
+        .await;
+    b.screenshot("events-lobby-next").await;
     b.click(&format!("#lobby-join-{session_id}")).await;
     b.wait_page("live").await;
     b.click("#join-room").await;

@@ -471,7 +471,7 @@ function rowCard(entry) {
   return h(
     'li',
     { class: 'lobby-row', dataset: { sessionId: s.id } },
-    h('time', { class: 'lobby-row-time', datetime: s.starts_at }, timeRange(s)),
+    h('time', { class: 'lobby-row-time', datetime: s.starts_at }, h('span', { class: 'program-date' }, formatDay(s.starts_at)), h('span', null, formatTime(s.starts_at))),
     co ? companyLogo(co, 'sm') : null,
     h(
       'div',

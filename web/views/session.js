@@ -153,7 +153,7 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
       'div',
       { class: 'session-head-top' },
       h('div', { class: 'badges' }, statusBadge(session.status), session.status === 'cancelled' ? null : myBadge(page.data.mine, session.status)),
-      can.manage
+      can.manage && !session.event
         ? h(
             'a',
             { href: adminSessionPath(session.id), class: 'btn btn-secondary btn-sm', id: 'manage-session' },
@@ -161,6 +161,7 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
             'Manage session',
           )
         : null,
+      can.manage && session.event ? cancelEventSession(page) : null,
     ),
     h('h1', { class: 'page-title session-title', id: 'session-title' }, session.title),
     eventTag(session, { cls: 'event-tag event-tag-lg' }),
@@ -832,6 +833,37 @@ function roleChooser(page) {
     setError,
     clearError,
   };
+}
+
+/**
+ * Event sessions: the company's speakers and the organizers may cancel (it
+ * frees the company's quota and the slot; participants are emailed). The
+ * server says who may (`can.manage`) and refuses what is too late.
+ */
+function cancelEventSession(page) {
+  const { session } = page.data;
+  if (['cancelled', 'completed', 'in_progress'].includes(session.status)) return null;
+  const button = h('button', { type: 'button', class: 'btn btn-danger-outline btn-sm', id: 'cancel-event-session' }, 'Cancel session');
+  button.addEventListener('click', async () => {
+    const ok = await confirmDialog({
+      title: 'Cancel this session?',
+      message: 'Everyone registered is emailed, and the slot goes back to your company’s quota. This cannot be undone.',
+      confirmLabel: 'Cancel session',
+      cancelLabel: 'Keep it',
+      danger: true,
+    });
+    if (!ok) return;
+    button.disabled = true;
+    try {
+      await api.post(apiSessionPath(session.id, '/cancel'), {});
+      await reload(page, { flash: 'The session is cancelled. Participants have been emailed.' });
+    } catch (err) {
+      button.disabled = false;
+      error.replaceChildren(err.message);
+    }
+  });
+  const error = h('p', { class: 'form-error', role: 'alert', id: 'cancel-event-error' });
+  return h('div', { class: 'session-head-actions' }, button, error);
 }
 
 /** Event sessions: one click registers as a participant (no role, no form). */
