@@ -187,6 +187,20 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
         &day1.to_string(),
     )
     .await;
+    // Overlapping windows are refused beside the later one, and nothing is saved.
+    set(&b, "#window-list li:nth-child(2) [name=starts]", "11:00").await;
+    set(&b, "#window-list li:nth-child(2) [name=ends]", "13:00").await;
+    b.click("#save-windows").await;
+    b.wait_js(
+        "document.querySelector('#window-list li:nth-child(2) [name=starts]').getAttribute('aria-invalid')",
+        10,
+        |v| v == "true",
+    )
+    .await;
+    assert!(!b.text("#windows-error").await.is_empty());
+    let (_, ev) = admin.get(&format!("/api/events/{event_id}")).await;
+    assert_eq!(ev["event"]["windows"].as_array().unwrap().len(), 0, "{ev}");
+    b.screenshot("events-windows-error").await;
     set(&b, "#window-list li:nth-child(2) [name=starts]", "14:00").await;
     set(&b, "#window-list li:nth-child(2) [name=ends]", "17:00").await;
     b.click("#save-windows").await;
