@@ -251,6 +251,10 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
     let (_, ev) = admin.get(&format!("/api/events/{event_id}")).await;
     assert_eq!(ev["event"]["status"], "published");
     assert_eq!(ev["event"]["windows"].as_array().unwrap().len(), 2);
+    b.open(&format!("{}/admin?tab=events", app.url), "admin")
+        .await;
+    assert!(b.text("#events-table").await.contains("Winter Career Fair"));
+    b.screenshot("events-admin-tab").await;
 
     // Globex books an afternoon session through the API.
     let (_, slots) = other_speaker
