@@ -409,6 +409,14 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
 
     // ---- Participant: one click in the Program, then My schedule.
     b.sign_in(&app.url, "pia@example.org").await;
+    b.open(&format!("{}/", app.url), "home").await;
+    b.wait_js("!document.querySelector('#home-events').hidden", 10, |v| {
+        v == true
+    })
+    .await;
+    b.eval("document.querySelector('#home-events').scrollIntoView() || true")
+        .await;
+    b.screenshot("events-home").await;
     b.open(&format!("{}/events", app.url), "events").await;
     b.screenshot("events-list").await;
     b.click(&format!("a.event-card[data-event-id='{event_id}']"))

@@ -7,7 +7,7 @@ import { api } from '../api.js';
 import { ICONS, emptyState, plural, stateCard } from '../sessions-ui.js';
 import { adminEventPath, eventDates, eventPath, eventStatusBadge, requireMember } from '../events-ui.js';
 
-function card(event) {
+export function eventCard(event) {
   const counts = event.counts || {};
   return h(
     'li',
@@ -87,5 +87,5 @@ export default async function render(ctx) {
     );
     return;
   }
-  replace(list, h('ul', { class: 'event-grid', id: 'event-list' }, events.map(card)));
+  replace(list, h('ul', { class: 'event-grid', id: 'event-list' }, events.map(eventCard)));
 }
