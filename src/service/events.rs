@@ -1012,21 +1012,22 @@ pub async fn book(
         }
     }
     let speakers = speakers_unique;
-    if speakers.is_empty() || speakers.len() > 5 {
+    if speakers.is_empty() || speakers.len() > 4 {
         return Err(DomainError::field(
             "invalid_speakers",
             "speakers",
-            "A session has 1 to 5 of the company's speakers as hosts.",
+            "A session has 1 to 4 of the company's speakers as hosts (seed 003: at most four on screen).",
         )
         .into());
     }
     let duration = form.duration_minutes;
+    let m = state.mail_ctx.clone();
     let u = user.clone();
     let hosts = speakers.clone();
     let (s, r) = state
         .blocking(move |st| {
             let ids = hosts.clone();
-            st.book_session(cid, &ids, move |e, c, booked, users| {
+            st.book_session(cid, &ids, move |new_id, e, c, booked, users| {
                 if !edits(e, c, &u) {
                     return Err(editors_only());
                 }
@@ -1071,6 +1072,8 @@ pub async fn book(
                     company_name: c.name.clone(),
                     company_logo_url: c.logo_url(),
                 });
+                s.id = new_id;
+                // Each host gets the invite (SEQUENCE 1) in the same transaction.
                 let roster = Roster {
                     registrations: hosts
                         .iter()
@@ -1081,16 +1084,31 @@ pub async fn book(
                             answers: Answers::default(),
                             order: 0,
                             registered_at: now,
-                            ics_sequence: 0,
+                            ics_sequence: 1,
                         })
                         .collect(),
                     waitlist: Vec::new(),
                 };
-                Ok((s, roster))
+                let mails = hosts
+                    .iter()
+                    .filter_map(|h| users.get(h))
+                    .map(|u| {
+                        crate::mail::compose(
+                            &m,
+                            &s,
+                            u,
+                            &crate::mail::MailKind::Registered { role: Role::Host },
+                            Some(1),
+                            now,
+                        )
+                    })
+                    .collect();
+                Ok((s, roster, mails))
             })
         })
         .await
         .map_err(|e| not_found_as(e, no_such_company))?;
+    state.mail_wake.notify_one();
     tracing::info!(
         session = s.id,
         company = cid,

@@ -11,8 +11,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::codec::{decode, decode_blob, encode, encode_blob};
 use super::{
-    COMPANIES, COMPANY_LOGOS, EVENT_COMPANIES, EVENT_SESSIONS, EVENTS, ROSTERS, Result, SESSIONS,
-    Store, StoreError, USER_SESSIONS, USERS, User, next_id,
+    COMPANIES, COMPANY_LOGOS, EVENT_COMPANIES, EVENT_SESSIONS, EVENTS, OutMail, ROSTERS, Result,
+    SESSIONS, Store, StoreError, USER_SESSIONS, USERS, User, next_id,
 };
 use crate::domain::DomainError;
 use crate::domain::events::{Booked, Company, Event};
@@ -339,21 +339,23 @@ impl Store {
             .collect())
     }
 
-    /// Books a session for a company in one transaction: `f` gets the event,
-    /// the company, the booked sessions (the event's and the speakers'
-    /// others) and the speakers as users, runs the booking rule and returns
-    /// the new session with its roster (the hosts). Both are stored with the
-    /// indexes; on `Err` nothing is.
+    /// Books a session for a company in one transaction: `f` gets the new
+    /// session's id, the event, the company, the booked sessions (the
+    /// event's and the speakers' others) and the speakers as users, runs the
+    /// booking rule and returns the new session with its roster (the hosts)
+    /// and the mails to queue. All are stored with the indexes; on `Err`
+    /// nothing is.
     pub fn book_session(
         &self,
         company_id: u64,
         speakers: &[u64],
         f: impl FnOnce(
+            u64,
             &Event,
             &Company,
             &[Booked],
             &HashMap<u64, User>,
-        ) -> std::result::Result<(Session, Roster), DomainError>,
+        ) -> std::result::Result<(Session, Roster, Vec<OutMail>), DomainError>,
     ) -> Result<(Session, Roster)> {
         let tx = self.begin_write()?;
         let c: Company = get(&tx.open_table(COMPANIES)?, "companies", company_id)?;
@@ -369,8 +371,9 @@ impl Store {
             }
             out
         };
-        let (mut s, r) = f(&e, &c, &booked, &users)?;
-        s.id = next_id(&tx, "next_id:session")?;
+        let id = next_id(&tx, "next_id:session")?;
+        let (mut s, r, mails) = f(id, &e, &c, &booked, &users)?;
+        s.id = id;
         tx.open_table(SESSIONS)?
             .insert(s.id, encode(&s).as_slice())?;
         tx.open_table(ROSTERS)?
@@ -382,6 +385,7 @@ impl Store {
             }
         }
         tx.open_table(EVENT_SESSIONS)?.insert((e.id, s.id), ())?;
+        super::sessions::put_outbox(&tx, &mails)?;
         self.commit(tx)?;
         Ok((s, r))
     }
