@@ -400,6 +400,31 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
     let (_, sd) = speaker.get(&format!("/api/sessions/{session_id}")).await;
     assert_eq!(sd["session"]["event"]["company"]["id"], acme, "{sd}");
     assert_eq!(sd["session"]["event"]["format"], "workshop");
+    // The speaker edits the spots: 99 is refused beside the field, 25 is kept.
+    b.click("#event-session-edit summary").await;
+    b.fill("event-session-form", "capacity", "99").await;
+    b.click("#save-event-session").await;
+    b.wait_js(
+        "document.querySelector('#event-session-form [name=capacity]').getAttribute('aria-invalid')",
+        10,
+        |v| v == "true",
+    )
+    .await;
+    b.screenshot("events-session-edit-error").await;
+    b.fill("event-session-form", "capacity", "25").await;
+    b.click("#save-event-session").await;
+    let saved = async {
+        loop {
+            let (_, d) = speaker.get(&format!("/api/sessions/{session_id}")).await;
+            if d["session"]["capacity"]["guest"] == 25 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), saved)
+        .await
+        .expect("the spots were saved through the page");
     let starts_at: jiff::Timestamp = sd["session"]["starts_at"]
         .as_str()
         .unwrap()

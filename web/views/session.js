@@ -38,7 +38,7 @@ import {
   youBadge,
   zoneAbbreviation,
 } from '../sessions-ui.js';
-import { eventPath, eventTag } from '../events-ui.js';
+import { FORMATS, FORMAT_LABELS, eventPath, eventTag, showApiError } from '../events-ui.js';
 
 const ROLE_BLURBS = {
   host: 'Opens the session, moderates and wraps up.',
@@ -216,7 +216,7 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
         head,
         about,
         h('aside', { class: 'session-aside', 'aria-label': 'Registration and location' }, panel, locationCard(page)),
-        h('div', { class: 'session-main' }, runOfShow(page, user), participantsSection(page, user)),
+        h('div', { class: 'session-main' }, can.manage && session.event ? eventSessionEditor(page) : null, runOfShow(page, user), participantsSection(page, user)),
       ),
     ),
   );
@@ -864,6 +864,52 @@ function cancelEventSession(page) {
   });
   const error = h('p', { class: 'form-error', role: 'alert', id: 'cancel-event-error' });
   return h('div', { class: 'session-head-actions' }, button, error);
+}
+
+/**
+ * Event sessions: the company's speakers and the organizers edit the title,
+ * description, format and spots here (PATCH /api/sessions/{id}); the server
+ * checks every limit and names the field it refuses.
+ */
+function eventSessionEditor(page) {
+  const { session } = page.data;
+  if (['cancelled', 'completed'].includes(session.status)) return null;
+  const fields = {
+    title: field({ name: 'title', label: 'Title', required: true, maxlength: 120, value: session.title }),
+    description: field({ name: 'description', label: 'Description', multiline: true, rows: 4, optional: true, value: session.description || '' }),
+    capacity: field({ name: 'capacity', label: 'Participant spots', type: 'number', value: String(capacityOf(session, 'guest')), class: 'field-narrow' }),
+  };
+  fields['capacity.guest'] = fields.capacity;
+  const format = h('select', { class: 'input select', name: 'format', id: 'edit-format' }, FORMATS.map((f) => h('option', { value: f }, FORMAT_LABELS[f])));
+  format.value = session.event.format || 'presentation';
+  const formatField = h('div', { class: 'field' }, h('label', { class: 'label', for: 'edit-format' }, 'Format'), format);
+  const errorEl = formErrorRegion();
+  const button = submitButton('Save changes');
+  button.id = 'save-event-session';
+  const form = h('form', { id: 'event-session-form', class: 'form', novalidate: true }, errorEl, fields.title.el, fields.description.el, h('div', { class: 'field-row' }, formatField, fields.capacity.el), h('div', { class: 'form-actions' }, button));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    showFormError(errorEl, '');
+    for (const f of Object.values(fields)) f.clearError();
+    button.disabled = true;
+    try {
+      await api.patch(apiSessionPath(session.id), {
+        title: fields.title.input.value.trim(),
+        description: fields.description.input.value,
+        format: format.value,
+        capacity: { guest: Number(fields.capacity.input.value) },
+      });
+      await reload(page, { flash: 'Saved. Registered participants see the new details.' });
+    } catch (err) {
+      showApiError(err, { fields, errorEl });
+      button.disabled = false;
+    }
+  });
+  return h(
+    'section',
+    { class: 'card session-section' },
+    h('details', { class: 'event-session-edit', id: 'event-session-edit' }, h('summary', { class: 'card-title' }, icon(ICONS.edit, 'icon icon-sm'), ' Edit this session'), form),
+  );
 }
 
 /** Event sessions: one click registers as a participant (no role, no form). */
