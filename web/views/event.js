@@ -100,6 +100,12 @@ function eventHead(event, companies) {
         h('span', null, icon(ICONS.users, 'icon icon-sm'), plural(counts.companies || 0, 'company', 'companies'), ' · ', plural(counts.sessions || 0, 'session', 'sessions')),
       ),
       event.description ? h('p', { class: 'event-head-desc pre-line' }, event.description) : null,
+      event.status === 'draft'
+        ? h('p', { class: 'banner banner-info event-state-note', id: 'event-draft-note' }, icon(ICONS.lock, 'icon icon-sm'), h('span', null, 'Draft: only organizers and the companies’ speakers see this event until it is published.'))
+        : null,
+      event.status === 'ended'
+        ? h('p', { class: 'banner banner-info event-state-note', id: 'event-ended-note' }, icon(ICONS.info, 'icon icon-sm'), h('span', null, 'This event has ended. The program stays here for reference.'))
+        : null,
     ),
     h(
       'div',
