@@ -244,7 +244,13 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
     b.eval("document.querySelector('#companies-card').scrollIntoView() || true")
         .await;
     b.screenshot("events-organizer-companies").await;
-    b.eval("window.scrollTo(0, 0) || true").await;
+    // The draft as its organizer sees it.
+    b.open(&format!("{}/events/{event_id}", app.url), "event")
+        .await;
+    assert!(b.text("#event-draft-note").await.contains("Draft"));
+    b.screenshot("events-draft").await;
+    b.click("#manage-event").await;
+    b.wait_page("admin-event").await;
     b.click("#publish-event").await;
     wait_text(&b, "#event-state-hint", "Published").await;
     b.screenshot("events-organizer").await;
