@@ -1239,6 +1239,28 @@ mod tests {
     }
 
     #[test]
+    fn sessions_stored_before_events_still_read_and_keep_the_default_lead() {
+        let s = crate::domain::sessions::new_draft(1, "UTC", ts("2026-11-01T00:00:00Z"));
+        let mut v = serde_json::to_value(&s).unwrap();
+        v.as_object_mut().unwrap().remove("event");
+        let old: crate::domain::sessions::Session = serde_json::from_value(v).unwrap();
+        assert_eq!(old.event, None);
+        let default = SignedDuration::from_mins(15);
+        assert_eq!(old.start_lead(default), default);
+        let mut linked = old.clone();
+        linked.event = Some(EventLink {
+            event_id: 1,
+            company_id: 2,
+            format: Format::Workshop,
+            start_lead_minutes: 5,
+            event_name: "Fair".into(),
+            company_name: "Acme".into(),
+            company_logo_url: None,
+        });
+        assert_eq!(linked.start_lead(default), SignedDuration::from_mins(5));
+    }
+
+    #[test]
     fn windows_are_checked() {
         let e = event();
         // 09:00 Berlin is 08:00 UTC in December.

@@ -112,8 +112,16 @@ pub(super) fn booking_ctx(
     let Some(link) = &s.event else {
         return Ok(None);
     };
-    let event: Event = get(&tx.open_table(EVENTS)?, "events", link.event_id)?;
-    let company: Company = get(&tx.open_table(COMPANIES)?, "companies", link.company_id)?;
+    // A company is removed only when its sessions are cancelled; those stay
+    // plain sessions to change (nothing to check them against).
+    let event: Event = match get(&tx.open_table(EVENTS)?, "events", link.event_id) {
+        Err(StoreError::NotFound) => return Ok(None),
+        other => other?,
+    };
+    let company: Company = match get(&tx.open_table(COMPANIES)?, "companies", link.company_id) {
+        Err(StoreError::NotFound) => return Ok(None),
+        other => other?,
+    };
     let hosts = booked_of(s, r).hosts;
     let booked = booked_in(tx, link.event_id, &hosts)?;
     Ok(Some(BookingCtx {

@@ -617,6 +617,16 @@ async fn one_click_registration_waitlist_schedule_lobby_and_live_company_tab() {
         "no_preview",
     );
     assert_eq!(lobby["next"], json!([]));
+
+    // The host ends it: the lobby lists it under recently ended.
+    let (s, e) = grace
+        .post(&format!("/api/sessions/{sid}/live/end"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (_, lobby) = p2.get(&format!("/api/events/{id}/lobby")).await;
+    assert_eq!(lobby["live"], json!([]), "{lobby}");
+    assert_eq!(lobby["ended"][0]["session"]["id"], sid, "{lobby}");
+    assert_eq!(lobby["ended"][0]["thumbnail_url"], Value::Null);
 }
 
 /// A small valid PNG (1×1).
@@ -906,6 +916,25 @@ async fn every_bad_input_is_refused_clearly_and_changes_nothing() {
             field(&got, f);
         }
     }
+    let member_id = user_id(&member).await;
+    for speakers in [json!([member_id]), json!([]), json!([1, 2, 3, 4, 5])] {
+        let got = admin
+            .post(
+                &format!("/api/companies/{acme}/sessions"),
+                json!({"starts_at": "2026-12-10T12:00:00Z", "duration_minutes": 30, "title": "T", "format": "workshop", "speakers": speakers}),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "invalid_speakers");
+        field(&got, "speakers");
+    }
+    // An organizer who is no speaker names the speakers.
+    let got = admin
+        .post(
+            &format!("/api/companies/{acme}/sessions"),
+            json!({"starts_at": "2026-12-10T12:00:00Z", "duration_minutes": 30, "title": "T", "format": "workshop"}),
+        )
+        .await;
+    assert_error(&got, StatusCode::BAD_REQUEST, "invalid_speakers");
     assert_error(
         &member
             .post(
