@@ -565,6 +565,11 @@ async fn career_fair_from_organizer_to_speaker_to_participant() {
             "events-program-mobile",
         ),
         (
+            format!("/events/{event_id}?view=lobby"),
+            "event",
+            "events-lobby-mobile",
+        ),
+        (
             format!("/events/{event_id}/companies/{acme}"),
             "company",
             "events-company-mobile",
