@@ -35,6 +35,13 @@ const ROUTES = [
   // 'new' before ':id' so it isn't taken for an id.
   route('/admin/sessions/new', 'admin-session-new', () => import('./views/admin-session.js')),
   route('/admin/sessions/:id', 'admin-session', () => import('./views/admin-session.js')),
+  route('/events', 'events', () => import('./views/events.js')),
+  route('/events/:id', 'event', () => import('./views/event.js')),
+  route('/events/:id/companies/:cid', 'company', () => import('./views/company.js')),
+  route('/events/:id/companies/:cid/book', 'company-book', () => import('./views/company-book.js')),
+  route('/events/:id/companies/:cid/edit', 'company-edit', () => import('./views/company-edit.js')),
+  route('/admin/events/new', 'admin-event-new', () => import('./views/admin-event.js')),
+  route('/admin/events/:id', 'admin-event', () => import('./views/admin-event.js')),
   route('/setup', 'setup', () => import('./views/setup.js')),
 ];
 const NOT_FOUND = { page: 'notfound', load: () => import('./views/notfound.js') };

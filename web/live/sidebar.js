@@ -1,6 +1,7 @@
-// The sidebar: tabs People / Q&A / Chat (+ Agenda for hosts and presenters).
-// Tabs are buttons #tab-people, #tab-qa, #tab-chat, #tab-agenda (role=tab,
-// aria-selected); panels #panel-people, #panel-qa, #panel-chat, #panel-agenda.
+// The sidebar: tabs People / Q&A / Chat (+ Agenda when the session has a run
+// of show, + Company for event sessions). Tabs are buttons #tab-people,
+// #tab-qa, #tab-chat, #tab-agenda, #tab-company (role=tab, aria-selected);
+// panels #panel-people, #panel-qa, #panel-chat, #panel-agenda, #panel-company.
 // Arrow keys move between tabs.
 
 import { h } from '../dom.js';
@@ -9,12 +10,14 @@ import { createPeople } from './people.js';
 import { createQa } from './qa.js';
 import { createChat } from './chat.js';
 import { createAgenda, showsAgenda } from './agenda.js';
+import { createCompany, showsCompany } from './company.js';
 
 const TABS = [
   { name: 'people', label: 'People', iconName: 'users' },
   { name: 'qa', label: 'Q&A', iconName: 'question' },
   { name: 'chat', label: 'Chat', iconName: 'chat' },
   { name: 'agenda', label: 'Agenda', iconName: 'list' },
+  { name: 'company', label: 'Company', iconName: 'briefcase' },
 ];
 
 export function createSidebar(room) {
@@ -23,6 +26,7 @@ export function createSidebar(room) {
     qa: createQa(room),
     chat: createChat(room),
     agenda: createAgenda(room),
+    company: createCompany(room),
   };
   const tabs = {};
   const panels = {};
@@ -102,7 +106,8 @@ export function createSidebar(room) {
     const live = room.live;
     const me = live.me;
     tabs.agenda.hidden = !showsAgenda(live);
-    tablist.dataset.tabs = tabs.agenda.hidden ? '3' : '4';
+    tabs.company.hidden = !showsCompany(live);
+    tablist.dataset.tabs = String(TABS.filter((t) => !tabs[t.name].hidden).length);
     if (!current) select(me.can_moderate ? 'people' : 'chat');
     else if (tabs[current].hidden) select('people');
     for (const p of Object.values(parts)) p.update(live);

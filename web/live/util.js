@@ -39,6 +39,7 @@ export const LI = {
   minus: ['M5 12h14'],
   refresh: ['M23 4v6h-6', 'M20.5 15a9 9 0 1 1-2.1-9.4L23 10'],
   stage: ['M2 20h20', 'M5 20V10l7-6 7 6v10', 'M9 20v-5h6v5'],
+  briefcase: ['M4 7h16a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z', 'M9 7V5a2 2 0 0 1 2-2h2a2 2 0 0 1 2 2v2', 'M3 13h18'],
   skipBack: ['M19 20 9 12l10-8v16z', 'M5 19V5'],
   skipForward: ['M5 4l10 8-10 8V4z', 'M19 5v14'],
 };

@@ -1,5 +1,5 @@
 // Admin area. Sections are tabs addressed by ?tab= (/admin is Users,
-// /admin?tab=sessions is Sessions). A new section is one SECTIONS entry.
+// /admin?tab=sessions is Sessions, /admin?tab=events is Events). A new section is one SECTIONS entry.
 // The admin session editor (/admin/sessions/...) reuses requireAdmin().
 
 import { h, replace, formatDate, initials } from '../dom.js';
@@ -7,10 +7,12 @@ import { api } from '../api.js';
 import { getState, loadMe, communityName, feature } from '../state.js';
 import { formErrorRegion, formStatusRegion, showFormError } from '../forms.js';
 import { renderSessionsTab } from './admin-sessions.js';
+import { renderEventsTab } from './admin-events.js';
 
 const SECTIONS = [
   { id: 'users', label: 'Users', href: '/admin', render: renderUsers },
   { id: 'sessions', label: 'Sessions', href: '/admin?tab=sessions', render: renderSessionsTab },
+  { id: 'events', label: 'Events', href: '/admin?tab=events', render: renderEventsTab },
 ];
 
 function sectionFor(query) {

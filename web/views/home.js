@@ -275,7 +275,29 @@ export default async function render(ctx) {
     ),
   );
 
-  append(ctx.root, [setupNotice, hero, sessions, roles]);
+  // Career fairs: shown when there are any (their sessions live in the event's program).
+  const eventsSection = h('section', { class: 'section', 'aria-labelledby': 'events-title', id: 'home-events', hidden: true });
+  append(ctx.root, [setupNotice, hero, eventsSection, sessions, roles]);
+  if (me) {
+    api
+      .get('/api/events', { signal: ctx.signal })
+      .then(async (res) => {
+        const events = ((res && res.events) || []).filter((e) => e.status === 'published').slice(0, 3);
+        if (!events.length || !ctx.isCurrent()) return;
+        const { eventCard } = await import('./events.js');
+        replace(
+          eventsSection,
+          h(
+            'div',
+            { class: 'container' },
+            h('div', { class: 'section-head' }, h('h2', { id: 'events-title', class: 'section-title' }, 'Events'), h('a', { href: '/events', class: 'btn btn-secondary btn-sm' }, 'All events')),
+            h('ul', { class: 'event-grid' }, events.map(eventCard)),
+          ),
+        );
+        eventsSection.hidden = false;
+      })
+      .catch(() => {});
+  }
 
   let upcoming = [];
   try {

@@ -41,6 +41,7 @@ export function renderHeader() {
         navLink('/schedule', h('span', null, h('span', { class: 'nav-long' }, 'My '), h('span', { class: 'nav-cap' }, 'schedule'))),
       ),
     );
+    items.push(h('li', null, navLink('/events', 'Events')));
     items.push(h('li', { class: 'nav-members' }, navLink('/members', 'Members')));
     if (me.is_admin) items.push(h('li', null, navLink('/admin', 'Admin')));
     items.push(

@@ -17,6 +17,7 @@ import {
   statusBadge,
   whenBlock,
 } from '../sessions-ui.js';
+import { eventTag } from '../events-ui.js';
 
 const TABS = [
   { id: 'upcoming', label: 'Upcoming', href: '/schedule' },
@@ -142,6 +143,7 @@ function entryItem(entry, tab) {
       'div',
       { class: 'schedule-main' },
       h('h2', { class: 'schedule-title' }, h('a', { href: sessionPath(session.id) }, session.title || 'Untitled session')),
+      eventTag(session),
       whenBlock(session, { cls: 'when when-sm' }),
       h(
         'div',

@@ -38,6 +38,7 @@ import {
   youBadge,
   zoneAbbreviation,
 } from '../sessions-ui.js';
+import { FORMATS, FORMAT_LABELS, eventPath, eventTag, showApiError } from '../events-ui.js';
 
 const ROLE_BLURBS = {
   host: 'Opens the session, moderates and wraps up.',
@@ -152,7 +153,7 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
       'div',
       { class: 'session-head-top' },
       h('div', { class: 'badges' }, statusBadge(session.status), session.status === 'cancelled' ? null : myBadge(page.data.mine, session.status)),
-      can.manage
+      can.manage && !session.event
         ? h(
             'a',
             { href: adminSessionPath(session.id), class: 'btn btn-secondary btn-sm', id: 'manage-session' },
@@ -160,8 +161,10 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
             'Manage session',
           )
         : null,
+      can.manage && session.event ? cancelEventSession(page) : null,
     ),
     h('h1', { class: 'page-title session-title', id: 'session-title' }, session.title),
+    eventTag(session, { cls: 'event-tag event-tag-lg' }),
     whenBlock(session, { cls: 'when when-lg' }),
     facts(session),
     session.status === 'cancelled'
@@ -204,14 +207,16 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
     h(
       'div',
       { class: 'container session-page', dataset: { sessionId: session.id } },
-      h('a', { href: '/', class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), 'All sessions'),
+      session.event
+        ? h('a', { href: eventPath(session.event.id), class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), session.event.name)
+        : h('a', { href: '/', class: 'back-link' }, icon(ICONS.arrowLeft, 'icon icon-sm'), 'All sessions'),
       h(
         'div',
         { class: 'session-layout' },
         head,
         about,
         h('aside', { class: 'session-aside', 'aria-label': 'Registration and location' }, panel, locationCard(page)),
-        h('div', { class: 'session-main' }, runOfShow(page, user), participantsSection(page, user)),
+        h('div', { class: 'session-main' }, can.manage && session.event ? eventSessionEditor(page) : null, runOfShow(page, user), participantsSection(page, user)),
       ),
     ),
   );
@@ -556,7 +561,9 @@ function registrationPanel(page, user, flash) {
   if (!user) return signedOutPanel(page, errorEl, statusEl, flash);
   if (reg) return registeredPanel(page, reg, errorEl, statusEl, flash);
   if (waitlist) return waitlistPanel(page, waitlist, errorEl, statusEl, flash);
-  if (acceptsRegistrations(session)) return registerForm(page, user, errorEl, statusEl, flash);
+  if (acceptsRegistrations(session)) {
+    return session.event ? oneClickPanel(page, errorEl, statusEl, flash) : registerForm(page, user, errorEl, statusEl, flash);
+  }
 
   const why = {
     closed: 'Registration for this session is closed.',
@@ -826,6 +833,114 @@ function roleChooser(page) {
     setError,
     clearError,
   };
+}
+
+/**
+ * Event sessions: the company's speakers and the organizers may cancel (it
+ * frees the company's quota and the slot; participants are emailed). The
+ * server says who may (`can.manage`) and refuses what is too late.
+ */
+function cancelEventSession(page) {
+  const { session } = page.data;
+  if (['cancelled', 'completed', 'in_progress'].includes(session.status)) return null;
+  const button = h('button', { type: 'button', class: 'btn btn-danger-outline btn-sm', id: 'cancel-event-session' }, 'Cancel session');
+  button.addEventListener('click', async () => {
+    const ok = await confirmDialog({
+      title: 'Cancel this session?',
+      message: 'Everyone registered is emailed, and the slot goes back to your company’s quota. This cannot be undone.',
+      confirmLabel: 'Cancel session',
+      cancelLabel: 'Keep it',
+      danger: true,
+    });
+    if (!ok) return;
+    button.disabled = true;
+    try {
+      await api.post(apiSessionPath(session.id, '/cancel'), {});
+      await reload(page, { flash: 'The session is cancelled. Participants have been emailed.' });
+    } catch (err) {
+      button.disabled = false;
+      error.replaceChildren(err.message);
+    }
+  });
+  const error = h('p', { class: 'form-error', role: 'alert', id: 'cancel-event-error' });
+  return h('div', { class: 'session-head-actions' }, button, error);
+}
+
+/**
+ * Event sessions: the company's speakers and the organizers edit the title,
+ * description, format and spots here (PATCH /api/sessions/{id}); the server
+ * checks every limit and names the field it refuses.
+ */
+function eventSessionEditor(page) {
+  const { session } = page.data;
+  if (['cancelled', 'completed'].includes(session.status)) return null;
+  const fields = {
+    title: field({ name: 'title', label: 'Title', required: true, maxlength: 120, value: session.title }),
+    description: field({ name: 'description', label: 'Description', multiline: true, rows: 4, optional: true, value: session.description || '' }),
+    capacity: field({ name: 'capacity', label: 'Participant spots', type: 'number', value: String(capacityOf(session, 'guest')), class: 'field-narrow' }),
+  };
+  fields['capacity.guest'] = fields.capacity;
+  const format = h('select', { class: 'input select', name: 'format', id: 'edit-format' }, FORMATS.map((f) => h('option', { value: f }, FORMAT_LABELS[f])));
+  format.value = session.event.format || 'presentation';
+  const formatField = h('div', { class: 'field' }, h('label', { class: 'label', for: 'edit-format' }, 'Format'), format);
+  const errorEl = formErrorRegion();
+  const button = submitButton('Save changes');
+  button.id = 'save-event-session';
+  const form = h('form', { id: 'event-session-form', class: 'form', novalidate: true }, errorEl, fields.title.el, fields.description.el, h('div', { class: 'field-row' }, formatField, fields.capacity.el), h('div', { class: 'form-actions' }, button));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    showFormError(errorEl, '');
+    for (const f of Object.values(fields)) f.clearError();
+    button.disabled = true;
+    try {
+      await api.patch(apiSessionPath(session.id), {
+        title: fields.title.input.value.trim(),
+        description: fields.description.input.value,
+        format: format.value,
+        capacity: { guest: Number(fields.capacity.input.value) },
+      });
+      await reload(page, { flash: 'Saved. Registered participants see the new details.' });
+    } catch (err) {
+      showApiError(err, { fields, errorEl });
+      button.disabled = false;
+    }
+  });
+  return h(
+    'section',
+    { class: 'card session-section' },
+    h('details', { class: 'event-session-edit', id: 'event-session-edit' }, h('summary', { class: 'card-title' }, icon(ICONS.edit, 'icon icon-sm'), ' Edit this session'), form),
+  );
+}
+
+/** Event sessions: one click registers as a participant (no role, no form). */
+function oneClickPanel(page, errorEl, statusEl, flash) {
+  const { session } = page.data;
+  const open = freeOf(session, 'guest');
+  const button = h('button', { type: 'button', class: 'btn btn-primary btn-block', id: 'register-one-click' }, open > 0 ? 'Register' : 'Join the waitlist');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    showFormError(errorEl, '');
+    try {
+      const res = await api.post(apiSessionPath(session.id, '/registrations'), {});
+      const message =
+        res && res.waitlisted
+          ? `You’re on the waitlist (position ${res.position}). We’ll email you when a spot opens.`
+          : 'You’re registered. We’ve emailed you the details and a calendar invite.';
+      statusEl.textContent = message;
+      await reload(page, { flash: message, errorEl });
+    } catch (err) {
+      showFormError(errorEl, err.message);
+      button.disabled = false;
+    }
+  });
+  return panelShell(
+    'Register',
+    errorEl,
+    statusEl,
+    flash,
+    h('p', { class: 'muted' }, open > 0 ? `${open} of ${capacityOf(session, 'guest')} spots open.` : 'Every spot is taken; you can join the waitlist.'),
+    button,
+  );
 }
 
 function registerForm(page, user, errorEl, statusEl, flash) {
