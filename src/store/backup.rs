@@ -19,9 +19,9 @@ use redb::{
 };
 
 use super::{
-    AUTH_SESSIONS, LIVE_CHAT, LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX, ROSTERS,
-    Result, SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS, USER_SESSIONS, USERS,
-    WAITLISTED, read_u64,
+    AUTH_SESSIONS, LIVE_CHAT, LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX,
+    PASSWORD_RESETS, ROSTERS, Result, SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS,
+    USER_SESSIONS, USERS, WAITLISTED, read_u64,
 };
 
 /// Calls `$f!(table)` for every table the store has ever had. A table that
@@ -42,6 +42,7 @@ macro_rules! every_table {
         $each!(LIVE_CHAT);
         $each!(LIVE_QUESTIONS);
         $each!(LIVE_REMOVED);
+        $each!(PASSWORD_RESETS);
     }};
 }
 

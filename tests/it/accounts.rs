@@ -5,7 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, assert_error};
+use crate::support::smtp::SmtpSink;
+use crate::support::{TestApp, assert_error, manual_clock};
 
 #[tokio::test]
 async fn sign_up_sign_in_sign_out() {
@@ -811,5 +812,267 @@ async fn behind_the_local_reverse_proxy_each_forwarded_client_has_its_own_limit(
         signup("c@example.org", "198.51.100.1").await,
         StatusCode::TOO_MANY_REQUESTS,
         "the first client again"
+    );
+}
+
+/* ------------------------------------------------ account self-service */
+
+/// A second browser signed in to `email`.
+async fn second_browser(app: &TestApp, email: &str, password: &str) -> crate::support::Api {
+    let c = app.client();
+    let (s, b) = c
+        .post(
+            "/api/auth/signin",
+            json!({"email": email, "password": password}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    c
+}
+
+#[tokio::test]
+async fn change_password_keeps_this_browser_and_signs_out_the_others() {
+    let app = TestApp::start().await;
+    let here = app.member("pat@example.org", "Pat").await;
+    let there = second_browser(&app, "pat@example.org", "correct horse").await;
+    let path = "/api/me/password";
+
+    // Bad input: nothing changes.
+    assert_error(
+        &here
+            .post(
+                path,
+                json!({"current_password": "wrong horse", "new_password": "battery staple"}),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "wrong_password",
+    );
+    let weak = here
+        .post(
+            path,
+            json!({"current_password": "correct horse", "new_password": "short"}),
+        )
+        .await;
+    assert_error(&weak, StatusCode::BAD_REQUEST, "weak_password");
+    assert_eq!(weak.1["error"]["field"], "new_password");
+    assert_eq!(
+        here.post(path, json!({"new_password": "battery staple"}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_error(
+        &app.client()
+            .post(
+                path,
+                json!({"current_password": "correct horse", "new_password": "battery staple"}),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_eq!(there.get("/api/me").await.0, StatusCode::OK);
+
+    let (s, b) = here
+        .post(
+            path,
+            json!({"current_password": "correct horse", "new_password": "battery staple"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user"]["email"], "pat@example.org");
+    assert_eq!(
+        here.get("/api/me").await.0,
+        StatusCode::OK,
+        "this browser stays"
+    );
+    assert_error(
+        &there.get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_error(
+        &app.client()
+            .post(
+                "/api/auth/signin",
+                json!({"email": "pat@example.org", "password": "correct horse"}),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    second_browser(&app, "pat@example.org", "battery staple").await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_sign_in_limit() {
+    let app = TestApp::start_with(
+        "[accounts]\nsignin_failures_per_account = 3\nsignin_failures_per_ip = 100\n",
+    )
+    .await;
+    let c = app.member("sam@example.org", "Sam").await;
+    for _ in 0..3 {
+        assert_error(
+            &c.post(
+                "/api/me/password",
+                json!({"current_password": "guess guess", "new_password": "battery staple"}),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+        );
+    }
+    // The account's limit is used up: even the right password waits, here
+    // and at sign-in.
+    assert_error(
+        &c.post(
+            "/api/me/password",
+            json!({"current_password": "correct horse", "new_password": "battery staple"}),
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+    assert_error(
+        &app.client()
+            .post(
+                "/api/auth/signin",
+                json!({"email": "sam@example.org", "password": "correct horse"}),
+            )
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+}
+
+fn reset_token(mail: &serde_json::Value) -> String {
+    let text = mail["text"].as_str().unwrap();
+    let at = text
+        .find("/reset?token=")
+        .expect("the mail has a reset link")
+        + 13;
+    text[at..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn password_reset_by_mail_once_and_within_the_hour() {
+    let sink = SmtpSink::start();
+    let (clock, c) = manual_clock("2026-12-06T10:00:00Z");
+    let app = TestApp::start_with_clock(&sink.config(), c).await;
+    let old_browser = app.member("ria@example.org", "Ria").await;
+    let anon = app.client();
+
+    // Known and unknown emails get the same answer; only the known one a mail.
+    let known = anon
+        .post("/api/auth/reset", json!({"email": " Ria@Example.org"}))
+        .await;
+    let unknown = anon
+        .post("/api/auth/reset", json!({"email": "nobody@example.org"}))
+        .await;
+    assert_eq!(known, (StatusCode::ACCEPTED, json!({"sent": true})));
+    assert_eq!(unknown, known, "no one learns who has an account");
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(sink.to("ria@example.org").len(), 1);
+    let mail = &mails[0];
+    assert!(
+        mail["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Reset your password")
+    );
+    let link = mail["text"].as_str().unwrap();
+    assert!(
+        link.contains(&format!("{}/reset?token=", app.url)),
+        "{link}"
+    );
+    let token = reset_token(mail);
+
+    // Bad input: nothing changes.
+    assert_error(
+        &anon
+            .post("/api/auth/reset", json!({"email": "not an email"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_email",
+    );
+    let confirm = "/api/auth/reset/confirm";
+    let weak = anon
+        .post(confirm, json!({"token": token, "password": "short"}))
+        .await;
+    assert_error(&weak, StatusCode::BAD_REQUEST, "weak_password");
+    assert_eq!(weak.1["error"]["field"], "password");
+    let wrong = anon
+        .post(
+            confirm,
+            json!({"token": "x".repeat(43), "password": "battery staple"}),
+        )
+        .await;
+    assert_error(&wrong, StatusCode::BAD_REQUEST, "invalid_token");
+    assert_eq!(
+        anon.post(confirm, json!({"token": token})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(old_browser.get("/api/me").await.0, StatusCode::OK);
+
+    // The link works once: signed in here, signed out everywhere else.
+    let fresh = app.client();
+    let (s, b) = fresh
+        .post(
+            confirm,
+            json!({"token": token, "password": "battery staple"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user"]["email"], "ria@example.org");
+    assert_eq!(fresh.get("/api/me").await.0, StatusCode::OK);
+    assert_error(
+        &old_browser.get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let reused = anon
+        .post(confirm, json!({"token": token, "password": "another one"}))
+        .await;
+    assert_eq!(reused, wrong, "a used link answers like a wrong one");
+    second_browser(&app, "ria@example.org", "battery staple").await;
+
+    // A link older than an hour is dead and changes nothing.
+    anon.post("/api/auth/reset", json!({"email": "ria@example.org"}))
+        .await;
+    let token = reset_token(&sink.wait_for(2).await[1]);
+    clock.advance(jiff::SignedDuration::from_mins(61));
+    let expired = anon
+        .post(
+            confirm,
+            json!({"token": token, "password": "third password"}),
+        )
+        .await;
+    assert_eq!(expired, wrong, "an expired link answers like a wrong one");
+    second_browser(&app, "ria@example.org", "battery staple").await;
+}
+
+#[tokio::test]
+async fn password_reset_requests_are_limited_per_address() {
+    let app = TestApp::start_with("[accounts]\nsignups_per_ip = 2\n").await;
+    let c = app.client();
+    for _ in 0..2 {
+        assert_eq!(
+            c.post("/api/auth/reset", json!({"email": "x@example.org"}))
+                .await
+                .0,
+            StatusCode::ACCEPTED
+        );
+    }
+    assert_error(
+        &c.post("/api/auth/reset", json!({"email": "x@example.org"}))
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_resets",
     );
 }
