@@ -31,10 +31,9 @@ pub fn invalid_reset_token() -> DomainError {
     )
 }
 
-/// A wrong password where the current one is asked for again.
-pub fn wrong_password() -> DomainError {
-    DomainError::forbidden("wrong_password", "That is not your current password.")
-        .on("current_password")
+/// A wrong password where the current one is asked for again (in `field`).
+pub fn wrong_password(field: &'static str) -> DomainError {
+    DomainError::forbidden("wrong_password", "That is not your current password.").on(field)
 }
 
 /// Returns the email in the form used for uniqueness (trimmed, lowercased),

@@ -515,6 +515,7 @@ async fn recheck_password(
     ip: IpAddr,
     user: &User,
     password: String,
+    field: &'static str,
 ) -> Result<(), AccountError> {
     let now = state.clock.now();
     state
@@ -531,7 +532,7 @@ async fn recheck_password(
         })?;
     if !ok {
         state.metrics.signin_failures.inc();
-        return Err(rules::wrong_password().into());
+        return Err(rules::wrong_password(field).into());
     }
     state.limits.signin_succeeded(&user.email, ip);
     Ok(())
@@ -548,7 +549,7 @@ pub async fn change_password(
     form: PasswordForm,
 ) -> Result<MeView, AccountError> {
     rules::validate_password(&form.new_password).map_err(|e| e.on("new_password"))?;
-    recheck_password(state, ip, user, form.current_password).await?;
+    recheck_password(state, ip, user, form.current_password, "current_password").await?;
     let password = form.new_password;
     let hash = state
         .hash(move || rules::hash_password(&password))
@@ -647,7 +648,7 @@ pub async fn delete_account(
     user: &User,
     form: DeleteAccountForm,
 ) -> Result<(), AccountError> {
-    recheck_password(state, ip, user, form.password).await?;
+    recheck_password(state, ip, user, form.password, "password").await?;
     let id = user.id;
     let now = state.clock.now();
     state.blocking(move |s| s.delete_account(id, now)).await?;
