@@ -558,7 +558,7 @@ pub async fn change_password(
     let keep = sha256(token.as_bytes());
     let id = user.id;
     let user = state
-        .blocking(move |s| s.change_password(id, hash, &keep))
+        .blocking(move |s| s.change_password(id, hash, Some(&keep)))
         .await?;
     tracing::info!(user = id, "password changed; other sign-ins revoked");
     Ok(MeView::from(&user))

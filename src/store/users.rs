@@ -303,7 +303,12 @@ impl Store {
     /// Sets a new password hash and signs the user out everywhere except
     /// the sign-in session keyed `keep` (one transaction). Open reset links
     /// stop working too.
-    pub fn change_password(&self, id: u64, password_hash: String, keep: &[u8]) -> Result<User> {
+    pub fn change_password(
+        &self,
+        id: u64,
+        password_hash: String,
+        keep: Option<&[u8]>,
+    ) -> Result<User> {
         let tx = self.begin_write()?;
         let user = {
             let mut users = tx.open_table(USERS)?;
@@ -312,7 +317,7 @@ impl Store {
             users.insert(id, encode(&user).as_slice())?;
             user
         };
-        revoke_sessions(&tx, id, Some(keep))?;
+        revoke_sessions(&tx, id, keep)?;
         revoke_resets(&tx, id)?;
         self.commit(tx)?;
         Ok(user)
