@@ -652,6 +652,7 @@ pub async fn delete_account(
     let id = user.id;
     let now = state.clock.now();
     state.blocking(move |s| s.delete_account(id, now)).await?;
+    state.live.account_deleted(id);
     tracing::info!(user = id, "account deleted by its owner");
     Ok(())
 }

@@ -1258,6 +1258,15 @@ async fn delete_my_account_anonymises_and_keeps_counts() {
         !members.to_string().contains("Deleted member") && !members.to_string().contains("Gus"),
         "{members}"
     );
+    // The running live room forgets them at once: out of the room, and
+    // their chat and question carry the new name.
+    let (_, live) = admin.get(&format!("/api/sessions/{id}/live")).await;
+    assert_eq!(live["chat"][0]["name"], "Deleted member", "{live}");
+    assert_eq!(
+        live["questions"]["open"][0]["name"], "Deleted member",
+        "{live}"
+    );
+    assert!(!live.to_string().contains("\"Gus\""), "{live}");
     // The email is free for a new account.
     app.member("g1@example.org", "Gus Again").await;
 
