@@ -95,3 +95,36 @@ async fn wait_text(b: &Browser, css: &str, want: &str) {
     )
     .await;
 }
+
+#[tokio::test]
+async fn account_pages_fit_a_phone_screen() {
+    let _turn = crate::support::browser::exclusive().await;
+    let app = TestApp::start().await;
+    app.member("mo@example.org", "Mo Phone").await;
+    let b = Browser::launch_sized(390, 844).await;
+    let no_overflow = || async {
+        let wide = b
+            .eval("document.documentElement.scrollWidth > window.innerWidth")
+            .await;
+        assert_eq!(wide, json!(false), "no horizontal scrolling on a phone");
+    };
+    b.sign_in(&app.url, "mo@example.org").await;
+    b.click("#delete-start").await;
+    b.eval("document.getElementById('delete-form').scrollIntoView()")
+        .await;
+    b.screenshot("profile-delete-mobile").await;
+    no_overflow().await;
+    b.client.delete_all_cookies().await.unwrap();
+    b.open(&format!("{}/reset", app.url), "reset").await;
+    b.screenshot("reset-mobile").await;
+    no_overflow().await;
+    b.open(&format!("{}/reset?token=abc", app.url), "reset")
+        .await;
+    b.fill("reset-confirm-form", "password", "long enough")
+        .await;
+    b.submit("reset-confirm-form").await;
+    wait_text(&b, "#form-error", "not valid").await;
+    b.screenshot("reset-invalid-mobile").await;
+    no_overflow().await;
+    b.close().await;
+}
