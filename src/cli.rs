@@ -93,13 +93,63 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create an account; the password is read from standard input.
+    /// Create an account; the password is asked for without echo on a
+    /// terminal, or read from standard input.
     CreateUser(CreateUserArgs),
+    /// List users, change their flags or set a new password (the server may
+    /// keep running: the store is shared through redb's own file locking).
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Write a consistent copy of the store to FILE (the server may keep running).
     Backup(BackupArgs),
     /// Check a backup FILE and install it as the store (stop the server first;
     /// the current store is kept as podium.redb.before-restore-<time>).
     Restore(BackupArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Every account: id, email, name, flags, when it was created.
+    List(StoreArgs),
+    /// Make a user an administrator (`--off` takes it back; the last admin stays).
+    SetAdmin(FlagArgs),
+    /// Give a user premium membership (`--off` takes it back).
+    SetPremium(FlagArgs),
+    /// Set a user's password (asked for without echo on a terminal, or read
+    /// from standard input) and sign them out everywhere.
+    ResetPassword(UserArgs),
+}
+
+/// Where the store is.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// One user, by email or id.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The user's email or numeric id.
+    #[arg(value_name = "USER")]
+    pub user: String,
+}
+
+/// One user and whether to set or clear a flag.
+#[derive(Debug, Args)]
+pub struct FlagArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The user's email or numeric id.
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// Clear the flag instead of setting it.
+    #[arg(long)]
+    pub off: bool,
 }
 
 #[derive(Debug, Args)]

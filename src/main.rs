@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{CommandFactory, FromArgMatches};
 use podium::cli::{
-    AdminCommand, BackupArgs, Cli, Command, ConfigCommand, CreateUserArgs, ServeArgs,
+    AdminCommand, BackupArgs, Cli, Command, ConfigCommand, CreateUserArgs, ServeArgs, StoreArgs,
+    UsersCommand,
 };
 use podium::clock::{Clock, SystemClock};
 use podium::domain::accounts as rules;
@@ -65,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Admin(AdminCommand::CreateUser(args))) => create_user(args),
+        Some(Command::Admin(AdminCommand::Users(cmd))) => users(cmd),
         Some(Command::Admin(AdminCommand::Backup(args))) => backup(args),
         Some(Command::Admin(AdminCommand::Restore(args))) => restore(args),
         Some(Command::Loadtest(args)) => podium::loadtest::run(args),
@@ -132,11 +134,7 @@ fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     .resolve()?;
     let email = rules::normalize_email(&args.email)?;
     let name = rules::validate_name(&args.name)?;
-    let mut password = String::new();
-    std::io::stdin()
-        .read_to_string(&mut password)
-        .context("reading the password from standard input")?;
-    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let password = read_password("Password for the new account: ")?;
     rules::validate_password(&password)?;
     let store = Store::open_beside_server(&config.server.data_dir)?;
     let user = match store.create_user(
@@ -159,6 +157,138 @@ fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
         if user.is_admin { "admin" } else { "member" },
         if user.is_premium { ", premium" } else { "" }
     );
+    Ok(())
+}
+
+/// A password: asked for without echo when standard input is a terminal,
+/// else read from it (up to the end, one trailing line break dropped).
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt).context("reading the password")?;
+        let again = rpassword::prompt_password("Again: ").context("reading the password")?;
+        if first != again {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        return Ok(first);
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    Ok(password.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// `admin users …`: through redb's own locking beside a running server
+/// (`Store::open_beside_server`); a running server sees the change at the
+/// next request, since it reads the user at every request.
+fn users(cmd: UsersCommand) -> anyhow::Result<()> {
+    let store_of = |a: &StoreArgs| -> anyhow::Result<Store> {
+        let dir = data_dir_of(&a.config, &a.data_dir)?;
+        if !dir.join("podium.redb").exists() {
+            bail!("there is no store in {}", dir.display());
+        }
+        Ok(Store::open_beside_server(&dir)?)
+    };
+    let find = |store: &Store, user: &str| -> anyhow::Result<podium::store::User> {
+        let found = match user.parse::<u64>() {
+            Ok(id) => match store.user(id) {
+                Ok(u) => Some(u),
+                Err(podium::store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => store.user_by_email(&user.trim().to_lowercase())?,
+        };
+        match found {
+            Some(u) if u.deleted_at.is_none() => Ok(u),
+            _ => bail!("no user {user:?} (give an email or an id from `podium admin users list`)"),
+        }
+    };
+    let rule = |e: podium::store::StoreError| -> anyhow::Error {
+        match e {
+            podium::store::StoreError::Rule(e) => anyhow::anyhow!("{e}"),
+            e => e.into(),
+        }
+    };
+    match cmd {
+        UsersCommand::List(a) => {
+            let store = store_of(&a)?;
+            let users = store.users()?;
+            println!(
+                "{:>6}  {:<32}  {:<24}  {:<14}  created",
+                "id", "email", "name", "flags"
+            );
+            for u in users.iter().filter(|u| u.deleted_at.is_none()) {
+                let flags = match (u.is_admin, u.is_premium) {
+                    (true, true) => "admin,premium",
+                    (true, false) => "admin",
+                    (false, true) => "premium",
+                    (false, false) => "-",
+                };
+                println!(
+                    "{:>6}  {:<32}  {:<24}  {:<14}  {}",
+                    u.id,
+                    u.email,
+                    u.name,
+                    flags,
+                    u.created_at.strftime("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            let deleted = users.iter().filter(|u| u.deleted_at.is_some()).count();
+            println!(
+                "{} accounts{}.",
+                users.len() - deleted,
+                if deleted > 0 {
+                    format!(" ({deleted} deleted not shown)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        UsersCommand::SetAdmin(a) => {
+            let store = store_of(&a.store)?;
+            let u = find(&store, &a.user)?;
+            let update = podium::store::UserUpdate {
+                is_admin: Some(!a.off),
+                ..Default::default()
+            };
+            let u = store.update_user(u.id, update).map_err(rule)?;
+            println!(
+                "{} ({}) is {}an admin.",
+                u.name,
+                u.email,
+                if u.is_admin { "" } else { "no longer " }
+            );
+        }
+        UsersCommand::SetPremium(a) => {
+            let store = store_of(&a.store)?;
+            let u = find(&store, &a.user)?;
+            let update = podium::store::UserUpdate {
+                is_premium: Some(!a.off),
+                ..Default::default()
+            };
+            let u = store.update_user(u.id, update).map_err(rule)?;
+            println!(
+                "{} ({}) is {}premium.",
+                u.name,
+                u.email,
+                if u.is_premium { "" } else { "no longer " }
+            );
+        }
+        UsersCommand::ResetPassword(a) => {
+            let store = store_of(&a.store)?;
+            let u = find(&store, &a.user)?;
+            let password = read_password(&format!("New password for {}: ", u.email))?;
+            rules::validate_password(&password)?;
+            store
+                .change_password(u.id, rules::hash_password(&password), None)
+                .map_err(rule)?;
+            println!(
+                "Set a new password for {} ({}); they are signed out everywhere.",
+                u.name, u.email
+            );
+        }
+    }
     Ok(())
 }
 

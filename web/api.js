@@ -93,6 +93,8 @@ export const api = {
   patch: (path, body, opts) => request('PATCH', path, body, opts),
   put: (path, body, opts) => request('PUT', path, body, opts),
   del: (path, opts) => request('DELETE', path, undefined, opts),
+  /** DELETE with a JSON body (e.g. a password that confirms it). */
+  delWith: (path, body, opts) => request('DELETE', path, body, opts),
 };
 
 export default api;

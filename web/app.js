@@ -25,6 +25,7 @@ const ROUTES = [
   route('/', 'home', () => import('./views/home.js')),
   route('/signin', 'signin', () => import('./views/signin.js')),
   route('/signup', 'signup', () => import('./views/signup.js')),
+  route('/reset', 'reset', () => import('./views/reset.js')),
   route('/profile', 'profile', () => import('./views/profile.js')),
   route('/admin', 'admin', () => import('./views/admin.js')),
   route('/sessions/:id/live', 'live', () => import('./live/room.js')),

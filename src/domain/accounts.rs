@@ -16,6 +16,25 @@ pub const BIO_MAX: usize = 500;
 pub const LINKS_MAX: usize = 5;
 pub const LINK_MAX: usize = 300;
 pub const EMAIL_MAX: usize = 254;
+/// What a deleted account is called wherever its name was stored or shown.
+pub const DELETED_NAME: &str = "Deleted member";
+/// How long a password-reset link works (once).
+pub const RESET_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// The one answer for a reset token that does not exist, has expired or was
+/// used: the three are not told apart.
+pub fn invalid_reset_token() -> DomainError {
+    DomainError::field(
+        "invalid_token",
+        "token",
+        "This reset link is not valid: it may have expired (links work for one hour) or been used already. Ask for a new one.",
+    )
+}
+
+/// A wrong password where the current one is asked for again (in `field`).
+pub fn wrong_password(field: &'static str) -> DomainError {
+    DomainError::forbidden("wrong_password", "That is not your current password.").on(field)
+}
 
 /// Returns the email in the form used for uniqueness (trimmed, lowercased),
 /// or why it is not a usable address.

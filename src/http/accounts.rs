@@ -17,8 +17,8 @@ use super::error::ApiError;
 use super::response::{Resp, empty, json as respond, read_json};
 use crate::service::AppState;
 use crate::service::accounts::{
-    self as service, AdminUserForm, MeView, ProfileForm, SetupForm, SignedIn, SigninForm,
-    SignupForm,
+    self as service, AdminUserForm, DeleteAccountForm, MeView, PasswordForm, ProfileForm,
+    ResetConfirmForm, ResetRequestForm, SetupForm, SignedIn, SigninForm, SignupForm,
 };
 
 fn me_response(status: StatusCode, user: &MeView) -> Resp {
@@ -83,6 +83,72 @@ pub async fn update_me(state: &AppState, req: Request<Incoming>) -> Result<Resp,
     let form: ProfileForm = read_json(req, state.config.server.max_body_bytes).await?;
     let me = service::update_profile(state, &user, form).await?;
     Ok(me_response(StatusCode::OK, &me))
+}
+
+/// `POST /api/me/password`: a new password, the current one re-checked;
+/// other browsers are signed out, this one stays.
+pub async fn change_password(
+    state: &AppState,
+    ip: IpAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let user = require_user(state, req.headers()).await?;
+    let token = session_token(req.headers()).unwrap_or_default();
+    let form: PasswordForm = read_json(req, state.config.server.max_body_bytes).await?;
+    let me = service::change_password(state, ip, &user, &token, form).await?;
+    Ok(me_response(StatusCode::OK, &me))
+}
+
+/// `POST /api/auth/reset`: mails a reset link if the account exists; the
+/// answer never says whether it does.
+pub async fn request_reset(
+    state: &AppState,
+    ip: IpAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let form: ResetRequestForm = read_json(req, state.config.server.max_body_bytes).await?;
+    service::request_password_reset(state, ip, form).await?;
+    Ok(respond(StatusCode::ACCEPTED, &json!({ "sent": true })))
+}
+
+/// `POST /api/auth/reset/confirm`: the link's token and a new password;
+/// signs this browser in.
+pub async fn confirm_reset(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let form: ResetConfirmForm = read_json(req, state.config.server.max_body_bytes).await?;
+    let s = service::confirm_password_reset(state, form).await?;
+    Ok(signed_in(state, StatusCode::OK, &s))
+}
+
+/// `DELETE /api/me`: deletes the account (password re-checked) and clears
+/// the cookie.
+pub async fn delete_me(
+    state: &AppState,
+    ip: IpAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let user = require_user(state, req.headers()).await?;
+    let form: DeleteAccountForm = read_json(req, state.config.server.max_body_bytes).await?;
+    service::delete_account(state, ip, &user, form).await?;
+    let mut resp = respond(StatusCode::OK, &json!({ "deleted": true }));
+    clear_session_cookie(&mut resp, state);
+    Ok(resp)
+}
+
+/// `GET /api/me/export`: everything kept about the member, as a JSON download.
+pub async fn export_me(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let user = require_user(state, req.headers()).await?;
+    let data = service::export_account(state, &user).await?;
+    let mut resp = respond(StatusCode::OK, &data);
+    let h = resp.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_DISPOSITION,
+        hyper::header::HeaderValue::from_static("attachment; filename=\"podium-my-data.json\""),
+    );
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
 }
 
 pub async fn setup(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {

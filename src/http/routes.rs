@@ -42,7 +42,22 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     (Method::POST, "auth/signout", |s, c| {
         Box::pin(accounts::signout(s, c.req))
     }),
+    (Method::POST, "auth/reset", |s, c| {
+        Box::pin(accounts::request_reset(s, c.client, c.req))
+    }),
+    (Method::POST, "auth/reset/confirm", |s, c| {
+        Box::pin(accounts::confirm_reset(s, c.req))
+    }),
     (Method::GET, "me", |s, c| Box::pin(accounts::me(s, c.req))),
+    (Method::DELETE, "me", |s, c| {
+        Box::pin(accounts::delete_me(s, c.client, c.req))
+    }),
+    (Method::POST, "me/password", |s, c| {
+        Box::pin(accounts::change_password(s, c.client, c.req))
+    }),
+    (Method::GET, "me/export", |s, c| {
+        Box::pin(accounts::export_me(s, c.req))
+    }),
     (Method::PATCH, "me", |s, c| {
         Box::pin(accounts::update_me(s, c.req))
     }),

@@ -110,6 +110,20 @@ impl LiveHub {
         self.closing.send_replace(true);
     }
 
+    /// A member deleted their account: every running room forgets them.
+    pub fn account_deleted(&self, user_id: u64) {
+        let running: Vec<Arc<LiveSession>> = self
+            .sessions
+            .lock()
+            .expect("hub lock")
+            .values()
+            .cloned()
+            .collect();
+        for s in running {
+            s.account_deleted(user_id);
+        }
+    }
+
     pub fn running(&self, id: u64) -> Option<Arc<LiveSession>> {
         self.sessions.lock().expect("hub lock").get(&id).cloned()
     }
@@ -376,6 +390,15 @@ impl LiveSession {
             }
         }
         Ok(())
+    }
+
+    /// A member deleted their account: they leave this room (their event
+    /// stream ends) and it shows "Deleted member" for what they wrote.
+    pub fn account_deleted(self: &Arc<Self>, user_id: u64) {
+        self.run_detached(|room, _| {
+            room.account_deleted(user_id, crate::domain::accounts::DELETED_NAME)
+        });
+        let _ = self.notices.send(Notice::Removed(user_id));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {

@@ -249,3 +249,49 @@ pub fn effect_kind(e: &Effect) -> (u64, MailKind) {
 pub fn carries_invite(kind: &MailKind) -> bool {
     !matches!(kind, MailKind::Offered { .. })
 }
+
+/// The mail with a password-reset link (`link` carries the token; it works
+/// once, for an hour).
+pub fn password_reset(ctx: &MailContext, user: &User, link: &str, now: Timestamp) -> OutMail {
+    let footer = if ctx.physical_address.is_empty() {
+        format!("{} · sent by Podium", ctx.community)
+    } else {
+        format!("{} · {}", ctx.community, ctx.physical_address)
+    };
+    let subject = format!("Reset your password for {}", ctx.community);
+    let lead = "Someone (we hope you) asked to reset the password of your account. \
+Open this link within one hour to choose a new one; it works once. \
+If you did not ask for this, ignore this mail: your password stays as it is.";
+    let text = format!(
+        "Hello {name},\n\n{lead}\n\n{link}\n\n-- \n{footer}\nYou receive this because a password reset was asked for on {base}.\n",
+        name = user.name,
+        base = ctx.base_url,
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#1c1b29;line-height:1.5\">\
+<p>Hello {name},</p><p>{lead}</p>\
+<p><a href=\"{link}\" style=\"color:#4338ca\">Choose a new password</a></p>\
+<p style=\"color:#555;font-size:13px\">{link}</p>\
+<hr style=\"border:0;border-top:1px solid #ddd\"><p style=\"color:#666;font-size:12px\">{footer}<br>You receive this because a password reset was asked for on {base}.</p></body></html>",
+        name = esc(&user.name),
+        lead = esc(lead),
+        link = esc(link),
+        footer = esc(&footer),
+        base = esc(&ctx.base_url),
+    );
+    OutMail {
+        message_id: format!("<{}@{}>", crate::util::random_token(), ctx.domain),
+        to_email: user.email.clone(),
+        to_name: user.name.clone(),
+        subject,
+        text,
+        html,
+        ics: None,
+        ics_method: None,
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+        handed_over_at: None,
+    }
+}

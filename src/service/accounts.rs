@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use crate::config::Features;
 use crate::domain::accounts as rules;
+use crate::domain::roster::ParticipantStatus;
+use crate::domain::sessions::Role;
 use crate::domain::{DomainError, ErrorKind};
-use crate::store::{AuthSession, NewUser, StoreError, User, UserUpdate};
+use crate::store::{AuthSession, NewUser, PasswordReset, StoreError, User, UserUpdate};
 use crate::util::{random_token, sha256};
 
 /* ------------------------------------------------------------- Errors */
@@ -107,6 +109,36 @@ pub struct ProfileForm {
 pub struct AdminUserForm {
     pub is_admin: Option<bool>,
     pub is_premium: Option<bool>,
+}
+
+/// A signed-in member changes their password.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordForm {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Someone asks for a password-reset link.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequestForm {
+    pub email: String,
+}
+
+/// A reset link's token with the new password.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirmForm {
+    pub token: String,
+    pub password: String,
+}
+
+/// A member deletes their account, confirming with their password.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountForm {
+    pub password: String,
 }
 
 /* -------------------------------------------------------------- Views */
@@ -433,6 +465,7 @@ pub async fn update_profile(
 /// The member directory for a signed-in member, by name.
 pub async fn members(state: &AppState, _viewer: &User) -> Result<Vec<PublicProfile>, StoreError> {
     let mut users = state.blocking(|s| s.users()).await?;
+    users.retain(|u| u.deleted_at.is_none());
     users.sort_by_key(|u| u.name.to_lowercase());
     Ok(users.iter().map(PublicProfile::from).collect())
 }
@@ -470,4 +503,291 @@ pub async fn update_user(
     let user = state.blocking(move |s| s.update_user(id, update)).await?;
     tracing::info!(admin = admin.id, user = id, "admin changed user flags");
     Ok(UserSummary::from(&user))
+}
+
+/* ------------------------------------------------- Account self-service */
+
+/// Checks `password` against the signed-in user's, as a sign-in attempt:
+/// it counts against the account's and the address's sign-in limits, and a
+/// right one forgives the account's failures.
+async fn recheck_password(
+    state: &AppState,
+    ip: IpAddr,
+    user: &User,
+    password: String,
+    field: &'static str,
+) -> Result<(), AccountError> {
+    let now = state.clock.now();
+    state
+        .limits
+        .signin_attempt(&user.email, ip, now)
+        .map_err(|wait| too_many("too_many_attempts", "failed password attempts", wait))?;
+    let phc = user.password_hash.clone();
+    let ok = state
+        .hash(move || rules::verify_password(&password, &phc))
+        .await
+        .map_err(|_| {
+            state.limits.signin_not_attempted(&user.email, ip);
+            AccountError::Busy
+        })?;
+    if !ok {
+        state.metrics.signin_failures.inc();
+        return Err(rules::wrong_password(field).into());
+    }
+    state.limits.signin_succeeded(&user.email, ip);
+    Ok(())
+}
+
+/// Changes the signed-in user's password after checking the current one;
+/// every other browser signed in to the account is signed out (the one
+/// behind `token` stays).
+pub async fn change_password(
+    state: &AppState,
+    ip: IpAddr,
+    user: &User,
+    token: &str,
+    form: PasswordForm,
+) -> Result<MeView, AccountError> {
+    rules::validate_password(&form.new_password).map_err(|e| e.on("new_password"))?;
+    recheck_password(state, ip, user, form.current_password, "current_password").await?;
+    let password = form.new_password;
+    let hash = state
+        .hash(move || rules::hash_password(&password))
+        .await
+        .map_err(|_| AccountError::Busy)?;
+    let keep = sha256(token.as_bytes());
+    let id = user.id;
+    let user = state
+        .blocking(move |s| s.change_password(id, hash, Some(&keep)))
+        .await?;
+    tracing::info!(user = id, "password changed; other sign-ins revoked");
+    Ok(MeView::from(&user))
+}
+
+/// Asks for a reset link. The answer is the same whether or not an account
+/// has this email (nobody learns who is a member); when one has, the link
+/// is mailed through the outbox, stored in the same transaction as the
+/// token's hash. Limited per address like sign-ups.
+pub async fn request_password_reset(
+    state: &AppState,
+    ip: IpAddr,
+    form: ResetRequestForm,
+) -> Result<(), AccountError> {
+    let email = rules::normalize_email(&form.email)?;
+    let now = state.clock.now();
+    state
+        .limits
+        .reset_attempt(ip, now)
+        .map_err(|wait| too_many("too_many_resets", "password reset requests", wait))?;
+    let lookup = email.clone();
+    let Some(user) = state.blocking(move |s| s.user_by_email(&lookup)).await? else {
+        tracing::info!("password reset asked for an unknown email");
+        return Ok(());
+    };
+    let token = random_token();
+    let hash = sha256(token.as_bytes());
+    let reset = PasswordReset {
+        user_id: user.id,
+        created_at: now,
+        expires_at: now + rules::RESET_LIFETIME,
+    };
+    let link = format!("{}/reset?token={token}", state.mail_ctx.base_url);
+    let mail = crate::mail::password_reset(&state.mail_ctx, &user, &link, now);
+    state
+        .blocking(move |s| s.create_password_reset(&hash, &reset, mail))
+        .await?;
+    state.mail_wake.notify_one();
+    tracing::info!(user = user.id, "password reset link mailed");
+    Ok(())
+}
+
+/// Sets a new password with a reset link's token and signs this browser in;
+/// every other sign-in of the account ends. A token that does not exist,
+/// expired or was used already gets one answer (`invalid_token`) and
+/// nothing changes.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    form: ResetConfirmForm,
+) -> Result<SignedIn, AccountError> {
+    if form.token.is_empty() || form.token.len() > 128 {
+        return Err(rules::invalid_reset_token().into());
+    }
+    let token_hash = sha256(form.token.as_bytes());
+    // Checked before the (slow) hashing, so a dead link is told at once;
+    // the transaction below checks it again.
+    let now = state.clock.now();
+    state
+        .blocking(move |s| s.password_reset_user(&token_hash, now))
+        .await?;
+    rules::validate_password(&form.password)?;
+    let password = form.password;
+    let hash = state
+        .hash(move || rules::hash_password(&password))
+        .await
+        .map_err(|_| AccountError::Busy)?;
+    let (token, session_hash, session) = new_session(state, 0);
+    let now = state.clock.now();
+    let user = state
+        .blocking(move |s| {
+            s.complete_password_reset(&token_hash, hash, &session_hash, &session, now)
+        })
+        .await?;
+    tracing::info!(user = user.id, "password reset through a mailed link");
+    Ok(SignedIn {
+        user: MeView::from(&user),
+        token,
+    })
+}
+
+/// Deletes the signed-in user's account after checking their password
+/// (counted like a sign-in attempt): see `Store::delete_account` for what
+/// is kept and what is gone.
+pub async fn delete_account(
+    state: &AppState,
+    ip: IpAddr,
+    user: &User,
+    form: DeleteAccountForm,
+) -> Result<(), AccountError> {
+    recheck_password(state, ip, user, form.password, "password").await?;
+    let id = user.id;
+    let now = state.clock.now();
+    state.blocking(move |s| s.delete_account(id, now)).await?;
+    state.live.account_deleted(id);
+    tracing::info!(user = id, "account deleted by its owner");
+    Ok(())
+}
+
+/// One registration in "download my data".
+#[derive(Debug, Serialize)]
+pub struct ExportRegistration {
+    pub session_id: u64,
+    pub session_title: String,
+    pub starts_at: Timestamp,
+    pub role: Role,
+    pub status: ParticipantStatus,
+    pub registered_at: Timestamp,
+    pub talk_title: Option<String>,
+    pub talk_description: Option<String>,
+    pub topics: Option<String>,
+}
+
+/// One waitlist entry in "download my data".
+#[derive(Debug, Serialize)]
+pub struct ExportWaitEntry {
+    pub session_id: u64,
+    pub session_title: String,
+    pub starts_at: Timestamp,
+    pub role: Role,
+    pub joined_at: Timestamp,
+    pub offer_expires_at: Option<Timestamp>,
+}
+
+/// A chat message or question in "download my data".
+#[derive(Debug, Serialize)]
+pub struct ExportMessage {
+    pub session_id: u64,
+    pub session_title: String,
+    pub text: String,
+    pub at: Timestamp,
+    /// Questions only: how many people voted for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub votes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered: Option<bool>,
+}
+
+/// Everything Podium keeps about the signed-in member.
+#[derive(Debug, Serialize)]
+pub struct AccountExportView {
+    pub exported_at: Timestamp,
+    pub profile: MeView,
+    pub registrations: Vec<ExportRegistration>,
+    pub waitlist: Vec<ExportWaitEntry>,
+    pub chat_messages: Vec<ExportMessage>,
+    pub questions: Vec<ExportMessage>,
+}
+
+/// "Download my data": the member's profile, registrations, waitlist
+/// places, and the live chat messages and questions they wrote.
+pub async fn export_account(
+    state: &AppState,
+    user: &User,
+) -> Result<AccountExportView, StoreError> {
+    let id = user.id;
+    let data = state.blocking(move |s| s.account_export(id)).await?;
+    let mut titles = std::collections::HashMap::new();
+    let mut registrations = Vec::new();
+    let mut waitlist = Vec::new();
+    for (session, roster) in &data.sessions {
+        titles.insert(session.id, session.title.clone());
+        for r in roster.registrations.iter().filter(|r| r.user_id == id) {
+            registrations.push(ExportRegistration {
+                session_id: session.id,
+                session_title: session.title.clone(),
+                starts_at: session.starts_at,
+                role: r.role,
+                status: r.status,
+                registered_at: r.registered_at,
+                talk_title: r.answers.talk_title.clone(),
+                talk_description: r.answers.talk_description.clone(),
+                topics: r.answers.topics.clone(),
+            });
+        }
+        for w in roster.waitlist.iter().filter(|w| w.user_id == id) {
+            waitlist.push(ExportWaitEntry {
+                session_id: session.id,
+                session_title: session.title.clone(),
+                starts_at: session.starts_at,
+                role: w.role,
+                joined_at: w.joined_at,
+                offer_expires_at: w.offer_expires_at,
+            });
+        }
+    }
+    let mut missing: Vec<u64> = data
+        .chat
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(data.questions.iter().map(|(s, _)| *s))
+        .filter(|s| !titles.contains_key(s))
+        .collect();
+    missing.dedup();
+    for sid in missing {
+        if let Ok((session, _)) = state.blocking(move |s| s.session(sid)).await {
+            titles.insert(sid, session.title);
+        }
+    }
+    let title = |sid: u64| titles.get(&sid).cloned().unwrap_or_default();
+    let chat_messages = data
+        .chat
+        .iter()
+        .map(|(sid, m)| ExportMessage {
+            session_id: *sid,
+            session_title: title(*sid),
+            text: m.text.clone(),
+            at: m.at,
+            votes: None,
+            answered: None,
+        })
+        .collect();
+    let questions = data
+        .questions
+        .iter()
+        .map(|(sid, q)| ExportMessage {
+            session_id: *sid,
+            session_title: title(*sid),
+            text: q.text.clone(),
+            at: q.at,
+            votes: Some(q.voters.len()),
+            answered: Some(q.answered),
+        })
+        .collect();
+    Ok(AccountExportView {
+        exported_at: state.clock.now(),
+        profile: MeView::from(&data.user),
+        registrations,
+        waitlist,
+        chat_messages,
+        questions,
+    })
 }

@@ -84,6 +84,8 @@ pub struct SigninLimits {
     per_account: Mutex<SlidingWindow<String>>,
     per_ip: Mutex<SlidingWindow<IpAddr>>,
     signups_per_ip: Mutex<SlidingWindow<IpAddr>>,
+    /// Password-reset requests per client address (as many as sign-ups).
+    resets_per_ip: Mutex<SlidingWindow<IpAddr>>,
 }
 
 impl SigninLimits {
@@ -101,6 +103,10 @@ impl SigninLimits {
                 window,
             )),
             signups_per_ip: Mutex::new(SlidingWindow::new(
+                config.accounts.signups_per_ip,
+                signup_window,
+            )),
+            resets_per_ip: Mutex::new(SlidingWindow::new(
                 config.accounts.signups_per_ip,
                 signup_window,
             )),
@@ -154,9 +160,18 @@ impl SigninLimits {
             .try_record(&ip, now)
     }
 
+    /// Counts a password-reset request from `ip`, or says how long to wait.
+    pub fn reset_attempt(&self, ip: IpAddr, now: Timestamp) -> Result<(), SignedDuration> {
+        self.resets_per_ip
+            .lock()
+            .expect("limits lock")
+            .try_record(&ip, now)
+    }
+
     pub fn sweep(&self, now: Timestamp) {
         self.per_account.lock().expect("limits lock").sweep(now);
         self.per_ip.lock().expect("limits lock").sweep(now);
         self.signups_per_ip.lock().expect("limits lock").sweep(now);
+        self.resets_per_ip.lock().expect("limits lock").sweep(now);
     }
 }

@@ -29,7 +29,7 @@ use crate::domain::DomainError;
 pub use backup::{BackupError, BackupReport, restore, verify_backup};
 pub use events::BookingCtx;
 pub use sessions::{OutMail, SessionCtx};
-pub use users::{AuthSession, NewUser, User, UserUpdate};
+pub use users::{AccountExport, AuthSession, NewUser, PasswordReset, User, UserUpdate};
 
 /// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -61,6 +61,8 @@ const LIVE_QUESTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new(
 /// (session id, user id) -> (): people a host removed from a live session
 /// (they cannot come back, also after a restart)
 const LIVE_REMOVED: TableDefinition<(u64, u64), ()> = TableDefinition::new("live_removed");
+/// SHA-256 of a password-reset token -> PasswordReset (single use, short-lived)
+const PASSWORD_RESETS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("password_resets");
 
 /// event id -> Event
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -173,6 +175,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_4_waitlist_index,
     migrate_5_live_removed,
     migrate_6_events,
+    migrate_7_password_resets,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -222,6 +225,11 @@ fn migrate_6_events(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(EVENT_COMPANIES)?;
     tx.open_table(COMPANY_LOGOS)?;
     tx.open_table(EVENT_SESSIONS)?;
+    Ok(())
+}
+
+fn migrate_7_password_resets(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(PASSWORD_RESETS)?;
     Ok(())
 }
 

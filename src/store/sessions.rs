@@ -103,8 +103,9 @@ fn roster_user_ids(r: &Roster) -> impl Iterator<Item = u64> + '_ {
         .chain(r.waitlist.iter().map(|w| w.user_id))
 }
 
+/// Queues mails; a mail to a deleted account (no address left) is dropped.
 pub(super) fn put_outbox(tx: &WriteTransaction, mails: &[OutMail]) -> Result<()> {
-    for m in mails {
+    for m in mails.iter().filter(|m| !m.to_email.is_empty()) {
         let id = next_id(tx, "next_id:mail")?;
         tx.open_table(OUTBOX)?.insert(id, encode(m).as_slice())?;
     }

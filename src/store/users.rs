@@ -5,8 +5,16 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
-use super::{AUTH_SESSIONS, META, Result, Store, StoreError, USER_EMAILS, USERS, next_id};
+use super::sessions::{OutMail, put_outbox};
+use super::{
+    AUTH_SESSIONS, LIVE_CHAT, LIVE_QUESTIONS, META, PASSWORD_RESETS, Result, Store, StoreError,
+    USER_EMAILS, USERS, next_id,
+};
 use crate::domain::DomainError;
+use crate::domain::accounts::{DELETED_NAME, invalid_reset_token};
+use crate::domain::live::{ChatMessage, Question};
+use crate::domain::roster::Roster;
+use crate::domain::sessions::Session;
 
 /// A member account as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +34,11 @@ pub struct User {
     #[serde(default)]
     pub is_premium: bool,
     pub created_at: Timestamp,
+    /// Set when the member deleted their account: the row stays (so counts
+    /// and rosters keep their shape) but holds no personal data, and no one
+    /// can sign in to it.
+    #[serde(default)]
+    pub deleted_at: Option<Timestamp>,
 }
 
 /// A signed-in browser: the cookie's SHA-256 is the key.
@@ -34,6 +47,48 @@ pub struct AuthSession {
     pub user_id: u64,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// A password-reset link's token, stored as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub user_id: u64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Everything the store holds about one member, for "download my data".
+#[derive(Debug, Clone)]
+pub struct AccountExport {
+    pub user: User,
+    /// The sessions they are or were registered or waiting for, with rosters.
+    pub sessions: Vec<(Session, Roster)>,
+    /// Live chat messages they wrote, by session.
+    pub chat: Vec<(u64, ChatMessage)>,
+    /// Live questions they asked, by session.
+    pub questions: Vec<(u64, Question)>,
+}
+
+/// Removes every sign-in session of `user_id` except the one keyed `keep`.
+fn revoke_sessions(tx: &redb::WriteTransaction, user_id: u64, keep: Option<&[u8]>) -> Result<()> {
+    tx.open_table(AUTH_SESSIONS)?.retain(|k, v| {
+        keep.is_some_and(|keep| keep == k)
+            || decode::<AuthSession>("auth_sessions", v).map_or(true, |s| s.user_id != user_id)
+    })?;
+    Ok(())
+}
+
+/// Removes every password-reset token of `user_id`.
+fn revoke_resets(tx: &redb::WriteTransaction, user_id: u64) -> Result<()> {
+    tx.open_table(PASSWORD_RESETS)?.retain(|_, v| {
+        decode::<PasswordReset>("password_resets", v).map_or(true, |r| r.user_id != user_id)
+    })?;
+    Ok(())
+}
+
+fn load_user(users: &impl ReadableTable<u64, &'static [u8]>, id: u64) -> Result<User> {
+    let v = users.get(id)?.ok_or(StoreError::NotFound)?;
+    decode("users", v.value())
 }
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -81,6 +136,7 @@ fn insert_user(tx: &redb::WriteTransaction, new: NewUser, now: Timestamp) -> Res
         is_admin: new.is_admin,
         is_premium: new.is_premium,
         created_at: now,
+        deleted_at: None,
     };
     emails.insert(user.email.as_str(), id)?;
     tx.open_table(USERS)?.insert(id, encode(&user).as_slice())?;
@@ -244,6 +300,214 @@ impl Store {
         }
     }
 
+    /// Sets a new password hash and signs the user out everywhere except
+    /// the sign-in session keyed `keep` (one transaction). Open reset links
+    /// stop working too.
+    pub fn change_password(
+        &self,
+        id: u64,
+        password_hash: String,
+        keep: Option<&[u8]>,
+    ) -> Result<User> {
+        let tx = self.begin_write()?;
+        let user = {
+            let mut users = tx.open_table(USERS)?;
+            let mut user = load_user(&users, id)?;
+            user.password_hash = password_hash;
+            users.insert(id, encode(&user).as_slice())?;
+            user
+        };
+        revoke_sessions(&tx, id, keep)?;
+        revoke_resets(&tx, id)?;
+        self.commit(tx)?;
+        Ok(user)
+    }
+
+    /// Stores a reset token's hash and queues the mail carrying the link,
+    /// together.
+    pub fn create_password_reset(
+        &self,
+        token_hash: &[u8],
+        reset: &PasswordReset,
+        mail: OutMail,
+    ) -> Result<()> {
+        let tx = self.begin_write()?;
+        tx.open_table(PASSWORD_RESETS)?
+            .insert(token_hash, encode(reset).as_slice())?;
+        put_outbox(&tx, &[mail])?;
+        self.commit(tx)?;
+        Ok(())
+    }
+
+    /// The account a live (unused, unexpired) reset token belongs to, or
+    /// `invalid_token`.
+    pub fn password_reset_user(&self, token_hash: &[u8], now: Timestamp) -> Result<User> {
+        let tx = self.db()?.begin_read()?;
+        let reset: PasswordReset = match tx.open_table(PASSWORD_RESETS)?.get(token_hash)? {
+            Some(v) => decode("password_resets", v.value())?,
+            None => return Err(invalid_reset_token().into()),
+        };
+        if reset.expires_at <= now {
+            return Err(invalid_reset_token().into());
+        }
+        let user = load_user(&tx.open_table(USERS)?, reset.user_id)?;
+        if user.deleted_at.is_some() {
+            return Err(invalid_reset_token().into());
+        }
+        Ok(user)
+    }
+
+    /// Spends a reset token: sets the new password, signs the user out
+    /// everywhere, spends every other reset token of theirs and signs this
+    /// browser in, in one transaction. A token that does not exist, expired
+    /// or was used is `invalid_token` and nothing changes.
+    pub fn complete_password_reset(
+        &self,
+        token_hash: &[u8],
+        password_hash: String,
+        session_hash: &[u8],
+        session: &AuthSession,
+        now: Timestamp,
+    ) -> Result<User> {
+        let tx = self.begin_write()?;
+        let reset: PasswordReset = match tx.open_table(PASSWORD_RESETS)?.get(token_hash)? {
+            Some(v) => decode("password_resets", v.value())?,
+            None => return Err(invalid_reset_token().into()),
+        };
+        if reset.expires_at <= now {
+            return Err(invalid_reset_token().into());
+        }
+        let user = {
+            let mut users = tx.open_table(USERS)?;
+            let mut user = load_user(&users, reset.user_id)?;
+            if user.deleted_at.is_some() {
+                return Err(invalid_reset_token().into());
+            }
+            user.password_hash = password_hash;
+            users.insert(user.id, encode(&user).as_slice())?;
+            user
+        };
+        revoke_sessions(&tx, user.id, None)?;
+        revoke_resets(&tx, user.id)?;
+        let session = AuthSession {
+            user_id: user.id,
+            ..session.clone()
+        };
+        tx.open_table(AUTH_SESSIONS)?
+            .insert(session_hash, encode(&session).as_slice())?;
+        self.commit(tx)?;
+        Ok(user)
+    }
+
+    /// Deletes a member's account in one transaction: the row keeps its id
+    /// (rosters, votes and counts keep their shape) but loses the email
+    /// (freed for a new account), the password, profile and flags; the name
+    /// becomes "Deleted member" there and in the live chat and questions
+    /// they wrote; their sign-in sessions and reset links are gone. The last
+    /// admin cannot delete themself (`last_admin`).
+    pub fn delete_account(&self, id: u64, now: Timestamp) -> Result<()> {
+        let tx = self.begin_write()?;
+        {
+            let mut users = tx.open_table(USERS)?;
+            let mut user = load_user(&users, id)?;
+            if user.deleted_at.is_some() {
+                return Err(StoreError::NotFound);
+            }
+            if user.is_admin {
+                let mut admins = 0;
+                for row in users.iter()? {
+                    let (_, v) = row.map_err(StoreError::from)?;
+                    admins += u32::from(decode::<User>("users", v.value())?.is_admin);
+                }
+                if admins <= 1 {
+                    return Err(DomainError::conflict(
+                        "last_admin",
+                        "You are the only admin. Make someone else an admin before you delete your account.",
+                    )
+                    .into());
+                }
+            }
+            tx.open_table(USER_EMAILS)?.remove(user.email.as_str())?;
+            user.email = String::new();
+            user.name = DELETED_NAME.to_owned();
+            user.bio = String::new();
+            user.links = Vec::new();
+            user.password_hash = String::new();
+            user.is_admin = false;
+            user.is_premium = false;
+            user.deleted_at = Some(now);
+            users.insert(id, encode(&user).as_slice())?;
+        }
+        revoke_sessions(&tx, id, None)?;
+        revoke_resets(&tx, id)?;
+        {
+            let mut chat = tx.open_table(LIVE_CHAT)?;
+            let mut renamed = Vec::new();
+            for row in chat.iter()? {
+                let (k, v) = row.map_err(StoreError::from)?;
+                let mut m: ChatMessage = decode("live_chat", v.value())?;
+                if m.user_id == id {
+                    m.name = DELETED_NAME.to_owned();
+                    renamed.push((k.value(), m));
+                }
+            }
+            for (k, m) in renamed {
+                chat.insert(k, encode(&m).as_slice())?;
+            }
+        }
+        {
+            let mut questions = tx.open_table(LIVE_QUESTIONS)?;
+            let mut renamed = Vec::new();
+            for row in questions.iter()? {
+                let (k, v) = row.map_err(StoreError::from)?;
+                let mut q: Question = decode("live_questions", v.value())?;
+                if q.user_id == id {
+                    q.name = DELETED_NAME.to_owned();
+                    renamed.push((k.value(), q));
+                }
+            }
+            for (k, q) in renamed {
+                questions.insert(k, encode(&q).as_slice())?;
+            }
+        }
+        self.commit(tx)?;
+        Ok(())
+    }
+
+    /// What the store holds about one member, read in one transaction
+    /// (sessions are read after it; a session changed in between shows its
+    /// newer state).
+    pub fn account_export(&self, id: u64) -> Result<AccountExport> {
+        let (user, chat, questions) = {
+            let tx = self.db()?.begin_read()?;
+            let user = load_user(&tx.open_table(USERS)?, id)?;
+            let mut chat = Vec::new();
+            for row in tx.open_table(LIVE_CHAT)?.iter()? {
+                let (k, v) = row.map_err(StoreError::from)?;
+                let m: ChatMessage = decode("live_chat", v.value())?;
+                if m.user_id == id {
+                    chat.push((k.value().0, m));
+                }
+            }
+            let mut questions = Vec::new();
+            for row in tx.open_table(LIVE_QUESTIONS)?.iter()? {
+                let (k, v) = row.map_err(StoreError::from)?;
+                let q: Question = decode("live_questions", v.value())?;
+                if q.user_id == id {
+                    questions.push((k.value().0, q));
+                }
+            }
+            (user, chat, questions)
+        };
+        let sessions = self.sessions_of_user(id)?;
+        Ok(AccountExport {
+            user,
+            sessions,
+            chat,
+            questions,
+        })
+    }
+
     pub fn delete_auth_session(&self, hash: &[u8]) -> Result<()> {
         let tx = self.begin_write()?;
         tx.open_table(AUTH_SESSIONS)?.remove(hash)?;
@@ -263,6 +527,11 @@ impl Store {
                     .unwrap_or(false);
                 removed += usize::from(!keep);
                 keep
+            })?;
+            tx.open_table(PASSWORD_RESETS)?.retain(|_, v| {
+                decode::<PasswordReset>("password_resets", v)
+                    .map(|r| r.expires_at > now)
+                    .unwrap_or(false)
             })?;
         }
         self.commit(tx)?;

@@ -5,7 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, assert_error};
+use crate::support::smtp::SmtpSink;
+use crate::support::{TestApp, assert_error, manual_clock};
 
 #[tokio::test]
 async fn sign_up_sign_in_sign_out() {
@@ -811,5 +812,479 @@ async fn behind_the_local_reverse_proxy_each_forwarded_client_has_its_own_limit(
         signup("c@example.org", "198.51.100.1").await,
         StatusCode::TOO_MANY_REQUESTS,
         "the first client again"
+    );
+}
+
+/* ------------------------------------------------ account self-service */
+
+/// A second browser signed in to `email`.
+async fn second_browser(app: &TestApp, email: &str, password: &str) -> crate::support::Api {
+    let c = app.client();
+    let (s, b) = c
+        .post(
+            "/api/auth/signin",
+            json!({"email": email, "password": password}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    c
+}
+
+#[tokio::test]
+async fn change_password_keeps_this_browser_and_signs_out_the_others() {
+    let app = TestApp::start().await;
+    let here = app.member("pat@example.org", "Pat").await;
+    let there = second_browser(&app, "pat@example.org", "correct horse").await;
+    let path = "/api/me/password";
+
+    // Bad input: nothing changes.
+    assert_error(
+        &here
+            .post(
+                path,
+                json!({"current_password": "wrong horse", "new_password": "battery staple"}),
+            )
+            .await,
+        StatusCode::FORBIDDEN,
+        "wrong_password",
+    );
+    let weak = here
+        .post(
+            path,
+            json!({"current_password": "correct horse", "new_password": "short"}),
+        )
+        .await;
+    assert_error(&weak, StatusCode::BAD_REQUEST, "weak_password");
+    assert_eq!(weak.1["error"]["field"], "new_password");
+    assert_eq!(
+        here.post(path, json!({"new_password": "battery staple"}))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_error(
+        &app.client()
+            .post(
+                path,
+                json!({"current_password": "correct horse", "new_password": "battery staple"}),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_eq!(there.get("/api/me").await.0, StatusCode::OK);
+
+    let (s, b) = here
+        .post(
+            path,
+            json!({"current_password": "correct horse", "new_password": "battery staple"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user"]["email"], "pat@example.org");
+    assert_eq!(
+        here.get("/api/me").await.0,
+        StatusCode::OK,
+        "this browser stays"
+    );
+    assert_error(
+        &there.get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_error(
+        &app.client()
+            .post(
+                "/api/auth/signin",
+                json!({"email": "pat@example.org", "password": "correct horse"}),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    second_browser(&app, "pat@example.org", "battery staple").await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_sign_in_limit() {
+    let app = TestApp::start_with(
+        "[accounts]\nsignin_failures_per_account = 3\nsignin_failures_per_ip = 100\n",
+    )
+    .await;
+    let c = app.member("sam@example.org", "Sam").await;
+    for _ in 0..3 {
+        assert_error(
+            &c.post(
+                "/api/me/password",
+                json!({"current_password": "guess guess", "new_password": "battery staple"}),
+            )
+            .await,
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+        );
+    }
+    // The account's limit is used up: even the right password waits, here
+    // and at sign-in.
+    assert_error(
+        &c.post(
+            "/api/me/password",
+            json!({"current_password": "correct horse", "new_password": "battery staple"}),
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+    assert_error(
+        &app.client()
+            .post(
+                "/api/auth/signin",
+                json!({"email": "sam@example.org", "password": "correct horse"}),
+            )
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+}
+
+fn reset_token(mail: &serde_json::Value) -> String {
+    let text = mail["text"].as_str().unwrap();
+    let at = text
+        .find("/reset?token=")
+        .expect("the mail has a reset link")
+        + 13;
+    text[at..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn password_reset_by_mail_once_and_within_the_hour() {
+    let sink = SmtpSink::start();
+    let (clock, c) = manual_clock("2026-12-06T10:00:00Z");
+    let app = TestApp::start_with_clock(&sink.config(), c).await;
+    let old_browser = app.member("ria@example.org", "Ria").await;
+    let anon = app.client();
+
+    // Known and unknown emails get the same answer; only the known one a mail.
+    let known = anon
+        .post("/api/auth/reset", json!({"email": " Ria@Example.org"}))
+        .await;
+    let unknown = anon
+        .post("/api/auth/reset", json!({"email": "nobody@example.org"}))
+        .await;
+    assert_eq!(known, (StatusCode::ACCEPTED, json!({"sent": true})));
+    assert_eq!(unknown, known, "no one learns who has an account");
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(sink.to("ria@example.org").len(), 1);
+    let mail = &mails[0];
+    assert!(
+        mail["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Reset your password")
+    );
+    let link = mail["text"].as_str().unwrap();
+    assert!(
+        link.contains(&format!("{}/reset?token=", app.url)),
+        "{link}"
+    );
+    let token = reset_token(mail);
+
+    // Bad input: nothing changes.
+    assert_error(
+        &anon
+            .post("/api/auth/reset", json!({"email": "not an email"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_email",
+    );
+    let confirm = "/api/auth/reset/confirm";
+    let weak = anon
+        .post(confirm, json!({"token": token, "password": "short"}))
+        .await;
+    assert_error(&weak, StatusCode::BAD_REQUEST, "weak_password");
+    assert_eq!(weak.1["error"]["field"], "password");
+    let wrong = anon
+        .post(
+            confirm,
+            json!({"token": "x".repeat(43), "password": "battery staple"}),
+        )
+        .await;
+    assert_error(&wrong, StatusCode::BAD_REQUEST, "invalid_token");
+    assert_eq!(
+        anon.post(confirm, json!({"token": token})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(old_browser.get("/api/me").await.0, StatusCode::OK);
+
+    // The link works once: signed in here, signed out everywhere else.
+    let fresh = app.client();
+    let (s, b) = fresh
+        .post(
+            confirm,
+            json!({"token": token, "password": "battery staple"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["user"]["email"], "ria@example.org");
+    assert_eq!(fresh.get("/api/me").await.0, StatusCode::OK);
+    assert_error(
+        &old_browser.get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let reused = anon
+        .post(confirm, json!({"token": token, "password": "another one"}))
+        .await;
+    assert_eq!(reused, wrong, "a used link answers like a wrong one");
+    second_browser(&app, "ria@example.org", "battery staple").await;
+
+    // A link older than an hour is dead and changes nothing.
+    anon.post("/api/auth/reset", json!({"email": "ria@example.org"}))
+        .await;
+    let token = reset_token(&sink.wait_for(2).await[1]);
+    clock.advance(jiff::SignedDuration::from_mins(61));
+    let expired = anon
+        .post(
+            confirm,
+            json!({"token": token, "password": "third password"}),
+        )
+        .await;
+    assert_eq!(expired, wrong, "an expired link answers like a wrong one");
+    second_browser(&app, "ria@example.org", "battery staple").await;
+}
+
+#[tokio::test]
+async fn password_reset_requests_are_limited_per_address() {
+    let app = TestApp::start_with("[accounts]\nsignups_per_ip = 2\n").await;
+    let c = app.client();
+    for _ in 0..2 {
+        assert_eq!(
+            c.post("/api/auth/reset", json!({"email": "x@example.org"}))
+                .await
+                .0,
+            StatusCode::ACCEPTED
+        );
+    }
+    assert_error(
+        &c.post("/api/auth/reset", json!({"email": "x@example.org"}))
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_resets",
+    );
+}
+
+/// A live session where g1 ("Gus") is a guest who chatted, asked a question
+/// and waits for a place in a second, full session. Returns the app's ids:
+/// (live session, full session, admin, host, g1).
+async fn member_with_history(
+    app: &TestApp,
+) -> (
+    u64,
+    u64,
+    crate::support::Api,
+    crate::support::Api,
+    crate::support::Api,
+) {
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
+    let (id, admin, host, _pres, g1, g2) = crate::live::session_with_people(app, start).await;
+    let base = format!("/api/sessions/{id}/live");
+    let (s, b) = host.post(&format!("{base}/start"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for c in [&host, &g1] {
+        let (s, b) = c.post(&format!("{base}/join"), json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, b) = g1
+        .post(&format!("{base}/chat"), json!({"text": "Hello from Gus"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = g1
+        .post(
+            &format!("{base}/questions"),
+            json!({"text": "What about async?"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, full) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Small circle", "starts_at": start.to_string(), "time_zone": "UTC",
+                   "capacity": {"host": 1, "presenter": 0, "interviewer": 0, "guest": 1}}),
+        )
+        .await;
+    let full = full["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{full}/publish"), json!({}))
+        .await;
+    let reg = |c: &crate::support::Api| {
+        let c = c.clone();
+        async move {
+            c.post(
+                &format!("/api/sessions/{full}/registrations"),
+                json!({"role": "guest"}),
+            )
+            .await
+        }
+    };
+    assert_eq!(reg(&g2).await.0, StatusCode::CREATED);
+    assert_eq!(reg(&g1).await.0, StatusCode::ACCEPTED, "g1 waits");
+    (id, full, admin, host, g1)
+}
+
+#[tokio::test]
+async fn download_my_data_has_profile_registrations_waitlist_chat_and_questions() {
+    let app = TestApp::start_with(crate::live::FAST).await;
+    let (id, full, _admin, _host, g1) = member_with_history(&app).await;
+    let resp = g1
+        .http
+        .get(format!("{}/api/me/export", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let disposition = resp.headers()["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let d: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(d["profile"]["email"], "g1@example.org");
+    assert_eq!(d["profile"]["name"], "Gus");
+    assert!(d["profile"].get("password_hash").is_none());
+    let regs = d["registrations"].as_array().unwrap();
+    assert_eq!(regs.len(), 1, "{d}");
+    assert_eq!(regs[0]["session_id"], id);
+    assert_eq!(regs[0]["session_title"], "Live test");
+    assert_eq!(regs[0]["role"], "guest");
+    assert_eq!(regs[0]["status"], "registered");
+    let wait = d["waitlist"].as_array().unwrap();
+    assert_eq!(wait.len(), 1, "{d}");
+    assert_eq!(
+        (&wait[0]["session_id"], &wait[0]["session_title"]),
+        (&json!(full), &json!("Small circle"))
+    );
+    assert_eq!(d["chat_messages"][0]["text"], "Hello from Gus");
+    assert_eq!(d["chat_messages"][0]["session_title"], "Live test");
+    assert_eq!(d["questions"][0]["text"], "What about async?");
+    assert_eq!(d["questions"][0]["votes"], 0);
+    assert_error(
+        &app.client().get("/api/me/export").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}
+
+#[tokio::test]
+async fn delete_my_account_anonymises_and_keeps_counts() {
+    let mut app = TestApp::start_with(crate::live::FAST).await;
+    let (id, full, admin, _host, g1) = member_with_history(&app).await;
+    let other_browser = second_browser(&app, "g1@example.org", "correct horse").await;
+    let detail = |c: crate::support::Api, sid: u64| async move {
+        c.get(&format!("/api/sessions/{sid}")).await.1
+    };
+    let before = detail(admin.clone(), id).await;
+    let before_full = detail(admin.clone(), full).await;
+    let delete = |c: &crate::support::Api, body: serde_json::Value| {
+        let c = c.clone();
+        async move { c.call(Method::DELETE, "/api/me", Some(body)).await }
+    };
+
+    // Bad input changes nothing.
+    assert_error(
+        &delete(&g1, json!({"password": "wrong horse"})).await,
+        StatusCode::FORBIDDEN,
+        "wrong_password",
+    );
+    assert_eq!(delete(&g1, json!({})).await.0, StatusCode::BAD_REQUEST);
+    assert_error(
+        &delete(&app.client(), json!({"password": "correct horse"})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_eq!(g1.get("/api/me").await.1["user"]["name"], "Gus");
+    assert_eq!(detail(admin.clone(), id).await, before);
+    // The last admin cannot leave the community without an admin.
+    assert_error(
+        &delete(&admin, json!({"password": "correct horse"})).await,
+        StatusCode::CONFLICT,
+        "last_admin",
+    );
+    assert_eq!(admin.get("/api/me").await.0, StatusCode::OK);
+
+    let (s, b) = delete(&g1, json!({"password": "correct horse"})).await;
+    assert_eq!((s, &b), (StatusCode::OK, &json!({"deleted": true})));
+    for c in [&g1, &other_browser] {
+        assert_error(
+            &c.get("/api/me").await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        );
+    }
+    assert_error(
+        &app.client()
+            .post(
+                "/api/auth/signin",
+                json!({"email": "g1@example.org", "password": "correct horse"}),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    // Counts stay; the name is gone from the roster.
+    let after = detail(admin.clone(), id).await;
+    assert_eq!(after["session"]["filled"], before["session"]["filled"]);
+    assert_eq!(
+        detail(admin.clone(), full).await["session"]["waiting"],
+        before_full["session"]["waiting"]
+    );
+    let (_, list) = admin.get(&format!("/api/sessions/{id}/participants")).await;
+    let names: Vec<&str> = list["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Deleted member"), "{names:?}");
+    assert!(!names.contains(&"Gus"), "{names:?}");
+    let (_, members) = admin.get("/api/members").await;
+    assert!(
+        !members.to_string().contains("Deleted member") && !members.to_string().contains("Gus"),
+        "{members}"
+    );
+    // The running live room forgets them at once: out of the room, and
+    // their chat and question carry the new name.
+    let (_, live) = admin.get(&format!("/api/sessions/{id}/live")).await;
+    assert_eq!(live["chat"][0]["name"], "Deleted member", "{live}");
+    assert_eq!(
+        live["questions"]["open"][0]["name"], "Deleted member",
+        "{live}"
+    );
+    assert!(!live.to_string().contains("\"Gus\""), "{live}");
+    // The email is free for a new account.
+    app.member("g1@example.org", "Gus Again").await;
+
+    // Stored chat and questions carry the new name (read after a restart,
+    // when the live room is rebuilt from the store); the question is kept.
+    app.restart().await;
+    let admin = crate::support::Api {
+        base: app.url.clone(),
+        ..admin
+    };
+    let (s, live) = admin.get(&format!("/api/sessions/{id}/live")).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    let text = live.to_string();
+    assert!(!text.contains("\"Gus\""), "{text}");
+    assert_eq!(live["chat"][0]["name"], "Deleted member", "{live}");
+    assert_eq!(live["chat"][0]["text"], "Hello from Gus");
+    assert_eq!(
+        live["questions"]["open"][0]["name"], "Deleted member",
+        "{live}"
     );
 }

@@ -507,3 +507,153 @@ fn the_binary_is_statically_linked() {
         "{what}"
     );
 }
+
+/// `podium admin users …` against the data dir of a running server.
+fn users_cmd(data: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = podium()
+        .args(["admin", "users"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    write!(child.stdin.take().unwrap(), "{stdin}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn admin_users_commands_work_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap().to_owned();
+    let (mut child, url, out) = spawn_server(
+        dir.path(),
+        &[
+            "serve",
+            "--data-dir",
+            &data_s,
+            "--http-addr",
+            "127.0.0.1:0",
+            "--quic-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    let setup = out
+        .iter()
+        .find_map(|l| l.split("token=").nth(1))
+        .expect("setup link")
+        .trim()
+        .to_owned();
+    let client = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    };
+    let admin = client();
+    let r = admin
+        .post(format!("{url}/api/setup"))
+        .header("origin", &url)
+        .json(
+            &serde_json::json!({"token": setup, "email": "root@example.org",
+            "name": "Root", "password": "correct horse"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let member = client();
+    let r = member
+        .post(format!("{url}/api/auth/signup"))
+        .header("origin", &url)
+        .json(
+            &serde_json::json!({"email": "mia@example.org", "name": "Mia",
+            "password": "correct horse"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let me = |c: reqwest::Client| {
+        let url = url.clone();
+        async move {
+            let r = c.get(format!("{url}/api/me")).send().await.unwrap();
+            let s = r.status();
+            (s, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    let list = users_cmd(&data, &["list"], "");
+    assert!(list.status.success(), "{}", text(&list));
+    let listed = text(&list);
+    assert!(
+        listed.contains("root@example.org") && listed.contains("admin"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("mia@example.org") && listed.contains("2 accounts"),
+        "{listed}"
+    );
+
+    // Flags: the running server sees them at the next request.
+    let o = users_cmd(&data, &["set-premium", "mia@example.org"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(me(member.clone()).await.1["user"]["is_premium"], true);
+    let o = users_cmd(&data, &["set-admin", "MIA@example.org"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(me(member.clone()).await.1["user"]["is_admin"], true);
+    let o = users_cmd(&data, &["set-admin", "--off", "mia@example.org"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(me(member.clone()).await.1["user"]["is_admin"], false);
+
+    // Bad input: a clear error and nothing changed.
+    let o = users_cmd(&data, &["set-admin", "nobody@example.org"], "");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no user"), "{}", text(&o));
+    let o = users_cmd(&data, &["set-admin", "999"], "");
+    assert!(!o.status.success());
+    let o = users_cmd(&data, &["set-admin", "--off", "root@example.org"], "");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("only admin"), "{}", text(&o));
+    assert_eq!(me(admin.clone()).await.1["user"]["is_admin"], true);
+    let o = users_cmd(&data, &["reset-password", "mia@example.org"], "short\n");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("at least 8"), "{}", text(&o));
+    assert_eq!(
+        me(member.clone()).await.0,
+        200,
+        "a refused reset changes nothing"
+    );
+
+    // A new password from standard input; Mia is signed out everywhere.
+    let o = users_cmd(
+        &data,
+        &["reset-password", "mia@example.org"],
+        "brand new secret\n",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !text(&o).contains("brand new secret"),
+        "the password is not echoed"
+    );
+    assert_eq!(me(member.clone()).await.0, 401);
+    let r = client()
+        .post(format!("{url}/api/auth/signin"))
+        .header("origin", &url)
+        .json(&serde_json::json!({"email": "mia@example.org", "password": "brand new secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    stop(&mut child);
+}

@@ -145,12 +145,12 @@ async fn api_errors_have_one_shape() {
     );
     let r = c
         .http
-        .delete(format!("{}/api/me", app.url))
+        .put(format!("{}/api/me", app.url))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(r.headers()["allow"], "GET, PATCH");
+    assert_eq!(r.headers()["allow"], "GET, DELETE, PATCH");
     let r = c.http.post(format!("{}/", app.url)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod architecture;
 mod backup;
 mod browser;
+mod browser_accounts;
 mod browser_events;
 mod browser_firefox;
 mod browser_rooms;

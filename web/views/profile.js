@@ -1,11 +1,13 @@
 // Profile: the signed-in user's own name, bio and links; email, badges and
-// sign out. Signed-out visitors are sent to /signin?next=/profile.
+// sign out; change password, download my data and delete my account.
+// Signed-out visitors are sent to /signin?next=/profile.
 
 import { h, icon, replace, uniqueId, charCount, formatDate, initials } from '../dom.js';
 import { api } from '../api.js';
 import { setMe, signOut, loadMe, getState } from '../state.js';
 import {
   field,
+  passwordField,
   formErrorRegion,
   formStatusRegion,
   handleSubmit,
@@ -165,6 +167,138 @@ function header(user) {
   );
 }
 
+/** Change password: the current one and a new one; the server signs out
+ *  every other browser. */
+function passwordCard() {
+  const fields = {
+    current_password: passwordField({
+      name: 'current_password',
+      label: 'Current password',
+      autocomplete: 'current-password',
+      required: true,
+    }),
+    new_password: passwordField({
+      name: 'new_password',
+      label: 'New password',
+      autocomplete: 'new-password',
+      required: true,
+      hint: 'At least 8 characters. Other browsers signed in to your account will be signed out.',
+    }),
+  };
+  const errorEl = formErrorRegion();
+  const statusEl = formStatusRegion();
+  errorEl.id = 'password-form-error';
+  statusEl.id = 'password-form-status';
+  const button = submitButton('Change password');
+  const form = h(
+    'form',
+    { id: 'password-form', class: 'form', novalidate: true, 'aria-labelledby': 'password-form-title' },
+    h('h2', { class: 'card-title', id: 'password-form-title' }, 'Change password'),
+    errorEl,
+    fields.current_password.el,
+    fields.new_password.el,
+    h('div', { class: 'form-actions' }, button, statusEl),
+  );
+  handleSubmit(form, {
+    fields,
+    errorEl,
+    statusEl,
+    button,
+    busyLabel: 'Changing…',
+    validate: () => {
+      const problems = [];
+      if (!fields.current_password.input.value) {
+        problems.push({ field: 'current_password', message: 'Enter your current password.' });
+      }
+      if (!fields.new_password.input.value) {
+        problems.push({ field: 'new_password', message: 'Enter a new password.' });
+      }
+      return problems;
+    },
+    async onSubmit() {
+      await api.post('/api/me/password', {
+        current_password: fields.current_password.input.value,
+        new_password: fields.new_password.input.value,
+      });
+      fields.current_password.input.value = '';
+      fields.new_password.input.value = '';
+      statusEl.replaceChildren('Password changed. Other browsers are signed out.');
+    },
+  });
+  return h('div', { class: 'card' }, form);
+}
+
+/** Download my data and delete my account (a confirm step asks for the
+ *  password; the server decides whether it may go, e.g. not the last admin). */
+function dataAndDeletion(ctx) {
+  const download = h(
+    'a',
+    { class: 'btn btn-secondary', id: 'export-link', href: '/api/me/export', download: 'podium-my-data.json' },
+    'Download my data',
+  );
+
+  const password = passwordField({
+    name: 'password',
+    label: 'Your password',
+    autocomplete: 'current-password',
+    required: true,
+  });
+  const fields = { password };
+  const errorEl = formErrorRegion();
+  errorEl.id = 'delete-form-error';
+  const button = submitButton('Delete my account', 'btn-danger');
+  const cancel = h('button', { type: 'button', class: 'btn btn-ghost' }, 'Keep my account');
+  const confirmForm = h(
+    'form',
+    { id: 'delete-form', class: 'form danger-zone', novalidate: true, hidden: true, 'aria-labelledby': 'delete-title' },
+    h('h3', { class: 'danger-title', id: 'delete-title' }, 'Delete your account?'),
+    h(
+      'p',
+      { class: 'field-hint' },
+      'You will be signed out everywhere and cannot sign in again. Your email is freed; your name becomes “Deleted member” in rosters, chat and questions. This cannot be undone.',
+    ),
+    errorEl,
+    password.el,
+    h('div', { class: 'form-actions' }, button, cancel),
+  );
+  const start = h('button', { type: 'button', class: 'btn btn-danger-outline', id: 'delete-start' }, 'Delete account…');
+  start.addEventListener('click', () => {
+    confirmForm.hidden = false;
+    start.hidden = true;
+    password.input.focus();
+  });
+  cancel.addEventListener('click', () => {
+    confirmForm.hidden = true;
+    start.hidden = false;
+    password.input.value = '';
+    password.clearError();
+    showFormError(errorEl, '');
+    start.focus();
+  });
+  handleSubmit(confirmForm, {
+    fields,
+    errorEl,
+    button,
+    busyLabel: 'Deleting…',
+    validate: () => (password.input.value ? [] : [{ field: 'password', message: 'Enter your password to confirm.' }]),
+    async onSubmit() {
+      await api.delWith('/api/me', { password: password.input.value });
+      setMe(null);
+      ctx.navigate('/', { replace: true });
+    },
+  });
+
+  return h(
+    'div',
+    { class: 'account-data' },
+    h('h3', { class: 'label' }, 'Your data'),
+    h('p', { class: 'field-hint' }, 'Your profile, registrations, waitlist places, chat messages and questions, as a JSON file.'),
+    download,
+    start,
+    confirmForm,
+  );
+}
+
 function loadError(ctx, err) {
   replace(
     ctx.root,
@@ -313,6 +447,7 @@ export default async function render(ctx) {
     ),
     h('p', { class: 'field-hint' }, 'Your email address is private. Only you can see it.'),
     h('div', { class: 'account-actions' }, signOutButton),
+    dataAndDeletion(ctx),
   );
 
   replace(
@@ -321,7 +456,12 @@ export default async function render(ctx) {
       'div',
       { class: 'container' },
       headEl,
-      h('div', { class: 'profile-grid' }, h('div', { class: 'card' }, form), account),
+      h(
+        'div',
+        { class: 'profile-grid' },
+        h('div', { class: 'profile-main' }, h('div', { class: 'card' }, form), passwordCard()),
+        account,
+      ),
     ),
   );
 }

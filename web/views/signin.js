@@ -47,6 +47,7 @@ export default async function render(ctx) {
     errorEl,
     fields.email.el,
     fields.password.el,
+    h('p', { class: 'forgot' }, h('a', { href: '/reset', id: 'forgot-link' }, 'Forgot password?')),
     button,
   );
 

@@ -424,6 +424,25 @@ impl LiveRoom {
     }
 
     /// Someone left (or their connection vanished for good).
+    /// A member deleted their account: they leave the room, and their name
+    /// becomes `name` wherever the room shows it (chat, questions).
+    pub fn account_deleted(&mut self, user_id: u64, name: &str) -> Vec<LiveEvent> {
+        for m in self.chat.iter_mut().filter(|m| m.user_id == user_id) {
+            m.name = name.to_owned();
+        }
+        for q in self.questions.iter_mut().filter(|q| q.user_id == user_id) {
+            q.name = name.to_owned();
+        }
+        if let Some(p) = self.people.get_mut(&user_id) {
+            p.name = name.to_owned();
+        }
+        let mut events = self.leave(user_id);
+        if events.is_empty() {
+            events.push(LiveEvent::Changed);
+        }
+        events
+    }
+
     pub fn leave(&mut self, user_id: u64) -> Vec<LiveEvent> {
         if self.take_out(user_id) {
             vec![LiveEvent::Left { user_id }, LiveEvent::Changed]
