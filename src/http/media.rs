@@ -15,11 +15,15 @@ use hyper::header::{
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use podium_media::SessionId;
+use tokio::net::TcpStream;
 
 use super::auth;
 use super::error::ApiError;
 use super::response::{Resp, full};
 use crate::service::AppState;
+
+/// The kernel send buffer of a media WebSocket (Linux doubles it).
+const WS_SEND_BUFFER: usize = 64 * 1024;
 
 /// The live session id of a media WebSocket path (`/live/{id}`), if it is one.
 pub fn session_of(path: &str) -> Option<u64> {
@@ -82,12 +86,28 @@ pub fn upgrade(
     let upgrading = hyper::upgrade::on(&mut req);
     let sfu = state.sfu.clone();
     tokio::spawn(async move {
-        match upgrading.await {
-            Ok(upgraded) => {
+        let upgraded = match upgrading.await {
+            Ok(u) => u,
+            Err(e) => return tracing::debug!(error = %e, "media WebSocket upgrade failed"),
+        };
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            // The usual case: nothing read past the request. A small kernel
+            // send buffer keeps a slow subscriber's backlog in the SFU's
+            // queue, where the router sees it and drops layers, instead of
+            // megabytes of stale media in the socket.
+            Ok(parts) if parts.read_buf.is_empty() => {
+                let tcp = parts.io.into_inner();
+                if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(WS_SEND_BUFFER) {
+                    tracing::debug!(error = %e, "cannot size the WebSocket's send buffer");
+                }
+                sfu.serve_websocket(SessionId(session), tcp).await;
+            }
+            // RFC 6455 §4.1: the client waits for our answer before sending.
+            Ok(_) => tracing::debug!("media WebSocket client sent data before the handshake ended"),
+            Err(upgraded) => {
                 sfu.serve_websocket(SessionId(session), TokioIo::new(upgraded))
                     .await;
             }
-            Err(e) => tracing::debug!(error = %e, "media WebSocket upgrade failed"),
         }
     });
     Ok(Response::builder()

@@ -10,6 +10,7 @@ mod http_basics;
 mod live;
 mod live_rules;
 mod media;
+mod media_ws;
 mod rooms_media;
 mod sessions;
 mod storage;
