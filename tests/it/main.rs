@@ -5,6 +5,7 @@ mod accounts;
 mod architecture;
 mod browser;
 mod browser_rooms;
+mod browser_ws;
 mod cli;
 mod http_basics;
 mod live;
