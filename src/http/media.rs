@@ -100,6 +100,8 @@ pub fn upgrade(
                 if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(WS_SEND_BUFFER) {
                     tracing::debug!(error = %e, "cannot size the WebSocket's send buffer");
                 }
+                // Media frames go out as they come (no Nagle delay).
+                let _ = tcp.set_nodelay(true);
                 sfu.serve_websocket(SessionId(session), tcp).await;
             }
             // RFC 6455 §4.1: the client waits for our answer before sending.

@@ -710,3 +710,117 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use podium_media_core::{FrameHeader, MediaKind};
+
+    use super::*;
+
+    fn video(group: u64, sequence: u64) -> PreparedFrame {
+        let header = FrameHeader {
+            track: 7,
+            group,
+            sequence,
+            timestamp_us: 1,
+            keyframe: sequence == 0,
+            temporal_layer: 0,
+        };
+        PreparedFrame::encode(TrackId(7), MediaKind::Video, &header, &[9; 100], true).unwrap()
+    }
+
+    fn kinds(q: &WsQueue) -> Vec<u8> {
+        std::iter::from_fn(|| q.pop()).map(|b| b[0]).collect()
+    }
+
+    #[test]
+    fn a_reset_group_never_enters_the_socket() {
+        let q = WsQueue::new(1 << 20);
+        q.deliver(
+            Action::Stream {
+                group: 1,
+                open: true,
+            },
+            &video(1, 0),
+        );
+        q.deliver(
+            Action::Stream {
+                group: 1,
+                open: false,
+            },
+            &video(1, 1),
+        );
+        assert!(q.queued() > 200);
+        q.end_stream(TrackId(7), 1, EndMode::Reset);
+        assert_eq!(q.queued(), 0, "nothing of it waits");
+        assert_eq!(
+            kinds(&q),
+            Vec::<u8>::new(),
+            "and the subscriber hears nothing of it"
+        );
+    }
+
+    #[test]
+    fn a_group_partly_sent_is_reset_and_a_finished_one_finished() {
+        let q = WsQueue::new(1 << 20);
+        q.deliver(
+            Action::Stream {
+                group: 1,
+                open: true,
+            },
+            &video(1, 0),
+        );
+        let first = q.pop().unwrap();
+        q.written(first.len());
+        q.deliver(
+            Action::Stream {
+                group: 1,
+                open: false,
+            },
+            &video(1, 1),
+        );
+        q.end_stream(TrackId(7), 1, EndMode::Reset);
+        q.deliver(
+            Action::Stream {
+                group: 2,
+                open: true,
+            },
+            &video(2, 0),
+        );
+        q.end_stream(TrackId(7), 2, EndMode::Finish);
+        assert_eq!(kinds(&q), [WS_RESET_KIND, WS_STREAM_KIND, WS_FINISH_KIND]);
+        // A frame for a stream that is not open is not queued.
+        q.deliver(
+            Action::Stream {
+                group: 3,
+                open: false,
+            },
+            &video(3, 1),
+        );
+        assert!(q.pop().is_none());
+    }
+
+    #[test]
+    fn the_hard_limit_refuses_frames() {
+        let q = WsQueue::new(150);
+        q.deliver(
+            Action::Stream {
+                group: 1,
+                open: true,
+            },
+            &video(1, 0),
+        );
+        q.deliver(
+            Action::Stream {
+                group: 1,
+                open: false,
+            },
+            &video(1, 1),
+        );
+        assert_eq!(kinds(&q).len(), 1);
+    }
+
+    const WS_STREAM_KIND: u8 = podium_media_core::wire::ws::WS_STREAM;
+    const WS_FINISH_KIND: u8 = podium_media_core::wire::ws::WS_FINISH;
+    const WS_RESET_KIND: u8 = podium_media_core::wire::ws::WS_RESET;
+}
