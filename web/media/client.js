@@ -138,6 +138,15 @@ export class MediaClient extends EventTarget {
         this.fallback = e.timedOut ? 'timeout' : 'failed';
         this.log(`WebTransport ${this.fallback === 'timeout' ? `did not connect within ${wtTimeoutMs} ms` : `failed: ${e.message}`}; using the WebSocket`);
       }
+      if (this.state === 'closed') {
+        // Closed by the app while WebTransport was trying.
+        try {
+          wt?.close();
+        } catch {
+          // never opened
+        }
+        throw new Error('the client was closed while connecting');
+      }
       if (wt) return this.start(wt, 'webtransport', token);
     }
     let ws;

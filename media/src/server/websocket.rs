@@ -45,6 +45,8 @@ use crate::token::SessionId;
 /// Audio waiting longer than this for a slow WebSocket is dropped: late audio
 /// is worth nothing and would only delay what follows.
 pub const AUDIO_MAX_AGE: Duration = Duration::from_millis(300);
+/// Bytes tungstenite gathers before writing to the socket.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// Media streams a client may have open at once on one WebSocket.
 pub const MAX_OPEN_STREAMS: usize = 64;
 
@@ -450,6 +452,10 @@ where
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_WS_MESSAGE);
     config.max_frame_size = Some(MAX_WS_MESSAGE);
+    // Little buffering in tungstenite (its default is 128 KiB): what cannot
+    // go into the socket waits in `WsQueue`, where the router sees it.
+    config.write_buffer_size = WRITE_BUFFER;
+    config.max_write_buffer_size = MAX_WS_MESSAGE + 2 * WRITE_BUFFER;
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     let id = shared.next_conn.fetch_add(1, Relaxed);
     let span = tracing::info_span!(
