@@ -440,3 +440,53 @@ async fn a_slow_websocket_subscriber_does_not_hurt_the_others() {
         stats.io.ws_audio_late
     );
 }
+
+/// The room's word reaches WebSocket participants too: a second connection
+/// replaces the first (4004), a host's removal closes with 4005 `removed`
+/// and the metric forgets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacement_and_removal_close_a_websocket_with_their_codes() {
+    let app = TestApp::start().await;
+    let people = [
+        ("host@example.org", "Host", "host"),
+        ("guest@example.org", "Guest", "guest"),
+    ];
+    let (id, c) = live_session(&app, "Codes", &people).await;
+    join(&c[0], id).await;
+    let g = join(&c[1], id).await;
+    let first = ws_bot(&app, &g.media).await;
+    let second = ws_bot(&app, &join(&c[1], id).await.media).await;
+    match tokio::time::timeout(T, first.closed()).await.unwrap() {
+        BotError::Closed { code, reason } => {
+            assert_eq!(code, 4, "{reason}");
+            assert!(reason.starts_with("replaced: "), "{reason}");
+        }
+        other => panic!("expected replacement, got {other:?}"),
+    }
+    let (s, b) = c[0]
+        .post(
+            &format!("/api/sessions/{id}/live/moderate"),
+            serde_json::json!({"action": "remove", "user_id": g.user_id}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    match tokio::time::timeout(T, second.closed()).await.unwrap() {
+        BotError::Closed { code, reason } => {
+            assert_eq!(code, 5, "{reason}");
+            assert!(reason.starts_with("removed: "), "{reason}");
+        }
+        other => panic!("expected removal, got {other:?}"),
+    }
+    let gone = async {
+        while app
+            .metric("podium_media_participants{transport=\"websocket\"}")
+            .await
+            != 0.0
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(T, gone)
+        .await
+        .expect("the metric forgets them");
+}

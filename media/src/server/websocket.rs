@@ -78,6 +78,8 @@ pub(crate) struct WsQueue {
     lanes: Mutex<Lanes>,
     queued: AtomicU64,
     wake: Notify,
+    /// Wakes the reader when the connection is being closed.
+    closing: Notify,
     limit: u64,
     counters: OnceLock<Arc<IoCounters>>,
 }
@@ -93,6 +95,7 @@ impl WsQueue {
             }),
             queued: AtomicU64::new(0),
             wake: Notify::new(),
+            closing: Notify::new(),
             limit,
             counters: OnceLock::new(),
         })
@@ -115,6 +118,20 @@ impl WsQueue {
         lanes.close.get_or_insert_with(|| (code, reason.to_owned()));
         drop(lanes);
         self.wake.notify_one();
+        self.closing.notify_waiters();
+    }
+
+    /// Resolves once [`close`](Self::close) was called.
+    async fn closed(&self) {
+        loop {
+            let notified = self.closing.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.take_close().is_some() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn admit(&self, len: u64) -> bool {
@@ -547,7 +564,12 @@ where
         control_rx,
         shared.config.keep_alive,
     ));
-    let ended = read_loop(&mut source, &mut reader, &tx, id, participant, idle).await;
+    // The server may close first (removed, replaced, session ended): then
+    // stop reading at once instead of waiting for the client's answer.
+    let ended = tokio::select! {
+        e = read_loop(&mut source, &mut reader, &tx, id, participant, idle) => e,
+        () = queue.closed() => Ended::Gone,
+    };
     match &ended {
         Ended::Wire(e) => tracing::info!(participant = participant.0, "protocol error: {e}"),
         Ended::Refused(_, reason) => {
