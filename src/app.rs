@@ -32,6 +32,8 @@ pub struct Server {
     pub base_url: String,
     /// The one-time link that creates the first admin, while none exists.
     pub setup_url: Option<String>,
+    /// The media engine (its counters and members, for tests and operators).
+    pub sfu: podium_media::SfuHandle,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -148,6 +150,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         http_addr,
         base_url,
         setup_url,
+        sfu,
         shutdown: Some(tx),
         task,
     })

@@ -54,6 +54,10 @@ pub struct LoadtestArgs {
     /// Print one JSON object per run instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// How the bots carry media to the SFU: webtransport (QUIC, UDP) or
+    /// websocket (TCP, on the app's HTTP port).
+    #[arg(long, default_value = "webtransport", value_parser = ["webtransport", "websocket"])]
+    pub transport: String,
     /// A running Podium (its http(s) URL) instead of a `podium serve` child. It
     /// must share the join-token key (`PODIUM_MEDIA_TOKEN_KEY`, passed here with
     /// --token-key) and have an admin account (--admin-email, password in

@@ -308,22 +308,33 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
     for scenario in scenarios {
         let mut config = LoadtestConfig::new(scenario, Mode::Sfu);
         config.duration = Duration::from_secs(args.duration);
-        eprintln!("{scenario}: podium SFU, {} s ...", args.duration);
+        eprintln!(
+            "{scenario}: podium SFU over {}, {} s ...",
+            args.transport, args.duration
+        );
         let dir = tempfile::tempdir()?;
         let report = rt.block_on(async {
             let app = match &args.target {
                 Some(t) => remote_app(&args, t).await?,
                 None => spawn_app(dir.path()).await?,
             };
+            // WebSocket: the app's own HTTP port, same origin, no certificate hashes.
+            let (base, hashes) = if args.transport == "websocket" {
+                let ws = app
+                    .origin
+                    .strip_prefix("http://")
+                    .map(|rest| format!("ws://{rest}"))
+                    .context(
+                        "--transport websocket needs an http:// server (bots speak plain ws://)",
+                    )?;
+                (ws, Vec::new())
+            } else {
+                (app.quic_base.clone(), app.hashes.clone())
+            };
             let target = RemoteTarget {
                 server_pid: app.pid,
                 origin: Some(app.origin.clone()),
-                ..RemoteTarget::with_key(
-                    app.quic_base.clone(),
-                    SessionId(app.session),
-                    app.hashes.clone(),
-                    app.key.clone(),
-                )
+                ..RemoteTarget::with_key(base, SessionId(app.session), hashes, app.key.clone())
             };
             let r = loadtest::run(&config, Target::Remote(target)).await;
             drop(app);

@@ -142,6 +142,16 @@ impl Metrics {
             "# HELP podium_media_effect_failures_total Live room changes the media engine refused.\n# TYPE podium_media_effect_failures_total counter\npodium_media_effect_failures_total {}",
             live.media_failures
         );
+        let _ = writeln!(
+            out,
+            "# HELP podium_media_participants Participants connected to the media engine, by transport.\n# TYPE podium_media_participants gauge"
+        );
+        for (transport, n) in live.media_participants {
+            let _ = writeln!(
+                out,
+                "podium_media_participants{{transport=\"{transport}\"}} {n}"
+            );
+        }
         if let Some((users, outbox)) = counts {
             let _ = writeln!(
                 out,
@@ -159,4 +169,7 @@ pub struct LiveCounts {
     pub people: usize,
     pub on_stage: usize,
     pub media_failures: u64,
+    /// Participants connected to the media engine, by transport
+    /// (`webtransport`, `websocket`).
+    pub media_participants: [(&'static str, u64); 2],
 }

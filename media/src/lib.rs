@@ -30,7 +30,10 @@ pub use config::{FanoutMode, OriginPolicy, SfuConfig};
 pub use error::MediaError;
 pub use podium_media_core as core;
 pub use podium_media_core::{ParticipantId, RoomId, TrackId};
-pub use server::{Grant, IoStats, Member, Refusal, Sending, SessionStats, SfuHandle, start};
+pub use server::{
+    AUDIO_MAX_AGE, Grant, IoStats, MAX_OPEN_STREAMS, Member, Refusal, Sending, SessionStats,
+    SfuHandle, Transport, start, websocket_accept_key, ws_close_code,
+};
 pub use token::{JoinClaims, JoinTokenKey, SessionId, TokenError};
 
 /// Version strings of the linked native codec libraries, shown by

@@ -69,6 +69,12 @@ pub fn check_csrf(state: &AppState, method: &Method, headers: &HeaderMap) -> Res
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
+    check_origin(state, headers)
+}
+
+/// The Origin / Sec-Fetch-Site check of [`check_csrf`] for any method (the
+/// media WebSocket's upgrade is a GET that changes state).
+pub fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let refuse = |why: &str| {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod events;
 mod live;
+mod media;
 pub mod patch;
 mod response;
 mod routes;
@@ -24,7 +25,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use assets::Assets;
@@ -41,7 +41,11 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
+    // Connections are served with upgrades (the media WebSocket), which
+    // hyper-util's GracefulShutdown cannot watch: each connection task gets
+    // the stop signal and holds a clone of `alive` until it ends.
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     assets::assets();
     loop {
@@ -63,21 +67,34 @@ pub async fn serve(
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(15))
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades();
+                let mut stopping = stop.subscribe();
+                let alive = alive.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    tokio::pin!(conn);
+                    let ended = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = async { let _ = stopping.wait_for(|s| *s).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = ended {
                         tracing::debug!(error = %e, %peer, "connection ended with an error");
                     }
+                    drop(alive);
                 });
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
+    let _ = stop.send(true);
+    drop(alive);
     let grace = state.config.server.shutdown_grace;
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = all_done.recv() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; dropping connections"),
     }
     Ok(())
@@ -206,6 +223,13 @@ async fn route(
         };
     }
 
+    if let Some(session) = media::session_of(&path) {
+        if method != Method::GET {
+            return Err(method_not_allowed(&method, "GET"));
+        }
+        return media::upgrade(state, session, req);
+    }
+
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -233,10 +257,15 @@ async fn route(
                 .await
                 .ok();
             let healthy = state.store.health() == Health::Ok;
+            let mut live = state.live.counts();
+            live.media_participants = state
+                .sfu
+                .connections_by_transport()
+                .map(|(t, n)| (t.as_str(), n));
             return Ok(text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(counts, state.live.counts(), healthy),
+                state.metrics.render(counts, live, healthy),
             ));
         }
         _ => {}

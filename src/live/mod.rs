@@ -248,6 +248,7 @@ impl LiveHub {
             people,
             on_stage,
             media_failures: self.deps.media.failures(),
+            ..Default::default()
         }
     }
 

@@ -128,6 +128,9 @@ pub struct MediaJoin {
     pub token: String,
     /// SHA-256 hashes of the self-signed certificate (none with a configured one).
     pub cert_hashes: Option<Vec<String>>,
+    /// The media WebSocket's path on this origin (PROTOCOL.md §8), used when
+    /// WebTransport is missing or cannot connect; the same token works there.
+    pub ws_path: String,
     pub participant_id: u64,
 }
 
@@ -189,6 +192,7 @@ fn media_join(state: &AppState, c: &LiveCtx, live: &LiveSession) -> MediaJoin {
                 .map(|h| h.to_base64())
                 .collect()
         }),
+        ws_path: podium_media::SfuHandle::session_path(SessionId(c.session.id)),
         participant_id: c.user.id,
     }
 }

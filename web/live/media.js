@@ -4,12 +4,16 @@
 //   const media = new LiveMedia({ log });
 //   media.addEventListener('change', redrawTiles);   // tracks, captures, levels
 //   media.addEventListener('lost', rejoin);          // the SFU session closed
-//   await media.connect(join.media);                 // {url, token, cert_hashes}
+//   await media.connect(join.media);                 // {url, token, cert_hashes, ws_path}
 //   media.update(live, { prepare });                 // after every `state`
 //
 // What it does with the client:
-// - connect({url, token, certHashes}) once per token; when the session closes
-//   it emits `lost` and the room asks POST /live/join for a fresh token.
+// - connect({url, token, certHashes, wsUrl}) once per token: WebTransport, or
+//   the WebSocket on this origin when WebTransport is missing or does not
+//   connect within a few seconds (after such a failure later reconnects go
+//   straight to the WebSocket); pathLabel() says which. When the session
+//   closes it emits `lost` (problemText() says why) and the room asks
+//   POST /live/join for a fresh token.
 // - On stage (me.on_stage and the SFU's Permission may_publish): camera on →
 //   getUserMedia video + publishCamera; camera off → unpublish and stop the
 //   capture (the camera light goes off). Mic on → getUserMedia audio +
@@ -28,6 +32,7 @@
 
 import { h } from '../dom.js';
 import { MediaClient } from '../media/client.js';
+import { webSocketUrl } from '../media/ws-transport.js';
 
 const SPEAKING_LEVEL = 50; // −dBov: lower is louder; quieter than this is not speech
 const SPEAKING_HOLD_MS = 1500;
@@ -53,6 +58,8 @@ function deviceProblem(err, device) {
   return { kind: 'failed', device, message: `The ${what} could not start: ${(err && err.message) || err}` };
 }
 
+// WebTransport is not required: without it (or with UDP blocked) media goes
+// over a WebSocket on this origin. Decoding needs WebCodecs.
 /** This browser can receive the stage's audio and video (MediaClient.support()). */
 export function mediaSupported() {
   return MediaClient.support().receive;
@@ -63,6 +70,19 @@ export function canPublishHere() {
   return MediaClient.support().publish;
 }
 
+const FALLBACK_WHY = {
+  timeout: 'UDP seems blocked',
+  failed: 'UDP seems blocked',
+  chosen: 'UDP was blocked earlier',
+  missing: 'this browser has no WebTransport',
+};
+
+// The first word of a close reason (`<code>: <message>`, PROTOCOL.md §6).
+function reasonCode(reason) {
+  const m = /^([a-z_]+):/.exec(reason || '');
+  return m ? m[1] : '';
+}
+
 export class LiveMedia extends EventTarget {
   constructor({ log } = {}) {
     super();
@@ -70,6 +90,10 @@ export class LiveMedia extends EventTarget {
     this.client = null;
     this.status = 'off'; // off | connecting | connected | closed | unsupported
     this.error = null; // the last connection problem
+    this.closeInfo = null; // {code, reason, transport} of the last lost connection
+    this.transport = null; // 'webtransport' | 'websocket' of the current client
+    this.fallback = null; // why not WebTransport (MediaClient.fallback)
+    this.preferWebSocket = false; // after WebTransport failed once: go straight to TCP
     this.publishError = null;
     this.deviceErrors = { camera: null, mic: null }; // {kind, device, message} per device
     this.failed = { camera: false, mic: false }; // don't ask again until retryDevices()
@@ -127,7 +151,7 @@ export class LiveMedia extends EventTarget {
     this.dropClient();
     if (!mediaSupported()) {
       this.status = 'unsupported';
-      this.error = 'This browser cannot send or receive live audio and video (it lacks WebTransport or WebCodecs). Use a recent Firefox, Chrome or Edge.';
+      this.error = 'This browser cannot play live audio and video (it lacks WebCodecs). Update it to its latest version; the stage list, chat and Q&A work meanwhile.';
       this.changed();
       return;
     }
@@ -149,23 +173,61 @@ export class LiveMedia extends EventTarget {
       if (this.client !== client) return;
       this.status = 'closed';
       this.error = e.detail.reason || e.detail.meaning || 'connection closed';
+      this.closeInfo = { code: e.detail.code, reason: e.detail.reason || '', transport: client.transport };
       this.forgetPublications();
       this.subs.clear();
       this.speaking.clear();
       this.changed();
       if (!this.stopped) this.emit('lost', e.detail);
     });
+    const wsUrl = media.ws_path ? webSocketUrl(media.ws_path) : null;
     try {
-      await client.connect({ url: media.url, token: media.token, certHashes: media.cert_hashes || null });
+      await client.connect({
+        url: media.url,
+        token: media.token,
+        certHashes: media.cert_hashes || null,
+        wsUrl,
+        prefer: this.preferWebSocket ? 'websocket' : null,
+      });
     } catch (err) {
       this.log(`media connect failed: ${err.message}`);
       return; // 'close' reported it
     }
     if (this.client !== client) return;
+    this.transport = client.transport;
+    this.fallback = client.fallback;
+    if (client.fallback === 'timeout' || client.fallback === 'failed') this.preferWebSocket = true;
+    this.log(`media over ${client.transport}${client.fallback ? ` (${client.fallback})` : ''}`);
     this.status = 'connected';
+    this.closeInfo = null;
     this.changed();
     this.syncSubs();
     this.schedule();
+  }
+
+  /** Which path media takes, for the room to show (null while not connected). */
+  pathLabel() {
+    if (this.status !== 'connected' || !this.transport) return null;
+    if (this.transport === 'webtransport') return 'Media: WebTransport (UDP)';
+    const why = FALLBACK_WHY[this.fallback];
+    return `Media: WebSocket (TCP)${why ? ` — ${why}` : ''}`;
+  }
+
+  /** Why media is reconnecting and what the person can do, in a sentence or two. */
+  problemText() {
+    const c = this.closeInfo;
+    if (!c) return 'Audio and video were interrupted. Reconnecting…';
+    const code = reasonCode(c.reason);
+    if (c.code === null || c.code === undefined) {
+      return c.transport === 'websocket'
+        ? 'The media connection (WebSocket over TCP) was lost. Reconnecting… If this repeats, check your network connection.'
+        : 'The media connection (WebTransport over UDP) was lost. Reconnecting… If UDP is blocked here, media switches to TCP by itself.';
+    }
+    if (c.code === 4) return 'Audio and video went to this account in another tab or device. Reconnecting here…';
+    if (c.code === 3) return `The media server did not accept this connection (${code || 'refused'}). Reconnecting with a fresh pass…`;
+    if (c.code === 1 || c.code === 2) return `Audio and video stopped after a protocol error (${code || 'error'}). Reconnecting… Reloading the page helps if this repeats.`;
+    if (code === 'left') return 'Audio and video stopped because you left the room elsewhere. Reconnecting…';
+    return `Audio and video were interrupted${code ? ` (${code})` : ''}. Reconnecting…`;
   }
 
   dropClient() {

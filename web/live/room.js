@@ -515,6 +515,7 @@ class Room {
       );
       replace(
         headActions,
+        this.mediaPath || null,
         me.can_moderate
           ? h('button', { type: 'button', class: 'btn btn-danger-outline btn-sm', id: 'end-session', onclick: () => this.endSession() }, ic('power', 'icon icon-sm'), 'End session')
           : null,
@@ -536,7 +537,7 @@ class Room {
     } else if (m && m.status === 'unsupported') {
       items.push(['media-notice', 'error', ic('alert'), h('p', null, m.error)]);
     } else if (m && (m.status === 'connecting' || m.status === 'closed')) {
-      items.push(['media-notice', 'info', h('span', { class: 'lr-spinner', 'aria-hidden': 'true' }), h('p', null, m.status === 'connecting' ? 'Connecting audio and video…' : 'Audio and video were interrupted. Reconnecting…')]);
+      items.push(['media-notice', 'info', h('span', { class: 'lr-spinner', 'aria-hidden': 'true' }), h('p', null, m.status === 'connecting' ? 'Connecting audio and video…' : m.problemText())]);
     } else if (m && m.publishError && me.on_stage) {
       items.push(['media-notice', 'error', ic('alert'), h('p', null, m.publishError)]);
     }
@@ -579,10 +580,25 @@ class Room {
   onMediaChange() {
     if (!this.ui || !this.live) return;
     document.body.dataset.mediaState = this.media ? this.media.status : this.mediaInfo ? 'off' : 'none';
+    document.body.dataset.mediaTransport = (this.media && this.media.status === 'connected' && this.media.transport) || '';
+    this.updateMediaPath();
     this.ui.stage.update();
     this.ui.controls.update();
     this.updateBanners();
     this.updateLiveState();
+  }
+
+  /** "Media: WebTransport (UDP)" / "Media: WebSocket (TCP) — UDP seems blocked" in the header. */
+  updateMediaPath() {
+    const label = this.media ? this.media.pathLabel() : null;
+    if (!this.mediaPath) {
+      this.mediaPath = h('span', { class: 'lr-media-path', id: 'media-path', role: 'status' });
+    }
+    const el = this.mediaPath;
+    if (!el.isConnected && this.ui && this.ui.headActions) this.ui.headActions.prepend(el);
+    el.textContent = label || '';
+    el.hidden = !label;
+    el.dataset.transport = (this.media && this.media.transport) || '';
   }
 
   onMediaLost() {

@@ -1,5 +1,6 @@
-// MediaClient: the browser end of Podium's SFU over WebTransport (protocol v1,
-// media/PROTOCOL.md). It owns the session: the client-opened control stream
+// MediaClient: the browser end of Podium's SFU over WebTransport, or over a
+// WebSocket on the app's origin when WebTransport is missing or blocked
+// (ws-transport.js; protocol v1, media/PROTOCOL.md). It owns the session: the client-opened control stream
 // (Hello → Welcome, then every control message), pings for RTT and the clock
 // offset, publishing (publish.js encoders → send.js: one unidirectional stream
 // per video group, audio datagrams with the stream fallback), subscribing (incoming
@@ -34,6 +35,7 @@ import { captureMethod } from './capture.js';
 import { VideoReceiver, AudioReceiver } from './receive.js';
 import { AudioOutput } from './audio-out.js';
 import { VideoSender, AudioSender, AUDIO_SEND_ORDER } from './send.js';
+import { WebSocketTransport } from './ws-transport.js';
 
 const PUBLISH_ERRORS = new Set(['not_allowed_to_publish', 'invalid_track_config', 'duplicate_track', 'too_many_tracks']);
 
@@ -52,6 +54,8 @@ export class MediaClient extends EventTarget {
     this.log = log || (() => {});
     this.options = { pingIntervalMs, reorderMs, datagramLimit: Math.min(datagramLimit, W.MAX_DATAGRAM_SIZE) };
     this.state = 'new';
+    this.transport = null; // 'webtransport' | 'websocket' once connecting
+    this.fallback = null; // why not WebTransport: 'missing' | 'timeout' | 'failed' | 'chosen'
     this.closeCode = null;
     this.closeReason = '';
     this.participant = null;
@@ -78,14 +82,16 @@ export class MediaClient extends EventTarget {
 
   /**
    * What this browser can do: {receive, publish, missing: [API names]}.
-   * Receiving needs WebTransport, VideoDecoder, AudioDecoder and AudioWorklet;
-   * publishing also VideoEncoder, AudioEncoder and a way to capture
-   * (MediaStreamTrackProcessor, or capture.js's fallback from VideoFrame and
-   * AudioData: Firefox). Browsers lacking some get a clear message.
+   * Receiving needs VideoDecoder, AudioDecoder and AudioWorklet (WebTransport
+   * or, without it, a WebSocket carries the media); publishing also
+   * VideoEncoder, AudioEncoder and a way to capture (MediaStreamTrackProcessor,
+   * or capture.js's fallback from VideoFrame and AudioData: Firefox).
+   * Browsers lacking some get a clear message.
    */
   static support() {
     const has = (name) => typeof globalThis[name] === 'function';
-    const receive = ['WebTransport', 'VideoDecoder', 'AudioDecoder', 'AudioWorkletNode'];
+    // WebTransport is not needed: without it media goes over the WebSocket.
+    const receive = ['VideoDecoder', 'AudioDecoder', 'AudioWorkletNode'];
     const publish = ['VideoEncoder', 'AudioEncoder', ...(has('MediaStreamTrackProcessor') ? [] : ['VideoFrame', 'AudioData'])];
     const missing = [...receive, ...publish].filter((n) => !has(n));
     return {
@@ -98,26 +104,94 @@ export class MediaClient extends EventTarget {
   // ------------------------------------------------------------ session
 
   /**
-   * Opens the session: WebTransport, control stream, Hello, waits for Welcome.
+   * Opens the session, waits for Welcome. Transport: WebTransport when the
+   * browser has it and it connects within `wtTimeoutMs`; otherwise (missing,
+   * failing or timing out — e.g. UDP blocked) the WebSocket at `wsUrl` on the
+   * app's own origin (PROTOCOL.md §8), with the same token. `transport` and
+   * `fallback` ('missing' | 'timeout' | 'failed' | 'chosen' | null) say what
+   * happened.
    * @param {object} o url (https://host:port/...), token (join token),
    *   certHashes (base64 SHA-256 strings of the server certificate, or null when
-   *   the certificate is trusted)
+   *   the certificate is trusted), wsUrl (ws(s)://… or null: no fallback),
+   *   prefer ('websocket' skips WebTransport), wtTimeoutMs (default 3500)
    * @returns {Promise<{participant, room, mayPublish}>}
    */
-  async connect({ url, token, certHashes = null }) {
+  async connect({ url, token, certHashes = null, wsUrl = null, prefer = null, wtTimeoutMs = 3500 }) {
     if (this.state !== 'new') throw new Error(`connect() on a ${this.state} client`);
-    if (typeof WebTransport !== 'function') throw new Error('this browser has no WebTransport');
+    this.setState('connecting');
+    this.fallback = null;
+    if (prefer === 'websocket' && wsUrl) {
+      this.fallback = 'chosen';
+    } else if (typeof WebTransport !== 'function') {
+      if (!wsUrl) {
+        this.finish(null, 'this browser has no WebTransport');
+        throw new Error('this browser has no WebTransport');
+      }
+      this.fallback = 'missing';
+    } else {
+      let wt;
+      try {
+        wt = await this.openWebTransport(url, certHashes, wtTimeoutMs);
+      } catch (e) {
+        if (!wsUrl) {
+          this.finish(null, `cannot open WebTransport: ${e.message}`);
+          throw e;
+        }
+        this.fallback = e.timedOut ? 'timeout' : 'failed';
+        this.log(`WebTransport ${this.fallback === 'timeout' ? `did not connect within ${wtTimeoutMs} ms` : `failed: ${e.message}`}; using the WebSocket`);
+      }
+      if (this.state === 'closed') {
+        // Closed by the app while WebTransport was trying.
+        try {
+          wt?.close();
+        } catch {
+          // never opened
+        }
+        throw new Error('the client was closed while connecting');
+      }
+      if (wt) return this.start(wt, 'webtransport', token);
+    }
+    let ws;
+    try {
+      ws = new WebSocketTransport(wsUrl);
+    } catch (e) {
+      this.finish(null, `cannot open the WebSocket: ${e.message}`);
+      throw e;
+    }
+    return this.start(ws, 'websocket', token);
+  }
+
+  // Resolves with a ready WebTransport, or rejects (err.timedOut on a timeout).
+  async openWebTransport(url, certHashes, timeoutMs) {
     const options = {};
     if (certHashes && certHashes.length) {
       options.serverCertificateHashes = certHashes.map((h) => ({ algorithm: 'sha-256', value: W.fromBase64(h.trim()) }));
     }
-    this.setState('connecting');
+    const wt = new WebTransport(url, options);
+    wt.closed.catch(() => {});
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { timedOut: true })), timeoutMs);
+    });
     try {
-      this.wt = new WebTransport(url, options);
+      await Promise.race([wt.ready, timeout]);
+      return wt;
     } catch (e) {
-      this.finish(null, `cannot open WebTransport: ${e.message}`);
+      try {
+        wt.close();
+      } catch {
+        // never opened
+      }
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  // Control stream, Hello, Welcome over a ready (or opening) transport.
+  async start(transport, kind, token) {
+    this.wt = transport;
+    this.transport = kind;
     this.wt.closed.then(
       (info) => this.finish(info?.closeCode ?? 0, info?.reason ?? ''),
       (e) => this.finish(e?.sessionErrorCode ?? null, e?.message || String(e)),
@@ -593,6 +667,8 @@ export class MediaClient extends EventTarget {
     const audio = subscribed.filter((s) => s.kind === 'audio');
     return {
       state: this.state,
+      transport: this.transport,
+      fallback: this.fallback,
       closeCode: this.closeCode,
       closeReason: this.closeReason,
       participant: this.participant,

@@ -56,7 +56,7 @@ function expect(names, doc, publish, receive, method) {
 
 test('Chromium publishes through MediaStreamTrackProcessor', () => expect(CHROMIUM, true, true, true, 'processor'));
 test('Firefox publishes through the <video>/AudioWorklet fallback', () => expect(FIREFOX, true, true, true, 'fallback'));
-test('without WebTransport nothing is sent or received', () => expect(FIREFOX.filter((n) => n !== 'WebTransport'), true, false, false, 'fallback'));
+test('without WebTransport media still goes (over the WebSocket)', () => expect(FIREFOX.filter((n) => n !== 'WebTransport'), true, true, true, 'fallback'));
 test('without a video encoder the stage is not offered', () => expect(FIREFOX.filter((n) => n !== 'VideoEncoder'), true, false, true, 'fallback'));
 test('without an audio encoder the stage is not offered', () => expect(FIREFOX.filter((n) => n !== 'AudioEncoder'), true, false, true, 'fallback'));
 test('without VideoFrame or a processor there is no capture', () => expect(FIREFOX.filter((n) => n !== 'VideoFrame'), true, false, true, null));

@@ -13,6 +13,9 @@
 //   dgmax      largest audio datagram to send (optional; e.g. 100 sends most
 //              Opus frames on the audio stream fallback instead)
 //   loopback   '1': no server; capture → encode → wire → decode in this page
+//   ws         the media WebSocket's path on this origin (join's ws_path): the
+//              fallback when WebTransport is missing or does not connect
+//   wttimeout  ms to wait for WebTransport before the fallback (default 3500)
 //
 // window.podiumTest, for the test driver to poll:
 //   state      'loading' | 'media' (getUserMedia) | 'connecting' | 'connected'
@@ -29,6 +32,7 @@
 
 import { h, replace } from '../dom.js';
 import { MediaClient } from './client.js';
+import { webSocketUrl } from './ws-transport.js';
 import { startLoopback } from './loopback.js';
 
 const params = new URLSearchParams(location.hash.slice(1));
@@ -83,6 +87,8 @@ function summary() {
     error: test.error,
     closeCode: full?.closeCode ?? null,
     closeReason: full?.closeReason ?? '',
+    transport: full?.transport ?? null,
+    fallback: full?.fallback ?? null,
     participant: full?.participant ?? null,
     framesSent: sum(pubs, 'framesSent'),
     audioFramesSent: sum(pubs, 'audioFramesSent'),
@@ -176,7 +182,15 @@ async function runClient() {
     });
   }
   const hashes = (params.get('hashes') || '').split(',').map((s) => s.trim()).filter(Boolean);
-  const welcome = await client.connect({ url, token: params.get('token') || '', certHashes: hashes.length ? hashes : null });
+  const wsPath = params.get('ws');
+  const welcome = await client.connect({
+    url,
+    token: params.get('token') || '',
+    certHashes: hashes.length ? hashes : null,
+    wsUrl: wsPath ? webSocketUrl(wsPath) : null,
+    wtTimeoutMs: Number(params.get('wttimeout')) || undefined,
+  });
+  log(`media over ${client.transport}${client.fallback ? ` (${client.fallback})` : ''}`);
   log(`welcome: participant ${welcome.participant}, room ${welcome.room}, may_publish ${welcome.mayPublish}`);
   const options = params.get('codec') ? { prefer: params.get('codec') } : {};
   for (const kind of publish) {

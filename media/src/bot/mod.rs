@@ -8,6 +8,7 @@
 //! prove the bytes arrived intact.
 
 mod clip;
+mod link;
 mod receive;
 
 use std::collections::VecDeque;
@@ -30,9 +31,10 @@ use wtransport::endpoint::ConnectOptions;
 use wtransport::endpoint::endpoint_side::Client;
 use wtransport::error::{ConnectingError, ConnectionError};
 use wtransport::tls::Sha256Digest;
-use wtransport::{ClientConfig, Connection, Endpoint, SendStream, VarInt};
+use wtransport::{ClientConfig, Connection, Endpoint};
 
 pub use self::clip::{AUDIO_FRAME, AudioClip, FIXTURE_IVF, VideoClip, VideoFrame};
+use self::link::{ControlOut, Link, UniStream};
 pub use self::receive::{ReceiveStats, TrackStats};
 use self::receive::{Receiver, Window};
 use crate::cert::CertHash;
@@ -59,7 +61,8 @@ impl Default for DecodeChecks {
 /// How a bot connects and behaves.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
-    /// `https://host:port/live/{session}`.
+    /// `https://host:port/live/{session}` (WebTransport), or
+    /// `ws://host:port/live/{session}` (WebSocket on the app's HTTP port).
     pub url: String,
     /// Accepted certificate hashes (like `serverCertificateHashes`); empty: the
     /// system's CA roots.
@@ -74,7 +77,8 @@ pub struct BotConfig {
     pub auto_subscribe: bool,
     /// Keep control messages for [`Bot::wait_for`] (off for load tests).
     pub keep_events: bool,
-    /// QUIC receive windows (connection and stream), to emulate a slow client.
+    /// QUIC receive windows (connection and stream), or the TCP receive
+    /// buffer on WebSocket, to emulate a slow client.
     pub receive_window: Option<u32>,
     /// Read media streams at most this many bytes per second (a slow client).
     pub read_rate: Option<u64>,
@@ -189,7 +193,7 @@ where
     }
 }
 
-fn closed_error(e: ConnectionError) -> BotError {
+pub(crate) fn closed_error(e: ConnectionError) -> BotError {
     match e {
         ConnectionError::ApplicationClosed(c) => BotError::Closed {
             code: c.code().into_inner(),
@@ -245,9 +249,10 @@ impl Drop for Publisher {
 
 /// A connected bot.
 pub struct Bot {
-    conn: Connection,
-    _endpoint: Endpoint<Client>,
-    control: Arc<AsyncMutex<SendStream>>,
+    link: Link,
+    conn: Option<Connection>,
+    _endpoint: Option<Endpoint<Client>>,
+    control: Arc<ControlOut>,
     events: mpsc::UnboundedReceiver<ServerMessage>,
     pending: VecDeque<ServerMessage>,
     welcome: Welcome,
@@ -297,6 +302,9 @@ impl Bot {
     }
 
     async fn connect_inner(config: BotConfig) -> Result<Bot, BotError> {
+        if config.url.starts_with("ws://") {
+            return Self::connect_ws(config).await;
+        }
         let builder = ClientConfig::builder().with_bind_address(config.bind);
         let builder = if config.cert_hashes.is_empty() {
             builder.with_native_certs()
@@ -364,13 +372,15 @@ impl Bot {
                 _ => return Err(lost(conn).await),
             }
         };
-        let control = Arc::new(AsyncMutex::new(send));
+        let control = Arc::new(ControlOut::Wt(AsyncMutex::new(send)));
         let window = Arc::new(Window::default());
         let receiver = Arc::new(Receiver::new(&config, window.clone()));
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
         let tasks = vec![
+            tokio::spawn(receive::wt_control_pump(recv, control_tx)),
             tokio::spawn(receive::control_task(
-                recv,
+                control_rx,
                 reader,
                 receiver.clone(),
                 control.clone(),
@@ -385,8 +395,75 @@ impl Bot {
             )),
         ];
         Ok(Bot {
-            conn,
-            _endpoint: endpoint,
+            link: Link::Wt(conn.clone()),
+            conn: Some(conn),
+            _endpoint: Some(endpoint),
+            control,
+            events,
+            pending: VecDeque::new(),
+            welcome,
+            receiver,
+            window,
+            tasks,
+            setup_retries: 0,
+        })
+    }
+
+    async fn connect_ws(config: BotConfig) -> Result<Bot, BotError> {
+        let (ws, mut source, closed) =
+            link::connect_ws(&config.url, config.origin.as_deref(), config.receive_window).await?;
+        let control = Arc::new(ControlOut::Ws(ws.clone()));
+        let hello = ClientMessage::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            token: config.token.clone(),
+        });
+        let mut out = Vec::new();
+        hello.encode(&mut out)?;
+        control.write_all(&out).await?;
+        let mut reader = ControlReader::<ServerMessage>::new();
+        let welcome = loop {
+            if let Some(m) = reader.next_message()? {
+                match m {
+                    ServerMessage::Welcome(w) => break w,
+                    other => {
+                        return Err(BotError::Lost(format!(
+                            "expected Welcome, got {}",
+                            podium_media_core::Message::name(&other)
+                        )));
+                    }
+                }
+            }
+            let bytes = link::next_ws(&mut source).await?;
+            match podium_media_core::wire::ws::WsMessage::decode(&bytes)? {
+                podium_media_core::wire::ws::WsMessage::Control(b) => reader.push(b),
+                _ => return Err(BotError::Lost("media before Welcome".into())),
+            }
+        };
+        let window = Arc::new(Window::default());
+        let receiver = Arc::new(Receiver::new(&config, window.clone()));
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let tasks = vec![
+            tokio::spawn(link::ws_reader(
+                source,
+                control_tx,
+                receiver.clone(),
+                config.read_rate,
+                closed,
+            )),
+            tokio::spawn(receive::control_task(
+                control_rx,
+                reader,
+                receiver.clone(),
+                control.clone(),
+                config.auto_subscribe,
+                config.keep_events.then_some(events_tx),
+            )),
+        ];
+        Ok(Bot {
+            link: Link::Ws(ws),
+            conn: None,
+            _endpoint: None,
             control,
             events,
             pending: VecDeque::new(),
@@ -404,8 +481,20 @@ impl Bot {
     }
 
     /// The underlying WebTransport connection (for raw protocol tests).
+    ///
+    /// # Panics
+    /// On a WebSocket bot.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        self.conn.as_ref().expect("a WebTransport bot")
+    }
+
+    /// Sends one raw WebSocket message (for tests of bad input); false on a
+    /// WebTransport bot or a closed socket.
+    pub fn send_ws_raw(&self, message: tokio_tungstenite::tungstenite::Message) -> bool {
+        match &self.link {
+            Link::Ws(w) => w.send_raw(message),
+            Link::Wt(_) => false,
+        }
     }
 
     /// Sends a control message.
@@ -417,11 +506,7 @@ impl Bot {
 
     /// Writes raw bytes on the control stream.
     pub async fn send_raw_control(&self, bytes: &[u8]) -> Result<(), BotError> {
-        let mut control = self.control.lock().await;
-        control
-            .write_all(bytes)
-            .await
-            .map_err(|e| BotError::Lost(e.to_string()))
+        self.control.write_all(bytes).await
     }
 
     /// Waits for a control message matching `pred` (earlier unmatched ones are
@@ -439,7 +524,7 @@ impl Bot {
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Err(_) => return Err(BotError::Timeout(what)),
-                Ok(None) => return Err(closed_error(self.conn.closed().await)),
+                Ok(None) => return Err(self.link.closed().await),
                 Ok(Some(m)) if pred(&m) => return Ok(m),
                 Ok(Some(m)) => self.pending.push_back(m),
             }
@@ -487,7 +572,7 @@ impl Bot {
     pub fn start_audio(&self, track_id: u32, track: TrackId, clip: Arc<AudioClip>) -> Publisher {
         let counters = Arc::new(PublishCounters::default());
         let task = tokio::spawn(send_audio(
-            self.conn.clone(),
+            self.link.clone(),
             track_id,
             clip,
             counters.clone(),
@@ -507,7 +592,7 @@ impl Bot {
         let counters = Arc::new(PublishCounters::default());
         let wanted = self.receiver.keyframe_flag(track_id);
         let task = tokio::spawn(send_video(
-            self.conn.clone(),
+            self.link.clone(),
             track_id,
             clip,
             counters.clone(),
@@ -549,17 +634,17 @@ impl Bot {
 
     /// Waits for the connection to close and returns why.
     pub async fn closed(&self) -> BotError {
-        closed_error(self.conn.closed().await)
+        self.link.closed().await
     }
 
     /// Leaves (close code 0).
     pub fn close(&self) {
-        self.conn.close(VarInt::from_u32(0), b"bye");
+        self.link.close();
     }
 }
 
 async fn send_audio(
-    conn: Connection,
+    conn: Link,
     track_id: u32,
     clip: Arc<AudioClip>,
     counters: Arc<PublishCounters>,
@@ -580,8 +665,7 @@ async fn send_audio(
             temporal_layer: 0,
         };
         out.clear();
-        if encode_datagram(&header, packet, &mut out).is_err() || conn.send_datagram(&out).is_err()
-        {
+        if encode_datagram(&header, packet, &mut out).is_err() || !conn.send_datagram(&out) {
             counters.failed.fetch_add(1, Relaxed);
             continue;
         }
@@ -599,7 +683,7 @@ pub fn l1t3_layer(index: u64) -> u8 {
 }
 
 async fn send_video(
-    conn: Connection,
+    conn: Link,
     track_id: u32,
     clip: Arc<VideoClip>,
     counters: Arc<PublishCounters>,
@@ -609,7 +693,7 @@ async fn send_video(
     let mut tick = tokio::time::interval(clip.frame_duration);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let (mut index, mut group, mut sequence, mut in_group) = (0usize, 0u64, 0u64, 0u64);
-    let mut stream: Option<SendStream> = None;
+    let mut stream: Option<UniStream> = None;
     let mut out = BytesMut::with_capacity(64 * 1024);
     loop {
         tick.tick().await;
@@ -619,26 +703,14 @@ async fn send_video(
         let frame = &clip.frames[index];
         if frame.keyframe {
             if let Some(mut old) = stream.take() {
-                let _ = old.finish().await;
+                old.finish().await;
             }
             group += 1;
             in_group = 0;
-            let opened = match conn.open_uni().await {
-                Ok(opening) => opening.await.ok(),
-                Err(_) => None,
-            };
-            let Some(mut s) = opened else {
+            let Some(s) = conn.open_uni(StreamHeader::video(track_id, group)).await else {
                 counters.failed.fetch_add(1, Relaxed);
                 return;
             };
-            out.clear();
-            StreamHeader::video(track_id, group)
-                .encode(&mut out)
-                .expect("valid stream header");
-            if s.write_all(&out).await.is_err() {
-                counters.failed.fetch_add(1, Relaxed);
-                continue;
-            }
             stream = Some(s);
         }
         let Some(s) = stream.as_mut() else {
@@ -656,7 +728,7 @@ async fn send_video(
         };
         out.clear();
         encode_stream_frame(&header, &frame.data, &mut out).expect("frame fits");
-        if s.write_all(&out).await.is_err() {
+        if !s.write_all(&out).await {
             counters.failed.fetch_add(1, Relaxed);
             stream = None;
         } else {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use podium_media_core::wire::control::Subscribe;
 use podium_media_core::wire::media::decode_datagram;
 use podium_media_core::{
@@ -13,7 +14,9 @@ use podium_media_core::{
 };
 use tokio::sync::{Mutex as AsyncMutex, Notify, mpsc};
 use wtransport::error::StreamReadError;
-use wtransport::{Connection, RecvStream, SendStream};
+use wtransport::{Connection, RecvStream};
+
+use super::link::ControlOut;
 
 use super::{BotConfig, BotError, DecodeChecks, unix_micros};
 use crate::codec::av1::Av1Decoder;
@@ -169,6 +172,39 @@ impl Receiver {
         self.changed.notify_waiters();
     }
 
+    /// A datagram arrived.
+    pub fn datagram(&self, datagram: &[u8]) {
+        match decode_datagram(datagram) {
+            Ok((header, payload)) => self.record(&header, payload, true),
+            Err(e) => tracing::warn!("bot: bad datagram: {e}"),
+        }
+    }
+
+    /// A stream opened.
+    pub fn stream_opened(&self) {
+        self.state.lock().expect("receive lock").stats.streams += 1;
+    }
+
+    /// The server reset a stream.
+    pub fn stream_reset(&self) {
+        self.state.lock().expect("receive lock").stats.streams_reset += 1;
+        self.touch();
+    }
+
+    /// Records the stream's complete frames; false if the stream is bad.
+    pub fn stream_frames(&self, reader: &mut StreamReader) -> bool {
+        loop {
+            match reader.next_frame() {
+                Ok(Some((header, payload))) => self.record(&header, &payload, false),
+                Ok(None) => return true,
+                Err(e) => {
+                    tracing::warn!("bot: bad media stream: {e}");
+                    return false;
+                }
+            }
+        }
+    }
+
     fn record(&self, header: &FrameHeader, payload: &[u8], datagram: bool) {
         let latency = unix_micros().saturating_sub(header.timestamp_us);
         let mut guard = self.state.lock().expect("receive lock");
@@ -272,15 +308,24 @@ fn check_video(state: &mut State, checks: DecodeChecks, header: &FrameHeader, pa
     }
 }
 
+/// Copies a WebTransport control stream into the channel `control_task` reads.
+pub(crate) async fn wt_control_pump(mut recv: RecvStream, tx: mpsc::UnboundedSender<Bytes>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(Some(n)) = recv.read(&mut buf).await {
+        if tx.send(Bytes::copy_from_slice(&buf[..n])).is_err() {
+            return;
+        }
+    }
+}
+
 pub(crate) async fn control_task(
-    mut recv: RecvStream,
+    mut recv: mpsc::UnboundedReceiver<Bytes>,
     mut reader: ControlReader<ServerMessage>,
     receiver: Arc<Receiver>,
-    control: Arc<AsyncMutex<SendStream>>,
+    control: Arc<ControlOut>,
     auto_subscribe: bool,
     events: Option<mpsc::UnboundedSender<ServerMessage>>,
 ) {
-    let mut buf = vec![0u8; 16 * 1024];
     loop {
         loop {
             let message = match reader.next_message() {
@@ -306,7 +351,7 @@ pub(crate) async fn control_task(
                         let mut out = Vec::new();
                         let subscribe = ClientMessage::Subscribe(Subscribe { track: t.track });
                         if subscribe.encode(&mut out).is_ok() {
-                            let _ = control.lock().await.write_all(&out).await;
+                            let _ = control.write_all(&out).await;
                         }
                     }
                 }
@@ -317,30 +362,34 @@ pub(crate) async fn control_task(
             }
             receiver.touch();
         }
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => reader.push(&buf[..n]),
-            _ => return,
+        match recv.recv().await {
+            Some(bytes) => reader.push(&bytes),
+            None => return,
         }
     }
 }
 
 pub(crate) async fn datagram_task(conn: Connection, receiver: Arc<Receiver>) {
     while let Ok(datagram) = conn.receive_datagram().await {
-        match decode_datagram(&datagram) {
-            Ok((header, payload)) => receiver.record(&header, payload, true),
-            Err(e) => tracing::warn!("bot: bad datagram: {e}"),
-        }
+        receiver.datagram(&datagram);
     }
 }
 
 /// Paces reads over all of a connection's streams to `rate` bytes per second.
-struct Pacer {
+pub(crate) struct Pacer {
     rate: u64,
     next: AsyncMutex<tokio::time::Instant>,
 }
 
 impl Pacer {
-    async fn take(&self, n: usize) {
+    pub fn new(rate: u64) -> Self {
+        Pacer {
+            rate: rate.max(1),
+            next: AsyncMutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    pub async fn take(&self, n: usize) {
         let at = {
             let mut next = self.next.lock().await;
             let start = (*next).max(tokio::time::Instant::now());
@@ -352,12 +401,7 @@ impl Pacer {
 }
 
 pub(crate) async fn uni_task(conn: Connection, receiver: Arc<Receiver>, read_rate: Option<u64>) {
-    let pacer = read_rate.map(|rate| {
-        Arc::new(Pacer {
-            rate: rate.max(1),
-            next: AsyncMutex::new(tokio::time::Instant::now()),
-        })
-    });
+    let pacer = read_rate.map(|rate| Arc::new(Pacer::new(rate)));
     while let Ok(stream) = conn.accept_uni().await {
         receiver.state.lock().expect("receive lock").stats.streams += 1;
         tokio::spawn(read_stream(stream, receiver.clone(), pacer.clone()));

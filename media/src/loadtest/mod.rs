@@ -142,7 +142,8 @@ pub type TokenMinter = Arc<dyn Fn(&JoinClaims) -> String + Send + Sync>;
 /// A server running elsewhere (e.g. a `podium serve` child on loopback).
 #[derive(Clone)]
 pub struct RemoteTarget {
-    /// `https://host:port`; bots connect to `{base_url}/live/{session}`.
+    /// `https://host:port` (WebTransport) or `ws://host:port` (WebSocket);
+    /// bots connect to `{base_url}/live/{session}`.
     pub base_url: String,
     /// The live session to join (open, or the server opens sessions on demand).
     pub session: SessionId,
@@ -260,6 +261,9 @@ pub struct LoadtestReport {
     pub scenario: Scenario,
     /// SFU or baseline.
     pub mode: Mode,
+    /// How the bots reach the server: `webtransport`, or `websocket` (a
+    /// `ws://` target: the app's HTTP port, PROTOCOL.md §8).
+    pub transport: &'static str,
     /// Fan-out mode (SFU in-process only).
     pub fanout: Option<String>,
     /// Participants.
@@ -688,6 +692,11 @@ async fn drive(
     Ok(LoadtestReport {
         scenario: config.scenario,
         mode: config.mode,
+        transport: if url.starts_with("ws://") {
+            "websocket"
+        } else {
+            "webtransport"
+        },
         fanout: (config.mode == Mode::Sfu && server.is_some())
             .then(|| format!("{:?}", config.fanout)),
         participants: bots.len(),
@@ -720,9 +729,10 @@ pub fn table(reports: &[LoadtestReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<13} {:<9} {:>7} {:>17} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7}",
+        "{:<13} {:<9} {:<12} {:>7} {:>17} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7}",
         "scenario",
         "mode",
+        "transport",
         "frames",
         "delivered/expect",
         "ratio",
@@ -738,9 +748,10 @@ pub fn table(reports: &[LoadtestReport]) -> String {
     for r in reports {
         let _ = writeln!(
             out,
-            "{:<13} {:<9} {:>7} {:>17} {:>7.4} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>8} {:>7}",
+            "{:<13} {:<9} {:<12} {:>7} {:>17} {:>7.4} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>8} {:>7}",
             r.scenario.to_string(),
             r.mode.to_string(),
+            r.transport,
             r.frames_sent,
             format!("{}/{}", r.deliveries, r.deliveries_expected),
             r.delivery_ratio,
@@ -791,6 +802,7 @@ mod tests {
         let r = LoadtestReport {
             scenario: Scenario::Breakouts,
             mode: Mode::Baseline,
+            transport: "webtransport",
             fanout: None,
             participants: 50,
             publishers: 50,

@@ -23,7 +23,7 @@ use wtransport::{Connection, RecvStream, SendStream};
 
 use super::Shared;
 use super::fanout::{AUDIO_PRIORITY, IoCounters};
-use super::session::{ConnLink, Input, close_connection};
+use super::session::{ConnLink, Input, Transport, Wire, close_connection};
 use crate::token::SessionId;
 
 /// The path of a live session's WebTransport URL.
@@ -127,7 +127,7 @@ async fn run(shared: Arc<Shared>, conn: Connection, session: SessionId, id: u64)
     };
     let tx = session_ref.tx;
     let participant = claims.participant;
-    let (link, control_rx) = ConnLink::new(id, conn.clone());
+    let (link, control_rx) = ConnLink::new(id, Wire::Quic(conn.clone()));
     let (reply, joined) = oneshot::channel();
     let join = Input::Join {
         link,
@@ -152,6 +152,7 @@ async fn run(shared: Arc<Shared>, conn: Connection, session: SessionId, id: u64)
             );
         }
     }
+    let _counted = shared.count_connection(Transport::WebTransport);
     let writer = tokio::spawn(write_control(send, control_rx));
     let counters = session_ref.counters;
     let ended = tokio::select! {

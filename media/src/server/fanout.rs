@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use podium_media_core::wire::media::{encode_datagram, encode_stream_frame};
+use podium_media_core::wire::ws::WsMessage;
 use podium_media_core::{
     Action, EndMode, ForwardPlan, FrameHeader, MediaKind, ParticipantId, StreamHeader, TrackId,
     WireError,
@@ -31,7 +32,51 @@ use tokio::sync::{Notify, mpsc};
 use wtransport::error::SendDatagramError;
 use wtransport::{Connection, SendStream, VarInt};
 
+use super::websocket::WsQueue;
 use crate::config::FanoutMode;
+
+/// A subscriber's outgoing queue, by transport.
+#[derive(Clone)]
+pub(crate) enum PeerQueue {
+    /// WebTransport: QUIC streams and datagrams.
+    Quic(Arc<SubscriberQueue>),
+    /// WebSocket: one ordered socket, lanes by priority (see [`WsQueue`]).
+    Ws(Arc<WsQueue>),
+}
+
+impl PeerQueue {
+    /// Bytes queued and not yet accepted by the transport.
+    pub fn queued(&self) -> u64 {
+        match self {
+            PeerQueue::Quic(q) => q.queued(),
+            PeerQueue::Ws(q) => q.queued(),
+        }
+    }
+
+    /// Carries out one delivery of a prepared frame.
+    pub fn deliver(&self, action: Action, frame: &PreparedFrame) {
+        match self {
+            PeerQueue::Quic(q) => q.deliver(action, frame),
+            PeerQueue::Ws(q) => q.deliver(action, frame),
+        }
+    }
+
+    /// Ends a stream as the router says.
+    pub fn end_stream(&self, track: TrackId, group: u64, mode: EndMode) {
+        match self {
+            PeerQueue::Quic(q) => q.end_stream(track, group, mode),
+            PeerQueue::Ws(q) => q.end_stream(track, group, mode),
+        }
+    }
+
+    /// Resets every stream (the subscriber left).
+    pub fn reset_all(&self) {
+        match self {
+            PeerQueue::Quic(q) => q.reset_all(),
+            PeerQueue::Ws(q) => q.reset_all(),
+        }
+    }
+}
 
 /// QUIC priority of audio fallback streams (and the control stream): above all video.
 pub(crate) const AUDIO_PRIORITY: i32 = i32::MAX;
@@ -58,6 +103,8 @@ pub(crate) struct IoCounters {
     pub fanout_parallel_frames: AtomicU64,
     pub fanout_deliveries: AtomicU64,
     pub fanout_nanos: AtomicU64,
+    pub ws_audio_late: AtomicU64,
+    pub ws_bytes_written: AtomicU64,
 }
 
 /// A snapshot of the IO edge's counters for one live session.
@@ -99,6 +146,10 @@ pub struct IoStats {
     pub fanout_deliveries: u64,
     /// Time spent in the fan-out, in nanoseconds.
     pub fanout_nanos: u64,
+    /// Audio frames a WebSocket subscriber's queue dropped because they were late.
+    pub ws_audio_late: u64,
+    /// Bytes written into WebSocket connections (media and control).
+    pub ws_bytes_written: u64,
 }
 
 impl IoCounters {
@@ -123,6 +174,8 @@ impl IoCounters {
             fanout_parallel_frames: g(&self.fanout_parallel_frames),
             fanout_deliveries: g(&self.fanout_deliveries),
             fanout_nanos: g(&self.fanout_nanos),
+            ws_audio_late: g(&self.ws_audio_late),
+            ws_bytes_written: g(&self.ws_bytes_written),
         }
     }
 }
@@ -135,11 +188,14 @@ pub(crate) struct PreparedFrame {
     pub stream: Bytes,
     /// `0x01 | header | payload`, for audio; `None` if it is too large for a datagram.
     pub datagram: Option<Bytes>,
+    /// The WebSocket message for WebSocket subscribers (PROTOCOL.md §8): the
+    /// datagram, or the frame on its stream; made only when one subscribes.
+    pub ws: Option<Bytes>,
 }
 
 impl PreparedFrame {
-    pub fn new(plan: &ForwardPlan, payload: &[u8]) -> Result<Self, WireError> {
-        Self::encode(plan.track, plan.kind, &plan.header, payload)
+    pub fn new(plan: &ForwardPlan, payload: &[u8], ws: bool) -> Result<Self, WireError> {
+        Self::encode(plan.track, plan.kind, &plan.header, payload, ws)
     }
 
     pub fn encode(
@@ -147,6 +203,7 @@ impl PreparedFrame {
         kind: MediaKind,
         header: &FrameHeader,
         payload: &[u8],
+        ws: bool,
     ) -> Result<Self, WireError> {
         let mut stream = BytesMut::with_capacity(8 + header.encoded_len() + payload.len());
         encode_stream_frame(header, payload, &mut stream)?;
@@ -158,10 +215,28 @@ impl PreparedFrame {
                     .map(|()| d.freeze())
             })
             .flatten();
+        let stream = stream.freeze();
+        let ws = if ws {
+            let mut out = BytesMut::with_capacity(StreamHeader::MAX_LEN + 1 + stream.len());
+            match &datagram {
+                Some(d) => WsMessage::Datagram(d).encode(&mut out)?,
+                None => {
+                    let head = match kind {
+                        MediaKind::Audio => StreamHeader::audio(header.track),
+                        MediaKind::Video => StreamHeader::video(header.track, header.group),
+                    };
+                    WsMessage::Stream(head, &stream).encode(&mut out)?;
+                }
+            }
+            Some(out.freeze())
+        } else {
+            None
+        };
         Ok(Self {
             track,
-            stream: stream.freeze(),
+            stream,
             datagram,
+            ws,
         })
     }
 }
@@ -406,7 +481,7 @@ pub(crate) fn fan_out<'a, F>(
     pool: &rayon::ThreadPool,
 ) -> bool
 where
-    F: Fn(ParticipantId) -> Option<&'a Arc<SubscriberQueue>> + Sync,
+    F: Fn(ParticipantId) -> Option<&'a PeerQueue> + Sync,
 {
     let parallel = match mode {
         FanoutMode::Sequential => false,

@@ -11,6 +11,7 @@ mod connection;
 mod fanout;
 mod session;
 mod taps;
+mod websocket;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +28,8 @@ use wtransport::{Endpoint, Identity, ServerConfig, VarInt};
 
 pub use fanout::IoStats;
 pub(crate) use session::close_connection as session_close;
-pub use session::{Grant, Member, Refusal, Sending, SessionStats};
+pub use session::{Grant, Member, Refusal, Sending, SessionStats, Transport};
+pub use websocket::{AUDIO_MAX_AGE, MAX_OPEN_STREAMS, websocket_accept_key, ws_close_code};
 
 use self::session::{Command, Input, SessionActor, SessionRef};
 use self::taps::{Taps, ThumbnailStore};
@@ -47,9 +49,27 @@ pub(crate) struct Shared {
     pub pool: rayon::ThreadPool,
     pub taps: Taps,
     pub thumbnails: Arc<ThumbnailStore>,
+    /// Joined connections by transport: WebTransport, WebSocket.
+    connected: [AtomicU64; 2],
+}
+
+/// Counts a joined connection until dropped.
+pub(crate) struct Counted<'a>(&'a AtomicU64);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Shared {
+    /// Counts a joined connection of this transport while the guard lives.
+    pub fn count_connection(&self, transport: Transport) -> Counted<'_> {
+        let c = &self.connected[transport as usize];
+        c.fetch_add(1, Relaxed);
+        Counted(c)
+    }
+
     /// The session's task, opening it if the config says sessions open on demand.
     fn session(self: &Arc<Self>, id: SessionId) -> Option<SessionRef> {
         if let Some(s) = self.existing(id) {
@@ -159,6 +179,7 @@ pub async fn start(config: SfuConfig) -> Result<SfuHandle, MediaError> {
         pool,
         taps,
         thumbnails,
+        connected: [AtomicU64::new(0), AtomicU64::new(0)],
     });
     let (shutdown, stop) = watch::channel(false);
     let accept = tokio::spawn(accept_loop(shared.clone(), stop.clone()));
@@ -241,6 +262,25 @@ impl SfuHandle {
             self.local_addr.port(),
             connection::session_path(session)
         )
+    }
+
+    /// Serves a WebSocket for a live session (PROTOCOL.md §8) on a connection
+    /// the caller upgraded (`101 Switching Protocols` sent, `Origin` checked:
+    /// see [`websocket_accept_key`]). Returns when the connection ends.
+    pub async fn serve_websocket<S>(&self, session: SessionId, io: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        websocket::handle_websocket(self.shared.clone(), session, io).await;
+    }
+
+    /// Participants connected now, by transport (over all live sessions).
+    pub fn connections_by_transport(&self) -> [(Transport, u64); 2] {
+        let c = &self.shared.connected;
+        [
+            (Transport::WebTransport, c[0].load(Relaxed)),
+            (Transport::WebSocket, c[1].load(Relaxed)),
+        ]
     }
 
     /// Hashes of the current and next certificate, for `serverCertificateHashes`.

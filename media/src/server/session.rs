@@ -22,8 +22,9 @@ use tokio::time::MissedTickBehavior;
 use wtransport::{Connection, VarInt};
 
 use super::Shared;
-use super::fanout::{IoCounters, IoStats, PreparedFrame, SubscriberQueue, fan_out};
+use super::fanout::{IoCounters, IoStats, PeerQueue, PreparedFrame, SubscriberQueue, fan_out};
 use super::taps::{AudioJob, ThumbJob};
+use super::websocket::WsQueue;
 use crate::error::MediaError;
 use crate::token::{JoinClaims, SessionId};
 
@@ -151,6 +152,8 @@ pub struct Member {
     pub may_publish: bool,
     /// What its frames really carry now (tracks with a frame in the last 2 s).
     pub sending: Sending,
+    /// How its media travels.
+    pub transport: Transport,
 }
 
 /// What a participant is really sending: a track counts while its frames
@@ -194,17 +197,50 @@ pub(crate) struct SessionRef {
     pub counters: Arc<IoCounters>,
 }
 
+/// How media reaches a participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// WebTransport over QUIC (UDP).
+    WebTransport = 0,
+    /// WebSocket on the app's HTTP port (TCP), PROTOCOL.md §8.
+    WebSocket = 1,
+}
+
+impl Transport {
+    /// `webtransport` or `websocket`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::WebTransport => "webtransport",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+/// The connection under a link.
+pub(crate) enum Wire {
+    Quic(Connection),
+    Ws(Arc<WsQueue>),
+}
+
 /// The session task's link to one connection.
 pub(crate) struct ConnLink {
     pub id: u64,
-    pub conn: Connection,
+    pub wire: Wire,
     control: mpsc::Sender<Bytes>,
 }
 
 impl ConnLink {
-    pub fn new(id: u64, conn: Connection) -> (Arc<Self>, mpsc::Receiver<Bytes>) {
+    pub fn new(id: u64, wire: Wire) -> (Arc<Self>, mpsc::Receiver<Bytes>) {
         let (control, rx) = mpsc::channel(CONTROL_QUEUE);
-        (Arc::new(Self { id, conn, control }), rx)
+        (Arc::new(Self { id, wire, control }), rx)
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self.wire {
+            Wire::Quic(_) => Transport::WebTransport,
+            Wire::Ws(_) => Transport::WebSocket,
+        }
     }
 
     fn send(&self, message: &ServerMessage) {
@@ -222,13 +258,16 @@ impl ConnLink {
     }
 
     pub fn close(&self, code: CloseCode, reason: &str) {
-        close_connection(&self.conn, code, reason);
+        match &self.wire {
+            Wire::Quic(conn) => close_connection(conn, code, reason),
+            Wire::Ws(q) => q.close(code, reason),
+        }
     }
 }
 
 struct Peer {
     link: Arc<ConnLink>,
-    queue: Arc<SubscriberQueue>,
+    queue: PeerQueue,
     name: String,
     role: String,
     /// Backlog level last reported: 0 fine, 1-3 above each threshold.
@@ -252,6 +291,8 @@ pub(crate) struct SessionActor {
     ticks: u64,
     /// The app's word on each participant it manages (see [`Grant`]).
     grants: HashMap<ParticipantId, Grant>,
+    /// Connected participants on WebSocket (frames get their WebSocket form when > 0).
+    ws_peers: usize,
 }
 
 impl SessionActor {
@@ -274,6 +315,7 @@ impl SessionActor {
             rising: Vec::new(),
             ticks: 0,
             grants: HashMap::new(),
+            ws_peers: 0,
         };
         let span = tracing::info_span!("session", id = id.0);
         tokio::spawn(tracing::Instrument::instrument(actor.run(rx), span));
@@ -402,12 +444,15 @@ impl SessionActor {
         if !self.grants.contains_key(&p) && !self.router.rooms().any(|r| r == room) {
             self.router.create_breakout_room(room).map_err(refused)?;
         }
-        let queue = SubscriberQueue::new(
-            link.conn.clone(),
-            self.shared.config.subscriber_queue_limit,
-            tokio::runtime::Handle::current(),
-            self.counters.clone(),
-        );
+        let queue = match &link.wire {
+            Wire::Quic(conn) => PeerQueue::Quic(SubscriberQueue::new(
+                conn.clone(),
+                self.shared.config.subscriber_queue_limit,
+                tokio::runtime::Handle::current(),
+                self.counters.clone(),
+            )),
+            Wire::Ws(q) => PeerQueue::Ws(q.clone()),
+        };
         self.peers.insert(
             p,
             Peer {
@@ -418,7 +463,9 @@ impl SessionActor {
                 level: 0,
             },
         );
-        match self.router.join(now, p, &claims.name, room, may_publish) {
+        let joined = self.router.join(now, p, &claims.name, room, may_publish);
+        self.count_ws();
+        match joined {
             Ok(()) => {
                 let _ = self.router.set_audio_blocked(p, !microphone);
                 tracing::info!(participant = p.0, room = room.0, may_publish, "joined");
@@ -426,6 +473,7 @@ impl SessionActor {
             }
             Err(e) => {
                 self.peers.remove(&p);
+                self.count_ws();
                 Err(refused(e))
             }
         }
@@ -462,8 +510,17 @@ impl SessionActor {
         Ok(())
     }
 
+    fn count_ws(&mut self) {
+        self.ws_peers = self
+            .peers
+            .values()
+            .filter(|p| matches!(p.queue, PeerQueue::Ws(_)))
+            .count();
+    }
+
     fn remove(&mut self, participant: ParticipantId) {
         if let Some(peer) = self.peers.remove(&participant) {
+            self.count_ws();
             peer.queue.reset_all();
             let _ = self.router.leave(self.now(), participant);
             tracing::info!(participant = participant.0, "left");
@@ -488,7 +545,7 @@ impl SessionActor {
         if self.plan.sends().next().is_none() {
             return;
         }
-        let frame = match PreparedFrame::new(&self.plan, &payload) {
+        let frame = match PreparedFrame::new(&self.plan, &payload, self.ws_peers > 0) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!("cannot encode a forwarded frame: {e}");
@@ -701,6 +758,7 @@ impl SessionActor {
                             room: self.router.room_of(*p).unwrap_or(RoomId::MAIN),
                             may_publish: self.router.may_publish(*p).unwrap_or(false),
                             sending,
+                            transport: peer.link.transport(),
                         }
                     })
                     .collect();

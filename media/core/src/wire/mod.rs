@@ -5,6 +5,7 @@
 pub mod control;
 pub mod media;
 pub(crate) mod varint;
+pub mod ws;
 
 #[cfg(test)]
 mod tests;
@@ -52,6 +53,9 @@ pub enum WireError {
     /// A datagram type this side does not know.
     #[error("unknown datagram type 0x{0:02x}")]
     UnknownDatagramType(u8),
+    /// A WebSocket message kind this side does not know (PROTOCOL.md §8).
+    #[error("unknown WebSocket message kind 0x{0:02x}")]
+    UnknownWebSocketMessage(u8),
     /// `Hello`/`Welcome` named a protocol version this side does not speak.
     #[error("unsupported protocol version {got}, this side speaks version {supported}")]
     UnsupportedVersion {
@@ -88,6 +92,7 @@ impl WireError {
             WireError::UnknownMessageType(_) => "unknown_message_type",
             WireError::UnknownStreamType(_) => "unknown_stream_type",
             WireError::UnknownDatagramType(_) => "unknown_datagram_type",
+            WireError::UnknownWebSocketMessage(_) => "unknown_websocket_message",
             WireError::UnsupportedVersion { .. } => "unsupported_version",
             WireError::InvalidBody { .. } => "invalid_body",
             WireError::InvalidField { .. } => "invalid_field",
