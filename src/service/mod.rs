@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::ratelimit::SlidingWindow;
+use crate::domain::ratelimit::{Backoff, SlidingWindow};
 use crate::hashing::{Busy, HashPool};
 use crate::live::LiveHub;
 use crate::mail::MailContext;
@@ -81,7 +81,8 @@ impl AppState {
 /// sign-in that succeeds is taken back.
 #[derive(Debug)]
 pub struct SigninLimits {
-    per_account: Mutex<SlidingWindow<String>>,
+    /// Per account: slowed down (a growing delay), never locked.
+    per_account: Mutex<Backoff<String>>,
     per_ip: Mutex<SlidingWindow<IpAddr>>,
     signups_per_ip: Mutex<SlidingWindow<IpAddr>>,
     /// Password-reset requests per client address (as many as sign-ups).
@@ -94,7 +95,7 @@ impl SigninLimits {
         let signup_window =
             SignedDuration::try_from(config.accounts.signup_window).expect("window fits");
         Self {
-            per_account: Mutex::new(SlidingWindow::new(
+            per_account: Mutex::new(Backoff::new(
                 config.accounts.signin_failures_per_account,
                 window,
             )),

@@ -291,6 +291,69 @@ async fn sign_in_is_rate_limited_per_account_and_per_ip() {
 }
 
 #[tokio::test]
+async fn failures_by_others_slow_the_owner_down_but_never_lock_them_out() {
+    let (clock, c) = manual_clock("2026-12-06T10:00:00Z");
+    let app = TestApp::start_with_clock(
+        "[accounts]\nsignin_failures_per_account = 3\nsignin_failures_per_ip = 1000\n",
+        c,
+    )
+    .await;
+    app.member("owner@example.org", "Owner").await;
+    let attacker = app.client();
+    let owner = app.client();
+    let try_signin = async |c: &crate::support::Api, password: &str| -> (StatusCode, u64) {
+        let r = c
+            .http
+            .post(format!("{}/api/auth/signin", app.url))
+            .json(&json!({"email": "owner@example.org", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+        (r.status(), retry)
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            try_signin(&attacker, "wrong guess").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Someone keeps failing on purpose; the delay grows 1, 2, 4 ... and the
+    // attempts made while it runs are refused without counting.
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        let (s, retry) = try_signin(&attacker, "wrong guess").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            try_signin(&attacker, "wrong guess").await,
+            (s, retry),
+            "refused, not counted"
+        );
+        waits.push(retry);
+        clock.advance(jiff::SignedDuration::from_secs(retry as i64));
+        assert_eq!(
+            try_signin(&attacker, "wrong guess").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60], "a minute at most");
+    // The owner is told how long to wait, and then gets in.
+    let (s, retry) = try_signin(&owner, "correct horse").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=60).contains(&retry), "{retry}");
+    clock.advance(jiff::SignedDuration::from_secs(retry as i64));
+    assert_eq!(try_signin(&owner, "correct horse").await.0, StatusCode::OK);
+    // Success forgives the failures: the next wrong password is free again.
+    assert_eq!(
+        try_signin(&attacker, "wrong guess").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
 async fn setup_link_creates_exactly_one_admin_even_when_raced() {
     let mut app = TestApp::start().await;
     let url = app.setup_url().expect("a fresh server offers a setup link");
