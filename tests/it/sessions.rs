@@ -518,9 +518,17 @@ async fn waitlist_offers_expire_and_move_on() {
         StatusCode::CREATED
     );
     assert_eq!(detail(&c2, id).await["session"]["filled"]["guest"], 1);
-    // Mail went to files (no SMTP configured): one .eml per mail.
+    // Mail went to files (no SMTP configured): one .eml per mail, written
+    // by the sender task after the change (wait for it, up to 30 s).
     let mail_dir = app.dir.path().join("mail");
-    let emls = std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0);
+    let count = || std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0);
+    for _ in 0..300 {
+        if count() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let emls = count();
     assert!(
         emls >= 4,
         "confirmation, cancellation, two offers, confirmation: {emls}"

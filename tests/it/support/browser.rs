@@ -214,17 +214,31 @@ impl Browser {
         self.wait_page("profile").await;
     }
 
-    /// Clicks the element once it exists (up to 20 s).
+    /// Clicks the element once it exists (up to 20 s). Pages re-render
+    /// lists when the server's state changes, so an element found may be
+    /// replaced before the click lands: then the new one is clicked.
     pub async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let el = self
+                .client
+                .wait()
+                .at_most(left.max(Duration::from_millis(100)))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{css}: {e}"));
+            match el.click().await {
+                Ok(_) => return,
+                Err(e)
+                    if e.to_string().contains("stale element")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {
