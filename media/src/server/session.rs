@@ -179,6 +179,8 @@ pub struct SessionStats {
     pub connected: usize,
     /// Open rooms, main room first.
     pub rooms: Vec<RoomId>,
+    /// Bytes queued for each connected participant now.
+    pub queued: Vec<u64>,
 }
 
 /// Closes a connection with a PROTOCOL.md §6 close code and a short reason.
@@ -775,6 +777,7 @@ impl SessionActor {
                     ),
                     connected: self.peers.len(),
                     rooms: self.router.rooms().collect(),
+                    queued,
                 });
             }
             Command::Close(_) => unreachable!("handled by the loop"),
