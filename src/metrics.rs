@@ -11,13 +11,16 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
+use podium_media::FANOUT_BUCKETS_US;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 /// The content type of `/metrics`.
@@ -320,6 +323,8 @@ pub struct MediaCounters {
     pub datagrams_dropped_in: u64,
     pub fanout_frames: u64,
     pub fanout_nanos: u64,
+    /// Frames by fan-out time, per bucket of `FANOUT_BUCKETS_US` (not cumulative).
+    pub fanout_buckets: [u64; FANOUT_BUCKETS_US.len() + 1],
 }
 
 impl MediaCounters {
@@ -340,6 +345,9 @@ impl MediaCounters {
         self.datagrams_dropped_in += o.datagrams_dropped_in;
         self.fanout_frames += o.fanout_frames;
         self.fanout_nanos += o.fanout_nanos;
+        for (a, b) in self.fanout_buckets.iter_mut().zip(o.fanout_buckets) {
+            *a += b;
+        }
     }
 }
 
@@ -451,6 +459,21 @@ impl Metrics {
             "podium_media_fanout_seconds",
             "Time spent fanning frames out (divide by podium_media_fanout_frames_total for the forwarding time per frame)",
             fanout,
+        );
+        let mut buckets: Vec<(f64, u64)> = FANOUT_BUCKETS_US
+            .iter()
+            .zip(t.fanout_buckets)
+            .map(|(us, n)| (*us as f64 / 1e6, n))
+            .collect();
+        buckets.push((f64::INFINITY, t.fanout_buckets[FANOUT_BUCKETS_US.len()]));
+        r.register(
+            "podium_media_forwarding_seconds",
+            "Time the SFU takes to forward one frame to every subscriber's queue (the fan-out)",
+            ConstHistogram {
+                sum: t.fanout_nanos as f64 / 1e9,
+                count: t.fanout_buckets.iter().sum(),
+                buckets,
+            },
         );
         let dropped = Family::<ReasonLabel, Counter>::default();
         for (reason, v) in [
@@ -572,6 +595,29 @@ impl Metrics {
             "Bytes queued per subscriber at this scrape",
             queues,
         );
+    }
+}
+
+/// A histogram read from elsewhere (the media engine counts its own buckets):
+/// `buckets` are (upper bound, count in that bucket), not cumulative.
+#[derive(Debug)]
+struct ConstHistogram {
+    sum: f64,
+    count: u64,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl TypedMetric for ConstHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for ConstHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
     }
 }
 

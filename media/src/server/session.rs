@@ -564,10 +564,7 @@ impl SessionActor {
             &self.shared.pool,
         );
         let c = &self.counters;
-        c.fanout_nanos.fetch_add(
-            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
+        c.observe_fanout(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
         c.fanout_frames.fetch_add(1, Relaxed);
         c.fanout_parallel_frames
             .fetch_add(u64::from(parallel), Relaxed);
