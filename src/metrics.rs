@@ -76,12 +76,16 @@ pub struct Metrics {
     /// The media engine's counters: the last seen per running session, and
     /// the sum of sessions that ended (totals never go down).
     media: Mutex<MediaTotals>,
+    scrapes: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct MediaTotals {
-    last: HashMap<u64, MediaCounters>,
+    /// By (session, generation).
+    last: HashMap<(u64, u64), MediaCounters>,
     ended: MediaCounters,
+    /// The newest scrape whose media snapshot went into `last`.
+    newest: u64,
 }
 
 impl Default for Metrics {
@@ -162,11 +166,20 @@ impl Default for Metrics {
             backups_ok,
             backups_failed,
             media: Mutex::default(),
+            scrapes: AtomicU64::new(0),
         }
     }
 }
 
 impl Metrics {
+    /// Numbers a scrape before it reads the media engine: a scrape that
+    /// overtook an older one keeps the older one's snapshot out of the totals.
+    pub fn begin_scrape(&self) -> u64 {
+        self.scrapes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+
     /// Counts one answered request: `route` is its label from the route
     /// table (`http::routes::label`), never the raw path.
     pub fn observe(&self, route: String, method: &str, status: StatusCode, took: Duration) {
@@ -270,7 +283,7 @@ impl Metrics {
                 users as i64,
             );
         }
-        self.media_metrics(&mut now, &live.media_sessions);
+        self.media_metrics(&mut now, live.scrape, &live.media_sessions);
         process_metrics(&mut now);
 
         let mut out = String::with_capacity(8192);
@@ -355,6 +368,8 @@ impl MediaCounters {
 #[derive(Debug, Clone, Default)]
 pub struct MediaSession {
     pub id: u64,
+    /// The SFU's generation of the session: counters restart under a new one.
+    pub generation: u64,
     pub counters: MediaCounters,
     pub participants: u64,
     /// Participants whose frames arrive now, and their tracks.
@@ -370,28 +385,40 @@ const QUEUE_BUCKETS: [f64; 7] = [
 ];
 
 impl Metrics {
-    fn media_metrics(&self, r: &mut Registry, sessions: &[MediaSession]) {
+    fn media_metrics(&self, r: &mut Registry, scrape: u64, sessions: &[MediaSession]) {
         let totals = {
             let mut m = self.media.lock().expect("media totals lock");
-            let running: HashMap<u64, MediaCounters> =
-                sessions.iter().map(|s| (s.id, s.counters)).collect();
-            let gone: Vec<u64> = m
-                .last
-                .keys()
-                .filter(|id| !running.contains_key(id))
-                .copied()
-                .collect();
-            for id in gone {
-                if let Some(c) = m.last.remove(&id) {
-                    m.ended.add(&c);
+            if scrape < m.newest {
+                // A newer scrape already counted: its view holds.
+                let mut totals = m.ended;
+                for c in m.last.values() {
+                    totals.add(c);
                 }
+                totals
+            } else {
+                m.newest = scrape;
+                let running: HashMap<(u64, u64), MediaCounters> = sessions
+                    .iter()
+                    .map(|s| ((s.id, s.generation), s.counters))
+                    .collect();
+                let gone: Vec<(u64, u64)> = m
+                    .last
+                    .keys()
+                    .filter(|id| !running.contains_key(id))
+                    .copied()
+                    .collect();
+                for id in gone {
+                    if let Some(c) = m.last.remove(&id) {
+                        m.ended.add(&c);
+                    }
+                }
+                let mut totals = m.ended;
+                for (id, c) in running {
+                    totals.add(&c);
+                    m.last.insert(id, c);
+                }
+                totals
             }
-            let mut totals = m.ended;
-            for (id, c) in running {
-                totals.add(&c);
-                m.last.insert(id, c);
-            }
-            totals
         };
         let counter = |r: &mut Registry, name: &str, help: &str, v: u64| {
             let c = Counter::<u64>::default();
@@ -689,6 +716,82 @@ pub struct LiveCounts {
     /// Participants connected to the media engine, by transport
     /// (`webtransport`, `websocket`).
     pub media_participants: [(&'static str, u64); 2],
-    /// The media engine's running sessions.
+    /// The media engine's running sessions, read by scrape number `scrape`
+    /// (`Metrics::begin_scrape`).
     pub media_sessions: Vec<MediaSession>,
+    pub scrape: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames_in(m: &Metrics, scrape: u64, sessions: &[(u64, u64, u64)]) -> f64 {
+        let live = LiveCounts {
+            scrape,
+            media_sessions: sessions
+                .iter()
+                .map(|&(id, generation, frames_in)| MediaSession {
+                    id,
+                    generation,
+                    counters: MediaCounters {
+                        frames_in,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let text = m.render(None, live, true);
+        text.lines()
+            .find_map(|l| l.strip_prefix("podium_media_frames_in_total "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn media_totals_never_go_down_when_sessions_end_reopen_or_scrapes_overtake() {
+        let m = Metrics::default();
+        assert_eq!(
+            frames_in(&m, m.begin_scrape(), &[(1, 1, 10), (2, 1, 5)]),
+            15.0
+        );
+        // Session 1 ended: what it had counted stays in the totals.
+        assert_eq!(frames_in(&m, m.begin_scrape(), &[(2, 1, 7)]), 17.0);
+        // Session 2 opened again: its new counters start at zero.
+        assert_eq!(frames_in(&m, m.begin_scrape(), &[(2, 2, 1)]), 18.0);
+        // A scrape numbered before the last one shows the newer view.
+        let stale = m.begin_scrape();
+        let newer = m.begin_scrape();
+        assert_eq!(frames_in(&m, newer, &[(2, 2, 4)]), 21.0);
+        assert_eq!(frames_in(&m, stale, &[]), 21.0);
+        assert_eq!(frames_in(&m, m.begin_scrape(), &[(2, 2, 6)]), 23.0);
+    }
+
+    #[test]
+    fn the_text_is_openmetrics_with_the_names_operators_know() {
+        let m = Metrics::default();
+        m.signups.inc();
+        m.observe(
+            "/api/me".to_owned(),
+            "GET",
+            StatusCode::OK,
+            Duration::from_millis(3),
+        );
+        let text = m.render(Some((4, 0)), LiveCounts::default(), true);
+        for line in [
+            "podium_signups_total 1",
+            "podium_users 4",
+            "podium_http_responses_total{class=\"2xx\"} 1",
+            "podium_http_requests_total{route=\"/api/me\",method=\"GET\",status=\"200\"} 1",
+            "podium_http_request_duration_seconds_bucket{le=\"0.005\",route=\"/api/me\",method=\"GET\"} 1",
+            "podium_http_request_duration_seconds_bucket{le=\"0.0025\",route=\"/api/me\",method=\"GET\"} 0",
+            "podium_backups_total{outcome=\"ok\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
 }

@@ -191,6 +191,7 @@ async fn metrics(state: &Arc<AppState>, req: &Request<Incoming>) -> Result<Resp,
         .ok();
     let healthy = state.store.health() == Health::Ok;
     let mut live = state.live.counts();
+    live.scrape = state.metrics.begin_scrape();
     live.media_participants = state
         .sfu
         .connections_by_transport()
@@ -212,6 +213,7 @@ async fn metrics(state: &Arc<AppState>, req: &Request<Incoming>) -> Result<Resp,
             .collect();
         live.media_sessions.push(crate::metrics::MediaSession {
             id: id.0,
+            generation: stats.generation,
             counters: crate::metrics::MediaCounters {
                 frames_in: r.frames_in,
                 bytes_in: r.bytes_in,

@@ -181,6 +181,9 @@ pub struct SessionStats {
     pub rooms: Vec<RoomId>,
     /// Bytes queued for each connected participant now.
     pub queued: Vec<u64>,
+    /// Which opening of the session this is (a session closed and opened
+    /// again starts its counters from zero under a new generation).
+    pub generation: u64,
 }
 
 /// Closes a connection with a PROTOCOL.md §6 close code and a short reason.
@@ -775,6 +778,7 @@ impl SessionActor {
                     connected: self.peers.len(),
                     rooms: self.router.rooms().collect(),
                     queued,
+                    generation: self.generation,
                 });
             }
             Command::Close(_) => unreachable!("handled by the loop"),
