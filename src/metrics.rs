@@ -189,7 +189,12 @@ impl Metrics {
                 class: CLASSES[class],
             })
             .inc();
-        let method = method.to_owned();
+        // Clients may send any method name: only the standard ones become labels.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "other",
+        }
+        .to_owned();
         self.durations
             .get_or_create(&RouteLabels {
                 route: route.clone(),

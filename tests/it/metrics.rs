@@ -201,7 +201,22 @@ async fn requests_are_counted_by_route_pattern_and_process_metrics_are_there() {
         .await;
     assert!(s.is_client_error(), "{s}");
 
+    let r = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"MADEUP").unwrap(),
+            format!("{}/api/sessions/5", app.url),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+
     let (text, m) = scrape(&app).await;
+    assert!(!text.contains("MADEUP"), "a made-up method became a label");
+    assert!(
+        text.contains("route=\"/api/sessions/{n}\",method=\"other\""),
+        "{text}"
+    );
     assert_eq!(
         get(
             &m,
