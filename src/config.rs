@@ -52,6 +52,41 @@ pub struct RawConfig {
     pub live: RawLive,
     #[serde(default)]
     pub backup: RawBackup,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[metrics]`: a bearer token keeps `/metrics` private. Debug never shows it.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub token: Option<String>,
+    /// A file holding the token (its first line), instead of the file.
+    pub token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RawMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMetrics")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .finish()
+    }
+}
+
+/// `/metrics` is open unless `token` is set; then it needs
+/// `Authorization: Bearer <token>`. Debug never shows the token.
+#[derive(Clone, Default)]
+pub struct MetricsConfig {
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +206,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub live: LiveConfig,
     pub backup: BackupConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -591,6 +627,37 @@ impl Config {
             keep: in_range("backup.keep", b.keep.unwrap_or(7), 1, 1000)? as usize,
         };
 
+        let env_token = std::env::var("PODIUM_METRICS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        let token = match (raw.metrics.token, raw.metrics.token_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "metrics.token_file",
+                    "set token or token_file, not both",
+                ));
+            }
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(&file).map_err(|e| {
+                    invalid(
+                        "metrics.token_file",
+                        format!("cannot read {}: {e}", file.display()),
+                    )
+                })?;
+                Some(text.lines().next().unwrap_or("").trim().to_owned())
+            }
+            (inline, None) => env_token.or(inline),
+        };
+        if let Some(t) = &token
+            && (t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(invalid(
+                "metrics.token",
+                "must be at least 16 printable characters without spaces",
+            ));
+        }
+        let metrics = MetricsConfig { token };
+
         Ok(Config {
             server,
             community,
@@ -600,6 +667,7 @@ impl Config {
             mail,
             live,
             backup,
+            metrics,
         })
     }
 
@@ -743,6 +811,23 @@ mod tests {
         std::fs::write(&f, "").unwrap();
         let err = Config::parse(&text).unwrap_err().to_string();
         assert!(err.contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn the_metrics_token_is_checked_and_never_shown() {
+        let c = Config::parse("[metrics]\ntoken = \"s3cret-metrics-token\"\n").unwrap();
+        assert_eq!(c.metrics.token.as_deref(), Some("s3cret-metrics-token"));
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+        for bad in ["short", "has a space in the token"] {
+            let err = Config::parse(&format!("[metrics]\ntoken = {bad:?}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("metrics.token"), "{err}");
+        }
+        let err = Config::parse("[metrics]\ntoken_file = \"/nonexistent/token\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("metrics.token_file"), "{err}");
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub use error::MediaError;
 pub use podium_media_core as core;
 pub use podium_media_core::{ParticipantId, RoomId, TrackId};
 pub use server::{
-    AUDIO_MAX_AGE, Grant, IoStats, MAX_OPEN_STREAMS, Member, Refusal, Sending, SessionStats,
-    SfuHandle, Transport, start, websocket_accept_key, ws_close_code,
+    AUDIO_MAX_AGE, FANOUT_BUCKETS_US, Grant, IoStats, MAX_OPEN_STREAMS, Member, Refusal, Sending,
+    SessionStats, SfuHandle, Transport, start, websocket_accept_key, ws_close_code,
 };
 pub use token::{JoinClaims, JoinTokenKey, SessionId, TokenError};
 

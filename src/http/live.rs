@@ -161,6 +161,18 @@ pub fn command_for(method: &Method, rest: &[&str]) -> Option<(&'static str, Opti
     })
 }
 
+/// The table's pattern of a live path, whatever the method (the metrics' route label).
+pub fn pattern_at(rest: &[&str]) -> Option<&'static str> {
+    let name = COMMANDS
+        .iter()
+        .find_map(|(method, _, _)| command_for(method, rest))?
+        .0;
+    COMMANDS
+        .iter()
+        .find(|(_, _, n)| *n == name)
+        .map(|(_, path, _)| *path)
+}
+
 /// The methods allowed at a live path (for 405 answers).
 pub fn methods_at(rest: &[&str]) -> Vec<&'static str> {
     let mut m: Vec<&'static str> = Vec::new();

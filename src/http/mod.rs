@@ -111,6 +111,14 @@ fn method_not_allowed(m: &Method, allow: &str) -> ApiError {
 async fn handle(state: &Arc<AppState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
+    let route_label = routes::label(
+        req.uri().path(),
+        |p| page(p).is_some(),
+        |p| {
+            let a = p.trim_start_matches('/');
+            !a.is_empty() && assets::assets().contains(a)
+        },
+    );
     let mut resp = match route(state, peer, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -140,8 +148,102 @@ async fn handle(state: &Arc<AppState>, peer: SocketAddr, req: Request<Incoming>)
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    state.metrics.observe(resp.status(), started.elapsed());
+    state.metrics.observe(
+        route_label,
+        method.as_str(),
+        resp.status(),
+        started.elapsed(),
+    );
     resp
+}
+
+/// `/metrics`: with `[metrics] token` set, only for `Authorization: Bearer <token>`.
+async fn metrics(state: &Arc<AppState>, req: &Request<Incoming>) -> Result<Resp, ApiError> {
+    if let Some(token) = &state.config.metrics.token {
+        let given = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| {
+            // Same time whatever the first differing byte.
+            g.len() == token.len()
+                && g.bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !ok {
+            let mut e = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "metrics_token",
+                "/metrics needs the header Authorization: Bearer <the [metrics] token>.",
+            )
+            .into_response();
+            e.headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+            return Ok(e);
+        }
+    }
+    let counts = state
+        .blocking(|s| Ok((s.user_count()?, s.outbox_len()?)))
+        .await
+        .ok();
+    let healthy = state.store.health() == Health::Ok;
+    let mut live = state.live.counts();
+    live.scrape = state.metrics.begin_scrape();
+    live.media_participants = state
+        .sfu
+        .connections_by_transport()
+        .map(|(t, n)| (t.as_str(), n));
+    for id in state.sfu.live_sessions() {
+        // A session that ends meanwhile is left out of this scrape.
+        let (Ok(stats), Ok(members)) = (state.sfu.stats(id).await, state.sfu.members(id).await)
+        else {
+            continue;
+        };
+        let r = &stats.router;
+        let sending: Vec<u64> = members
+            .iter()
+            .map(|m| {
+                u64::from(m.sending.camera)
+                    + u64::from(m.sending.microphone)
+                    + u64::from(m.sending.screen)
+            })
+            .collect();
+        live.media_sessions.push(crate::metrics::MediaSession {
+            id: id.0,
+            generation: stats.generation,
+            counters: crate::metrics::MediaCounters {
+                frames_in: r.frames_in,
+                bytes_in: r.bytes_in,
+                frames_out: r.deliveries,
+                bytes_out: r.bytes_out,
+                frames_rejected: r.rejected_frames,
+                drop_awaiting_keyframe: r.drops.awaiting_keyframe,
+                drop_congestion: r.drops.congestion,
+                drop_layer_preference: r.drops.layer_preference,
+                drop_stale_group: r.drops.stale_group,
+                group_drops: r.group_drops,
+                queue_overflow: stats.io.frames_over_limit,
+                keyframe_requests: r.keyframe_requests_sent,
+                datagrams_failed: stats.io.datagrams_failed,
+                datagrams_dropped_in: stats.io.datagrams_dropped_in,
+                fanout_frames: stats.io.fanout_frames,
+                fanout_nanos: stats.io.fanout_nanos,
+                fanout_buckets: stats.io.fanout_buckets,
+            },
+            participants: stats.connected as u64,
+            publishers: sending.iter().filter(|n| **n > 0).count() as u64,
+            tracks: sending.iter().sum(),
+            queues: stats.queued,
+        });
+    }
+    Ok(text(
+        StatusCode::OK,
+        crate::metrics::CONTENT_TYPE,
+        state.metrics.render(counts, live, healthy),
+    ))
 }
 
 /// Pages of the web client; each is index.html, the client renders the page.
@@ -251,23 +353,7 @@ async fn route(
                 ),
             });
         }
-        "/metrics" => {
-            let counts = state
-                .blocking(|s| Ok((s.user_count()?, s.outbox_len()?)))
-                .await
-                .ok();
-            let healthy = state.store.health() == Health::Ok;
-            let mut live = state.live.counts();
-            live.media_participants = state
-                .sfu
-                .connections_by_transport()
-                .map(|(t, n)| (t.as_str(), n));
-            return Ok(text(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(counts, live, healthy),
-            ));
-        }
+        "/metrics" => return metrics(state, &req).await,
         _ => {}
     }
     if let Some(kind) = page(&path) {

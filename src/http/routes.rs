@@ -251,6 +251,36 @@ fn matches(pattern: &str, segs: &[&str]) -> Option<[u64; 2]> {
     Some(n)
 }
 
+/// The route label of a request for the metrics: the table's pattern (with
+/// `{n}` for numbers, whatever the method), `page`, `asset`, or `other` for
+/// anything else, so the label's values stay few whatever paths clients send.
+pub fn label(
+    path: &str,
+    is_page: impl Fn(&str) -> bool,
+    is_asset: impl Fn(&str) -> bool,
+) -> String {
+    if let Some(rest) = path.strip_prefix("/api/") {
+        let segs: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        if let Some((_, pattern, _)) = ROUTES.iter().find(|(_, p, _)| matches(p, &segs).is_some()) {
+            return format!("/api/{pattern}");
+        }
+        if let ["sessions", id, "live", rest @ ..] = segs.as_slice()
+            && id.parse::<u64>().is_ok()
+            && let Some(p) = live::pattern_at(rest)
+        {
+            return format!("/api/sessions/{{n}}/live/{p}");
+        }
+        return "other".to_owned();
+    }
+    match path {
+        "/healthz" | "/metrics" => path.to_owned(),
+        _ if super::media::session_of(path).is_some() => "/live/{n}".to_owned(),
+        _ if is_page(path) => "page".to_owned(),
+        _ if is_asset(path) => "asset".to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
 /// Finds the handler for a method and path (segments under `/api/`).
 pub fn find(method: &Method, segs: &[&str]) -> Dest {
     let mut allowed: Vec<&str> = Vec::new();
@@ -287,6 +317,35 @@ pub fn find(method: &Method, segs: &[&str]) -> Dest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_the_table_patterns_never_raw_paths() {
+        let no = |_: &str| false;
+        let cases = [
+            ("/api/sessions/7", "/api/sessions/{n}"),
+            ("/api/sessions/7/", "/api/sessions/{n}"),
+            (
+                "/api/sessions/7/live/questions/3/vote",
+                "/api/sessions/{n}/live/questions/{q}/vote",
+            ),
+            (
+                "/api/sessions/7/live/stage/request",
+                "/api/sessions/{n}/live/stage/request",
+            ),
+            ("/api/sessions/7/live/teleport", "other"),
+            ("/api/sessions/x", "other"),
+            ("/api/nope", "other"),
+            ("/live/42", "/live/{n}"),
+            ("/metrics", "/metrics"),
+            ("/healthz", "/healthz"),
+            ("/wp-login.php", "other"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(label(path, no, no), want, "{path}");
+        }
+        assert_eq!(label("/profile", |_| true, no), "page");
+        assert_eq!(label("/app.js", no, |_| true), "asset");
+    }
 
     #[test]
     fn every_path_finds_its_route_and_wrong_methods_name_the_right_ones() {

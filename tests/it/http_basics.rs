@@ -27,7 +27,7 @@ async fn health_metrics_and_security_headers() {
         r.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain; version=0.0.4")
+            .starts_with("application/openmetrics-text; version=1.0.0")
     );
     let text = r.text().await.unwrap();
     for name in [

@@ -17,6 +17,7 @@ mod live;
 mod live_rules;
 mod media;
 mod media_ws;
+mod metrics;
 mod rooms_media;
 mod sessions;
 mod storage;

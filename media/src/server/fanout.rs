@@ -84,6 +84,10 @@ pub(crate) const AUDIO_PRIORITY: i32 = i32::MAX;
 /// behind, unsubscribed, or the track went away).
 const RESET_CODE: u32 = 0;
 
+/// Upper bounds (microseconds) of the fan-out time histogram's buckets; a
+/// last bucket counts the frames above the largest bound.
+pub const FANOUT_BUCKETS_US: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000];
+
 /// Counters of the IO edge, shared by a session's tasks.
 #[derive(Debug, Default)]
 pub(crate) struct IoCounters {
@@ -103,6 +107,8 @@ pub(crate) struct IoCounters {
     pub fanout_parallel_frames: AtomicU64,
     pub fanout_deliveries: AtomicU64,
     pub fanout_nanos: AtomicU64,
+    /// Frames by fan-out time, per bucket of [`FANOUT_BUCKETS_US`] (not cumulative).
+    pub fanout_buckets: [AtomicU64; FANOUT_BUCKETS_US.len() + 1],
     pub ws_audio_late: AtomicU64,
     pub ws_bytes_written: AtomicU64,
 }
@@ -146,6 +152,9 @@ pub struct IoStats {
     pub fanout_deliveries: u64,
     /// Time spent in the fan-out, in nanoseconds.
     pub fanout_nanos: u64,
+    /// Frames by fan-out time: per bucket of [`FANOUT_BUCKETS_US`] (not
+    /// cumulative), the last one above the largest bound.
+    pub fanout_buckets: [u64; FANOUT_BUCKETS_US.len() + 1],
     /// Audio frames a WebSocket subscriber's queue dropped because they were late.
     pub ws_audio_late: u64,
     /// Bytes written into WebSocket connections (media and control).
@@ -153,6 +162,16 @@ pub struct IoStats {
 }
 
 impl IoCounters {
+    /// Counts one frame's fan-out time.
+    pub fn observe_fanout(&self, nanos: u64) {
+        self.fanout_nanos.fetch_add(nanos, Relaxed);
+        let i = FANOUT_BUCKETS_US
+            .iter()
+            .position(|b| nanos <= b * 1000)
+            .unwrap_or(FANOUT_BUCKETS_US.len());
+        self.fanout_buckets[i].fetch_add(1, Relaxed);
+    }
+
     pub fn snapshot(&self, queued_bytes: u64, max_queued_bytes: u64) -> IoStats {
         let g = |c: &AtomicU64| c.load(Relaxed);
         IoStats {
@@ -174,6 +193,7 @@ impl IoCounters {
             fanout_parallel_frames: g(&self.fanout_parallel_frames),
             fanout_deliveries: g(&self.fanout_deliveries),
             fanout_nanos: g(&self.fanout_nanos),
+            fanout_buckets: std::array::from_fn(|i| g(&self.fanout_buckets[i])),
             ws_audio_late: g(&self.ws_audio_late),
             ws_bytes_written: g(&self.ws_bytes_written),
         }
@@ -501,4 +521,24 @@ where
         plan.deliveries.iter().for_each(deliver);
     }
     parallel
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_times_land_in_the_bucket_whose_bound_they_do_not_exceed() {
+        let c = IoCounters::default();
+        for nanos in [0, 5_000, 5_001, 10_000_000, 10_000_001, u64::MAX / 2] {
+            c.observe_fanout(nanos);
+        }
+        let s = c.snapshot(0, 0);
+        let last = FANOUT_BUCKETS_US.len();
+        assert_eq!(s.fanout_buckets[0], 2, "{:?}", s.fanout_buckets); // 0 and 5 µs
+        assert_eq!(s.fanout_buckets[1], 1); // just above 5 µs
+        assert_eq!(s.fanout_buckets[last - 1], 1); // exactly 10 ms
+        assert_eq!(s.fanout_buckets[last], 2); // above every bound
+        assert_eq!(s.fanout_buckets.iter().sum::<u64>(), 6);
+    }
 }

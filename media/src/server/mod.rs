@@ -26,7 +26,7 @@ use wtransport::config::QuicTransportConfig;
 use wtransport::endpoint::endpoint_side::Server;
 use wtransport::{Endpoint, Identity, ServerConfig, VarInt};
 
-pub use fanout::IoStats;
+pub use fanout::{FANOUT_BUCKETS_US, IoStats};
 pub(crate) use session::close_connection as session_close;
 pub use session::{Grant, Member, Refusal, Sending, SessionStats, Transport};
 pub use websocket::{AUDIO_MAX_AGE, MAX_OPEN_STREAMS, websocket_accept_key, ws_close_code};

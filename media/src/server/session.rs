@@ -179,6 +179,11 @@ pub struct SessionStats {
     pub connected: usize,
     /// Open rooms, main room first.
     pub rooms: Vec<RoomId>,
+    /// Bytes queued for each connected participant now.
+    pub queued: Vec<u64>,
+    /// Which opening of the session this is (a session closed and opened
+    /// again starts its counters from zero under a new generation).
+    pub generation: u64,
 }
 
 /// Closes a connection with a PROTOCOL.md §6 close code and a short reason.
@@ -562,10 +567,7 @@ impl SessionActor {
             &self.shared.pool,
         );
         let c = &self.counters;
-        c.fanout_nanos.fetch_add(
-            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
+        c.observe_fanout(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
         c.fanout_frames.fetch_add(1, Relaxed);
         c.fanout_parallel_frames
             .fetch_add(u64::from(parallel), Relaxed);
@@ -775,6 +777,8 @@ impl SessionActor {
                     ),
                     connected: self.peers.len(),
                     rooms: self.router.rooms().collect(),
+                    queued,
+                    generation: self.generation,
                 });
             }
             Command::Close(_) => unreachable!("handled by the loop"),
