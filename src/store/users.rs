@@ -440,36 +440,20 @@ impl Store {
         }
         revoke_sessions(&tx, id, None)?;
         revoke_resets(&tx, id)?;
-        {
-            let mut chat = tx.open_table(LIVE_CHAT)?;
-            let mut renamed = Vec::new();
-            for row in chat.iter()? {
-                let (k, v) = row.map_err(StoreError::from)?;
-                let mut m: ChatMessage = decode("live_chat", v.value())?;
-                if m.user_id == id {
-                    m.name = DELETED_NAME.to_owned();
-                    renamed.push((k.value(), m));
-                }
+        rename_author(&tx, LIVE_CHAT, "live_chat", |m: &mut ChatMessage| {
+            let mine = m.user_id == id;
+            if mine {
+                m.name = DELETED_NAME.to_owned();
             }
-            for (k, m) in renamed {
-                chat.insert(k, encode(&m).as_slice())?;
+            mine
+        })?;
+        rename_author(&tx, LIVE_QUESTIONS, "live_questions", |q: &mut Question| {
+            let mine = q.user_id == id;
+            if mine {
+                q.name = DELETED_NAME.to_owned();
             }
-        }
-        {
-            let mut questions = tx.open_table(LIVE_QUESTIONS)?;
-            let mut renamed = Vec::new();
-            for row in questions.iter()? {
-                let (k, v) = row.map_err(StoreError::from)?;
-                let mut q: Question = decode("live_questions", v.value())?;
-                if q.user_id == id {
-                    q.name = DELETED_NAME.to_owned();
-                    renamed.push((k.value(), q));
-                }
-            }
-            for (k, q) in renamed {
-                questions.insert(k, encode(&q).as_slice())?;
-            }
-        }
+            mine
+        })?;
         self.commit(tx)?;
         Ok(())
     }
@@ -595,4 +579,27 @@ impl Store {
         self.commit(tx)?;
         Ok(user)
     }
+}
+
+/// Rewrites the rows of a live table (chat, questions) that `rename`
+/// changes (it returns whether it did), in the caller's transaction.
+fn rename_author<T: Serialize + serde::de::DeserializeOwned>(
+    tx: &redb::WriteTransaction,
+    def: redb::TableDefinition<(u64, u64), &[u8]>,
+    name: &'static str,
+    rename: impl Fn(&mut T) -> bool,
+) -> Result<()> {
+    let mut table = tx.open_table(def)?;
+    let mut renamed = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row.map_err(StoreError::from)?;
+        let mut value: T = decode(name, v.value())?;
+        if rename(&mut value) {
+            renamed.push((k.value(), value));
+        }
+    }
+    for (k, value) in renamed {
+        table.insert(k, encode(&value).as_slice())?;
+    }
+    Ok(())
 }
