@@ -18,6 +18,7 @@ fn user(i: u64) -> NewUser {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0123456789abcdef0123456789abcdef0123456789a".into(),
         is_admin: false,
         is_premium: i.is_multiple_of(10),
+        email_verified: true,
     }
 }
 

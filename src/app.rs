@@ -100,21 +100,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
     let public_host = public_host(&base_url, http_addr);
     let sfu = start_sfu(&config, &base_url, &public_host).await?;
     let mail_from: Mailbox = config.mail.from.parse().context("mail.from")?;
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or("podium.invalid")
-        .split([':', '/'])
-        .next()
-        .unwrap_or("podium.invalid")
-        .to_owned();
-    let mail_ctx = MailContext {
-        community: config.community.name.clone(),
-        physical_address: config.community.physical_address.clone(),
-        base_url: base_url.clone(),
-        from_email: mail_from.email.to_string(),
-        domain: host,
-    };
+    let mail_ctx = MailContext::new(&config, &base_url, mail_from.email.to_string());
     let transport = Transport::from_config(&config.mail, &config.server.data_dir)
         .context("setting up mail delivery")?;
     let (media_port, bridge) = MediaPort::new(sfu.clone());

@@ -122,6 +122,19 @@ pub enum UsersCommand {
     /// Set a user's password (asked for without echo on a terminal, or read
     /// from standard input) and sign them out everywhere.
     ResetPassword(UserArgs),
+    /// Invite EMAIL to create an account (for invite-only communities): the
+    /// link goes out through the outbox, sent by the running server (within
+    /// a minute) or the next one started.
+    Invite(InviteArgs),
+}
+
+/// Whom to invite.
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
 }
 
 /// Where the store is.

@@ -193,6 +193,8 @@ pub struct RawAccounts {
     pub signup_window_minutes: Option<u64>,
     pub password_hash_workers: Option<u64>,
     pub password_hash_queue: Option<u64>,
+    pub verify_email: Option<bool>,
+    pub open_signup: Option<bool>,
 }
 
 /// The validated configuration.
@@ -304,6 +306,11 @@ pub struct AccountsConfig {
     pub password_hash_workers: usize,
     /// Password hashes that may wait for a worker; more are refused (503).
     pub password_hash_queue: usize,
+    /// Members confirm their email (the mailed link) before they may
+    /// register for sessions.
+    pub verify_email: bool,
+    /// Anyone may sign up; false: only with an admin's invitation.
+    pub open_signup: bool,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./podium-data";
@@ -488,6 +495,8 @@ impl Config {
                 0,
                 10_000,
             )? as usize,
+            verify_email: a.verify_email.unwrap_or(false),
+            open_signup: a.open_signup.unwrap_or(true),
         };
 
         let sessions = SessionsConfig {

@@ -31,6 +31,50 @@ pub fn invalid_reset_token() -> DomainError {
     )
 }
 
+/// How long an email-confirmation link works (once).
+pub const VERIFY_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+/// How long an admin's invitation works (once).
+pub const INVITATION_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 7);
+
+/// The one answer for a confirmation token that does not exist, has expired
+/// or was used.
+pub fn invalid_verify_token() -> DomainError {
+    DomainError::field(
+        "invalid_token",
+        "token",
+        "This confirmation link is not valid: it may have expired (links work for 24 hours) or been used already. Sign in and ask for a new one.",
+    )
+}
+
+/// The one answer for an invitation that does not exist, has expired, was
+/// used or was revoked.
+pub fn invalid_invitation() -> DomainError {
+    DomainError::field(
+        "invalid_invitation",
+        "invitation",
+        "This invitation is not valid: it may have expired (invitations work for 7 days), been used already or been withdrawn. Ask an admin for a new one.",
+    )
+}
+
+/// Sign-up without an invitation while the community is invite-only.
+pub fn signup_closed() -> DomainError {
+    DomainError::forbidden(
+        "signup_closed",
+        "This community is invite-only: new accounts need an invitation from an admin.",
+    )
+}
+
+/// Whether someone may register for sessions as far as their email goes:
+/// with `verify_email` on, only once they confirmed their address.
+pub fn email_block(verify_email: bool, verified: bool) -> Option<DomainError> {
+    (verify_email && !verified).then(|| {
+        DomainError::forbidden(
+            "email_unverified",
+            "Confirm your email address first: follow the link we mailed you (or ask for a new one on this page).",
+        )
+    })
+}
+
 /// A wrong password where the current one is asked for again (in `field`).
 pub fn wrong_password(field: &'static str) -> DomainError {
     DomainError::forbidden("wrong_password", "That is not your current password.").on(field)

@@ -17,8 +17,9 @@ use super::error::ApiError;
 use super::response::{Resp, empty, json as respond, read_json};
 use crate::service::AppState;
 use crate::service::accounts::{
-    self as service, AdminUserForm, DeleteAccountForm, MeView, PasswordForm, ProfileForm,
-    ResetConfirmForm, ResetRequestForm, SetupForm, SignedIn, SigninForm, SignupForm,
+    self as service, AdminUserForm, DeleteAccountForm, InviteForm, MeView, PasswordForm,
+    ProfileForm, ResetConfirmForm, ResetRequestForm, SetupForm, SignUpOutcome, SignedIn,
+    SigninForm, SignupForm, TokenForm,
 };
 
 fn me_response(status: StatusCode, user: &MeView) -> Resp {
@@ -52,8 +53,62 @@ pub async fn signup(
     req: Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     let form: SignupForm = read_json(req, state.config.server.max_body_bytes).await?;
-    let s = service::sign_up(state, ip, form).await?;
-    Ok(signed_in(state, StatusCode::CREATED, &s))
+    Ok(match service::sign_up(state, ip, form).await? {
+        SignUpOutcome::SignedIn(s) => signed_in(state, StatusCode::CREATED, &s),
+        SignUpOutcome::CheckMail => respond(StatusCode::ACCEPTED, &json!({ "check_mail": true })),
+    })
+}
+
+/// `POST /api/auth/verify`: a confirmation link's token; signs this browser in.
+pub async fn verify(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let form: TokenForm = read_json(req, state.config.server.max_body_bytes).await?;
+    let s = service::verify_email(state, form).await?;
+    Ok(signed_in(state, StatusCode::OK, &s))
+}
+
+/// `POST /api/me/verify`: mails the signed-in member a new confirmation link.
+pub async fn resend_verification(
+    state: &AppState,
+    ip: IpAddr,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let user = require_user(state, req.headers()).await?;
+    service::resend_verification(state, ip, &user).await?;
+    Ok(respond(StatusCode::ACCEPTED, &json!({ "sent": true })))
+}
+
+/// `POST /api/auth/invitation`: the address an invitation link is for.
+pub async fn invitation(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let form: TokenForm = read_json(req, state.config.server.max_body_bytes).await?;
+    let email = service::invitation_email(state, form).await?;
+    Ok(respond(StatusCode::OK, &json!({ "email": email })))
+}
+
+/// `GET /api/admin/invitations`: open invitations.
+pub async fn admin_invitations(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let admin = require_user(state, req.headers()).await?;
+    let list = service::invitations(state, &admin).await?;
+    Ok(respond(StatusCode::OK, &json!({ "invitations": list })))
+}
+
+/// `POST /api/admin/invitations`: invite someone by email.
+pub async fn admin_invite(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
+    let admin = require_user(state, req.headers()).await?;
+    service::authorize_admin(&admin)?;
+    let form: InviteForm = read_json(req, state.config.server.max_body_bytes).await?;
+    let inv = service::invite(state, &admin, form).await?;
+    Ok(respond(StatusCode::CREATED, &json!({ "invitation": inv })))
+}
+
+/// `DELETE /api/admin/invitations/{id}`: withdraw an invitation.
+pub async fn admin_revoke_invitation(
+    state: &AppState,
+    id: u64,
+    req: Request<Incoming>,
+) -> Result<Resp, ApiError> {
+    let admin = require_user(state, req.headers()).await?;
+    service::revoke_invitation(state, &admin, id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn signin(
@@ -75,7 +130,7 @@ pub async fn signout(state: &AppState, req: Request<Incoming>) -> Result<Resp, A
 
 pub async fn me(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {
     let user = require_user(state, req.headers()).await?;
-    Ok(me_response(StatusCode::OK, &service::me(&user)))
+    Ok(me_response(StatusCode::OK, &service::me(state, &user)))
 }
 
 pub async fn update_me(state: &AppState, req: Request<Incoming>) -> Result<Resp, ApiError> {

@@ -260,7 +260,7 @@ enum Page {
 fn page(path: &str) -> Option<Page> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     Some(match segs.as_slice() {
-        [""] | ["signin"] | ["signup"] | ["setup"] | ["reset"] => Page::Public,
+        [""] | ["signin"] | ["signup"] | ["setup"] | ["reset"] | ["verify"] => Page::Public,
         ["sessions", id] if id.parse::<u64>().is_ok() => Page::Public,
         ["sessions", id, "live"] if id.parse::<u64>().is_ok() => Page::SignedIn,
         ["profile"] | ["schedule"] | ["members"] => Page::SignedIn,

@@ -48,6 +48,15 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     (Method::POST, "auth/reset/confirm", |s, c| {
         Box::pin(accounts::confirm_reset(s, c.req))
     }),
+    (Method::POST, "auth/verify", |s, c| {
+        Box::pin(accounts::verify(s, c.req))
+    }),
+    (Method::POST, "auth/invitation", |s, c| {
+        Box::pin(accounts::invitation(s, c.req))
+    }),
+    (Method::POST, "me/verify", |s, c| {
+        Box::pin(accounts::resend_verification(s, c.client, c.req))
+    }),
     (Method::GET, "me", |s, c| Box::pin(accounts::me(s, c.req))),
     (Method::DELETE, "me", |s, c| {
         Box::pin(accounts::delete_me(s, c.client, c.req))
@@ -69,6 +78,15 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::POST, "admin/backup", |s, c| {
         Box::pin(accounts::admin_backup(s, c.req))
+    }),
+    (Method::GET, "admin/invitations", |s, c| {
+        Box::pin(accounts::admin_invitations(s, c.req))
+    }),
+    (Method::POST, "admin/invitations", |s, c| {
+        Box::pin(accounts::admin_invite(s, c.req))
+    }),
+    (Method::DELETE, "admin/invitations/{n}", |s, c| {
+        Box::pin(accounts::admin_revoke_invitation(s, c.n[0], c.req))
     }),
     (Method::GET, "admin/users", |s, c| {
         Box::pin(accounts::admin_users(s, c.req))

@@ -24,6 +24,28 @@ pub struct MailContext {
     pub domain: String,
 }
 
+impl MailContext {
+    /// The context for a server reached at `base_url` (links in mails), the
+    /// sender address from `[mail] from`.
+    pub fn new(config: &crate::config::Config, base_url: &str, from_email: String) -> Self {
+        let domain = base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("podium.invalid")
+            .split([':', '/'])
+            .next()
+            .unwrap_or("podium.invalid")
+            .to_owned();
+        MailContext {
+            community: config.community.name.clone(),
+            physical_address: config.community.physical_address.clone(),
+            base_url: base_url.to_owned(),
+            from_email,
+            domain,
+        }
+    }
+}
+
 /// What happened, for the template.
 #[derive(Debug, Clone)]
 pub enum MailKind {
@@ -294,4 +316,129 @@ If you did not ask for this, ignore this mail: your password stays as it is.";
         last_error: None,
         handed_over_at: None,
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+/// One short account mail: a greeting, a paragraph, an optional button
+/// link, and why they receive it.
+fn account_mail(
+    ctx: &MailContext,
+    to_email: &str,
+    to_name: &str,
+    subject: String,
+    lead: &str,
+    link: Option<(&str, &str)>,
+    why: &str,
+    now: Timestamp,
+) -> OutMail {
+    let footer = if ctx.physical_address.is_empty() {
+        format!("{} · sent by Podium", ctx.community)
+    } else {
+        format!("{} · {}", ctx.community, ctx.physical_address)
+    };
+    let greeting = if to_name.is_empty() {
+        "Hello,".to_owned()
+    } else {
+        format!("Hello {to_name},")
+    };
+    let link_text = link.map_or_else(String::new, |(_, url)| format!("{url}\n\n"));
+    let link_html = link.map_or_else(String::new, |(label, url)| {
+        format!(
+            "<p><a href=\"{url}\" style=\"color:#4338ca\">{label}</a></p><p style=\"color:#555;font-size:13px\">{url}</p>",
+            url = esc(url),
+            label = esc(label)
+        )
+    });
+    let text = format!(
+        "{greeting}\n\n{lead}\n\n{link_text}-- \n{footer}\n{why} {base}.\n",
+        base = ctx.base_url,
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;color:#1c1b29;line-height:1.5\">\
+<p>{greeting}</p><p>{lead}</p>{link_html}\
+<hr style=\"border:0;border-top:1px solid #ddd\"><p style=\"color:#666;font-size:12px\">{footer}<br>{why} {base}.</p></body></html>",
+        greeting = esc(&greeting),
+        lead = esc(lead),
+        footer = esc(&footer),
+        why = esc(why),
+        base = esc(&ctx.base_url),
+    );
+    OutMail {
+        message_id: format!("<{}@{}>", crate::util::random_token(), ctx.domain),
+        to_email: to_email.to_owned(),
+        to_name: to_name.to_owned(),
+        subject,
+        text,
+        html,
+        ics: None,
+        ics_method: None,
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+        handed_over_at: None,
+    }
+}
+
+/// The mail with the link that confirms a new (or unconfirmed) account's
+/// address and signs its owner in (`link` carries the token; it works once,
+/// for 24 hours).
+pub fn confirm_email(
+    ctx: &MailContext,
+    email: &str,
+    name: &str,
+    link: &str,
+    now: Timestamp,
+) -> OutMail {
+    account_mail(
+        ctx,
+        email,
+        name,
+        format!("Confirm your email for {}", ctx.community),
+        "Welcome! Open this link within 24 hours to confirm that this address is yours; it signs you in. It works once. If you did not create an account, ignore this mail.",
+        Some(("Confirm my email", link)),
+        "You receive this because an account was created with this address on",
+        now,
+    )
+}
+
+/// To the owner of an account when someone signs up with its email again.
+pub fn signup_with_existing_email(ctx: &MailContext, user: &User, now: Timestamp) -> OutMail {
+    let signin = format!("{}/signin", ctx.base_url);
+    account_mail(
+        ctx,
+        &user.email,
+        &user.name,
+        format!("Someone tried to sign up with your address on {}", ctx.community),
+        &format!(
+            "Someone tried to create a new account with this email address, which already has an account. If it was you, sign in instead (or choose \"Forgot password?\" there to set a new password). If it was not you, you need not do anything: your account did not change. Sign in: {signin}"
+        ),
+        None,
+        "You receive this because of a sign-up with your address on",
+        now,
+    )
+}
+
+/// An admin's invitation (`link` opens sign-up with the address filled in;
+/// it works once, for 7 days).
+pub fn invitation(
+    ctx: &MailContext,
+    email: &str,
+    inviter: &str,
+    link: &str,
+    now: Timestamp,
+) -> OutMail {
+    account_mail(
+        ctx,
+        email,
+        "",
+        format!("You're invited to {}", ctx.community),
+        &format!(
+            "{inviter} invites you to join {} on Podium. Open this link within 7 days to create your account; it works once.",
+            ctx.community
+        ),
+        Some(("Create my account", link)),
+        "You receive this because an admin invited this address on",
+        now,
+    )
 }

@@ -18,7 +18,10 @@ use crate::domain::accounts as rules;
 use crate::domain::roster::ParticipantStatus;
 use crate::domain::sessions::Role;
 use crate::domain::{DomainError, ErrorKind};
-use crate::store::{AuthSession, NewUser, PasswordReset, StoreError, User, UserUpdate};
+use crate::store::{
+    AuthSession, EmailVerification, Invitation, NewUser, PasswordReset, SignUp, StoreError, User,
+    UserUpdate,
+};
 use crate::util::{random_token, sha256};
 
 /* ------------------------------------------------------------- Errors */
@@ -67,13 +70,30 @@ fn too_many(code: &'static str, what: &str, wait: SignedDuration) -> AccountErro
 
 /* ------------------------------------------------------------- Inputs */
 
-/// A stranger's sign-up.
+/// A stranger's sign-up, with the token of an admin's invitation when
+/// they have one.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignupForm {
     pub email: String,
     pub name: String,
     pub password: String,
+    #[serde(default)]
+    pub invitation: Option<String>,
+}
+
+/// A mailed link's token (email confirmation, invitation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenForm {
+    pub token: String,
+}
+
+/// An admin invites someone by email.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteForm {
+    pub email: String,
 }
 
 /// A sign-in attempt.
@@ -154,10 +174,15 @@ pub struct MeView {
     pub is_admin: bool,
     pub is_premium: bool,
     pub created_at: Timestamp,
+    /// They proved the address is theirs.
+    pub email_verified: bool,
+    /// The community asks for a confirmed address before registering and
+    /// theirs is not: the pages say so and offer "send the link again".
+    pub must_verify_email: bool,
 }
 
-impl From<&User> for MeView {
-    fn from(u: &User) -> Self {
+impl MeView {
+    fn new(u: &User, verify_email: bool) -> Self {
         MeView {
             id: u.id,
             email: u.email.clone(),
@@ -167,6 +192,9 @@ impl From<&User> for MeView {
             is_admin: u.is_admin,
             is_premium: u.is_premium,
             created_at: u.created_at,
+            email_verified: u.email_verified_at.is_some(),
+            must_verify_email: rules::email_block(verify_email, u.email_verified_at.is_some())
+                .is_some(),
         }
     }
 }
@@ -179,6 +207,9 @@ pub struct UserSummary {
     pub is_admin: bool,
     pub is_premium: bool,
     pub created_at: Timestamp,
+    pub email_verified: bool,
+    /// The member deleted their account (the row stays for counts).
+    pub deleted: bool,
 }
 
 impl From<&User> for UserSummary {
@@ -189,8 +220,42 @@ impl From<&User> for UserSummary {
             is_admin: u.is_admin,
             is_premium: u.is_premium,
             created_at: u.created_at,
+            email_verified: u.email_verified_at.is_some(),
+            deleted: u.deleted_at.is_some(),
         }
     }
+}
+
+/// An open invitation, for admins (the address they typed).
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationView {
+    pub id: u64,
+    pub email: String,
+    pub invited_by: u64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl From<&Invitation> for InvitationView {
+    fn from(i: &Invitation) -> Self {
+        InvitationView {
+            id: i.id,
+            email: i.email.clone(),
+            invited_by: i.invited_by,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// What a sign-up answers.
+#[derive(Debug)]
+pub enum SignUpOutcome {
+    /// With an invitation: the account exists and this browser is signed in.
+    SignedIn(SignedIn),
+    /// Without one: "check your mail", the same whether the email was new
+    /// or had an account.
+    CheckMail,
 }
 
 /// What members see of each other: name, bio, links, since when (never the email).
@@ -220,8 +285,19 @@ impl From<&User> for PublicProfile {
 pub struct ClientConfig {
     pub community: CommunityView,
     pub features: Features,
+    pub signup: SignupConfigView,
     /// No admin exists yet: the setup page is the way in.
     pub setup_required: bool,
+}
+
+/// How people join: what the sign-up page says and does.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignupConfigView {
+    /// Anyone may sign up; false: only with an invitation.
+    pub open: bool,
+    /// A new account confirms its address by the mailed link before it may
+    /// register; false: the page signs the new member in with their password.
+    pub verify_email: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,6 +354,10 @@ pub async fn client_config(state: &AppState) -> Result<ClientConfig, StoreError>
             time_zone: c.community.time_zone_name.clone(),
         },
         features: c.features,
+        signup: SignupConfigView {
+            open: c.accounts.open_signup,
+            verify_email: c.accounts.verify_email,
+        },
         setup_required,
     })
 }
@@ -302,6 +382,7 @@ async fn new_user(
         password_hash,
         is_admin: false,
         is_premium: false,
+        email_verified: false,
     })
 }
 
@@ -320,33 +401,218 @@ fn new_session(state: &AppState, user_id: u64) -> (String, [u8; 32], AuthSession
     (token, hash, session)
 }
 
-/// Creates an account signed in at once. Sign-ups are limited per address;
-/// a form with a typo is refused before it uses up an attempt.
+/// A sign-up. With an invitation (sent to this email by an admin) the
+/// account is created with its address confirmed and signed in at once.
+/// Without one (refused while sign-up is invite-only), the answer is "check
+/// your mail" whether or not the email has an account, after the same work
+/// (the password hashed, one write transaction, at most one mail): a new
+/// email gets its account (and, with `verify_email`, the confirmation link
+/// by mail); a taken one leaves the account as it was and mails its owner.
+/// Limited per address; a form with a typo is refused before it uses up an
+/// attempt.
 pub async fn sign_up(
     state: &AppState,
     ip: IpAddr,
     form: SignupForm,
-) -> Result<SignedIn, AccountError> {
+) -> Result<SignUpOutcome, AccountError> {
     rules::validate_name(&form.name)?;
-    rules::normalize_email(&form.email)?;
+    let email = rules::normalize_email(&form.email)?;
     rules::validate_password(&form.password)?;
+    let invitation = match form.invitation.as_deref() {
+        Some(t) if t.is_empty() || t.len() > 128 => {
+            return Err(rules::invalid_invitation().into());
+        }
+        Some(t) => Some(sha256(t.as_bytes())),
+        None if !state.config.accounts.open_signup => return Err(rules::signup_closed().into()),
+        None => None,
+    };
     state
         .limits
         .signup_attempt(ip, state.clock.now())
         .map_err(|wait| too_many("too_many_signups", "sign-ups", wait))?;
+    if let Some(token_hash) = invitation {
+        // A dead invitation is told before the (slow) hashing; the
+        // transaction checks it again.
+        let now = state.clock.now();
+        state
+            .blocking(move |s| s.invitation_by_token(&token_hash, now))
+            .await?;
+        let new = new_user(state, &form.email, &form.name, form.password).await?;
+        let (token, hash, session) = new_session(state, 0);
+        let now = state.clock.now();
+        let user = state
+            .blocking(move |s| s.sign_up_invited(&token_hash, new, &hash, &session, now))
+            .await?;
+        state.metrics.signups.inc();
+        tracing::info!(user = user.id, "account created by invitation");
+        return Ok(SignUpOutcome::SignedIn(SignedIn {
+            user: MeView::new(&user, state.config.accounts.verify_email),
+            token,
+        }));
+    }
     let new = new_user(state, &form.email, &form.name, form.password).await?;
-    // The store sets the user id of the session it creates with the user.
-    let (token, hash, session) = new_session(state, 0);
+    let now = state.clock.now();
+    let verification = state.config.accounts.verify_email.then(|| {
+        let token = random_token();
+        let link = format!("{}/verify?token={token}", state.mail_ctx.base_url);
+        let mail = crate::mail::confirm_email(&state.mail_ctx, &new.email, &new.name, &link, now);
+        let v = EmailVerification {
+            user_id: 0,
+            created_at: now,
+            expires_at: now + rules::VERIFY_LIFETIME,
+        };
+        (sha256(token.as_bytes()), v, mail)
+    });
+    // The owner of a taken email hears of it at most once an hour.
+    let may_tell_owner = state.limits.taken_mail(&email, now);
+    let ctx = state.mail_ctx.clone();
+    let outcome = state
+        .blocking(move |s| {
+            s.sign_up(
+                new,
+                verification.as_ref().map(|(h, v, m)| (&h[..], v, m.clone())),
+                |owner| {
+                    may_tell_owner.then(|| crate::mail::signup_with_existing_email(&ctx, owner, now))
+                },
+                now,
+            )
+        })
+        .await?;
+    match outcome {
+        SignUp::Created(user) => {
+            state.metrics.signups.inc();
+            tracing::info!(user = user.id, "account created");
+        }
+        SignUp::Taken => tracing::info!("sign-up with an email that has an account"),
+    }
+    state.mail_wake.notify_one();
+    Ok(SignUpOutcome::CheckMail)
+}
+
+/// Follows a confirmation link: the address counts as confirmed and this
+/// browser is signed in. A token that does not exist, expired or was used
+/// is `invalid_token` (one answer for the three) and nothing changes.
+pub async fn verify_email(state: &AppState, form: TokenForm) -> Result<SignedIn, AccountError> {
+    if form.token.is_empty() || form.token.len() > 128 {
+        return Err(rules::invalid_verify_token().into());
+    }
+    let token_hash = sha256(form.token.as_bytes());
+    let (token, session_hash, session) = new_session(state, 0);
     let now = state.clock.now();
     let user = state
-        .blocking(move |s| s.create_user_signed_in(new, &hash, &session, now))
+        .blocking(move |s| s.complete_email_verification(&token_hash, &session_hash, &session, now))
         .await?;
-    state.metrics.signups.inc();
-    tracing::info!(user = user.id, "account created");
+    tracing::info!(user = user.id, "email confirmed through the mailed link");
     Ok(SignedIn {
-        user: MeView::from(&user),
+        user: MeView::new(&user, state.config.accounts.verify_email),
         token,
     })
+}
+
+/// "Send the link again": a new confirmation link for the signed-in member
+/// (three an hour per account, and counted per address like reset requests).
+pub async fn resend_verification(
+    state: &AppState,
+    ip: IpAddr,
+    user: &User,
+) -> Result<(), AccountError> {
+    if user.email_verified_at.is_some() {
+        return Err(DomainError::conflict(
+            "already_verified",
+            "Your email address is confirmed already.",
+        )
+        .into());
+    }
+    let now = state.clock.now();
+    state
+        .limits
+        .confirm_mail(user.id, now)
+        .map_err(|wait| too_many("too_many_mails", "confirmation mails", wait))?;
+    state
+        .limits
+        .reset_attempt(ip, now)
+        .map_err(|wait| too_many("too_many_mails", "confirmation mails", wait))?;
+    let token = random_token();
+    let hash = sha256(token.as_bytes());
+    let v = EmailVerification {
+        user_id: user.id,
+        created_at: now,
+        expires_at: now + rules::VERIFY_LIFETIME,
+    };
+    let link = format!("{}/verify?token={token}", state.mail_ctx.base_url);
+    let mail = crate::mail::confirm_email(&state.mail_ctx, &user.email, &user.name, &link, now);
+    state
+        .blocking(move |s| s.create_email_verification(&hash, &v, mail))
+        .await?;
+    state.mail_wake.notify_one();
+    tracing::info!(user = user.id, "confirmation link mailed again");
+    Ok(())
+}
+
+/// The address an invitation link is for (the sign-up page fills it in),
+/// or `invalid_invitation`.
+pub async fn invitation_email(state: &AppState, form: TokenForm) -> Result<String, StoreError> {
+    if form.token.is_empty() || form.token.len() > 128 {
+        return Err(rules::invalid_invitation().into());
+    }
+    let hash = sha256(form.token.as_bytes());
+    let now = state.clock.now();
+    let inv = state
+        .blocking(move |s| s.invitation_by_token(&hash, now))
+        .await?;
+    Ok(inv.email)
+}
+
+/// An admin invites `email`: the link (valid 7 days, once) goes out through
+/// the outbox with the invitation, which replaces an earlier one for the
+/// same address.
+pub async fn invite(
+    state: &AppState,
+    admin: &User,
+    form: InviteForm,
+) -> Result<InvitationView, StoreError> {
+    authorize_admin(admin)?;
+    let email = rules::normalize_email(&form.email)?;
+    let now = state.clock.now();
+    let token = random_token();
+    let hash = sha256(token.as_bytes());
+    let link = format!("{}/signup?invitation={token}", state.mail_ctx.base_url);
+    let mail = crate::mail::invitation(&state.mail_ctx, &email, &admin.name, &link, now);
+    let by = admin.id;
+    let inv = state
+        .blocking(move |s| {
+            s.create_invitation(
+                &email,
+                &hash,
+                by,
+                now + rules::INVITATION_LIFETIME,
+                mail,
+                now,
+            )
+        })
+        .await?;
+    state.mail_wake.notify_one();
+    tracing::info!(admin = admin.id, invitation = inv.id, "invitation mailed");
+    Ok(InvitationView::from(&inv))
+}
+
+/// Open invitations, for an admin.
+pub async fn invitations(
+    state: &AppState,
+    admin: &User,
+) -> Result<Vec<InvitationView>, StoreError> {
+    authorize_admin(admin)?;
+    let now = state.clock.now();
+    let list = state.blocking(move |s| s.invitations(now)).await?;
+    Ok(list.iter().map(InvitationView::from).collect())
+}
+
+/// An admin withdraws an invitation: its link stops working.
+pub async fn revoke_invitation(state: &AppState, admin: &User, id: u64) -> Result<(), StoreError> {
+    authorize_admin(admin)?;
+    state.blocking(move |s| s.revoke_invitation(id)).await?;
+    tracing::info!(admin = admin.id, invitation = id, "invitation withdrawn");
+    Ok(())
 }
 
 /// Signs in with email and password. The attempt counts against the
@@ -396,7 +662,7 @@ pub async fn sign_in(
         .blocking(move |s| s.create_auth_session(&hash, &session))
         .await?;
     Ok(SignedIn {
-        user: MeView::from(&user),
+        user: MeView::new(&user, state.config.accounts.verify_email),
         token,
     })
 }
@@ -431,14 +697,14 @@ pub async fn setup(state: &AppState, form: SetupForm) -> Result<SignedIn, Accoun
         .await?;
     tracing::info!(user = user.id, "first admin created through the setup link");
     Ok(SignedIn {
-        user: MeView::from(&user),
+        user: MeView::new(&user, state.config.accounts.verify_email),
         token,
     })
 }
 
 /// The signed-in user's own view of their account.
-pub fn me(user: &User) -> MeView {
-    MeView::from(user)
+pub fn me(state: &AppState, user: &User) -> MeView {
+    MeView::new(user, state.config.accounts.verify_email)
 }
 
 /// Changes the signed-in user's name, bio or links.
@@ -459,7 +725,7 @@ pub async fn update_profile(
     };
     let id = user.id;
     let user = state.blocking(move |s| s.update_user(id, update)).await?;
-    Ok(MeView::from(&user))
+    Ok(MeView::new(&user, state.config.accounts.verify_email))
 }
 
 /// The member directory for a signed-in member, by name.
@@ -561,7 +827,7 @@ pub async fn change_password(
         .blocking(move |s| s.change_password(id, hash, Some(&keep)))
         .await?;
     tracing::info!(user = id, "password changed; other sign-ins revoked");
-    Ok(MeView::from(&user))
+    Ok(MeView::new(&user, state.config.accounts.verify_email))
 }
 
 /// Asks for a reset link. The answer is the same whether or not an account
@@ -580,7 +846,28 @@ pub async fn request_password_reset(
         .reset_attempt(ip, now)
         .map_err(|wait| too_many("too_many_resets", "password reset requests", wait))?;
     let lookup = email.clone();
-    let Some(user) = state.blocking(move |s| s.user_by_email(&lookup)).await? else {
+    let user = state.blocking(move |s| s.user_by_email(&lookup)).await?;
+    let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
+        // The same work as for a member (a token, its hash, the mail and
+        // one write transaction), so the answer takes as long.
+        let token = random_token();
+        let _ = sha256(token.as_bytes());
+        let stranger = User {
+            id: 0,
+            email: email.clone(),
+            name: String::new(),
+            bio: String::new(),
+            links: Vec::new(),
+            password_hash: String::new(),
+            is_admin: false,
+            is_premium: false,
+            created_at: now,
+            deleted_at: None,
+            email_verified_at: None,
+        };
+        let link = format!("{}/reset?token={token}", state.mail_ctx.base_url);
+        let _ = crate::mail::password_reset(&state.mail_ctx, &stranger, &link, now);
+        state.blocking(|s| s.equivalent_write()).await?;
         tracing::info!("password reset asked for an unknown email");
         return Ok(());
     };
@@ -634,7 +921,7 @@ pub async fn confirm_password_reset(
         .await?;
     tracing::info!(user = user.id, "password reset through a mailed link");
     Ok(SignedIn {
-        user: MeView::from(&user),
+        user: MeView::new(&user, state.config.accounts.verify_email),
         token,
     })
 }
@@ -784,7 +1071,7 @@ pub async fn export_account(
         .collect();
     Ok(AccountExportView {
         exported_at: state.clock.now(),
-        profile: MeView::from(&data.user),
+        profile: MeView::new(&data.user, state.config.accounts.verify_email),
         registrations,
         waitlist,
         chat_messages,

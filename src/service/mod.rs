@@ -87,6 +87,11 @@ pub struct SigninLimits {
     signups_per_ip: Mutex<SlidingWindow<IpAddr>>,
     /// Password-reset requests per client address (as many as sign-ups).
     resets_per_ip: Mutex<SlidingWindow<IpAddr>>,
+    /// "Someone tried to sign up with your address" mails per address: one
+    /// an hour, so sign-ups cannot flood a member's inbox.
+    taken_mails_per_email: Mutex<SlidingWindow<String>>,
+    /// "Send the link again" per account: three an hour.
+    confirm_mails_per_account: Mutex<SlidingWindow<u64>>,
 }
 
 impl SigninLimits {
@@ -110,6 +115,11 @@ impl SigninLimits {
             resets_per_ip: Mutex::new(SlidingWindow::new(
                 config.accounts.signups_per_ip,
                 signup_window,
+            )),
+            taken_mails_per_email: Mutex::new(SlidingWindow::new(1, SignedDuration::from_hours(1))),
+            confirm_mails_per_account: Mutex::new(SlidingWindow::new(
+                3,
+                SignedDuration::from_hours(1),
             )),
         }
     }
@@ -169,7 +179,33 @@ impl SigninLimits {
             .try_record(&ip, now)
     }
 
+    /// Whether the owner of `email` may be told of another sign-up with it now.
+    pub fn taken_mail(&self, email: &str, now: Timestamp) -> bool {
+        self.taken_mails_per_email
+            .lock()
+            .expect("limits lock")
+            .try_record(&email.to_owned(), now)
+            .is_ok()
+    }
+
+    /// Counts a "send the confirmation link again" of `user_id`, or says how
+    /// long to wait.
+    pub fn confirm_mail(&self, user_id: u64, now: Timestamp) -> Result<(), SignedDuration> {
+        self.confirm_mails_per_account
+            .lock()
+            .expect("limits lock")
+            .try_record(&user_id, now)
+    }
+
     pub fn sweep(&self, now: Timestamp) {
+        self.taken_mails_per_email
+            .lock()
+            .expect("limits lock")
+            .sweep(now);
+        self.confirm_mails_per_account
+            .lock()
+            .expect("limits lock")
+            .sweep(now);
         self.per_account.lock().expect("limits lock").sweep(now);
         self.per_ip.lock().expect("limits lock").sweep(now);
         self.signups_per_ip.lock().expect("limits lock").sweep(now);

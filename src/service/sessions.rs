@@ -727,12 +727,18 @@ pub async fn detail(
                     "You are already registered or waiting for this session.",
                 ))
             } else {
-                rules::premium_block(
-                    role,
-                    u.is_premium || u.is_admin,
-                    features.premium_required_for_presenting,
-                    features.premium_required_for_hosting,
+                crate::domain::accounts::email_block(
+                    state.config.accounts.verify_email,
+                    u.email_verified_at.is_some(),
                 )
+                .or_else(|| {
+                    rules::premium_block(
+                        role,
+                        u.is_premium || u.is_admin,
+                        features.premium_required_for_presenting,
+                        features.premium_required_for_hosting,
+                    )
+                })
             }
         } else {
             Some(DomainError::new(
@@ -992,6 +998,12 @@ pub async fn register(
     };
     if is_event && !super::events::sees_session(state, Some(user), &target).await {
         return Err(no_such_session());
+    }
+    if let Some(e) = crate::domain::accounts::email_block(
+        state.config.accounts.verify_email,
+        user.email_verified_at.is_some(),
+    ) {
+        return Err(e.into());
     }
     if let Some(e) = rules::premium_block(
         role,

@@ -20,7 +20,7 @@ use redb::{
 
 use super::{
     AUTH_SESSIONS, COMPANIES, COMPANY_LOGOS, EVENT_COMPANIES, EVENT_SESSIONS, EVENTS, LIVE_CHAT,
-    LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX, PASSWORD_RESETS, ROSTERS, Result,
+    EMAIL_VERIFICATIONS, INVITATIONS, LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX, PASSWORD_RESETS, ROSTERS, Result,
     SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS, USER_SESSIONS, USERS, WAITLISTED,
     read_u64,
 };
@@ -49,6 +49,8 @@ macro_rules! every_table {
         $each!(COMPANY_LOGOS);
         $each!(EVENT_SESSIONS);
         $each!(PASSWORD_RESETS);
+        $each!(EMAIL_VERIFICATIONS);
+        $each!(INVITATIONS);
     }};
 }
 
@@ -335,6 +337,7 @@ mod tests {
             password_hash: "x".into(),
             is_admin: false,
             is_premium: false,
+            email_verified: false,
         }
     }
 

@@ -29,7 +29,10 @@ use crate::domain::DomainError;
 pub use backup::{BackupError, BackupReport, restore, verify_backup};
 pub use events::BookingCtx;
 pub use sessions::{OutMail, SessionCtx};
-pub use users::{AccountExport, AuthSession, NewUser, PasswordReset, User, UserUpdate};
+pub use users::{
+    AccountExport, AuthSession, EmailVerification, Invitation, NewUser, PasswordReset, SignUp,
+    User, UserUpdate,
+};
 
 /// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -63,6 +66,11 @@ const LIVE_QUESTIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new(
 const LIVE_REMOVED: TableDefinition<(u64, u64), ()> = TableDefinition::new("live_removed");
 /// SHA-256 of a password-reset token -> PasswordReset (single use, short-lived)
 const PASSWORD_RESETS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("password_resets");
+/// SHA-256 of an email-confirmation token -> EmailVerification (single use, 24 h)
+const EMAIL_VERIFICATIONS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("email_verifications");
+/// invitation id -> Invitation (its token stored as SHA-256; single use, 7 days)
+const INVITATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("invitations");
 
 /// event id -> Event
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -176,6 +184,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_5_live_removed,
     migrate_6_events,
     migrate_7_password_resets,
+    migrate_8_verifications_and_invitations,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -230,6 +239,12 @@ fn migrate_6_events(tx: &WriteTransaction) -> Result<()> {
 
 fn migrate_7_password_resets(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(PASSWORD_RESETS)?;
+    Ok(())
+}
+
+fn migrate_8_verifications_and_invitations(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(EMAIL_VERIFICATIONS)?;
+    tx.open_table(INVITATIONS)?;
     Ok(())
 }
 
@@ -735,6 +750,7 @@ mod tests {
             password_hash: "x".repeat(bytes),
             is_admin: false,
             is_premium: false,
+            email_verified: false,
         }
     }
 
