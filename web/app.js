@@ -26,6 +26,7 @@ const ROUTES = [
   route('/signin', 'signin', () => import('./views/signin.js')),
   route('/signup', 'signup', () => import('./views/signup.js')),
   route('/reset', 'reset', () => import('./views/reset.js')),
+  route('/verify', 'verify', () => import('./views/verify.js')),
   route('/profile', 'profile', () => import('./views/profile.js')),
   route('/admin', 'admin', () => import('./views/admin.js')),
   route('/sessions/:id/live', 'live', () => import('./live/room.js')),

@@ -409,7 +409,10 @@ pub fn signup_with_existing_email(ctx: &MailContext, user: &User, now: Timestamp
         ctx,
         &user.email,
         &user.name,
-        format!("Someone tried to sign up with your address on {}", ctx.community),
+        format!(
+            "Someone tried to sign up with your address on {}",
+            ctx.community
+        ),
         &format!(
             "Someone tried to create a new account with this email address, which already has an account. If it was you, sign in instead (or choose \"Forgot password?\" there to set a new password). If it was not you, you need not do anything: your account did not change. Sign in: {signin}"
         ),

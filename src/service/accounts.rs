@@ -470,9 +470,12 @@ pub async fn sign_up(
         .blocking(move |s| {
             s.sign_up(
                 new,
-                verification.as_ref().map(|(h, v, m)| (&h[..], v, m.clone())),
+                verification
+                    .as_ref()
+                    .map(|(h, v, m)| (&h[..], v, m.clone())),
                 |owner| {
-                    may_tell_owner.then(|| crate::mail::signup_with_existing_email(&ctx, owner, now))
+                    may_tell_owner
+                        .then(|| crate::mail::signup_with_existing_email(&ctx, owner, now))
                 },
                 now,
             )

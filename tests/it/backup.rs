@@ -28,7 +28,7 @@ async fn an_admin_downloads_a_consistent_backup_while_others_write() {
                     .send()
                     .await
                     .unwrap();
-                if r.status() == StatusCode::CREATED {
+                if r.status() == StatusCode::ACCEPTED {
                     made += 1;
                 }
             }

@@ -466,7 +466,7 @@ async fn a_backup_taken_while_serving_restores_after_a_stop() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 202);
     stop(&mut child);
     let out = admin(&["restore", backup.to_str().unwrap()]);
     assert!(
@@ -576,7 +576,15 @@ async fn admin_users_commands_work_while_the_server_runs() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 202);
+    let r = member
+        .post(format!("{url}/api/auth/signin"))
+        .header("origin", &url)
+        .json(&serde_json::json!({"email": "mia@example.org", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let me = |c: reqwest::Client| {
         let url = url.clone();
         async move {
@@ -647,7 +655,7 @@ async fn admin_users_commands_work_while_the_server_runs() {
         "the password is not echoed"
     );
     assert_eq!(me(member.clone()).await.0, 401);
-    let r = client()
+    let r = member
         .post(format!("{url}/api/auth/signin"))
         .header("origin", &url)
         .json(&serde_json::json!({"email": "mia@example.org", "password": "brand new secret"}))
@@ -655,5 +663,45 @@ async fn admin_users_commands_work_while_the_server_runs() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+
+    // An invitation from the command line: the running server mails it
+    // (the outbox is shared through the store) and the link signs up.
+    let o = users_cmd(&data, &["invite", "Newbie@Example.org"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Invited newbie@example.org"),
+        "{}",
+        text(&o)
+    );
+    let o = users_cmd(&data, &["invite", "not an email"], "");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("email"), "{}", text(&o));
+    let o = users_cmd(&data, &["invite", "mia@example.org"], "");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("member already"), "{}", text(&o));
+    let r = admin
+        .get(format!("{url}/api/admin/invitations"))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["invitations"][0]["email"], "newbie@example.org");
+
+    // A deleted account is listed, marked.
+    let r = member
+        .delete(format!("{url}/api/me"))
+        .header("origin", &url)
+        .json(&serde_json::json!({"password": "brand new secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listed = text(&users_cmd(&data, &["list"], ""));
+    assert!(
+        listed.contains("Deleted member")
+            && listed.contains("deleted")
+            && listed.contains("1 deleted"),
+        "{listed}"
+    );
     stop(&mut child);
 }

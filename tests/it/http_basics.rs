@@ -180,7 +180,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     sock.write_all(&body[10..]).await.unwrap();
     let mut resp = String::new();
     sock.read_to_string(&mut resp).await.unwrap();
-    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    assert!(resp.starts_with("HTTP/1.1 202"), "{resp}");
     let mut app = stopping.await.unwrap();
     app.restart().await;
     let c = app.client();

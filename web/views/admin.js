@@ -1,5 +1,6 @@
 // Admin area. Sections are tabs addressed by ?tab= (/admin is Users,
-// /admin?tab=sessions is Sessions, /admin?tab=events is Events). A new section is one SECTIONS entry.
+// /admin?tab=sessions is Sessions, /admin?tab=events is Events, /admin?tab=invitations
+// is Invitations). A new section is one SECTIONS entry.
 // The admin session editor (/admin/sessions/...) reuses requireAdmin().
 
 import { h, replace, formatDate, initials } from '../dom.js';
@@ -8,11 +9,13 @@ import { getState, loadMe, communityName, feature } from '../state.js';
 import { formErrorRegion, formStatusRegion, showFormError } from '../forms.js';
 import { renderSessionsTab } from './admin-sessions.js';
 import { renderEventsTab } from './admin-events.js';
+import { renderInvitationsTab } from './admin-invitations.js';
 
 const SECTIONS = [
   { id: 'users', label: 'Users', href: '/admin', render: renderUsers },
   { id: 'sessions', label: 'Sessions', href: '/admin?tab=sessions', render: renderSessionsTab },
   { id: 'events', label: 'Events', href: '/admin?tab=events', render: renderEventsTab },
+  { id: 'invitations', label: 'Invitations', href: '/admin?tab=invitations', render: renderInvitationsTab },
 ];
 
 function sectionFor(query) {
@@ -221,8 +224,11 @@ async function renderUsers(ctx, panel, me) {
   function updateSummary() {
     const admins = users.filter((u) => u.is_admin).length;
     const premium = users.filter((u) => u.is_premium).length;
+    const deleted = users.filter((u) => u.deleted).length;
     const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-    summary.textContent = `${plural(users.length, 'member', 'members')} · ${plural(admins, 'admin', 'admins')} · ${premium} premium`;
+    summary.textContent =
+      `${plural(users.length - deleted, 'member', 'members')} · ${plural(admins, 'admin', 'admins')} · ${premium} premium` +
+      (deleted ? ` · ${deleted} deleted` : '');
   }
 
   async function onToggle(user, key, input) {
@@ -267,6 +273,10 @@ async function renderUsers(ctx, panel, me) {
       'span',
       { class: 'user-badges' },
       user.id === me.id ? h('span', { class: 'badge badge-you' }, 'You') : null,
+      user.deleted ? h('span', { class: 'badge badge-deleted', title: 'This member deleted their account' }, 'Deleted') : null,
+      !user.deleted && !user.email_verified
+        ? h('span', { class: 'badge badge-unconfirmed', title: 'Has not confirmed their email address' }, 'Unconfirmed')
+        : null,
     );
   }
 
@@ -277,9 +287,13 @@ async function renderUsers(ctx, panel, me) {
     const admin = switchControl(user, 'is_admin', 'Admin', (input) => onToggle(user, 'is_admin', input));
     inputs.is_premium = premium.querySelector('input');
     inputs.is_admin = admin.querySelector('input');
+    if (user.deleted) {
+      inputs.is_premium.disabled = true;
+      inputs.is_admin.disabled = true;
+    }
     const tr = h(
       'tr',
-      { dataset: { userId: user.id } },
+      { class: user.deleted ? 'is-deleted' : null, dataset: { userId: user.id } },
       h(
         'th',
         { scope: 'row', class: 'cell-user' },

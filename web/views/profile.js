@@ -2,6 +2,7 @@
 // sign out; change password, download my data and delete my account.
 // Signed-out visitors are sent to /signin?next=/profile.
 
+import { confirmEmailNotice } from '../confirm-email.js';
 import { h, icon, replace, uniqueId, charCount, formatDate, initials } from '../dom.js';
 import { api } from '../api.js';
 import { setMe, signOut, loadMe, getState } from '../state.js';
@@ -456,6 +457,10 @@ export default async function render(ctx) {
       'div',
       { class: 'container' },
       headEl,
+      me.must_verify_email ? confirmEmailNotice() : null,
+      ctx.query.get('confirmed') && me.email_verified
+        ? h('div', { class: 'banner banner-success', id: 'email-confirmed', role: 'status' }, 'Your email address is confirmed.')
+        : null,
       h(
         'div',
         { class: 'profile-grid' },

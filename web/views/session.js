@@ -39,6 +39,7 @@ import {
   zoneAbbreviation,
 } from '../sessions-ui.js';
 import { FORMATS, FORMAT_LABELS, eventPath, eventTag, showApiError } from '../events-ui.js';
+import { confirmEmailNotice } from '../confirm-email.js';
 
 const ROLE_BLURBS = {
   host: 'Opens the session, moderates and wraps up.',
@@ -561,6 +562,10 @@ function registrationPanel(page, user, flash) {
   if (!user) return signedOutPanel(page, errorEl, statusEl, flash);
   if (reg) return registeredPanel(page, reg, errorEl, statusEl, flash);
   if (waitlist) return waitlistPanel(page, waitlist, errorEl, statusEl, flash);
+  const unconfirmed = Object.values((page.data.can && page.data.can.register) || {}).find((r) => r && r.code === 'email_unverified');
+  if (acceptsRegistrations(session) && unconfirmed) {
+    return panelShell('Register', errorEl, statusEl, flash, confirmEmailNotice(unconfirmed.reason));
+  }
   if (acceptsRegistrations(session)) {
     return session.event ? oneClickPanel(page, errorEl, statusEl, flash) : registerForm(page, user, errorEl, statusEl, flash);
   }
