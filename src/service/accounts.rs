@@ -464,7 +464,7 @@ pub async fn sign_up(
         (sha256(token.as_bytes()), v, mail)
     });
     // The owner of a taken email hears of it at most once an hour.
-    let may_tell_owner = state.limits.taken_mail(&email, now);
+    let may_tell_owner = state.limits.may_send_taken_mail(&email, now);
     let ctx = state.mail_ctx.clone();
     let outcome = state
         .blocking(move |s| {
@@ -486,7 +486,12 @@ pub async fn sign_up(
             state.metrics.signups.inc();
             tracing::info!(user = user.id, "account created");
         }
-        SignUp::Taken => tracing::info!("sign-up with an email that has an account"),
+        SignUp::Taken => {
+            if may_tell_owner {
+                state.limits.taken_mail_sent(&email, now);
+            }
+            tracing::info!("sign-up with an email that has an account");
+        }
     }
     state.mail_wake.notify_one();
     Ok(SignUpOutcome::CheckMail)

@@ -180,12 +180,20 @@ impl SigninLimits {
     }
 
     /// Whether the owner of `email` may be told of another sign-up with it now.
-    pub fn taken_mail(&self, email: &str, now: Timestamp) -> bool {
+    pub fn may_send_taken_mail(&self, email: &str, now: Timestamp) -> bool {
         self.taken_mails_per_email
             .lock()
             .expect("limits lock")
-            .try_record(&email.to_owned(), now)
-            .is_ok()
+            .blocked(&email.to_owned(), now)
+            .is_none()
+    }
+
+    /// The owner of `email` was told of a sign-up with it.
+    pub fn taken_mail_sent(&self, email: &str, now: Timestamp) {
+        self.taken_mails_per_email
+            .lock()
+            .expect("limits lock")
+            .record(&email.to_owned(), now);
     }
 
     /// Counts a "send the confirmation link again" of `user_id`, or says how

@@ -2,6 +2,7 @@
 //! a temp data dir with a real redb file, real headless Chromium.
 
 mod accounts;
+mod accounts_join;
 mod architecture;
 mod backup;
 mod browser;
