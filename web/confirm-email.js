@@ -26,7 +26,9 @@ export function confirmEmailNotice(message) {
   return h(
     'div',
     { class: 'banner banner-warning confirm-email', id: 'confirm-email', role: 'note' },
-    h('p', null, h('strong', null, 'Confirm your email address. '), message || 'Follow the link we mailed you before you register for sessions.'),
+    message
+      ? h('p', null, message)
+      : h('p', null, h('strong', null, 'Confirm your email address. '), 'Follow the link we mailed you before you register for sessions.'),
     h('div', { class: 'confirm-email-actions' }, button, status),
   );
 }

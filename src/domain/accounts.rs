@@ -70,7 +70,7 @@ pub fn email_block(verify_email: bool, verified: bool) -> Option<DomainError> {
     (verify_email && !verified).then(|| {
         DomainError::forbidden(
             "email_unverified",
-            "Confirm your email address first: follow the link we mailed you (or ask for a new one on this page).",
+            "Confirm your email address to register: follow the link we mailed you, or ask for a new one here.",
         )
     })
 }

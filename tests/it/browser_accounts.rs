@@ -128,3 +128,149 @@ async fn account_pages_fit_a_phone_screen() {
     no_overflow().await;
     b.close().await;
 }
+
+/// An invite-only community: the admin invites from the Invitations tab,
+/// the sign-up page without an invitation says it is invite-only, and the
+/// mailed link opens sign-up with the address filled in and signs the new
+/// member in.
+#[tokio::test]
+async fn invitation_to_sign_up_in_a_real_browser() {
+    let _turn = crate::support::browser::exclusive().await;
+    let sink = SmtpSink::start();
+    let app = TestApp::start_with(&format!(
+        "{}[accounts]\nopen_signup = false\n",
+        sink.config()
+    ))
+    .await;
+    let _admin = app.admin().await;
+    let b = Browser::launch().await;
+    b.sign_in(&app.url, "admin@example.org").await;
+    b.open(&format!("{}/admin?tab=invitations", app.url), "admin")
+        .await;
+    wait_text(&b, "#invitations-list", "No open invitations").await;
+    b.fill("invite-form", "email", "not an email").await;
+    b.submit("invite-form").await;
+    wait_text(&b, "#invite-form-error", "email").await;
+    b.fill("invite-form", "email", "Ines@Example.org").await;
+    b.submit("invite-form").await;
+    wait_text(
+        &b,
+        "#invite-form-status",
+        "Invitation sent to ines@example.org",
+    )
+    .await;
+    wait_text(&b, "#invitations-table", "ines@example.org").await;
+    b.screenshot("admin-invitations").await;
+
+    // Signed out, without an invitation: invite-only.
+    b.client.delete_all_cookies().await.unwrap();
+    b.open(&format!("{}/signup", app.url), "signup").await;
+    wait_text(&b, "main", "invite-only").await;
+    assert!(
+        b.eval("document.getElementById('signup-form') === null")
+            .await
+            .as_bool()
+            .unwrap(),
+        "no sign-up form without an invitation"
+    );
+    b.screenshot("signup-invite-only").await;
+
+    // The mailed link: the address is filled in and fixed.
+    let mail = &sink.wait_for(1).await[0];
+    let link = mail["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("/signup?invitation="))
+        .expect("the mail has the link")
+        .trim()
+        .to_owned();
+    b.open(&link, "signup").await;
+    wait_text(&b, "#signup-title", "invited").await;
+    let email = b
+        .eval("document.querySelector('#signup-form [name=email]').value")
+        .await;
+    assert_eq!(email, json!("ines@example.org"));
+    b.fill("signup-form", "name", "Ines Invited").await;
+    b.fill("signup-form", "password", "correct horse").await;
+    b.screenshot("signup-invited").await;
+    b.submit("signup-form").await;
+    b.wait_page("profile").await;
+    assert!(b.text("header").await.contains("Ines Invited"));
+    b.screenshot("signup-invited-profile").await;
+
+    // The link is spent: opening it again says so.
+    b.client.delete_all_cookies().await.unwrap();
+    b.open(&link, "signup").await;
+    wait_text(&b, "#invitation-error", "not valid").await;
+    b.screenshot("signup-invitation-used").await;
+    b.close().await;
+}
+
+/// With `verify_email`, sign-up shows "check your mail"; the link's page
+/// confirms with one click; an unconfirmed member sees why they cannot
+/// register and can ask for the link again.
+#[tokio::test]
+async fn confirm_email_pages_in_a_real_browser() {
+    let _turn = crate::support::browser::exclusive().await;
+    let sink = SmtpSink::start();
+    let app = TestApp::start_with(&format!(
+        "{}[accounts]\nverify_email = true\n",
+        sink.config()
+    ))
+    .await;
+    let admin = app.admin().await;
+    let (s, created) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Confirmed people only", "starts_at": "2099-03-01T10:00:00Z", "time_zone": "UTC"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+
+    let b = Browser::launch().await;
+    b.open(&format!("{}/signup", app.url), "signup").await;
+    b.fill("signup-form", "name", "Uma Unconfirmed").await;
+    b.fill("signup-form", "email", "uma@example.org").await;
+    b.fill("signup-form", "password", "correct horse").await;
+    b.submit("signup-form").await;
+    wait_text(&b, "#signup-check-mail", "uma@example.org").await;
+    b.screenshot("signup-check-mail").await;
+
+    // Signed in with the password before confirming: the session page
+    // explains and offers the link again.
+    b.sign_in(&app.url, "uma@example.org").await;
+    wait_text(&b, "#confirm-email", "Confirm your email").await;
+    b.screenshot("profile-unconfirmed").await;
+    b.open(&format!("{}/sessions/{id}", app.url), "session")
+        .await;
+    wait_text(&b, "#confirm-email", "Confirm your email").await;
+    b.click("#confirm-email-resend").await;
+    wait_text(&b, "#confirm-email-status", "Sent").await;
+    b.screenshot("session-unconfirmed").await;
+
+    // The mailed link: one click confirms; then registering is offered.
+    let mail = sink.wait_for(2).await.pop().unwrap();
+    let link = mail["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("/verify?token="))
+        .expect("the mail has the link")
+        .trim()
+        .to_owned();
+    b.open(&link, "verify").await;
+    b.screenshot("verify-page").await;
+    b.submit("verify-form").await;
+    b.wait_page("profile").await;
+    wait_text(&b, "#email-confirmed", "confirmed").await;
+    b.screenshot("profile-confirmed").await;
+    b.open(&format!("{}/sessions/{id}", app.url), "session")
+        .await;
+    b.text("#register-form").await;
+    b.close().await;
+}
