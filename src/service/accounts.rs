@@ -493,7 +493,7 @@ pub async fn sign_up(
             tracing::info!("sign-up with an email that has an account");
         }
     }
-    state.mail_wake.notify_one();
+    state.wake_mail_after_answer();
     Ok(SignUpOutcome::CheckMail)
 }
 
@@ -856,10 +856,11 @@ pub async fn request_password_reset(
     let lookup = email.clone();
     let user = state.blocking(move |s| s.user_by_email(&lookup)).await?;
     let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
-        // The same work as for a member (a token, its hash, the mail and
-        // one write transaction), so the answer takes as long.
+        // The same work as for a member (a token, its hash, the mail, the
+        // same rows written in one transaction, then taken back before it
+        // commits; the sender woken), so the answer takes as long.
         let token = random_token();
-        let _ = sha256(token.as_bytes());
+        let hash = sha256(token.as_bytes());
         let stranger = User {
             id: 0,
             email: email.clone(),
@@ -874,8 +875,16 @@ pub async fn request_password_reset(
             email_verified_at: None,
         };
         let link = format!("{}/reset?token={token}", state.mail_ctx.base_url);
-        let _ = crate::mail::password_reset(&state.mail_ctx, &stranger, &link, now);
-        state.blocking(|s| s.equivalent_write()).await?;
+        let mail = crate::mail::password_reset(&state.mail_ctx, &stranger, &link, now);
+        let reset = PasswordReset {
+            user_id: 0,
+            created_at: now,
+            expires_at: now + rules::RESET_LIFETIME,
+        };
+        state
+            .blocking(move |s| s.password_reset_for_nobody(&hash, &reset, mail))
+            .await?;
+        state.wake_mail_after_answer();
         tracing::info!("password reset asked for an unknown email");
         return Ok(());
     };
@@ -891,7 +900,7 @@ pub async fn request_password_reset(
     state
         .blocking(move |s| s.create_password_reset(&hash, &reset, mail))
         .await?;
-    state.mail_wake.notify_one();
+    state.wake_mail_after_answer();
     tracing::info!(user = user.id, "password reset link mailed");
     Ok(())
 }

@@ -64,6 +64,18 @@ impl AppState {
         self.store.run(f).await
     }
 
+    /// Wakes the mail sender a moment after the answer went out, so its work
+    /// (delivery, the outbox write) does not slow the answer down: the
+    /// answers that must not tell whether an email has an account (sign-up,
+    /// password reset) wake it this way whether or not they queued a mail.
+    pub fn wake_mail_after_answer(&self) {
+        let wake = self.mail_wake.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            wake.notify_one();
+        });
+    }
+
     /// Runs password hashing on the bounded hashing pool ([`HashPool`]);
     /// `Busy` when its workers and queue are full.
     pub async fn hash<T, F>(&self, f: F) -> Result<T, Busy>
