@@ -204,6 +204,51 @@ async fn invitation_to_sign_up_in_a_real_browser() {
     b.open(&link, "signup").await;
     wait_text(&b, "#invitation-error", "not valid").await;
     b.screenshot("signup-invitation-used").await;
+
+    // The admin's user list marks a deleted account (and one whose address
+    // is not confirmed: an invitation confirmed Ines's).
+    let gone = app.client();
+    let (s, _) = gone
+        .post(
+            "/api/admin/invitations",
+            json!({"email": "gone@example.org"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    b.sign_in(&app.url, "admin@example.org").await;
+    b.open(&format!("{}/admin?tab=invitations", app.url), "admin")
+        .await;
+    b.fill("invite-form", "email", "gone@example.org").await;
+    b.submit("invite-form").await;
+    wait_text(&b, "#invitations-table", "gone@example.org").await;
+    let token = sink.wait_for(2).await[1]["text"]
+        .as_str()
+        .unwrap()
+        .split("/signup?invitation=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _) = gone
+        .post(
+            "/api/auth/signup",
+            json!({"email": "gone@example.org", "name": "Gone Soon", "password": "correct horse", "invitation": token}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = gone
+        .call(
+            reqwest::Method::DELETE,
+            "/api/me",
+            Some(json!({"password": "correct horse"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    b.open(&format!("{}/admin", app.url), "admin").await;
+    wait_text(&b, "#users-table", "Deleted").await;
+    b.screenshot("admin-users-deleted").await;
     b.close().await;
 }
 
