@@ -447,6 +447,22 @@ async fn invite_only_sign_up_needs_a_live_invitation_for_that_email() {
         StatusCode::BAD_REQUEST,
         "invalid_invitation",
     );
+    assert_error(
+        &c.post("/api/auth/invitation", json!({"token": 5})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    for (invitation, code) in [
+        (json!(""), "invalid_invitation"),
+        (json!(["x"]), "invalid_json"),
+    ] {
+        let body = json!({"email": "ivy@example.org", "name": "Ivy", "password": "correct horse", "invitation": invitation});
+        assert_error(
+            &c.post("/api/auth/signup", body).await,
+            StatusCode::BAD_REQUEST,
+            code,
+        );
+    }
     let with = |email: &str, token: &str| json!({"email": email, "name": "Ivy Invited", "password": "correct horse", "invitation": token});
     assert_error(
         &c.post("/api/auth/signup", with("ivy@example.org", "garbage"))
