@@ -126,6 +126,18 @@ async fn account_pages_fit_a_phone_screen() {
     wait_text(&b, "#form-error", "not valid").await;
     b.screenshot("reset-invalid-mobile").await;
     no_overflow().await;
+    // The confirmation link's page, and a dead invitation on the sign-up page.
+    b.open(&format!("{}/verify?token=abc", app.url), "verify")
+        .await;
+    b.submit("verify-form").await;
+    wait_text(&b, "#form-error", "not valid").await;
+    b.screenshot("verify-invalid-mobile").await;
+    no_overflow().await;
+    b.open(&format!("{}/signup?invitation=abc", app.url), "signup")
+        .await;
+    wait_text(&b, "#invitation-error", "not valid").await;
+    b.screenshot("signup-bad-invitation-mobile").await;
+    no_overflow().await;
     b.close().await;
 }
 
