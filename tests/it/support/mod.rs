@@ -206,6 +206,14 @@ pub fn manual_clock(at: &str) -> (ManualClock, Arc<dyn Clock>) {
     (c.clone(), Arc::new(c))
 }
 
+/// An HTTP client for tests. Pooled connections are dropped after 5 s idle:
+/// the server closes an idle keep-alive connection after its 15 s
+/// header-read timeout, and a request sent on a connection the server is
+/// closing fails (`IncompleteMessage`), which a loaded machine makes likely.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    Client::builder().pool_idle_timeout(Duration::from_secs(5))
+}
+
 /// A JSON API client bound to one server.
 #[derive(Clone)]
 pub struct Api {
@@ -220,7 +228,7 @@ impl Api {
             headers.insert(reqwest::header::ORIGIN, o.parse().unwrap());
         }
         Api {
-            http: Client::builder()
+            http: client_builder()
                 .cookie_store(true)
                 .default_headers(headers)
                 .redirect(reqwest::redirect::Policy::none())
