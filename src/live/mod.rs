@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::domain::live::{
     ChatMessage, LiveError, LiveEvent, LiveRoom, LiveSettings, LiveView, MediaSeen, Viewer,
 };
-use crate::domain::sessions::{AgendaItem, Session};
+use crate::domain::sessions::{AgendaItem, Role, Session};
 use crate::store::{Store, StoreError};
 
 /// What an event stream is told.
@@ -38,6 +38,9 @@ pub enum Notice {
         text: &'static str,
     },
     Removed(u64),
+    /// This person's registration or admin flag changed: their event
+    /// streams read their powers again.
+    Powers(u64),
     /// The media engine refused a change: for this person, or (`None`) for the hosts.
     MediaProblem {
         user_id: Option<u64>,
@@ -108,6 +111,24 @@ impl LiveHub {
     /// Ends every timer, grace period and event stream (server shutdown).
     pub fn shutdown(&self) {
         self.closing.send_replace(true);
+    }
+
+    /// A member's powers changed (admin flag, or registrations in several
+    /// sessions): every running room they may be in rereads them.
+    pub fn powers_changed_everywhere(&self, user_id: u64) {
+        for s in self.sessions.lock().expect("hub lock").values() {
+            let _ = s.notices.send(Notice::Powers(user_id));
+        }
+    }
+
+    /// Registrations of these people in session `id` changed: if the room
+    /// runs, their event streams reread their powers.
+    pub fn powers_changed(&self, id: u64, user_ids: &[u64]) {
+        if let Some(s) = self.running(id) {
+            for &u in user_ids {
+                let _ = s.notices.send(Notice::Powers(u));
+            }
+        }
     }
 
     /// A member deleted their account: every running room forgets them.
@@ -400,6 +421,12 @@ impl LiveSession {
             room.account_deleted(user_id, crate::domain::accounts::DELETED_NAME)
         });
         let _ = self.notices.send(Notice::Removed(user_id));
+    }
+
+    /// Brings the room's record of someone's role and host powers up to
+    /// date (others' pages see the change).
+    pub fn set_powers(self: &Arc<Self>, user_id: u64, role: Option<Role>, is_host: bool) {
+        self.run_detached(|room, _| room.set_powers(user_id, role, is_host));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {

@@ -776,6 +776,8 @@ pub async fn update_user(
     };
     let user = state.blocking(move |s| s.update_user(id, update)).await?;
     tracing::info!(admin = admin.id, user = id, "admin changed user flags");
+    // Host powers follow the admin flag at once in every running room.
+    state.live.powers_changed_everywhere(id);
     Ok(UserSummary::from(&user))
 }
 

@@ -301,19 +301,29 @@ pub async fn events(
     let mut chat_room = first.me.chat_room;
     let first = Outgoing::State(Box::new(first));
     let mut closing = state.live.closing();
+    let state = state.clone();
     tokio::spawn(async move {
+        let mut c = c;
         let _ = tx.send(first).await;
         let mut keepalive = tokio::time::interval(Duration::from_secs(15));
         keepalive.tick().await;
         loop {
+            // Whether this person's powers must be read again: their
+            // registration or admin flag changed (or, after a lag, may have).
+            let mut reread = false;
             let out = tokio::select! {
                 n = notices.recv() => match n {
+                    Ok(Notice::Removed(who)) if who == uid => {
+                        let _ = tx.send(Outgoing::Removed).await;
+                        break;
+                    }
+                    Ok(Notice::Powers(who)) => {
+                        reread = who == uid;
+                        None
+                    }
                     Ok(Notice::Changed | Notice::Removed(_))
                     | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if matches!(n, Ok(Notice::Removed(who)) if who == uid) {
-                            let _ = tx.send(Outgoing::Removed).await;
-                            break;
-                        }
+                        reread = n.is_err();
                         let mut view = view_of(&live, &c);
                         if view.me.chat_room == chat_room {
                             view.chat = None;
@@ -336,7 +346,17 @@ pub async fn events(
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
-                _ = keepalive.tick() => Some(Outgoing::KeepAlive),
+                _ = keepalive.tick() => {
+                    // A change made outside this process (`podium admin
+                    // users set-admin`) sends no notice: the admin flag is
+                    // read again with each keep-alive.
+                    let id = uid;
+                    reread = match state.blocking(move |s| s.user(id)).await {
+                        Ok(u) => u.is_admin != c.user.is_admin,
+                        Err(_) => true,
+                    };
+                    Some(Outgoing::KeepAlive)
+                }
                 () = tx.closed() => break,
                 () = crate::live::closed(&mut closing) => break,
             };
@@ -345,8 +365,36 @@ pub async fn events(
             {
                 break;
             }
+            if reread {
+                match reread_powers(&state, &live, &c).await {
+                    Some(fresh) => c = fresh,
+                    None => {
+                        let _ = tx.send(Outgoing::Removed).await;
+                        break;
+                    }
+                }
+                if tx
+                    .send(Outgoing::State(Box::new(view_of(&live, &c))))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
         }
         live.disconnected(uid);
     });
     Ok(rx)
+}
+
+/// Reads a person's powers in the room again from their current
+/// registration and admin flag, and brings the room's record of them up to
+/// date. `None` when they may no longer see the session at all (their
+/// account is gone, or the session became invisible to them).
+async fn reread_powers(state: &AppState, live: &Arc<LiveSession>, c: &LiveCtx) -> Option<LiveCtx> {
+    let id = c.user.id;
+    let user = state.blocking(move |s| s.user(id)).await.ok()?;
+    let fresh = context(state, c.session.id, user).await.ok()?;
+    live.set_powers(id, fresh.viewer.registered, fresh.viewer.is_host);
+    Some(fresh)
 }

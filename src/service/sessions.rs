@@ -1306,6 +1306,31 @@ pub fn send(ctx: &mut SessionCtx, m: &MailContext, user_id: u64, kind: &MailKind
     ctx.send(out);
 }
 
+/// Who holds an active registration, with which role, sorted by user.
+fn active_roles(r: &Roster) -> Vec<(u64, Role)> {
+    let mut v: Vec<(u64, Role)> = r
+        .registrations
+        .iter()
+        .filter(|g| g.active())
+        .map(|g| (g.user_id, g.role))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The people whose active registration appeared, went or changed role.
+fn changed_people(before: &[(u64, Role)], after: &[(u64, Role)]) -> Vec<u64> {
+    let mut out: Vec<u64> = before
+        .iter()
+        .filter(|b| !after.contains(b))
+        .chain(after.iter().filter(|a| !before.contains(a)))
+        .map(|&(u, _)| u)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 impl AppState {
     /// Runs one session action in one transaction and wakes the mail sender
     /// when it queued mail.
@@ -1315,11 +1340,23 @@ impl AppState {
         extra_users: Vec<u64>,
         f: impl FnOnce(&mut SessionCtx) -> Result<T, DomainError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (value, mails) = self
-            .blocking(move |s| s.update_session(id, &extra_users, f))
+        let ((value, changed), mails) = self
+            .blocking(move |s| {
+                s.update_session(id, &extra_users, |ctx| {
+                    let before = active_roles(&ctx.roster);
+                    let value = f(ctx)?;
+                    let after = active_roles(&ctx.roster);
+                    Ok((value, changed_people(&before, &after)))
+                })
+            })
             .await?;
         if mails > 0 {
             self.mail_wake.notify_one();
+        }
+        // A running room rereads the powers of everyone whose registration
+        // changed (a host who cancelled stops being shown host controls).
+        if !changed.is_empty() {
+            self.live.powers_changed(id, &changed);
         }
         Ok(value)
     }

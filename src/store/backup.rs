@@ -360,17 +360,24 @@ mod tests {
             store.create_user(user(i), now()).unwrap();
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(std::sync::Barrier::new(2));
         let writer = {
-            let (store, stop) = (store.clone(), stop.clone());
+            let (store, stop, started) = (store.clone(), stop.clone(), started.clone());
             std::thread::spawn(move || {
                 let mut i = 1_000;
                 while !stop.load(Ordering::Relaxed) {
                     store.create_user(user(i), now()).unwrap();
+                    if i == 1_000 {
+                        started.wait();
+                    }
                     i += 1;
                 }
                 i - 1_000
             })
         };
+        // The backups start once the writer has committed its first user
+        // (on a loaded machine the thread may otherwise start after them).
+        started.wait();
         let mut seen = Vec::new();
         for n in 0..8 {
             let file = out.path().join(format!("b{n}.redb"));

@@ -360,7 +360,7 @@ async fn admin_create_user_works_while_the_server_is_stopped() {
         !out.iter().any(|l| l.contains("setup?token")),
         "an admin exists: no setup link"
     );
-    let c = reqwest::Client::builder()
+    let c = crate::support::client_builder()
         .cookie_store(true)
         .build()
         .unwrap();
@@ -406,7 +406,7 @@ async fn a_backup_taken_while_serving_restores_after_a_stop() {
         .expect("setup link")
         .trim()
         .to_owned();
-    let c = reqwest::Client::builder()
+    let c = crate::support::client_builder()
         .cookie_store(true)
         .build()
         .unwrap();
@@ -548,7 +548,7 @@ async fn admin_users_commands_work_while_the_server_runs() {
         .trim()
         .to_owned();
     let client = || {
-        reqwest::Client::builder()
+        crate::support::client_builder()
             .cookie_store(true)
             .build()
             .unwrap()

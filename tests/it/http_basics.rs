@@ -49,7 +49,7 @@ async fn health_metrics_and_security_headers() {
 #[tokio::test]
 async fn pages_and_assets_are_served_from_the_binary() {
     let app = TestApp::start().await;
-    let http = reqwest::Client::builder()
+    let http = crate::support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::live::{FAST, session_with_people};
-use crate::support::{Api, TestApp, assert_error};
+use crate::support::{Api, LiveStream, TestApp, assert_error};
 
 fn uid(v: &Value) -> u64 {
     v["live"]["me"]["user_id"].as_u64().unwrap()
@@ -144,6 +144,67 @@ async fn host_powers_follow_the_current_registration() {
         StatusCode::FORBIDDEN,
         "host_only",
     );
+}
+
+/// Host powers shown on an event stream opened before the change follow the
+/// change at once: a host whose registration goes, an admin made and unmade.
+#[tokio::test]
+async fn open_event_streams_follow_changed_powers() {
+    let app = TestApp::start_with(FAST).await;
+    let (id, admin, host, _pres, g1, _g2) =
+        session_with_people(&app, Timestamp::now() + SignedDuration::from_mins(5)).await;
+    let base = format!("/api/sessions/{id}/live");
+    host.post(&format!("{base}/start"), json!({})).await;
+    let h = uid(&host.post(&format!("{base}/join"), json!({})).await.1);
+    let g = uid(&g1.post(&format!("{base}/join"), json!({})).await.1);
+    let mut host_stream = LiveStream::open(&host, &format!("{base}/events")).await;
+    let mut guest_stream = LiveStream::open(&g1, &format!("{base}/events")).await;
+    assert_eq!(host_stream.state["me"]["can_moderate"], true);
+    assert_eq!(guest_stream.state["me"]["can_moderate"], false);
+
+    // The admin removes the host's registration: the host's open stream
+    // drops the host controls, and the others see them as a guest.
+    let (s, b) = admin
+        .call(
+            Method::DELETE,
+            &format!("/api/sessions/{id}/participants/{h}"),
+            None,
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    host_stream
+        .until("the host controls gone", |v| {
+            v["me"]["can_moderate"] == false && v["me"]["is_host"] == false
+        })
+        .await;
+    let host_as_seen = |v: &Value| {
+        v["people"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["user_id"] == h).cloned())
+            .unwrap_or(Value::Null)
+    };
+    guest_stream
+        .until("the former host shown without host powers", |v| {
+            host_as_seen(v)["is_host"] == false
+        })
+        .await;
+
+    // Made admin: the guest's open stream shows the host controls; unmade: gone.
+    for make in [true, false] {
+        let (s, b) = admin
+            .call(
+                Method::PATCH,
+                &format!("/api/admin/users/{g}"),
+                Some(json!({"is_admin": make})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        guest_stream
+            .until("the controls following the admin flag", |v| {
+                v["me"]["can_moderate"] == make
+            })
+            .await;
+    }
 }
 
 #[tokio::test]

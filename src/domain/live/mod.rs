@@ -426,6 +426,27 @@ impl LiveRoom {
     /// Someone left (or their connection vanished for good).
     /// A member deleted their account: they leave the room, and their name
     /// becomes `name` wherever the room shows it (chat, questions).
+    /// Someone's registration or admin flag changed while they are in the
+    /// room: their role and host powers follow at once (not only at their
+    /// next action), so every page shows them as they are now.
+    pub fn set_powers(
+        &mut self,
+        user_id: u64,
+        role: Option<Role>,
+        is_host: bool,
+    ) -> Vec<LiveEvent> {
+        let Some(p) = self.people.get_mut(&user_id) else {
+            return Vec::new();
+        };
+        let role = role.unwrap_or(Role::Guest);
+        let is_host = is_host || role == Role::Host;
+        if (p.role, p.is_host) == (role, is_host) {
+            return Vec::new();
+        }
+        (p.role, p.is_host) = (role, is_host);
+        vec![LiveEvent::Changed]
+    }
+
     pub fn account_deleted(&mut self, user_id: u64, name: &str) -> Vec<LiveEvent> {
         for m in self.chat.iter_mut().filter(|m| m.user_id == user_id) {
             m.name = name.to_owned();

@@ -8,6 +8,7 @@ pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use podium::app::{self, Server};
 use podium::clock::{Clock, ManualClock, SystemClock};
@@ -215,6 +216,14 @@ pub fn manual_clock(at: &str) -> (ManualClock, Arc<dyn Clock>) {
     (c.clone(), Arc::new(c))
 }
 
+/// An HTTP client for tests. Pooled connections are dropped after 5 s idle:
+/// the server closes an idle keep-alive connection after its 15 s
+/// header-read timeout, and a request sent on a connection the server is
+/// closing fails (`IncompleteMessage`), which a loaded machine makes likely.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    Client::builder().pool_idle_timeout(Duration::from_secs(5))
+}
+
 /// A JSON API client bound to one server.
 #[derive(Clone)]
 pub struct Api {
@@ -229,7 +238,7 @@ impl Api {
             headers.insert(reqwest::header::ORIGIN, o.parse().unwrap());
         }
         Api {
-            http: Client::builder()
+            http: client_builder()
                 .cookie_store(true)
                 .default_headers(headers)
                 .redirect(reqwest::redirect::Policy::none())
@@ -301,4 +310,77 @@ pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
     assert_eq!(got.1["error"]["code"], code, "{}", got.1);
     let msg = got.1["error"]["message"].as_str().unwrap_or("");
     assert!(msg.len() > 10, "error message should explain: {}", got.1);
+}
+
+/// A live room's event stream as a page reads it: the first `state`, then
+/// `patch` events applied to it.
+pub struct LiveStream {
+    response: reqwest::Response,
+    buf: String,
+    pub state: Value,
+}
+
+impl LiveStream {
+    /// Opens `GET {path}` (an `/events` path) as `who` and reads the first state.
+    pub async fn open(who: &Api, path: &str) -> LiveStream {
+        let response = who
+            .http
+            .get(format!("{}{path}", who.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "event stream {path}");
+        let mut s = LiveStream {
+            response,
+            buf: String::new(),
+            state: Value::Null,
+        };
+        s.next().await;
+        s
+    }
+
+    /// Reads the next `state` or `patch` event into `state`.
+    async fn next(&mut self) {
+        loop {
+            if let Some(i) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..i + 2).collect();
+                let ev = block
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event: "))
+                    .unwrap_or("");
+                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+                match (ev, data) {
+                    ("state", Some(d)) => self.state = serde_json::from_str(d).unwrap(),
+                    ("patch", Some(d)) => {
+                        podium::http::patch::apply(
+                            &mut self.state,
+                            &serde_json::from_str(d).unwrap(),
+                        );
+                    }
+                    _ => continue,
+                }
+                return;
+            }
+            let chunk = self
+                .response
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// Reads events until the state satisfies `pred` (10 s at most).
+    pub async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> &Value {
+        let wait = async {
+            while !pred(&self.state) {
+                self.next().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| panic!("the event stream never showed {what}: {}", self.state));
+        &self.state
+    }
 }
