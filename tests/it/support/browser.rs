@@ -3,6 +3,7 @@
 //! geckodriver, for end-to-end tests and screenshots.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -59,6 +60,7 @@ impl Browser {
         let port = free_port();
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -115,6 +117,7 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(geckodriver())
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -287,8 +290,20 @@ impl Browser {
         }
     }
 
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+        // Drop ends the driver and whatever browser processes are left.
+    }
+
+    /// Ends the driver and the browser it started: the driver runs in its
+    /// own process group, which the browser's processes inherit, so a test
+    /// that fails (and never quits its session) leaves no browser behind.
+    fn end(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -296,6 +311,6 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        self.end();
     }
 }
