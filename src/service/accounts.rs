@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use crate::config::Features;
 use crate::domain::accounts as rules;
+use crate::domain::accounts::{Background, BackgroundChoice};
 use crate::domain::roster::ParticipantStatus;
 use crate::domain::sessions::Role;
 use crate::domain::{DomainError, ErrorKind};
@@ -101,6 +102,8 @@ pub struct ProfileForm {
     pub name: Option<String>,
     pub bio: Option<String>,
     pub links: Option<Vec<String>>,
+    /// The live room's video background (an id of `backgrounds` in the client config).
+    pub background: Option<String>,
 }
 
 /// An admin's change to another user's flags (absent fields stay).
@@ -154,6 +157,8 @@ pub struct MeView {
     pub is_admin: bool,
     pub is_premium: bool,
     pub created_at: Timestamp,
+    /// The live room's video background (an id of `ClientConfig::backgrounds`).
+    pub background: Background,
 }
 
 impl From<&User> for MeView {
@@ -167,6 +172,7 @@ impl From<&User> for MeView {
             is_admin: u.is_admin,
             is_premium: u.is_premium,
             created_at: u.created_at,
+            background: u.background,
         }
     }
 }
@@ -222,6 +228,8 @@ pub struct ClientConfig {
     pub features: Features,
     /// No admin exists yet: the setup page is the way in.
     pub setup_required: bool,
+    /// The video backgrounds the live room offers, in order.
+    pub backgrounds: Vec<BackgroundChoice>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -279,6 +287,7 @@ pub async fn client_config(state: &AppState) -> Result<ClientConfig, StoreError>
         },
         features: c.features,
         setup_required,
+        backgrounds: Background::ALL.iter().map(|b| b.choice()).collect(),
     })
 }
 
@@ -454,6 +463,11 @@ pub async fn update_profile(
             .links
             .as_deref()
             .map(rules::validate_links)
+            .transpose()?,
+        background: form
+            .background
+            .as_deref()
+            .map(rules::parse_background)
             .transpose()?,
         ..Default::default()
     };

@@ -11,7 +11,7 @@ use super::{
     USER_EMAILS, USERS, next_id,
 };
 use crate::domain::DomainError;
-use crate::domain::accounts::{DELETED_NAME, invalid_reset_token};
+use crate::domain::accounts::{Background, DELETED_NAME, invalid_reset_token};
 use crate::domain::live::{ChatMessage, Question};
 use crate::domain::roster::Roster;
 use crate::domain::sessions::Session;
@@ -39,6 +39,10 @@ pub struct User {
     /// can sign in to it.
     #[serde(default)]
     pub deleted_at: Option<Timestamp>,
+    /// The live room's video background (a field with a serde default: rows
+    /// written before it read as `none`, so no migration rewrites them).
+    #[serde(default)]
+    pub background: Background,
 }
 
 /// A signed-in browser: the cookie's SHA-256 is the key.
@@ -99,6 +103,7 @@ pub struct UserUpdate {
     pub links: Option<Vec<String>>,
     pub is_admin: Option<bool>,
     pub is_premium: Option<bool>,
+    pub background: Option<Background>,
 }
 
 /// New-user fields, already validated by the domain rules.
@@ -137,6 +142,7 @@ fn insert_user(tx: &redb::WriteTransaction, new: NewUser, now: Timestamp) -> Res
         is_premium: new.is_premium,
         created_at: now,
         deleted_at: None,
+        background: Background::None,
     };
     emails.insert(user.email.as_str(), id)?;
     tx.open_table(USERS)?.insert(id, encode(&user).as_slice())?;
@@ -252,6 +258,7 @@ impl Store {
                 links,
                 is_admin,
                 is_premium,
+                background,
             } = update;
             if let Some(v) = name {
                 user.name = v;
@@ -267,6 +274,9 @@ impl Store {
             }
             if let Some(v) = is_premium {
                 user.is_premium = v;
+            }
+            if let Some(v) = background {
+                user.background = v;
             }
             users.insert(id, encode(&user).as_slice())?;
             user
@@ -435,6 +445,7 @@ impl Store {
             user.password_hash = String::new();
             user.is_admin = false;
             user.is_premium = false;
+            user.background = Background::None;
             user.deleted_at = Some(now);
             users.insert(id, encode(&user).as_slice())?;
         }

@@ -30,6 +30,7 @@ import { applyPatch, touches } from './patch.js';
 import { h, replace } from '../dom.js';
 import { confirmDialog, sessionPath } from '../sessions-ui.js';
 import { LiveMedia } from './media.js';
+import { applyMyBackground } from './background-ui.js';
 import { createStage } from './stage.js';
 import { createControls } from './controls.js';
 import { createSidebar } from './sidebar.js';
@@ -341,6 +342,7 @@ class Room {
     if (this.mediaInfo) {
       if (!this.media) {
         this.media = new LiveMedia({ log: (msg) => console.debug(`[live media] ${msg}`) });
+        applyMyBackground(this.media.background);
         this.media.addEventListener('change', () => this.onMediaChange());
         this.media.addEventListener('lost', () => this.onMediaLost());
       }
