@@ -19,7 +19,7 @@
 //   body[data-live-screen]  waiting | lobby | joining | room | ended | removed | full | error
 //   body[data-media-state]  none (no SFU) | off | connecting | connected | closed | unsupported
 //   body[data-on-stage]     1 | 0
-//   window.podiumLive       {state, live(), stats(), media(), client}: stats() is
+//   window.podiumLive       {state, live(), stats(), media(), background(), client}: stats() is
 //                           the MediaClient's stats() (null without media)
 // Ids: see the module headers of stage.js, controls.js, sidebar.js, people.js,
 // qa.js, chat.js, agenda.js, breakouts.js and screens.js; here
@@ -137,6 +137,11 @@ class Room {
       live: () => room.live,
       stats: () => (room.media ? room.media.stats() : null),
       media: () => room.mediaSummary(),
+      /** The video background: {mode, kind, active, problem, stats: {frames, segmented, ms, errors}}. */
+      background: () => {
+        const b = room.media && room.media.background;
+        return b ? { mode: b.mode, kind: b.kind, active: b.active(), problem: b.problem, stats: { ...b.stats } } : null;
+      },
       get client() {
         return room.media ? room.media.client : null;
       },

@@ -79,6 +79,10 @@ impl Browser {
                     "--headless=new",
                     "--no-sandbox",
                     "--disable-gpu",
+                    // WebGL in software (SwiftShader) for the video
+                    // background's segmentation, which Chromium no longer
+                    // falls back to by itself.
+                    "--enable-unsafe-swiftshader",
                     "--disable-dev-shm-usage",
                     "--no-first-run",
                     "--disable-background-networking",
