@@ -3,6 +3,7 @@
 
 mod accounts;
 mod architecture;
+mod backgrounds;
 mod backup;
 mod browser;
 mod browser_accounts;

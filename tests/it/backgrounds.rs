@@ -1,0 +1,306 @@
+//! Video backgrounds (issue 13 item 3): the member's stored choice (API,
+//! bad input, survives a restart) and, in real Chromium pages through the
+//! app and the SFU, a speaker who turns on blur is decoded blurred by
+//! another page; screenshots of the preview with each background.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::browser::Browser;
+use crate::support::{TestApp, assert_error};
+
+#[tokio::test]
+async fn the_background_is_the_members_choice_and_survives_a_restart() {
+    let mut app = TestApp::start().await;
+    let ana = app.member("ana@example.org", "Ana").await;
+
+    // The choices come from the server, in order, with their kinds.
+    let (st, config) = app.client().get("/api/config").await;
+    assert_eq!(st, StatusCode::OK);
+    let ids: Vec<&str> = config["backgrounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "none",
+            "semi-blur",
+            "blur",
+            "dusk",
+            "aurora",
+            "studio",
+            "shapes"
+        ]
+    );
+    assert_eq!(config["backgrounds"][1]["kind"], "blur");
+    assert_eq!(config["backgrounds"][3]["kind"], "image");
+    assert_eq!(config["backgrounds"][2]["label"], "Blur");
+
+    // A new member has none.
+    let (_, me) = ana.get("/api/me").await;
+    assert_eq!(me["user"]["background"], "none");
+
+    let (st, me) = ana.patch("/api/me", json!({"background": "blur"})).await;
+    assert_eq!(st, StatusCode::OK, "{me}");
+    assert_eq!(me["user"]["background"], "blur");
+    // Only the background changed.
+    assert_eq!(me["user"]["name"], "Ana");
+
+    // Bad input: a clear error, nothing changed.
+    let unknown = ana.patch("/api/me", json!({"background": "beach"})).await;
+    assert_error(&unknown, StatusCode::BAD_REQUEST, "invalid_background");
+    assert_eq!(unknown.1["error"]["field"], "background");
+    assert!(
+        unknown.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("semi-blur"),
+        "the message lists the choices: {}",
+        unknown.1
+    );
+    for bad in [
+        json!({"background": 3}),
+        json!({"background": null, "name": 5}),
+        json!({"background": ["blur"]}),
+    ] {
+        let (st, body) = ana.patch("/api/me", bad.clone()).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad} → {body}");
+        assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    // A bad background with a good name: neither is stored.
+    let mixed = ana
+        .patch("/api/me", json!({"name": "Ana B", "background": "Blur"}))
+        .await;
+    assert_error(&mixed, StatusCode::BAD_REQUEST, "invalid_background");
+    let (_, me) = ana.get("/api/me").await;
+    assert_eq!(me["user"]["background"], "blur");
+    assert_eq!(me["user"]["name"], "Ana");
+
+    // Signed out: no one's preference can be set.
+    let anon = app.client();
+    let (st, _) = anon.patch("/api/me", json!({"background": "dusk"})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    // It is the member's, on every device: another sign-in sees it, and it
+    // survives a restart.
+    let (st, me) = ana.patch("/api/me", json!({"background": "aurora"})).await;
+    assert_eq!(st, StatusCode::OK, "{me}");
+    app.restart().await;
+    let again = app.client();
+    let (st, _) = again
+        .post(
+            "/api/auth/signin",
+            json!({"email": "ana@example.org", "password": "correct horse"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, me) = again.get("/api/me").await;
+    assert_eq!(me["user"]["background"], "aurora");
+}
+
+/// Mean absolute Laplacian of the luma of the canvas `css` at its own size:
+/// the high-frequency energy of the picture (edges, text), which blur removes.
+fn energy_js(css: &str) -> String {
+    format!(
+        r#"(() => {{
+  const src = document.querySelector('{css}');
+  if (!src || !src.width || !src.height) return null;
+  const w = src.width, h = src.height;
+  const c = new OffscreenCanvas(w, h);
+  const x = c.getContext('2d', {{ willReadFrequently: true }});
+  x.drawImage(src, 0, 0);
+  const d = x.getImageData(0, 0, w, h).data;
+  const g = new Float32Array(w * h);
+  for (let i = 0; i < w * h; i++) g[i] = 0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2];
+  let sum = 0;
+  for (let y = 1; y < h - 1; y++) for (let X = 1; X < w - 1; X++) {{
+    const i = y * w + X;
+    sum += Math.abs(4 * g[i] - g[i - 1] - g[i + 1] - g[i - w] - g[i + w]);
+  }}
+  return sum / ((w - 2) * (h - 2));
+}})()"#
+    )
+}
+
+/// The mean of five samples of the energy (the fake camera's picture moves).
+async fn energy(page: &Browser, css: &str) -> f64 {
+    let mut all = Vec::new();
+    for _ in 0..5 {
+        let v = page.wait_js(&energy_js(css), 20, |v| v.is_number()).await;
+        all.push(v.as_f64().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    all.iter().sum::<f64>() / all.len() as f64
+}
+
+/// Frames the speaker's page has put through the background so far.
+async fn processed(page: &Browser) -> u64 {
+    page.eval("window.podiumLive.background().stats.frames")
+        .await
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Waits until the page's effect runs `mode` and has processed `more` frames since now.
+async fn wait_frames(page: &Browser, mode: &str, more: u64) {
+    let from = processed(page).await;
+    page.wait_js("window.podiumLive.background()", 60, |v| {
+        v["mode"] == mode
+            && v["active"] == true
+            && v["stats"]["frames"].as_u64().unwrap_or(0) >= from + more
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_speaker_turns_on_blur_and_the_audience_decodes_a_blurred_picture() {
+    let _turn = crate::support::browser::exclusive().await;
+    let app = TestApp::start().await;
+    let admin = app.admin().await;
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5);
+    let (_, s) = admin
+        .post(
+            "/api/sessions",
+            json!({"title": "Backgrounds", "starts_at": start.to_string(), "time_zone": "UTC",
+            "capacity": {"host": 1, "presenter": 1, "interviewer": 0, "guest": 5}}),
+        )
+        .await;
+    let id = s["id"].as_u64().unwrap();
+    admin
+        .post(&format!("/api/sessions/{id}/publish"), json!({}))
+        .await;
+    let mut apis = Vec::new();
+    let mut ids = Vec::new();
+    for (email, name, role) in [
+        ("host@example.org", "Hana Host", "host"),
+        ("pres@example.org", "Pete Presenter", "presenter"),
+        ("guest@example.org", "Gia Guest", "guest"),
+    ] {
+        let m = app.member(email, name).await;
+        m.post(
+            &format!("/api/sessions/{id}/registrations"),
+            json!({"role": role}),
+        )
+        .await;
+        ids.push(m.get("/api/me").await.1["user"]["id"].as_u64().unwrap());
+        apis.push(m);
+    }
+    let pid = ids[1];
+    let (st, b) = apis[0]
+        .post(&format!("/api/sessions/{id}/live/start"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let live_url = format!("{}/sessions/{id}/live", app.url);
+
+    let pres = Browser::launch_sized(1280, 900).await;
+    pres.sign_in(&app.url, "pres@example.org").await;
+    pres.open(&live_url, "live").await;
+    pres.click("#join-room").await;
+    pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
+        .await;
+
+    let guest = Browser::launch_sized(1280, 900).await;
+    guest.sign_in(&app.url, "guest@example.org").await;
+    guest.open(&live_url, "live").await;
+    guest.click("#join-room").await;
+    guest
+        .wait_js("document.body.dataset.liveScreen", 20, |v| v == "room")
+        .await;
+    let decoded = format!(
+        "window.podiumLive.stats() ? window.podiumLive.stats().subscribed.filter(s => s.participant === {pid} && s.kind === 'video').reduce((a, s) => a + (s.framesDecoded || 0), 0) : 0"
+    );
+    guest
+        .wait_js(&decoded, 60, |v| v.as_u64().unwrap_or(0) > 20)
+        .await;
+    let tile = format!(".lr-tile[data-user-id=\"{pid}\"] canvas.tile-video");
+    let off = energy(&guest, &tile).await;
+
+    // The presenter chooses blur in the device settings and sees the preview.
+    pres.click("#device-settings").await;
+    pres.click("#background-blur").await;
+    wait_frames(&pres, "blur", 30).await;
+    pres.wait_js(
+        "document.querySelector('#background-preview')?.dataset.state",
+        20,
+        |v| v == "running",
+    )
+    .await;
+    pres.screenshot("background-preview-blur").await;
+
+    // What the guest decodes loses its fine detail.
+    guest
+        .wait_js(&energy_js(&tile), 60, |v| {
+            v.as_f64().unwrap_or(f64::MAX) < off * 0.5
+        })
+        .await;
+    let on = energy(&guest, &tile).await;
+    let bg = pres.eval("window.podiumLive.background()").await;
+    println!(
+        "high-frequency energy of the decoded camera (mean |Laplacian| of luma): blur off {off:.2}, blur on {on:.2} ({:.0}% of off); presenter's worker: {} frames, {} segmented, {:.1} ms/frame",
+        100.0 * on / off,
+        bg["stats"]["frames"],
+        bg["stats"]["segmented"],
+        bg["stats"]["ms"].as_f64().unwrap_or(0.0) / bg["stats"]["frames"].as_f64().unwrap_or(1.0)
+    );
+    assert!(
+        on < off * 0.5,
+        "blur must clearly lower the decoded picture's detail: off {off}, on {on}"
+    );
+    assert!(
+        bg["stats"]["segmented"].as_u64().unwrap_or(0) > 0,
+        "segmentation ran: {bg}"
+    );
+    assert_eq!(bg["problem"], Value::Null, "{bg}");
+    guest.screenshot("background-audience-sees-blur").await;
+
+    // Every other choice, previewed (screenshots to look at).
+    for choice in ["semi-blur", "dusk", "aurora", "studio", "shapes"] {
+        pres.click(&format!("#background-{choice}")).await;
+        wait_frames(&pres, choice, 15).await;
+        pres.wait_js(
+            &format!(
+                "document.querySelector('#background-{choice}')?.getAttribute('aria-checked')"
+            ),
+            10,
+            |v| v == "true",
+        )
+        .await;
+        pres.screenshot(&format!("background-preview-{choice}"))
+            .await;
+    }
+    // Each was stored as the presenter's choice.
+    let (_, me) = apis[1].get("/api/me").await;
+    assert_eq!(me["user"]["background"], "shapes");
+    pres.click("#devices-done").await;
+    pres.screenshot("background-stage-self-view").await;
+
+    // A reload brings the stored choice back, applied to what is sent.
+    pres.open(&live_url, "live").await;
+    pres.click("#join-room").await;
+    pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
+        .await;
+    wait_frames(&pres, "shapes", 15).await;
+
+    // Before going on stage: the guest's request shows the picker with a
+    // preview of their own camera.
+    guest.click("#request-stage").await;
+    guest
+        .wait_js(
+            "document.querySelector('#request-dialog #background-preview')?.dataset.state",
+            20,
+            |v| v == "running",
+        )
+        .await;
+    guest.click("#request-dialog #background-semi-blur").await;
+    wait_frames(&guest, "semi-blur", 10).await;
+    guest.screenshot("background-request-preview").await;
+    let (_, me) = apis[2].get("/api/me").await;
+    assert_eq!(me["user"]["background"], "semi-blur");
+    guest.click("#cancel-request").await;
+
+    pres.close().await;
+    guest.close().await;
+}
