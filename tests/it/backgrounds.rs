@@ -366,6 +366,11 @@ async fn a_speaker_turns_on_blur_and_the_audience_decodes_a_blurred_picture() {
         on[1] < off[1] * 0.3,
         "the background loses its detail: off {off:?}, on {on:?}"
     );
+    // Segmentation found the person: their shirt keeps its stripes.
+    assert!(
+        on[2] > off[2] * 0.6,
+        "the person stays sharp: off {off:?}, on {on:?}"
+    );
     assert!(
         bg["stats"]["segmented"].as_u64().unwrap_or(0) > 0,
         "segmentation ran: {bg}"

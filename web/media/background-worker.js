@@ -138,8 +138,8 @@ function maskToAlpha(maskBitmap) {
   const prev = c.prevAlpha;
   const alpha = new Uint8ClampedArray(n);
   for (let i = 0; i < n; i += 1) {
-    // Confidence in red; soft step between 0.3 and 0.7.
-    let a = (d[i * 4] / 255 - 0.3) / 0.4;
+    // Confidence in red; soft step between 0.4 and 0.8 (less halo).
+    let a = (d[i * 4] / 255 - 0.4) / 0.4;
     a = a <= 0 ? 0 : a >= 1 ? 255 : a * a * (3 - 2 * a) * 255;
     if (prev) a = a * 0.65 + prev[i] * 0.35;
     alpha[i] = a;
