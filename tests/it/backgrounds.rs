@@ -290,6 +290,29 @@ async fn a_speaker_turns_on_blur_and_the_audience_decodes_a_blurred_picture() {
     let pres = Browser::launch_with_camera(1280, 900, &camera).await;
     pres.sign_in(&app.url, "pres@example.org").await;
     pres.open(&live_url, "live").await;
+    // A speaker joins on stage: the lobby offers the background first, with a preview.
+    pres.click("#choose-background").await;
+    pres.wait_js(
+        "document.querySelector('#background-dialog #background-preview')?.dataset.state",
+        20,
+        |v| v == "running",
+    )
+    .await;
+    pres.wait_js(
+        "document.querySelector('#background-none')?.getAttribute('aria-checked')",
+        10,
+        |v| v == "true",
+    )
+    .await;
+    // The preview shows the camera (something drawn, not the empty canvas).
+    pres.wait_js(
+        "(() => { const c = document.querySelector('#background-dialog #background-preview canvas'); const x = new OffscreenCanvas(8, 8).getContext('2d'); x.drawImage(c, 0, 0, 8, 8); return x.getImageData(0, 0, 8, 8).data.some((v, i) => i % 4 !== 3 && v > 0); })()",
+        60,
+        |v| v == true,
+    )
+    .await;
+    pres.screenshot("background-lobby-dialog").await;
+    pres.click("#background-done").await;
     pres.click("#join-room").await;
     pres.wait_js("document.body.dataset.onStage", 20, |v| v == "1")
         .await;

@@ -13,8 +13,8 @@
 import { api } from '../api.js';
 import { h } from '../dom.js';
 import { getState, setMe } from '../state.js';
-import { drawThumbnail } from '../media/background.js';
-import { showError } from './util.js';
+import { BackgroundEffect, drawThumbnail } from '../media/background.js';
+import { modal, showError } from './util.js';
 
 const CSS_HREF = '/live/background.css';
 
@@ -22,6 +22,9 @@ function ensureCss() {
   if (document.querySelector('link[data-background-css]')) return;
   document.head.append(h('link', { rel: 'stylesheet', href: CSS_HREF, dataset: { backgroundCss: '1' } }));
 }
+
+// The live room page imports this module: its styles come with it.
+if (typeof document !== 'undefined') ensureCss();
 
 /** The server's background choices ({id, label, kind}), in order. */
 export function backgroundChoices() {
@@ -33,6 +36,29 @@ function choiceFor(id) {
   return backgroundChoices().find((c) => c.id === id) || { id: 'none', label: 'None', kind: 'none' };
 }
 
+/**
+ * The picker in a dialog of its own (#background-dialog), for speakers in the
+ * lobby before they join on stage: a BackgroundEffect just for the preview.
+ */
+export function openBackgroundDialog() {
+  const effect = new BackgroundEffect();
+  applyMyBackground(effect);
+  const picker = backgroundPicker({ media: { background: effect } });
+  const done = h('button', { type: 'button', class: 'btn btn-primary', id: 'background-done' }, 'Done');
+  const { close } = modal({
+    id: 'background-dialog',
+    title: 'Your background on stage',
+    wide: true,
+    body: [picker.el],
+    actions: [done],
+    onClose: () => {
+      picker.close();
+      effect.close();
+    },
+  });
+  done.addEventListener('click', close);
+}
+
 /** Applies the signed-in member's stored choice to `effect`. */
 export function applyMyBackground(effect) {
   const me = getState().me;
@@ -42,10 +68,10 @@ export function applyMyBackground(effect) {
 /**
  * The picker with its preview. `room.media` is the room's LiveMedia (its
  * `background` effect and camera); without a camera on, the preview opens
- * one of its own until close().
+ * one of its own until close(). Before joining (no LiveMedia yet) pass
+ * `{media: {background: effect}}`.
  */
 export function backgroundPicker(room) {
-  ensureCss();
   const media = room.media;
   const effect = media.background;
   const choices = backgroundChoices();

@@ -30,7 +30,7 @@ import { applyPatch, touches } from './patch.js';
 import { h, replace } from '../dom.js';
 import { confirmDialog, sessionPath } from '../sessions-ui.js';
 import { LiveMedia } from './media.js';
-import { applyMyBackground } from './background-ui.js';
+import { applyMyBackground, backgroundChoices, openBackgroundDialog } from './background-ui.js';
 import { createStage } from './stage.js';
 import { createControls } from './controls.js';
 import { createSidebar } from './sidebar.js';
@@ -233,7 +233,15 @@ class Room {
   showLobby(live) {
     this.setLiveState('waiting');
     // The server says whether joining puts me on stage.
-    this.setScreen('lobby', lobbyScreen(live, { speaker: live.me.joins_on_stage, onJoin: () => this.join({ fromClick: true }) }));
+    this.setScreen(
+      'lobby',
+      lobbyScreen(live, {
+        speaker: live.me.joins_on_stage,
+        onJoin: () => this.join({ fromClick: true }),
+        // Speakers join on stage: they may choose and preview a background first.
+        onBackground: backgroundChoices().length ? () => openBackgroundDialog() : null,
+      }),
+    );
     this.pollWhile('lobby', 10000, (fresh) => fresh.status !== 'live' || JSON.stringify(fresh.people) !== JSON.stringify(this.live.people));
   }
 
