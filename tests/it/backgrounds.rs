@@ -455,3 +455,46 @@ async fn a_speaker_turns_on_blur_and_the_audience_decodes_a_blurred_picture() {
     pres.close().await;
     guest.close().await;
 }
+
+/// Firefox ESR runs the same Worker (the benchmark page, a few frames per
+/// mode at 640x360). Where Firefox has WebGL the person is segmented; headless
+/// Firefox on this machine has none (not even on the page), and then the
+/// background says why and the frames still flow, unchanged, instead of
+/// hanging the camera.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_worker_in_firefox_segments_or_says_why() {
+    let _turn = crate::support::browser::exclusive().await;
+    let app = TestApp::start().await;
+    let ff = Browser::launch_firefox(1280, 900).await;
+    ff.client
+        .goto(&format!(
+            "{}/background-bench.html#frames=5&width=640&height=360",
+            app.url
+        ))
+        .await
+        .unwrap();
+    let state = ff
+        .wait_js("document.body.dataset.state", 240, |v| v != "running")
+        .await;
+    let text = ff.text("#result").await;
+    assert_eq!(state, "done", "{text}");
+    let webgl = ff
+        .eval("!!new OffscreenCanvas(1, 1).getContext('webgl2') || !!new OffscreenCanvas(1, 1).getContext('webgl')")
+        .await;
+    let r: Value = serde_json::from_str(&text).unwrap();
+    println!("Firefox (WebGL in workers: {webgl}): {r}");
+    for m in r["results"].as_array().unwrap() {
+        assert_eq!(m["frames"], 5, "{r}");
+        if webgl == true {
+            assert_eq!(m["segmentation"], true, "{r}");
+        } else {
+            assert_eq!(m["segmentation"], false, "{r}");
+            let why = m["problem"].as_str().unwrap_or("");
+            assert!(
+                why.contains("not available in this browser") && why.contains("WebGL"),
+                "{r}"
+            );
+        }
+    }
+    ff.close().await;
+}

@@ -57,7 +57,10 @@ function loadSegmenter() {
     // The worker path of this package version leaves the WebGL context that
     // uploads input frames unset (the page path sets it): set it the same way.
     const inner = seg.h;
-    if (inner && inner.m && !inner.K) inner.K = inner.m.getContext('webgl2') || inner.m.getContext('webgl');
+    if (inner && !inner.K) {
+      const gl = inner.i && inner.i.GL && inner.i.GL.currentContext;
+      inner.K = (gl && gl.GLctx) || (inner.m && (inner.m.getContext('webgl2') || inner.m.getContext('webgl')));
+    }
     if (!inner || !inner.K) throw new Error('WebGL is not available in this browser');
     return {
       async mask(input) {
@@ -213,6 +216,7 @@ async function bench({ frames, width, height, mode, kind }) {
     height,
     mode,
     segmentation: !problem,
+    problem,
     msPerFrame: wall / frames,
     fps: (frames * 1000) / wall,
     p50: times[Math.floor(times.length / 2)],
