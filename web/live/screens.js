@@ -1,7 +1,9 @@
 // The live room's full-page screens other than the room itself:
 //   waiting   countdown to the start (#start-countdown); hosts #start-session
 //             (disabled before start_opens_at, #start-hint says from when)
-//   lobby     the session is live: #join-room ("Join as a speaker" for speakers)
+//   lobby     the session is live: #join-room ("Join as a speaker" for speakers;
+//             they also get #choose-background: pick and preview a background
+//             before going on stage, background-ui.js)
 //   joining   a spinner while POST /live/join runs (#joining)
 //   ended     #session-ended, removed #removed, full #room-full, error #live-error
 // Each has a link back to the session page (#back-to-session).
