@@ -29,6 +29,8 @@ importScripts(new URL('./background-presets.js', self.location.href).href);
 // Input size of the landscape model.
 const SEG_W = 256;
 const SEG_H = 144;
+// Segmentation slower than this (moving average, ms) runs every other frame.
+const SLOW_SEG_MS = 40;
 // Blur strength by mode, as a blur radius in pixels at 640 px width.
 const BLUR_PX = { 'semi-blur': 6, blur: 16 };
 
@@ -89,6 +91,9 @@ function canvases(w, h) {
   c.mask = new OffscreenCanvas(SEG_W, SEG_H);
   c.maskCtx = c.mask.getContext('2d', { willReadFrequently: true });
   c.prevAlpha = null;
+  c.hasMask = false;
+  c.frameNo = 0;
+  c.segMs = 0;
   c.person = new OffscreenCanvas(w, h);
   c.personCtx = c.person.getContext('2d');
   c.out = new OffscreenCanvas(w, h);
@@ -164,12 +169,20 @@ async function compose(frame, mode, kind) {
   const seg = await loadSegmenter();
   let segmented = false;
   if (seg) {
-    c.segCtx.drawImage(frame, 0, 0, SEG_W, SEG_H);
-    const mask = await seg.mask(c.seg);
-    if (mask) {
-      maskToAlpha(mask);
-      segmented = true;
+    // When segmentation is slow (a weak or busy machine), every other frame
+    // reuses the last mask: the frame rate holds up, the edge lags a frame.
+    c.frameNo += 1;
+    if (!c.hasMask || c.frameNo % (c.segMs > SLOW_SEG_MS ? 2 : 1) === 0) {
+      const s0 = performance.now();
+      c.segCtx.drawImage(frame, 0, 0, SEG_W, SEG_H);
+      const mask = await seg.mask(c.seg);
+      if (mask) {
+        maskToAlpha(mask);
+        c.hasMask = true;
+      }
+      c.segMs = c.segMs * 0.8 + (performance.now() - s0) * 0.2;
     }
+    segmented = c.hasMask;
   } else if (problem) {
     // No segmentation here: the picture goes out as it is (the page says why).
     return { frame, segmented: false, ms: performance.now() - t0 };
