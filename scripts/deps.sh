@@ -13,6 +13,7 @@ want meson meson          # builds the vendored libdav1d
 want ninja ninja-build
 want nasm nasm            # libdav1d's x86 assembly
 want cc gcc
+want npm npm              # installs the embedded browser packages (web/vendor)
 if [ "${1:-build}" = test ]; then
   want chromium chromium              # real browser for end-to-end tests
   want chromedriver chromium-driver   # drives it over WebDriver
@@ -34,6 +35,21 @@ if [ "${1:-build}" = test ] && ! target/test-venv/bin/python3 -c 'import aiosmtp
   echo "==> Installing the Python SMTP sink (aiosmtpd, icalendar) into target/test-venv"
   python3 -m venv target/test-venv
   target/test-venv/bin/pip install --quiet --disable-pip-version-check aiosmtpd icalendar
+fi
+
+# Third-party browser files the binary embeds (web/vendor/package.json, pinned
+# by its package-lock.json): installed from the npm registry into the
+# gitignored web/vendor/node_modules, which rust-embed embeds (build.rs fails
+# with a clear message while it is missing). The person-segmentation package
+# ships no licence file of its own; its package.json says Apache-2.0, so the
+# Apache-2.0 text from Debian's base-files is put beside it and served with it.
+vendor=web/vendor
+seg=$vendor/node_modules/@mediapipe/selfie_segmentation
+if [ ! -f "$seg/selfie_segmentation.js" ] || [ ! -f "$seg/LICENSE" ] || [ "$vendor/package-lock.json" -nt "$seg/LICENSE" ]; then
+  echo "==> Installing the embedded browser packages (npm ci in $vendor)"
+  (cd "$vendor" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  grep -q '"license": "Apache-2.0"' "$seg/package.json" || { echo "error: $seg is no longer Apache-2.0; check its licence" >&2; exit 1; }
+  cp /usr/share/common-licenses/Apache-2.0 "$seg/LICENSE"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -58,9 +58,12 @@ impl Server {
     }
 }
 
+/// `'wasm-unsafe-eval'` lets the page and its workers compile WebAssembly
+/// (the video background's person segmentation, web/vendor) and nothing else:
+/// `eval` and inline scripts stay refused.
 fn content_security_policy(host: &str, quic: SocketAddr) -> String {
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; \
          media-src 'self' blob:; connect-src 'self' https://{host}:{port}; worker-src 'self' blob:; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         port = quic.port()

@@ -175,6 +175,90 @@ pub fn validate_password(password: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// A member's video background in the live room (seeds 001/002: blur,
+/// semi-blur or one of a few preset pictures; no uploads). Applied by the
+/// browser before encoding (web/media/background.js); the server keeps the
+/// choice so it follows the member to every device. Stored as its id; an id a
+/// later version no longer knows reads back as `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "String", into = "&'static str")]
+pub enum Background {
+    #[default]
+    None,
+    SemiBlur,
+    Blur,
+    Dusk,
+    Aurora,
+    Studio,
+    Shapes,
+}
+
+impl From<String> for Background {
+    fn from(id: String) -> Self {
+        parse_background(&id).unwrap_or_default()
+    }
+}
+
+impl From<Background> for &'static str {
+    fn from(b: Background) -> Self {
+        b.id()
+    }
+}
+
+/// One choice the page offers: its id (what is stored and sent) and label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct BackgroundChoice {
+    pub id: &'static str,
+    pub label: &'static str,
+    /// `blur` (the picture's own background, blurred) or `image` (a preset).
+    pub kind: &'static str,
+}
+
+impl Background {
+    /// Every background, in the order the page shows them.
+    pub const ALL: [Background; 7] = [
+        Background::None,
+        Background::SemiBlur,
+        Background::Blur,
+        Background::Dusk,
+        Background::Aurora,
+        Background::Studio,
+        Background::Shapes,
+    ];
+
+    pub fn choice(self) -> BackgroundChoice {
+        let (id, label, kind) = match self {
+            Background::None => ("none", "None", "none"),
+            Background::SemiBlur => ("semi-blur", "Slight blur", "blur"),
+            Background::Blur => ("blur", "Blur", "blur"),
+            Background::Dusk => ("dusk", "Dusk", "image"),
+            Background::Aurora => ("aurora", "Aurora", "image"),
+            Background::Studio => ("studio", "Studio", "image"),
+            Background::Shapes => ("shapes", "Shapes", "image"),
+        };
+        BackgroundChoice { id, label, kind }
+    }
+
+    pub fn id(self) -> &'static str {
+        self.choice().id
+    }
+}
+
+/// Reads a background id sent by a member (`background` field).
+pub fn parse_background(raw: &str) -> Result<Background, DomainError> {
+    Background::ALL
+        .into_iter()
+        .find(|b| b.id() == raw)
+        .ok_or_else(|| {
+            let ids: Vec<&str> = Background::ALL.iter().map(|b| b.id()).collect();
+            DomainError::field(
+                "invalid_background",
+                "background",
+                format!("Unknown background. Choose one of: {}.", ids.join(", ")),
+            )
+        })
+}
+
 pub fn validate_bio(raw: &str) -> Result<String, DomainError> {
     let bio = raw.trim();
     if bio.chars().count() > BIO_MAX {
@@ -415,5 +499,22 @@ mod tests {
         }
         let six: Vec<String> = (0..6).map(|i| format!("https://e{i}.org")).collect();
         assert!(validate_links(&six).is_err());
+    }
+
+    #[test]
+    fn backgrounds_parse_by_id_and_unknown_stored_ids_read_as_none() {
+        for b in Background::ALL {
+            assert_eq!(parse_background(b.id()).unwrap(), b);
+            let json = serde_json::to_string(&b).unwrap();
+            assert_eq!(json, format!("\"{}\"", b.id()));
+            assert_eq!(serde_json::from_str::<Background>(&json).unwrap(), b);
+        }
+        let err = parse_background("beach").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("background"));
+        assert!(err.message.contains("semi-blur"), "{}", err.message);
+        assert_eq!(
+            serde_json::from_str::<Background>("\"retired-preset\"").unwrap(),
+            Background::None
+        );
     }
 }

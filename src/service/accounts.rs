@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use crate::config::Features;
 use crate::domain::accounts as rules;
+use crate::domain::accounts::{Background, BackgroundChoice};
 use crate::domain::roster::ParticipantStatus;
 use crate::domain::sessions::Role;
 use crate::domain::{DomainError, ErrorKind};
@@ -121,6 +122,8 @@ pub struct ProfileForm {
     pub name: Option<String>,
     pub bio: Option<String>,
     pub links: Option<Vec<String>>,
+    /// The live room's video background (an id of `backgrounds` in the client config).
+    pub background: Option<String>,
 }
 
 /// An admin's change to another user's flags (absent fields stay).
@@ -179,6 +182,8 @@ pub struct MeView {
     /// The community asks for a confirmed address before registering and
     /// theirs is not: the pages say so and offer "send the link again".
     pub must_verify_email: bool,
+    /// The live room's video background (an id of `ClientConfig::backgrounds`).
+    pub background: Background,
 }
 
 impl MeView {
@@ -195,6 +200,7 @@ impl MeView {
             email_verified: u.email_verified_at.is_some(),
             must_verify_email: rules::email_block(verify_email, u.email_verified_at.is_some())
                 .is_some(),
+            background: u.background,
         }
     }
 }
@@ -288,6 +294,8 @@ pub struct ClientConfig {
     pub signup: SignupConfigView,
     /// No admin exists yet: the setup page is the way in.
     pub setup_required: bool,
+    /// The video backgrounds the live room offers, in order.
+    pub backgrounds: Vec<BackgroundChoice>,
 }
 
 /// How people join: what the sign-up page says and does.
@@ -359,6 +367,7 @@ pub async fn client_config(state: &AppState) -> Result<ClientConfig, StoreError>
             verify_email: c.accounts.verify_email,
         },
         setup_required,
+        backgrounds: Background::ALL.iter().map(|b| b.choice()).collect(),
     })
 }
 
@@ -729,6 +738,11 @@ pub async fn update_profile(
             .as_deref()
             .map(rules::validate_links)
             .transpose()?,
+        background: form
+            .background
+            .as_deref()
+            .map(rules::parse_background)
+            .transpose()?,
         ..Default::default()
     };
     let id = user.id;
@@ -875,6 +889,7 @@ pub async fn request_password_reset(
             created_at: now,
             deleted_at: None,
             email_verified_at: None,
+            background: Default::default(),
         };
         let link = format!("{}/reset?token={token}", state.mail_ctx.base_url);
         let mail = crate::mail::password_reset(&state.mail_ctx, &stranger, &link, now);

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::DomainError;
 use crate::domain::accounts::{
-    DELETED_NAME, invalid_invitation, invalid_reset_token, invalid_verify_token,
+    Background, DELETED_NAME, invalid_invitation, invalid_reset_token, invalid_verify_token,
 };
 use crate::domain::live::{ChatMessage, Question};
 use crate::domain::roster::Roster;
@@ -46,6 +46,10 @@ pub struct User {
     /// invitation, a password reset, or an operator who created the account).
     #[serde(default)]
     pub email_verified_at: Option<Timestamp>,
+    /// The live room's video background (a field with a serde default: rows
+    /// written before it read as `none`, so no migration rewrites them).
+    #[serde(default)]
+    pub background: Background,
 }
 
 /// A signed-in browser: the cookie's SHA-256 is the key.
@@ -164,6 +168,7 @@ pub struct UserUpdate {
     pub links: Option<Vec<String>>,
     pub is_admin: Option<bool>,
     pub is_premium: Option<bool>,
+    pub background: Option<Background>,
 }
 
 /// New-user fields, already validated by the domain rules.
@@ -206,6 +211,7 @@ fn insert_user(tx: &redb::WriteTransaction, new: NewUser, now: Timestamp) -> Res
         created_at: now,
         deleted_at: None,
         email_verified_at: new.email_verified.then_some(now),
+        background: Background::None,
     };
     emails.insert(user.email.as_str(), id)?;
     tx.open_table(USERS)?.insert(id, encode(&user).as_slice())?;
@@ -546,6 +552,7 @@ impl Store {
                 links,
                 is_admin,
                 is_premium,
+                background,
             } = update;
             if let Some(v) = name {
                 user.name = v;
@@ -561,6 +568,9 @@ impl Store {
             }
             if let Some(v) = is_premium {
                 user.is_premium = v;
+            }
+            if let Some(v) = background {
+                user.background = v;
             }
             users.insert(id, encode(&user).as_slice())?;
             user
@@ -733,6 +743,7 @@ impl Store {
             user.is_admin = false;
             user.is_premium = false;
             user.email_verified_at = None;
+            user.background = Background::None;
             user.deleted_at = Some(now);
             users.insert(id, encode(&user).as_slice())?;
         }

@@ -4,6 +4,7 @@
 mod accounts;
 mod accounts_join;
 mod architecture;
+mod backgrounds;
 mod backup;
 mod browser;
 mod browser_accounts;

@@ -9,9 +9,13 @@
 //                 is offered: #stage-unsupported says why
 //   hosts         #breakouts (while no rooms are open)
 //   everyone      #leave-room
-// plus the device settings dialog (#devices-dialog: #camera-select, #mic-select).
+// plus the device settings dialog (#devices-dialog: #camera-select, #mic-select,
+// and the background picker #background-picker with its preview, which the
+// request dialog shows too, so a background is chosen and seen before going
+// on stage; background-ui.js).
 
 import { h } from '../dom.js';
+import { backgroundChoices, backgroundPicker } from './background-ui.js';
 import { canPublishHere } from './media.js';
 import { ic, modal, redrawIf, showError, switchControl } from './util.js';
 
@@ -76,7 +80,7 @@ export function createControls(room) {
       );
       if (media) {
         main.push(
-          ctl({ id: 'device-settings', label: 'Devices', title: 'Choose camera and microphone', iconName: 'sliders', onclick: () => openDevices(room) }),
+          ctl({ id: 'device-settings', label: 'Devices', title: 'Choose camera, microphone and background', iconName: 'sliders', onclick: () => openDevices(room) }),
           ctl({
             id: 'share-screen',
             label: sharing ? 'Stop sharing' : 'Share screen',
@@ -172,15 +176,19 @@ function openRequest(room) {
   const error = h('p', { class: 'form-error', id: 'request-error', role: 'alert', hidden: true });
   const send = h('button', { type: 'button', class: 'btn btn-primary', id: 'send-request' }, 'Send request');
   const cancel = h('button', { type: 'button', class: 'btn btn-secondary', id: 'cancel-request' }, 'Cancel');
+  const picker = room.media && backgroundChoices().length ? backgroundPicker(room) : null;
   const { dialog, close } = modal({
     id: 'request-dialog',
     title: 'Request to join with Mic & Camera',
+    wide: Boolean(picker),
     body: [
       h('p', { class: 'muted' }, 'A host reviews your request. Once approved you get 5 seconds to get ready, then you appear on stage.'),
       h('div', { class: 'lr-switches' }, camera.el, mic.el),
+      picker && picker.el,
       error,
     ],
     actions: [cancel, send],
+    onClose: () => picker && picker.close(),
   });
   cancel.addEventListener('click', close);
   send.addEventListener('click', async () => {
@@ -207,15 +215,19 @@ async function openDevices(room) {
   const micSelect = h('select', { id: 'mic-select', class: 'input select' });
   const note = h('p', { class: 'muted small' }, 'Loading devices…');
   const done = h('button', { type: 'button', class: 'btn btn-primary', id: 'devices-done' }, 'Done');
+  const picker = backgroundChoices().length ? backgroundPicker(room) : null;
   const { close } = modal({
     id: 'devices-dialog',
-    title: 'Camera and microphone',
+    title: 'Camera, microphone and background',
+    wide: Boolean(picker),
     body: [
       h('div', { class: 'field' }, h('label', { class: 'label', for: 'camera-select' }, 'Camera'), camSelect),
       h('div', { class: 'field' }, h('label', { class: 'label', for: 'mic-select' }, 'Microphone'), micSelect),
       note,
+      picker && picker.el,
     ],
     actions: [done],
+    onClose: () => picker && picker.close(),
   });
   done.addEventListener('click', close);
   let list;

@@ -21,6 +21,11 @@
 //   Off stage → unpublish everything and stop every capture.
 // - During the 5 s countdown the devices are opened early (preview), so the
 //   tracks are published as soon as the stage is ours.
+// - Background (blur, slight blur, a preset picture): `background`, one
+//   BackgroundEffect (web/media/background.js) the camera's frames pass
+//   through before encoding; while one is chosen, selfView() is a canvas
+//   showing what is sent (fed by the publisher, or by a preview of the camera
+//   before it is published, e.g. in the countdown).
 // - Screen share: getDisplayMedia + publishScreen; the browser's "Stop
 //   sharing" ends it (unpublish).
 // - Subscriptions: only the tracks of people shown on stage in my room
@@ -31,6 +36,7 @@
 //   the active speaker.
 
 import { h } from '../dom.js';
+import { BackgroundEffect } from '../media/background.js';
 import { MediaClient } from '../media/client.js';
 import { webSocketUrl } from '../media/ws-transport.js';
 
@@ -102,6 +108,13 @@ export class LiveMedia extends EventTarget {
     this.mic = null;
     this.screen = null;
     this.chosen = { camera: '', mic: '' }; // deviceIds picked in the settings
+    this.background = new BackgroundEffect();
+    this.background.addEventListener('change', () => {
+      this.syncPreview();
+      this.changed();
+    });
+    this.stopPreview = null;
+    this.previewOf = null; // the cam the preview feeds from
     this.subs = new Map(); // global track id → {track, participant, kind, config, canvas?, audio?}
     this.speaking = new Map(); // participant → {level, at}
     this.running = false;
@@ -253,7 +266,28 @@ export class LiveMedia extends EventTarget {
     this.dropClient();
     this.releaseCamera();
     this.releaseMic();
+    this.background.close();
     this.status = 'off';
+  }
+
+  /**
+   * My camera as others get it while a background is chosen (a canvas fed by
+   * the effect), or null: then the raw camera stream is the right view.
+   */
+  selfView(existing) {
+    if (!this.cam || !this.background.active()) return null;
+    const canvas = existing || this.background.view('tile-video tile-self');
+    this.background.views.add(canvas);
+    return canvas;
+  }
+
+  /** Keeps a preview of the camera running while a background applies (publishing or not). */
+  syncPreview() {
+    const want = this.cam && this.background.active() ? this.cam : null;
+    if (want === this.previewOf) return;
+    if (this.stopPreview) this.stopPreview();
+    this.stopPreview = want ? this.background.preview(want.track) : null;
+    this.previewOf = want;
   }
 
   connected() {
@@ -362,7 +396,7 @@ export class LiveMedia extends EventTarget {
     cap.publishing = true;
     this.changed();
     try {
-      const p = kind === 'camera' ? await c.publishCamera(cap.stream) : await c.publishMicrophone(cap.stream);
+      const p = kind === 'camera' ? await c.publishCamera(cap.stream, { effect: this.background }) : await c.publishMicrophone(cap.stream);
       if (c !== this.client || (kind === 'camera' ? this.cam : this.mic) !== cap) {
         c.unpublish(p.trackId);
         return;
@@ -399,6 +433,7 @@ export class LiveMedia extends EventTarget {
     this.deviceErrors[device] = null;
     const track = device === 'camera' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
     const cap = { stream, track, trackId: null, publishing: false };
+    if (device === 'camera') setTimeout(() => this.syncPreview(), 0); // once this.cam is set
     track.addEventListener('ended', () => {
       // Unplugged or revoked: drop it; the next reconcile opens a device again.
       if ((device === 'camera' ? this.cam : this.mic) !== cap) return;
@@ -415,6 +450,7 @@ export class LiveMedia extends EventTarget {
     if (this.cam.trackId != null && this.connected()) this.client.unpublish(this.cam.trackId);
     this.stopTracks(this.cam.stream);
     this.cam = null;
+    this.syncPreview();
     this.changed();
   }
 

@@ -19,7 +19,7 @@
 //   body[data-live-screen]  waiting | lobby | joining | room | ended | removed | full | error
 //   body[data-media-state]  none (no SFU) | off | connecting | connected | closed | unsupported
 //   body[data-on-stage]     1 | 0
-//   window.podiumLive       {state, live(), stats(), media(), client}: stats() is
+//   window.podiumLive       {state, live(), stats(), media(), background(), client}: stats() is
 //                           the MediaClient's stats() (null without media)
 // Ids: see the module headers of stage.js, controls.js, sidebar.js, people.js,
 // qa.js, chat.js, agenda.js, breakouts.js and screens.js; here
@@ -30,6 +30,7 @@ import { applyPatch, touches } from './patch.js';
 import { h, replace } from '../dom.js';
 import { confirmDialog, sessionPath } from '../sessions-ui.js';
 import { LiveMedia } from './media.js';
+import { applyMyBackground, backgroundChoices, openBackgroundDialog } from './background-ui.js';
 import { createStage } from './stage.js';
 import { createControls } from './controls.js';
 import { createSidebar } from './sidebar.js';
@@ -136,6 +137,11 @@ class Room {
       live: () => room.live,
       stats: () => (room.media ? room.media.stats() : null),
       media: () => room.mediaSummary(),
+      /** The video background: {mode, kind, active, problem, stats: {frames, segmented, ms, errors}}. */
+      background: () => {
+        const b = room.media && room.media.background;
+        return b ? { mode: b.mode, kind: b.kind, active: b.active(), problem: b.problem, stats: { ...b.stats } } : null;
+      },
       get client() {
         return room.media ? room.media.client : null;
       },
@@ -227,7 +233,15 @@ class Room {
   showLobby(live) {
     this.setLiveState('waiting');
     // The server says whether joining puts me on stage.
-    this.setScreen('lobby', lobbyScreen(live, { speaker: live.me.joins_on_stage, onJoin: () => this.join({ fromClick: true }) }));
+    this.setScreen(
+      'lobby',
+      lobbyScreen(live, {
+        speaker: live.me.joins_on_stage,
+        onJoin: () => this.join({ fromClick: true }),
+        // Speakers join on stage: they may choose and preview a background first.
+        onBackground: backgroundChoices().length ? () => openBackgroundDialog() : null,
+      }),
+    );
     this.pollWhile('lobby', 10000, (fresh) => fresh.status !== 'live' || JSON.stringify(fresh.people) !== JSON.stringify(this.live.people));
   }
 
@@ -341,6 +355,7 @@ class Room {
     if (this.mediaInfo) {
       if (!this.media) {
         this.media = new LiveMedia({ log: (msg) => console.debug(`[live media] ${msg}`) });
+        applyMyBackground(this.media.background);
         this.media.addEventListener('change', () => this.onMediaChange());
         this.media.addEventListener('lost', () => this.onMediaLost());
       }

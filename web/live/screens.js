@@ -1,7 +1,9 @@
 // The live room's full-page screens other than the room itself:
 //   waiting   countdown to the start (#start-countdown); hosts #start-session
 //             (disabled before start_opens_at, #start-hint says from when)
-//   lobby     the session is live: #join-room ("Join as a speaker" for speakers)
+//   lobby     the session is live: #join-room ("Join as a speaker" for speakers;
+//             they also get #choose-background: pick and preview a background
+//             before going on stage, background-ui.js)
 //   joining   a spinner while POST /live/join runs (#joining)
 //   ended     #session-ended, removed #removed, full #room-full, error #live-error
 // Each has a link back to the session page (#back-to-session).
@@ -92,7 +94,7 @@ export function waitingScreen(live, { onStart }) {
 }
 
 /** The session is live and I'm not in the room yet. */
-export function lobbyScreen(live, { onJoin, speaker }) {
+export function lobbyScreen(live, { onJoin, speaker, onBackground }) {
   const s = live.session;
   const people = live.people || [];
   const byId = new Map(people.map((p) => [p.user_id, p]));
@@ -132,7 +134,14 @@ export function lobbyScreen(live, { onJoin, speaker }) {
         ? 'You join on stage with your camera and microphone on. Your browser will ask for access.'
         : 'You join the audience with camera and microphone off. You can ask to come on stage, raise your hand, chat and ask questions.',
     ),
-    h('div', { class: 'lr-join' }, join),
+    h(
+      'div',
+      { class: 'lr-join' },
+      join,
+      speaker && onBackground
+        ? h('button', { type: 'button', class: 'btn btn-secondary btn-lg', id: 'choose-background', onclick: onBackground }, ic('camera', 'icon'), 'Background')
+        : null,
+    ),
     error,
   ];
   return shell({ id: 'lobby', eyebrow: 'Live now', title: s.title, body, actions: [back(s)] });

@@ -132,7 +132,10 @@ export function createStage(room) {
       t.track = null;
       if (isMe) {
         const cam = media && media.cam && p.camera ? media.cam.stream : null;
-        setVideo(t, selfVideo(t, cam));
+        // With a background chosen, what others get (background.js), else the camera itself.
+        const view = cam ? media.selfView(t.selfView) : null;
+        if (view) t.selfView = view;
+        setVideo(t, view || selfVideo(t, cam));
         hasVideo = Boolean(cam);
         t.el.classList.add('is-me');
       } else if (media) {
@@ -252,13 +255,19 @@ export function createStage(room) {
     const media = room.media;
     const stream = media && media.cam ? media.cam.stream : null;
     const current = countdownPreview.querySelector('video');
-    if (stream && (!current || current.srcObject !== stream)) {
+    const view = stream ? media.selfView(countdownPreview.querySelector('canvas')) : null;
+    if (view) {
+      if (view.parentNode !== countdownPreview) {
+        view.className = 'lr-preview-video';
+        replace(countdownPreview, view);
+      }
+    } else if (stream && (!current || current.srcObject !== stream)) {
       const v = h('video', { class: 'lr-preview-video', autoplay: true, playsinline: true, muted: true });
       v.muted = true;
       v.srcObject = stream;
       v.play().catch(() => {});
       replace(countdownPreview, v);
-    } else if (!stream && current) {
+    } else if (!stream && countdownPreview.firstChild) {
       replace(countdownPreview);
     }
     tickCountdown();

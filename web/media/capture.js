@@ -18,6 +18,8 @@
 //   const reader = await openCapture(track, { channels: 1 });   // audio
 //   const { value, done } = await reader.read();  ...  reader.cancel();
 //   reader.sampleRate  // audio: the rate the AudioData will carry
+//   openCapture(track, { fps: 30, effect })    // video through a background.js
+//                                              // BackgroundEffect before the reader
 //
 // The track itself is never stopped here: the app owns it.
 
@@ -36,7 +38,14 @@ export function captureMethod() {
 }
 
 /** A reader of VideoFrames (video track) or AudioData (audio track). */
-export async function openCapture(track, { fps = 30, channels = 1 } = {}) {
+export async function openCapture(track, { fps = 30, channels = 1, effect = null } = {}) {
+  const reader = await openReader(track, fps, channels);
+  // The video background step (background.js) sits on the VideoFrame path,
+  // after either capture method and before the encoder.
+  return effect && track.kind === 'video' ? effect.wrap(reader) : reader;
+}
+
+async function openReader(track, fps, channels) {
   const method = captureMethod();
   if (method === 'processor') {
     const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();

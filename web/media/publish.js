@@ -140,7 +140,8 @@ export class VideoPublisher extends Publisher {
   /**
    * @param {object} o trackId (client track id), track (video MediaStreamTrack),
    *   source ('camera'|'screen'), clock (ClockSync), onFrame, log, options
-   *   (overrides of VIDEO_PRESETS, plus prefer: 'vp8').
+   *   (overrides of VIDEO_PRESETS, plus prefer: 'vp8' and effect: a background.js
+   *   BackgroundEffect the camera's frames pass through before encoding).
    */
   constructor(o) {
     super(o);
@@ -161,7 +162,7 @@ export class VideoPublisher extends Publisher {
 
   /** Starts capture and encoding; resolves with the TrackConfig once the first frame is encoded. */
   async start() {
-    this.reader = await this.capture({ fps: this.settings.maxFps });
+    this.reader = await this.capture({ fps: this.settings.maxFps, effect: this.settings.effect || null });
     const first = await withTimeout(this.reader.read(), 10_000, 'the first camera frame');
     if (first.done) throw new Error('the video track ended before its first frame');
     const frame = first.value;

@@ -57,6 +57,17 @@ impl Browser {
     }
 
     pub async fn launch_sized(width: u32, height: u32) -> Browser {
+        Self::launch_chromium(width, height, &[]).await
+    }
+
+    /// A Chromium whose fake camera plays `y4m` (looped) instead of its
+    /// built-in pattern.
+    pub async fn launch_with_camera(width: u32, height: u32, y4m: &std::path::Path) -> Browser {
+        let arg = format!("--use-file-for-fake-video-capture={}", y4m.display());
+        Self::launch_chromium(width, height, &[arg]).await
+    }
+
+    async fn launch_chromium(width: u32, height: u32, extra: &[String]) -> Browser {
         let port = free_port();
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -81,6 +92,10 @@ impl Browser {
                     "--headless=new",
                     "--no-sandbox",
                     "--disable-gpu",
+                    // WebGL in software (SwiftShader) for the video
+                    // background's segmentation, which Chromium no longer
+                    // falls back to by itself.
+                    "--enable-unsafe-swiftshader",
                     "--disable-dev-shm-usage",
                     "--no-first-run",
                     "--disable-background-networking",
@@ -95,10 +110,13 @@ impl Browser {
                 ]
             }
         });
-        let caps = match caps {
+        let mut caps = match caps {
             serde_json::Value::Object(m) => m,
             _ => unreachable!(),
         };
+        if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+            args.extend(extra.iter().map(|a| json!(a)));
+        }
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
