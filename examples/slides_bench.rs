@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+#[allow(dead_code)] // the encrypted deck is for the tests
 #[path = "../tests/it/support/pdf.rs"]
 mod pdf;
 

@@ -75,8 +75,9 @@ async fn a_presenter_turns_to_page_three_and_everyone_sees_it() {
     }
 
     // The presenter uploads the deck from the session page.
-    let file = tempfile::Builder::new().suffix(".pdf").tempfile().unwrap();
-    std::fs::write(file.path(), deck(6)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("Quarterly review.pdf");
+    std::fs::write(&file, deck(6)).unwrap();
     let presenter = Browser::launch_sized(1280, 860).await;
     presenter.sign_in(&app.url, "pres@example.org").await;
     presenter
@@ -90,7 +91,7 @@ async fn a_presenter_turns_to_page_three_and_everyone_sees_it() {
         .await
         .expect("the Presentations card for a speaker");
     input
-        .send_keys(file.path().to_str().unwrap())
+        .send_keys(file.to_str().unwrap())
         .await
         .unwrap();
     presenter
@@ -101,13 +102,16 @@ async fn a_presenter_turns_to_page_three_and_everyone_sees_it() {
         )
         .await;
     let meta = presenter.text("#session-materials .material-row").await;
-    assert!(meta.contains("6 pages"), "{meta}");
+    assert!(meta.contains("Quarterly review") && meta.contains("6 pages"), "{meta}");
     presenter
         .wait_js(
             "(() => { const i = document.querySelector('.material-thumb'); return i && i.complete && i.naturalWidth; })()",
             20,
             |v| v == 320,
         )
+        .await;
+    presenter
+        .eval("document.querySelector('#materials-card').scrollIntoView({block: 'center'}) || true")
         .await;
     presenter.screenshot("slides-session-page").await;
 
