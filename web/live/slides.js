@@ -77,7 +77,7 @@ export function createPresentationTile(room) {
         { class: 'lr-tile-name' },
         ic('presentation', 'icon icon-xs'),
         h('span', { class: 'lr-slide-title' }, p.title),
-        h('span', { class: 'lr-slide-by' }, p.mine ? ' · you present' : ` · ${p.presenter_name}`),
+        h('span', { class: 'lr-slide-by' }, p.mine ? ' · you present' : p.presenter_name ? ` · ${p.presenter_name}` : ''),
       );
       const controls = p.mine
         ? h(
