@@ -52,6 +52,33 @@ fn main() {
             total / 1024
         );
     }
+    // Where the time goes: rasterizing against PNG encoding (page 1).
+    {
+        use hayro::hayro_syntax::Pdf;
+        let pdf = Pdf::new(std::sync::Arc::new(deck.clone())).expect("deck");
+        let page = &pdf.pages()[0];
+        let scale = 1600.0 / page.render_dimensions().0;
+        let t = Instant::now();
+        let pixmap = hayro::render(
+            page,
+            &hayro::RenderCache::new(),
+            &hayro::hayro_interpret::InterpreterSettings::default(),
+            &hayro::RenderSettings::default(),
+            &hayro::PixmapSettings {
+                x_scale: scale,
+                y_scale: scale,
+                bg_color: hayro::vello_cpu::color::palette::css::WHITE,
+            },
+        );
+        let raster = ms(t);
+        let t = Instant::now();
+        let png = pixmap.into_png().expect("png");
+        println!(
+            "page 1 at 1600 px: rasterize {raster:.1} ms, PNG encode {:.1} ms ({} KiB)",
+            ms(t),
+            png.len() / 1024
+        );
+    }
     // Lazily, one page per request as the server does (each parses again).
     let t = Instant::now();
     for n in 1..=40 {

@@ -90,10 +90,7 @@ async fn a_presenter_turns_to_page_three_and_everyone_sees_it() {
         .for_element(Locator::Css("#session-material-file"))
         .await
         .expect("the Presentations card for a speaker");
-    input
-        .send_keys(file.to_str().unwrap())
-        .await
-        .unwrap();
+    input.send_keys(file.to_str().unwrap()).await.unwrap();
     presenter
         .wait_js(
             "document.querySelectorAll('#session-materials .material-row').length",
@@ -102,7 +99,10 @@ async fn a_presenter_turns_to_page_three_and_everyone_sees_it() {
         )
         .await;
     let meta = presenter.text("#session-materials .material-row").await;
-    assert!(meta.contains("Quarterly review") && meta.contains("6 pages"), "{meta}");
+    assert!(
+        meta.contains("Quarterly review") && meta.contains("6 pages"),
+        "{meta}"
+    );
     presenter
         .wait_js(
             "(() => { const i = document.querySelector('.material-thumb'); return i && i.complete && i.naturalWidth; })()",
