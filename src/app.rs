@@ -24,6 +24,9 @@ pub use crate::service::{AppState, SigninLimits};
 use crate::store::Store;
 use crate::util::{random_token, sha256};
 
+/// PDF reads and page renders at once (each holds one PDF and one pixmap).
+const SLIDE_WORKERS: usize = 2;
+
 /// A running Podium.
 #[derive(Debug)]
 pub struct Server {
@@ -122,6 +125,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         }),
         sfu: sfu.clone(),
         public_host,
+        slides: crate::slides::Slides::new(&config.server.data_dir, SLIDE_WORKERS),
         limits: SigninLimits::new(&config),
         hasher: crate::hashing::HashPool::new(
             config.accounts.password_hash_workers,

@@ -14,6 +14,7 @@ pub mod loadtest;
 pub mod mail;
 pub mod metrics;
 pub mod service;
+pub mod slides;
 pub mod store;
 pub mod util;
 

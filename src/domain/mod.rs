@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod events;
 pub mod live;
+pub mod materials;
 pub mod ratelimit;
 pub mod roster;
 pub mod sessions;

@@ -138,6 +138,9 @@ pub const COMMANDS: &[(Method, &str, &str)] = &[
     (Method::POST, "broadcast", "broadcast"),
     (Method::POST, "visit", "visit"),
     (Method::POST, "agenda", "set_agenda"),
+    (Method::POST, "presentation", "present"),
+    (Method::POST, "presentation/page", "turn_page"),
+    (Method::DELETE, "presentation", "stop_presenting"),
     (Method::POST, "end", "end"),
 ];
 

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod events;
 mod live;
+mod materials;
 mod media;
 pub mod patch;
 mod response;

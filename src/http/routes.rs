@@ -14,14 +14,14 @@ use hyper::{Method, Request};
 
 use super::error::ApiError;
 use super::response::Resp;
-use super::{accounts, events, live, sessions};
+use super::{accounts, events, live, materials, sessions};
 use crate::service::AppState;
 
 /// What a handler gets: the request, the numbers in its path, the client's
 /// address (from a trusted proxy's header when one forwarded it).
 pub struct Call {
     pub req: Request<Incoming>,
-    pub n: [u64; 2],
+    pub n: [u64; 3],
     pub client: IpAddr,
 }
 
@@ -217,6 +217,20 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     (Method::POST, "companies/{n}/sessions", |s, c| {
         Box::pin(events::book(s, c.n[0], c.req))
     }),
+    (Method::GET, "sessions/{n}/materials", |s, c| {
+        Box::pin(materials::list(s, c.n[0], c.req))
+    }),
+    (Method::POST, "sessions/{n}/materials", |s, c| {
+        Box::pin(materials::upload(s, c.n[0], c.req))
+    }),
+    (Method::DELETE, "sessions/{n}/materials/{n}", |s, c| {
+        Box::pin(materials::delete(s, c.n[0], c.n[1], c.req))
+    }),
+    (
+        Method::GET,
+        "sessions/{n}/materials/{n}/pages/{n}",
+        |s, c| Box::pin(materials::page(s, c.n[0], c.n[1], c.n[2], c.req)),
+    ),
     (Method::GET, "sessions/{n}/live", |s, c| {
         Box::pin(live::get(s, c.n[0], c.req))
     }),
@@ -242,7 +256,7 @@ static ROUTES: &[(Method, &str, Handler)] = &[
 
 /// Where a request goes.
 pub enum Dest {
-    Route(Handler, [u64; 2]),
+    Route(Handler, [u64; 3]),
     /// A live room command (`live::COMMANDS`).
     Command(u64, &'static str, Option<u64>),
     /// The path exists; these methods are allowed there.
@@ -251,12 +265,12 @@ pub enum Dest {
 }
 
 /// Matches `segs` against a pattern; the numbers it holds.
-fn matches(pattern: &str, segs: &[&str]) -> Option<[u64; 2]> {
+fn matches(pattern: &str, segs: &[&str]) -> Option<[u64; 3]> {
     let parts: Vec<&str> = pattern.split('/').collect();
     if parts.len() != segs.len() {
         return None;
     }
-    let mut n = [0u64; 2];
+    let mut n = [0u64; 3];
     let mut i = 0;
     for (p, s) in parts.iter().zip(segs) {
         if *p == "{n}" {

@@ -202,12 +202,12 @@ impl LiveHub {
         agenda: &[AgendaItem],
     ) -> Result<Arc<LiveSession>, StoreError> {
         let id = session.id;
-        let (chat, questions, removed) = self
+        let (chat, questions, removed, materials) = self
             .deps
             .store
             .run(move |s| {
                 let (chat, questions) = s.live_history(id)?;
-                Ok((chat, questions, s.live_removed(id)?))
+                Ok((chat, questions, s.live_removed(id)?, s.materials(id)?))
             })
             .await?;
         let mut room = LiveRoom::new(
@@ -219,6 +219,7 @@ impl LiveHub {
         );
         room.plan_agenda(agenda);
         room.restore_removed(removed);
+        room.set_materials(materials);
         let mut map = self.sessions.lock().expect("hub lock");
         if let Some(s) = map.get(&id) {
             return Ok(s.clone());

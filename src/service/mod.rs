@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod backup;
 pub mod events;
 pub mod live;
+pub mod materials;
 pub mod sessions;
 
 use std::net::IpAddr;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub sfu: podium_media::SfuHandle,
     /// The host name browsers use for the app, and so for WebTransport.
     pub public_host: String,
+    /// Reads uploaded PDFs and renders their pages (bounded, cached).
+    pub slides: crate::slides::Slides,
 }
 
 impl AppState {

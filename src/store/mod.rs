@@ -14,6 +14,7 @@ mod backup;
 mod codec;
 mod events;
 mod live;
+mod materials;
 mod sessions;
 mod users;
 
@@ -82,6 +83,12 @@ const EVENT_COMPANIES: TableDefinition<(u64, u64), ()> = TableDefinition::new("e
 const COMPANY_LOGOS: TableDefinition<u64, &[u8]> = TableDefinition::new("company_logos");
 /// (event id, session id): the sessions booked in an event
 const EVENT_SESSIONS: TableDefinition<(u64, u64), ()> = TableDefinition::new("event_sessions");
+
+/// (session id, material id) -> Material (a session's presentations)
+const MATERIALS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("materials");
+/// material id -> the uploaded file's bytes (`codec::encode_blob`), written
+/// and removed in the same transaction as its `MATERIALS` row
+const MATERIAL_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("material_files");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +192,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_6_events,
     migrate_7_password_resets,
     migrate_8_verifications_and_invitations,
+    migrate_9_materials,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -245,6 +253,12 @@ fn migrate_7_password_resets(tx: &WriteTransaction) -> Result<()> {
 fn migrate_8_verifications_and_invitations(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(EMAIL_VERIFICATIONS)?;
     tx.open_table(INVITATIONS)?;
+    Ok(())
+}
+
+fn migrate_9_materials(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(MATERIALS)?;
+    tx.open_table(MATERIAL_FILES)?;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ import { confirmDialog, sessionPath } from '../sessions-ui.js';
 import { LiveMedia } from './media.js';
 import { applyMyBackground, backgroundChoices, openBackgroundDialog } from './background-ui.js';
 import { createStage } from './stage.js';
+import { presenterKeys } from './slides.js';
 import { createControls } from './controls.js';
 import { createSidebar } from './sidebar.js';
 import { createBreakoutBar, openBreakoutsDialog } from './breakouts.js';
@@ -406,6 +407,7 @@ class Room {
     };
     document.addEventListener('pointerdown', this.unlockAudio, true);
     document.addEventListener('keydown', this.unlockAudio, true);
+    this.stopPresenterKeys = presenterKeys(this);
   }
 
   teardownRoom() {
@@ -413,6 +415,7 @@ class Room {
     this.ui = null;
     document.removeEventListener('pointerdown', this.unlockAudio, true);
     document.removeEventListener('keydown', this.unlockAudio, true);
+    if (this.stopPresenterKeys) this.stopPresenterKeys();
     this.closeEvents();
     if (this.media) {
       this.media.stop();
@@ -420,7 +423,7 @@ class Room {
     }
     document.body.dataset.mediaState = 'off';
     document.body.dataset.onStage = '0';
-    for (const id of ['request-dialog', 'devices-dialog', 'breakouts-dialog']) {
+    for (const id of ['request-dialog', 'devices-dialog', 'breakouts-dialog', 'materials-dialog']) {
       const d = document.getElementById(id);
       if (d && d.open) d.close();
     }

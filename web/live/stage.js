@@ -12,6 +12,7 @@
 import { h, initials, replace } from '../dom.js';
 import { roleLabel } from '../sessions-ui.js';
 import { ic, serverNow } from './util.js';
+import { createPresentationTile } from './slides.js';
 
 export function createStage(room) {
   const tiles = new Map(); // key → {el, media, bar, kind, userId, videoEl}
@@ -39,6 +40,7 @@ export function createStage(room) {
 
   let countdownEnd = null;
   let countdownPreview = null;
+  const presentation = createPresentationTile(room);
 
   function tileFor(key, { kind, userId }) {
     let t = tiles.get(key);
@@ -103,6 +105,12 @@ export function createStage(room) {
     const onStage = (live.stage || []).map((id) => byId.get(id)).filter(Boolean);
     const speaker = live.active_speaker ?? (media ? media.activeSpeaker() : null);
     const wanted = [];
+
+    // The presentation on stage leads, like a screen share.
+    if (presentation.update(live.presentation)) {
+      tiles.set('presentation', { el: presentation.el, kind: 'screen', presentation: true });
+      wanted.push('presentation');
+    }
 
     // Screen shares first: others' (subscribed), then mine.
     for (const p of onStage) {
@@ -172,7 +180,7 @@ export function createStage(room) {
       const t = tiles.get(key);
       if (grid.children[i] !== t.el) grid.insertBefore(t.el, grid.children[i] || null);
     });
-    const screens = wanted.filter((k) => k.startsWith('screen-')).length;
+    const screens = wanted.filter((k) => k.startsWith('screen-') || k === 'presentation').length;
     grid.dataset.count = String(wanted.length - screens);
     grid.dataset.screens = String(screens);
     refreshFrames();

@@ -42,6 +42,10 @@ export const LI = {
   briefcase: ['M4 7h16a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z', 'M9 7V5a2 2 0 0 1 2-2h2a2 2 0 0 1 2 2v2', 'M3 13h18'],
   skipBack: ['M19 20 9 12l10-8v16z', 'M5 19V5'],
   skipForward: ['M5 4l10 8-10 8V4z', 'M19 5v14'],
+  presentation: ['M2 3h20', 'M3 3v11a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2V3', 'M12 16v5', 'M8 21h8', 'M8 11l3-3 2 2 3-3'],
+  chevronLeft: ['M15 18l-6-6 6-6'],
+  chevronRight: ['M9 18l6-6-6-6'],
+  upload: ['M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4', 'M17 8l-5-5-5 5', 'M12 3v12'],
 };
 
 export const ic = (name, cls = 'icon icon-sm') => icon(LI[name], cls);

@@ -38,6 +38,7 @@ import {
   youBadge,
   zoneAbbreviation,
 } from '../sessions-ui.js';
+import { materialsCard } from './session-materials.js';
 import { FORMATS, FORMAT_LABELS, eventPath, eventTag, showApiError } from '../events-ui.js';
 import { confirmEmailNotice } from '../confirm-email.js';
 
@@ -217,7 +218,14 @@ function draw(page, { flash = null, focusPanel = false } = {}) {
         head,
         about,
         h('aside', { class: 'session-aside', 'aria-label': 'Registration and location' }, panel, locationCard(page)),
-        h('div', { class: 'session-main' }, can.manage && session.event ? eventSessionEditor(page) : null, runOfShow(page, user), participantsSection(page, user)),
+        h(
+          'div',
+          { class: 'session-main' },
+          can.manage && session.event ? eventSessionEditor(page) : null,
+          runOfShow(page, user),
+          user ? materialsCard(session.id) : null,
+          participantsSection(page, user),
+        ),
       ),
     ),
   );

@@ -112,6 +112,17 @@ pub enum LiveCommand {
     SetAgenda {
         item: usize,
     },
+    /// Puts a presentation on the main stage, or takes it over.
+    Present {
+        material: u64,
+        #[serde(default)]
+        page: Option<u32>,
+    },
+    /// The presenter shows another page (from 1).
+    TurnPage {
+        page: u32,
+    },
+    StopPresenting,
     End,
 }
 
@@ -193,6 +204,9 @@ impl LiveRoom {
             Broadcast { text } => self.broadcast(me, &text, now),
             Visit { room } => self.visit(me, room),
             SetAgenda { item } => self.set_agenda(me, item, now),
+            Present { material, page } => self.present(me, material, page, now),
+            TurnPage { page } => self.turn_page(me, page, now),
+            StopPresenting => self.stop_presenting(me),
             End => self.end(me, now),
         }
     }

@@ -95,6 +95,16 @@ pub enum LiveError {
     EmptyText { field: &'static str },
     #[error("Keep it under {max} characters.")]
     TextTooLong { field: &'static str, max: usize },
+    #[error("Only speakers and people on the main stage can present.")]
+    MayNotPresent,
+    #[error("There is no such presentation in this session.")]
+    NoMaterial,
+    #[error("Nothing is being presented.")]
+    NoPresentation,
+    #[error("Someone else is presenting; take over first.")]
+    NotPresenter,
+    #[error("This presentation has pages 1 to {pages}.")]
+    PageOutOfRange { pages: u32 },
 }
 
 impl LiveError {
@@ -139,6 +149,11 @@ impl LiveError {
             NoAgendaItem => "invalid_item",
             EmptyText { .. } => "empty_text",
             TextTooLong { .. } => "text_too_long",
+            MayNotPresent => "may_not_present",
+            NoMaterial => "no_material",
+            NoPresentation => "no_presentation",
+            NotPresenter => "not_presenter",
+            PageOutOfRange { .. } => "page_out_of_range",
         }
     }
 
@@ -147,10 +162,11 @@ impl LiveError {
         use LiveError::*;
         match self {
             StartHostOnly | HostOnly | ModeratorOnly | Removed | NotASpeaker | MutedByHost
-            | MovedOffByHost | CannotRemoveHost => ErrorKind::Forbidden,
-            NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom => {
-                ErrorKind::NotFound
+            | MovedOffByHost | CannotRemoveHost | MayNotPresent | NotPresenter => {
+                ErrorKind::Forbidden
             }
+            NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom
+            | NoMaterial | NoPresentation => ErrorKind::NotFound,
             SlowDown { .. } | TooManyStreams => ErrorKind::TooMany,
             BreakoutCount
             | BreakoutName
@@ -159,7 +175,8 @@ impl LiveError {
             | BreakoutMinutes
             | NoAgendaItem
             | EmptyText { .. }
-            | TextTooLong { .. } => ErrorKind::Invalid,
+            | TextTooLong { .. }
+            | PageOutOfRange { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Conflict,
         }
     }
@@ -171,6 +188,8 @@ impl LiveError {
             BreakoutCount | BreakoutName | BreakoutMember | BreakoutPlan => Some("rooms"),
             BreakoutMinutes => Some("minutes"),
             NoAgendaItem => Some("item"),
+            NoMaterial => Some("material"),
+            PageOutOfRange { .. } => Some("page"),
             EmptyText { field } | TextTooLong { field, .. } => Some(field),
             _ => None,
         }

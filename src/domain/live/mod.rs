@@ -14,9 +14,11 @@ use super::sessions::{Phase, Role, Session};
 
 mod command;
 mod error;
+mod presentation;
 mod view;
 pub use command::{Actor, BreakoutPlan, LiveCommand, Moderation, RequestChoice};
 pub use error::LiveError;
+pub use presentation::Presentation;
 pub use view::{LiveView, MediaSeen, Viewer};
 
 /// The main room; breakout rooms are 1..=10.
@@ -269,6 +271,10 @@ pub struct LiveRoom {
     removed: BTreeSet<u64>,
     chat_times: HashMap<u64, VecDeque<Timestamp>>,
     next_id: u64,
+    /// The session's materials (as stored; kept in step by the service).
+    pub materials: Vec<crate::domain::materials::Material>,
+    /// What is presented on the main stage.
+    pub presentation: Option<Presentation>,
 }
 
 impl LiveRoom {
@@ -319,6 +325,8 @@ impl LiveRoom {
             removed: BTreeSet::new(),
             chat_times: HashMap::new(),
             next_id,
+            materials: Vec::new(),
+            presentation: None,
         }
     }
 

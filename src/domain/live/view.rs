@@ -27,7 +27,7 @@ pub struct Viewer {
 
 impl Viewer {
     /// Whether this person speaks (hosts, presenters, the interviewer).
-    fn is_speaker(&self) -> bool {
+    pub fn is_speaker(&self) -> bool {
         self.is_host
             || matches!(
                 self.registered,
@@ -95,6 +95,10 @@ pub struct Me {
     pub can_request_stage: bool,
     /// I may step back on stage by myself now ("Back on stage").
     pub can_take_stage: bool,
+    /// I may put a presentation on the main stage or take one over.
+    pub can_present: bool,
+    /// I turn the pages of the presentation on stage.
+    pub presenting: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -252,6 +256,11 @@ pub struct LiveView {
     /// The host company of an event session (the Company tab); `None` for
     /// community sessions. Filled in by the service from the stored company.
     pub company: Option<crate::domain::events::LiveCompany>,
+    /// The session's materials; only for those who may present (speakers
+    /// and people on stage), empty for others.
+    pub materials: Vec<crate::domain::materials::MaterialView>,
+    /// The presentation on the main stage (for those in the main room).
+    pub presentation: Option<super::presentation::PresentationView>,
 }
 
 fn request_parts(kind: RequestKind) -> (&'static str, bool, bool) {
@@ -349,6 +358,11 @@ impl LiveView {
                 && is_speaker
                 && !stage_locked
                 && speaker_place_free,
+            can_present: live && room.is_some_and(|r| r.may_present(viewer.user_id)),
+            presenting: live
+                && room
+                    .and_then(|r| r.presentation)
+                    .is_some_and(|p| p.presenter == viewer.user_id && my_room == MAIN_ROOM),
             request,
             countdown_ends_at: countdown,
         };
@@ -384,6 +398,8 @@ impl LiveView {
                 active_speaker: None,
                 limits: Limits::of(settings, session),
                 company: None,
+                materials: Vec::new(),
+                presentation: None,
                 now,
             };
         };
@@ -473,6 +489,8 @@ impl LiveView {
             active_speaker: None,
             limits: Limits::of(settings, session),
             company: None,
+            materials: r.materials_view(viewer.user_id),
+            presentation: r.presentation_view(viewer.user_id, my_room),
             me,
             now,
         }

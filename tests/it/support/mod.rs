@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod pdf;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
