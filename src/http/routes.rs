@@ -14,7 +14,7 @@ use hyper::{Method, Request};
 
 use super::error::ApiError;
 use super::response::Resp;
-use super::{accounts, events, live, sessions};
+use super::{accounts, events, live, sessions, video};
 use crate::service::AppState;
 
 /// What a handler gets: the request, the numbers in its path, the client's
@@ -219,6 +219,16 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     }),
     (Method::POST, "sessions/{n}/live/commands", |s, c| {
         Box::pin(live::action(s, c.n[0], None, c.req))
+    }),
+    // Video on stage: uploaded files (the room state goes through live::COMMANDS).
+    (Method::POST, "sessions/{n}/videos", |s, c| {
+        Box::pin(video::upload(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/videos", |s, c| {
+        Box::pin(video::list(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/videos/{n}", |s, c| {
+        Box::pin(video::get(s, c.n[0], c.n[1], c.req))
     }),
 ];
 

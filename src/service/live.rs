@@ -212,6 +212,13 @@ pub async fn command(
     command: LiveCommand,
 ) -> Result<LiveView, StoreError> {
     let live = running(state, c).await?;
+    if let LiveCommand::ShowVideo {
+        upload: Some(video),
+        youtube: None,
+    } = &command
+    {
+        super::video::check_exists(state, c.session.id, *video).await?;
+    }
     let actor = c.actor();
     live.apply(&state.live, move |room, now| {
         room.handle(actor, command, now)

@@ -21,8 +21,8 @@ use redb::{
 use super::{
     AUTH_SESSIONS, COMPANIES, COMPANY_LOGOS, EVENT_COMPANIES, EVENT_SESSIONS, EVENTS, LIVE_CHAT,
     LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, META, OUTBOX, PASSWORD_RESETS, ROSTERS, Result,
-    SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS, USER_SESSIONS, USERS, WAITLISTED,
-    read_u64,
+    SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS, USER_SESSIONS, USERS, VIDEOS,
+    WAITLISTED, read_u64,
 };
 
 /// Calls `$f!(table)` for every table the store has ever had. A table that
@@ -49,6 +49,7 @@ macro_rules! every_table {
         $each!(COMPANY_LOGOS);
         $each!(EVENT_SESSIONS);
         $each!(PASSWORD_RESETS);
+        $each!(VIDEOS);
     }};
 }
 

@@ -16,6 +16,7 @@ mod events;
 mod live;
 mod sessions;
 mod users;
+mod video;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,7 @@ pub use backup::{BackupError, BackupReport, restore, verify_backup};
 pub use events::BookingCtx;
 pub use sessions::{OutMail, SessionCtx};
 pub use users::{AccountExport, AuthSession, NewUser, PasswordReset, User, UserUpdate};
+pub use video::StoredVideo;
 
 /// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -74,6 +76,9 @@ const EVENT_COMPANIES: TableDefinition<(u64, u64), ()> = TableDefinition::new("e
 const COMPANY_LOGOS: TableDefinition<u64, &[u8]> = TableDefinition::new("company_logos");
 /// (event id, session id): the sessions booked in an event
 const EVENT_SESSIONS: TableDefinition<(u64, u64), ()> = TableDefinition::new("event_sessions");
+
+/// (session id, video id) -> StoredVideo: uploaded videos (files in `videos/`)
+const VIDEOS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("videos");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +181,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_5_live_removed,
     migrate_6_events,
     migrate_7_password_resets,
+    migrate_8_videos,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -230,6 +236,11 @@ fn migrate_6_events(tx: &WriteTransaction) -> Result<()> {
 
 fn migrate_7_password_resets(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(PASSWORD_RESETS)?;
+    Ok(())
+}
+
+fn migrate_8_videos(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(VIDEOS)?;
     Ok(())
 }
 

@@ -95,6 +95,32 @@ pub enum LiveError {
     EmptyText { field: &'static str },
     #[error("Keep it under {max} characters.")]
     TextTooLong { field: &'static str, max: usize },
+    #[error(
+        "That is not a YouTube video link. Paste a link like youtube.com/watch?v=…, youtu.be/…, youtube.com/shorts/… or youtube.com/embed/…; other sites are not supported."
+    )]
+    NotYoutube,
+    #[error("The start time in the link is not a time (use t=90, t=90s or t=1m30s).")]
+    VideoStart,
+    #[error("Give either `youtube` (a link) or `upload` (an uploaded video's id).")]
+    VideoSourceChoice,
+    #[error("Only the session's speakers and people on stage can show videos.")]
+    NotPresenter,
+    #[error("No video is on stage.")]
+    NoVideo,
+    #[error("There is no such uploaded video in this session.")]
+    UnknownVideo,
+    #[error("Someone else presents this video; show your own to take over.")]
+    VideoNotYours,
+    #[error("A video position is between 0 and 24 hours, in milliseconds.")]
+    VideoPosition,
+    #[error("That file is not an MP4 or WebM video.")]
+    UnsupportedVideo,
+    #[error("Videos can be at most {max_mb} MB.")]
+    VideoTooLarge { max_mb: u64 },
+    #[error("The upload ended before the whole video arrived; try again.")]
+    VideoIncomplete,
+    #[error("Only the session's participants can watch its videos.")]
+    NotParticipant,
 }
 
 impl LiveError {
@@ -139,6 +165,16 @@ impl LiveError {
             NoAgendaItem => "invalid_item",
             EmptyText { .. } => "empty_text",
             TextTooLong { .. } => "text_too_long",
+            NotYoutube | VideoStart => "invalid_video_link",
+            VideoSourceChoice => "invalid_video_source",
+            NotPresenter => "not_presenter",
+            NoVideo | UnknownVideo => "no_video",
+            VideoNotYours => "video_not_yours",
+            VideoPosition => "invalid_position",
+            UnsupportedVideo => "unsupported_video",
+            VideoTooLarge { .. } => "video_too_large",
+            VideoIncomplete => "video_incomplete",
+            NotParticipant => "not_participant",
         }
     }
 
@@ -147,10 +183,13 @@ impl LiveError {
         use LiveError::*;
         match self {
             StartHostOnly | HostOnly | ModeratorOnly | Removed | NotASpeaker | MutedByHost
-            | MovedOffByHost | CannotRemoveHost => ErrorKind::Forbidden,
-            NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom => {
-                ErrorKind::NotFound
+            | MovedOffByHost | CannotRemoveHost | NotPresenter | VideoNotYours | NotParticipant => {
+                ErrorKind::Forbidden
             }
+            NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom | NoVideo
+            | UnknownVideo => ErrorKind::NotFound,
+            UnsupportedVideo => ErrorKind::UnsupportedType,
+            VideoTooLarge { .. } => ErrorKind::TooLarge,
             SlowDown { .. } | TooManyStreams => ErrorKind::TooMany,
             BreakoutCount
             | BreakoutName
@@ -159,7 +198,12 @@ impl LiveError {
             | BreakoutMinutes
             | NoAgendaItem
             | EmptyText { .. }
-            | TextTooLong { .. } => ErrorKind::Invalid,
+            | TextTooLong { .. }
+            | NotYoutube
+            | VideoStart
+            | VideoSourceChoice
+            | VideoPosition
+            | VideoIncomplete => ErrorKind::Invalid,
             _ => ErrorKind::Conflict,
         }
     }
@@ -172,6 +216,9 @@ impl LiveError {
             BreakoutMinutes => Some("minutes"),
             NoAgendaItem => Some("item"),
             EmptyText { field } | TextTooLong { field, .. } => Some(field),
+            NotYoutube | VideoStart => Some("youtube"),
+            VideoSourceChoice | UnknownVideo => Some("upload"),
+            VideoPosition => Some("position_ms"),
             _ => None,
         }
     }

@@ -14,9 +14,14 @@ use super::sessions::{Phase, Role, Session};
 
 mod command;
 mod error;
+mod video;
 mod view;
 pub use command::{Actor, BreakoutPlan, LiveCommand, Moderation, RequestChoice};
 pub use error::LiveError;
+pub use video::{
+    SNIFF_BYTES, StageVideo, VIDEO_MAX_BYTES, VideoAction, VideoKind, VideoSource, YoutubeLink,
+    parse_youtube, sniff_video, video_name,
+};
 pub use view::{LiveView, MediaSeen, Viewer};
 
 /// The main room; breakout rooms are 1..=10.
@@ -269,6 +274,8 @@ pub struct LiveRoom {
     removed: BTreeSet<u64>,
     chat_times: HashMap<u64, VecDeque<Timestamp>>,
     next_id: u64,
+    /// The video on the main stage (`video`), if one is shown.
+    pub video: Option<StageVideo>,
 }
 
 impl LiveRoom {
@@ -319,6 +326,7 @@ impl LiveRoom {
             removed: BTreeSet::new(),
             chat_times: HashMap::new(),
             next_id,
+            video: None,
         }
     }
 

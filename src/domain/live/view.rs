@@ -27,7 +27,7 @@ pub struct Viewer {
 
 impl Viewer {
     /// Whether this person speaks (hosts, presenters, the interviewer).
-    fn is_speaker(&self) -> bool {
+    pub fn is_speaker(&self) -> bool {
         self.is_host
             || matches!(
                 self.registered,
@@ -95,6 +95,53 @@ pub struct Me {
     pub can_request_stage: bool,
     /// I may step back on stage by myself now ("Back on stage").
     pub can_take_stage: bool,
+    /// I may put a video on the main stage (and upload one) now.
+    pub can_show_video: bool,
+}
+
+/// The video on the main stage (`LiveView::video`): where it is (`position_ms`
+/// at the server time `at`, playing from there or paused).
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoView {
+    #[serde(flatten)]
+    pub source: super::VideoSource,
+    /// Where an uploaded video is served (range requests), or the
+    /// YouTube embed's address on youtube-nocookie.com.
+    pub src: String,
+    pub by: u64,
+    pub by_name: String,
+    pub playing: bool,
+    pub position_ms: u64,
+    pub at: Timestamp,
+    /// I may play, pause, seek and stop it.
+    pub can_control: bool,
+}
+
+impl VideoView {
+    fn of(v: &super::StageVideo, r: &LiveRoom, session_id: u64, viewer: &Viewer) -> Self {
+        let src = match &v.source {
+            super::VideoSource::Youtube { youtube_id } => {
+                format!("https://www.youtube-nocookie.com/embed/{youtube_id}")
+            }
+            super::VideoSource::Upload { upload_id } => {
+                format!("/api/sessions/{session_id}/videos/{upload_id}")
+            }
+        };
+        let me = r.people.get(&viewer.user_id);
+        VideoView {
+            source: v.source.clone(),
+            src,
+            by: v.by,
+            by_name: r
+                .people
+                .get(&v.by)
+                .map_or_else(String::new, |p| p.name.clone()),
+            playing: v.playing,
+            position_ms: v.position_ms,
+            at: v.at,
+            can_control: me.is_some_and(|p| p.may_present() && (v.by == p.user_id || p.is_host)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -252,6 +299,8 @@ pub struct LiveView {
     /// The host company of an event session (the Company tab); `None` for
     /// community sessions. Filled in by the service from the stored company.
     pub company: Option<crate::domain::events::LiveCompany>,
+    /// The video on the main stage, for those in the main room.
+    pub video: Option<VideoView>,
 }
 
 fn request_parts(kind: RequestKind) -> (&'static str, bool, bool) {
@@ -349,6 +398,7 @@ impl LiveView {
                 && is_speaker
                 && !stage_locked
                 && speaker_place_free,
+            can_show_video: live && me_person.is_some_and(Person::may_present),
             request,
             countdown_ends_at: countdown,
         };
@@ -384,6 +434,7 @@ impl LiveView {
                 active_speaker: None,
                 limits: Limits::of(settings, session),
                 company: None,
+                video: None,
                 now,
             };
         };
@@ -473,6 +524,11 @@ impl LiveView {
             active_speaker: None,
             limits: Limits::of(settings, session),
             company: None,
+            video: r
+                .video
+                .as_ref()
+                .filter(|_| my_room == MAIN_ROOM)
+                .map(|v| VideoView::of(v, r, session.id, viewer)),
             me,
             now,
         }
