@@ -22,3 +22,4 @@ mod rooms_media;
 mod sessions;
 mod storage;
 mod support;
+mod video;
