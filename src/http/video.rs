@@ -68,10 +68,7 @@ pub async fn list(
     req: Request<Incoming>,
 ) -> Result<Resp, ApiError> {
     let c = context(state, id, &req).await?;
-    Ok(respond(
-        StatusCode::OK,
-        &serde_json::json!({ "videos": svc::list(state, &c).await? }),
-    ))
+    Ok(respond(StatusCode::OK, &svc::list(state, &c).await?))
 }
 
 /// `GET /api/sessions/{id}/videos/{video}`, whole or one byte range.

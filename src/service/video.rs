@@ -202,14 +202,24 @@ impl Upload {
     }
 }
 
+/// The session's uploaded videos, with the upload limit (the form's).
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoList {
+    pub videos: Vec<VideoInfo>,
+    pub max_bytes: u64,
+}
+
 /// The session's uploaded videos (for its participants).
-pub async fn list(state: &AppState, c: &LiveCtx) -> Result<Vec<VideoInfo>, StoreError> {
+pub async fn list(state: &AppState, c: &LiveCtx) -> Result<VideoList, StoreError> {
     if !is_participant(state, c) {
         return Err(rule(LiveError::NotParticipant));
     }
     let id = c.session.id;
     let videos = state.blocking(move |s| s.videos(id)).await?;
-    Ok(videos.iter().map(VideoInfo::of).collect())
+    Ok(VideoList {
+        videos: videos.iter().map(VideoInfo::of).collect(),
+        max_bytes: state.config.live.video_max_bytes,
+    })
 }
 
 /// Checks that an uploaded video belongs to the session (before it is shown).

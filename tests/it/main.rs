@@ -9,6 +9,7 @@ mod browser_accounts;
 mod browser_events;
 mod browser_firefox;
 mod browser_rooms;
+mod browser_video;
 mod browser_ws;
 mod cli;
 mod events;

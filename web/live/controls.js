@@ -14,6 +14,7 @@
 import { h } from '../dom.js';
 import { canPublishHere } from './media.js';
 import { ic, modal, redrawIf, showError, switchControl } from './util.js';
+import { openVideoDialog } from './video.js';
 
 function ctl({ id, label, iconName, onclick, pressed, off, cls, title, disabled }) {
   return h(
@@ -43,7 +44,7 @@ export function createControls(room) {
     const sharing = Boolean(media && media.screen);
     const sig = JSON.stringify([
       me.on_stage, me.camera, me.mic, me.mic_locked, me.request, me.is_speaker, me.stage_locked, me.can_take_stage, me.room, Boolean(me.countdown_ends_at),
-      sharing, Boolean(media && media.canShare()), Boolean(room.mediaInfo), (live.breakouts || []).length,
+      sharing, Boolean(media && media.canShare()), Boolean(room.mediaInfo), (live.breakouts || []).length, me.can_show_video,
     ]);
     redrawIf(el, sig, () => build(live, me, media, sharing));
   }
@@ -149,6 +150,10 @@ export function createControls(room) {
     }
 
     const end = [];
+    if (me.can_show_video) {
+      // Video on stage: a YouTube link or an uploaded file (video.js).
+      end.push(ctl({ id: 'show-video', label: 'Video', title: 'Show a video on stage', iconName: 'film', onclick: () => openVideoDialog(room) }));
+    }
     if (me.can_moderate && !(live.breakouts || []).length) {
       end.push(ctl({ id: 'breakouts', label: 'Breakout rooms', iconName: 'grid', onclick: () => room.openBreakouts() }));
     }

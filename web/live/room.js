@@ -395,6 +395,7 @@ class Room {
 
   teardownRoom() {
     if (!this.ui) return;
+    this.ui.stage.destroy();
     this.ui = null;
     document.removeEventListener('pointerdown', this.unlockAudio, true);
     document.removeEventListener('keydown', this.unlockAudio, true);
@@ -405,7 +406,7 @@ class Room {
     }
     document.body.dataset.mediaState = 'off';
     document.body.dataset.onStage = '0';
-    for (const id of ['request-dialog', 'devices-dialog', 'breakouts-dialog']) {
+    for (const id of ['request-dialog', 'devices-dialog', 'breakouts-dialog', 'video-dialog']) {
       const d = document.getElementById(id);
       if (d && d.open) d.close();
     }

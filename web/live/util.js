@@ -42,6 +42,7 @@ export const LI = {
   briefcase: ['M4 7h16a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z', 'M9 7V5a2 2 0 0 1 2-2h2a2 2 0 0 1 2 2v2', 'M3 13h18'],
   skipBack: ['M19 20 9 12l10-8v16z', 'M5 19V5'],
   skipForward: ['M5 4l10 8-10 8V4z', 'M19 5v14'],
+  film: ['M3 4h18a1 1 0 0 1 1 1v14a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1z', 'M7 4v16', 'M17 4v16', 'M2 9h5', 'M2 15h5', 'M17 9h5', 'M17 15h5'],
 };
 
 export const ic = (name, cls = 'icon icon-sm') => icon(LI[name], cls);
