@@ -177,8 +177,16 @@ async fn a_presenter_shows_a_video_everyone_follows() {
 
     // Play: it plays on every page.
     pres.click("#video-play-toggle").await;
-    for page in [&pres, &guest, &host] {
-        page.wait_js(&playing_past(0.5), 15, |v| v == true).await;
+    for (who, page) in [("presenter", &pres), ("guest", &guest), ("host", &host)] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while page.eval(&playing_past(0.5)).await != true {
+            let stats = page.eval("window.podiumVideo.stats()").await;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the {who}'s video does not play: {stats}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     pres.screenshot("video-playing-presenter").await;

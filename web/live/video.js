@@ -85,8 +85,27 @@ function filePlayer(v, onProblem) {
   const video = h('video', { id: 'stage-video-player', class: 'lr-video-player', preload: 'auto', playsinline: true });
   video.src = v.src;
   let playing = false;
+  // Seeking takes time (more without an index, as in a recorded WebM): a
+  // seek while playing aims that far ahead, and the next waits a moment,
+  // so a slow seek is not chased by another.
+  let seekStarted = 0;
+  let seekLead = 0.2;
+  let nextSeekAt = 0;
+  const stats = { seeks: 0, drift: 0 };
+  video.addEventListener('seeked', () => {
+    if (!seekStarted) return;
+    seekLead = Math.min(2, Math.max(0.1, (performance.now() - seekStarted) / 1000));
+    seekStarted = 0;
+    nextSeekAt = performance.now() + 1000;
+  });
+  const seek = (t) => {
+    stats.seeks += 1;
+    seekStarted = performance.now();
+    video.currentTime = t;
+  };
   const player = {
     el: video,
+    stats,
     position: () => video.currentTime,
     duration: () => (Number.isFinite(video.duration) ? video.duration : null),
     muted: () => video.muted,
@@ -99,26 +118,26 @@ function filePlayer(v, onProblem) {
       const d = player.duration();
       if (d !== null) t = Math.min(t, d);
       const drift = video.currentTime - t;
+      stats.drift = drift;
       if (state.playing) {
-        if (video.paused && !(d !== null && t >= d)) {
-          if (!playing) {
-            playing = true;
-            video.play().then(
-              () => (playing = false),
-              (err) => {
-                playing = false;
-                // No gesture on this page yet: play muted and offer the sound.
-                if (err && err.name === 'NotAllowedError' && !video.muted) {
-                  video.muted = true;
-                  onProblem('muted');
-                  video.play().catch(() => {});
-                }
-              },
-            );
-          }
+        if (video.paused && !(d !== null && t >= d) && !playing) {
+          playing = true;
+          video.play().then(
+            () => (playing = false),
+            (err) => {
+              playing = false;
+              // No gesture on this page yet: play muted and offer the sound.
+              if (err && err.name === 'NotAllowedError' && !video.muted) {
+                video.muted = true;
+                onProblem('muted');
+                video.play().catch(() => {});
+              }
+            },
+          );
         }
-        if (Math.abs(drift) > SEEK_OFF_S) {
-          video.currentTime = t;
+        if (Math.abs(drift) > SEEK_OFF_S && performance.now() >= nextSeekAt) {
+          const to = d !== null ? Math.min(t + seekLead, d) : t + seekLead;
+          seek(to);
           video.playbackRate = 1;
         } else if (Math.abs(drift) > NUDGE_OFF_S) {
           // Catch up (or wait) gently: up to ±10 % speed.
@@ -129,7 +148,7 @@ function filePlayer(v, onProblem) {
       } else {
         if (!video.paused) video.pause();
         video.playbackRate = 1;
-        if (Math.abs(drift) > NUDGE_OFF_S) video.currentTime = t;
+        if (Math.abs(drift) > NUDGE_OFF_S) seek(t);
       }
     },
     destroy() {
@@ -245,6 +264,17 @@ export function createVideo(room) {
     position: () => (current ? current.player.position() : null),
     paused: () => (current && current.player.el.tagName === 'VIDEO' ? current.player.el.paused : null),
     target: () => (state ? targetSeconds(state) : null),
+    stats: () =>
+      current
+        ? {
+            ...(current.player.stats || {}),
+            position: current.player.position(),
+            target: state ? targetSeconds(state) : null,
+            readyState: current.player.el.readyState,
+            paused: current.player.el.paused,
+            rate: current.player.el.playbackRate,
+          }
+        : null,
   };
 
   function problem(kind) {

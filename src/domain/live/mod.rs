@@ -444,6 +444,9 @@ impl LiveRoom {
         if let Some(p) = self.people.get_mut(&user_id) {
             p.name = name.to_owned();
         }
+        if let Some(v) = self.video.as_mut().filter(|v| v.by == user_id) {
+            v.by_name = name.to_owned();
+        }
         let mut events = self.leave(user_id);
         if events.is_empty() {
             events.push(LiveEvent::Changed);

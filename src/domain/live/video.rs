@@ -245,8 +245,10 @@ pub enum VideoSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageVideo {
     pub source: VideoSource,
-    /// Who presents it (plays, pauses and seeks).
+    /// Who presents it (plays, pauses and seeks), and their name (kept
+    /// when they leave the room).
     pub by: u64,
+    pub by_name: String,
     pub playing: bool,
     pub position_ms: u64,
     pub at: Timestamp,
@@ -314,11 +316,12 @@ impl LiveRoom {
         now: Timestamp,
     ) -> Result<Vec<LiveEvent>, LiveError> {
         self.open()?;
-        self.presenter(user_id)?;
+        let by_name = self.presenter(user_id)?.name.clone();
         let position_ms = check_position(start_ms)?;
         self.video = Some(StageVideo {
             source,
             by: user_id,
+            by_name,
             playing: false,
             position_ms,
             at: now,

@@ -132,10 +132,7 @@ impl VideoView {
             source: v.source.clone(),
             src,
             by: v.by,
-            by_name: r
-                .people
-                .get(&v.by)
-                .map_or_else(String::new, |p| p.name.clone()),
+            by_name: v.by_name.clone(),
             playing: v.playing,
             position_ms: v.position_ms,
             at: v.at,
