@@ -13,7 +13,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::AppState;
 use super::live::LiveCtx;
-use crate::domain::live::{LiveError, SNIFF_BYTES, VideoKind, sniff_video, video_name};
+use crate::domain::live::{
+    LiveError, SNIFF_BYTES, VIDEOS_PER_SESSION, VideoKind, sniff_video, video_name,
+};
 use crate::store::{StoreError, StoredVideo};
 
 fn rule(e: LiveError) -> StoreError {
@@ -108,6 +110,13 @@ pub async fn begin_upload(
     let limit = state.config.live.video_max_bytes;
     if declared.is_some_and(|n| n > limit) {
         return Err(rule(too_large(limit)));
+    }
+    // Checked again when the file is recorded (uploads may run side by side).
+    let session = c.session.id;
+    if state.blocking(move |s| s.video_count(session)).await? >= VIDEOS_PER_SESSION {
+        return Err(rule(LiveError::TooManyVideos {
+            max: VIDEOS_PER_SESSION,
+        }));
     }
     let dir = videos_dir(state);
     let (file, tmp) = tokio::task::spawn_blocking(move || {

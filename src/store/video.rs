@@ -3,12 +3,12 @@
 //! `service::video`); a row exists only for a file that was complete.
 
 use jiff::Timestamp;
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
 use super::{Result, Store, StoreError, VIDEOS, next_id};
-use crate::domain::live::VideoKind;
+use crate::domain::live::{LiveError, VIDEOS_PER_SESSION, VideoKind};
 
 /// One uploaded video.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,13 +32,34 @@ impl Store {
         Ok(id)
     }
 
-    /// Records a complete video file (one transaction).
+    /// Records a complete video file (one transaction), unless the session
+    /// already keeps [`VIDEOS_PER_SESSION`] videos.
     pub fn put_video(&self, video: &StoredVideo) -> Result<()> {
         let tx = self.begin_write()?;
-        tx.open_table(VIDEOS)?
-            .insert((video.session_id, video.id), encode(video).as_slice())?;
+        {
+            let mut t = tx.open_table(VIDEOS)?;
+            let range = (video.session_id, 0)..=(video.session_id, u64::MAX);
+            if t.range(range)?.count() >= VIDEOS_PER_SESSION {
+                return Err(StoreError::Rule(
+                    LiveError::TooManyVideos {
+                        max: VIDEOS_PER_SESSION,
+                    }
+                    .into(),
+                ));
+            }
+            t.insert((video.session_id, video.id), encode(video).as_slice())?;
+        }
         self.commit(tx)?;
         Ok(())
+    }
+
+    /// How many videos a session keeps.
+    pub fn video_count(&self, session: u64) -> Result<usize> {
+        let tx = self.db()?.begin_read()?;
+        Ok(tx
+            .open_table(VIDEOS)?
+            .range((session, 0)..=(session, u64::MAX))?
+            .count())
     }
 
     /// One video of a session.

@@ -274,6 +274,20 @@ async fn uploads_ranges_permissions_and_bad_input() {
     let anonymous = app.client();
     assert_eq!(anonymous.get(&src).await.0, StatusCode::UNAUTHORIZED);
 
+    // A session keeps at most 20 videos.
+    for i in 0..18 {
+        let (s, v) = upload(&host, id, &format!("more-{i}.webm"), webm_bytes(100)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let kept = video_files(&dir);
+    assert_eq!(kept.len(), 20);
+    assert_error(
+        &upload(&pres, id, "one-too-many.webm", webm_bytes(100)).await,
+        StatusCode::CONFLICT,
+        "too_many_videos",
+    );
+    assert_eq!(video_files(&dir), kept);
+
     // Files and rows survive a restart.
     let mut app = app;
     app.restart().await;

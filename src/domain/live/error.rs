@@ -121,6 +121,8 @@ pub enum LiveError {
     VideoIncomplete,
     #[error("Only the session's participants can watch its videos.")]
     NotParticipant,
+    #[error("This session already has {max} videos, the most it can keep.")]
+    TooManyVideos { max: usize },
 }
 
 impl LiveError {
@@ -175,6 +177,7 @@ impl LiveError {
             VideoTooLarge { .. } => "video_too_large",
             VideoIncomplete => "video_incomplete",
             NotParticipant => "not_participant",
+            TooManyVideos { .. } => "too_many_videos",
         }
     }
 

@@ -19,8 +19,8 @@ mod view;
 pub use command::{Actor, BreakoutPlan, LiveCommand, Moderation, RequestChoice};
 pub use error::LiveError;
 pub use video::{
-    SNIFF_BYTES, StageVideo, VIDEO_MAX_BYTES, VideoAction, VideoKind, VideoSource, YoutubeLink,
-    parse_youtube, sniff_video, video_name,
+    SNIFF_BYTES, StageVideo, VIDEO_MAX_BYTES, VIDEOS_PER_SESSION, VideoAction, VideoKind,
+    VideoSource, YoutubeLink, parse_youtube, sniff_video, video_name,
 };
 pub use view::{LiveView, MediaSeen, Viewer};
 

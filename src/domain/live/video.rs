@@ -145,6 +145,10 @@ fn parse_time(t: &str) -> Option<u64> {
     num.is_empty().then_some(total)
 }
 
+/// Uploaded videos a session keeps at most (a speaker cannot fill the disk
+/// with many).
+pub const VIDEOS_PER_SESSION: usize = 20;
+
 /// The longest file name kept for an uploaded video.
 pub const VIDEO_NAME_MAX: usize = 120;
 
