@@ -47,13 +47,6 @@ const RECORD_AND_CHOOSE: &str = r#"(() => {
   return true;
 })()"#;
 
-/// Whether this page's stage video plays (and has moved past `after` s).
-fn playing_past(after: f64) -> String {
-    format!(
-        "(window.podiumVideo && window.podiumVideo.paused() === false && window.podiumVideo.position() > {after})"
-    )
-}
-
 async fn enter(app: &TestApp, email: &str, live_url: &str) -> Browser {
     let b = Browser::launch_sized(1100, 800).await;
     b.sign_in(&app.url, email).await;
@@ -139,7 +132,7 @@ async fn a_presenter_shows_a_video_everyone_follows() {
         )
         .await;
     assert!(err.as_str().unwrap().contains("YouTube"), "{err}");
-    pres.eval(&RECORD_AND_CHOOSE.replace("SECS", "6")).await;
+    pres.eval(&RECORD_AND_CHOOSE.replace("SECS", "8")).await;
     pres.wait_js(
         "document.querySelector('[data-show-video]') ? 1 : 0",
         30,
@@ -175,11 +168,18 @@ async fn a_presenter_shows_a_video_everyone_follows() {
         "the audience has no controls"
     );
 
-    // Play: it plays on every page.
+    // Play: it plays on every page (seen by the pages' own `timeupdate`s,
+    // so a slow test machine does not miss it).
+    for page in [&pres, &guest, &host] {
+        page.eval(
+            "(() => { const v = document.getElementById('stage-video-player'); window.__playedPast = 0; v.addEventListener('timeupdate', () => { if (!v.paused) window.__playedPast = Math.max(window.__playedPast, v.currentTime); }); return true; })()",
+        )
+        .await;
+    }
     pres.click("#video-play-toggle").await;
     for (who, page) in [("presenter", &pres), ("guest", &guest), ("host", &host)] {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while page.eval(&playing_past(0.5)).await != true {
+        while page.eval("window.__playedPast > 0.5").await != true {
             let stats = page.eval("window.podiumVideo.stats()").await;
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -188,9 +188,14 @@ async fn a_presenter_shows_a_video_everyone_follows() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
     pres.screenshot("video-playing-presenter").await;
     guest.screenshot("video-playing-guest").await;
+    // Back to the start while playing: everyone follows and plays on.
+    pres.click("#video-back").await;
+    for page in [&pres, &guest, &host] {
+        page.wait_js("window.podiumVideo.target() < 6", 10, |v| v == true)
+            .await;
+    }
     let positions: Vec<Value> = vec![
         pres.eval("window.podiumVideo.position()").await,
         guest.eval("window.podiumVideo.position()").await,
@@ -216,11 +221,8 @@ async fn a_presenter_shows_a_video_everyone_follows() {
         host.wait_js(paused, 1, |v| v == true),
     );
     for (who, page) in [("guest", &guest), ("host", &host)] {
-        let at = page
-            .eval("window.__pausedAt")
-            .await
-            .as_f64()
-            .unwrap_or(f64::NAN);
+        let at = page.eval("window.__pausedAt").await.as_f64();
+        let at = at.unwrap_or_else(|| panic!("the {who}'s video had stopped before the pause"));
         println!(
             "pause reached the {who} {:.0} ms after the presenter's click",
             at - clicked
@@ -247,6 +249,17 @@ async fn a_presenter_shows_a_video_everyone_follows() {
             v.as_f64().is_some_and(|p| p < 0.1)
         })
         .await;
+    }
+
+    // Played to its end, it stays at its end everywhere (not started over).
+    pres.click("#video-play-toggle").await;
+    for page in [&pres, &guest, &host] {
+        page.wait_js("window.podiumVideo.ended()", 20, |v| v == true)
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for page in [&pres, &guest, &host] {
+        assert_eq!(page.eval("window.podiumVideo.ended()").await, true);
     }
 
     // A YouTube link: the embed every page would load.

@@ -119,6 +119,9 @@ function filePlayer(v, onProblem) {
       if (d !== null) t = Math.min(t, d);
       const drift = video.currentTime - t;
       stats.drift = drift;
+      // It played to its end and the room's position is past it: stay there
+      // (play() on an ended video would start it over).
+      if (state.playing && video.ended && t >= video.currentTime - SEEK_OFF_S) return;
       if (state.playing) {
         if (video.paused && !(d !== null && t >= d) && !playing) {
           playing = true;
@@ -263,6 +266,7 @@ export function createVideo(room) {
   window.podiumVideo = {
     position: () => (current ? current.player.position() : null),
     paused: () => (current && current.player.el.tagName === 'VIDEO' ? current.player.el.paused : null),
+    ended: () => (current && current.player.el.tagName === 'VIDEO' ? current.player.el.ended : null),
     target: () => (state ? targetSeconds(state) : null),
     stats: () =>
       current
@@ -322,13 +326,21 @@ export function createVideo(room) {
     const p = current.player;
     const pos = p.position();
     const dur = p.duration();
-    const sig = JSON.stringify([v.playing, v.can_control, v.by_name, Math.floor(pos || 0), dur && Math.floor(dur), p.muted()]);
-    if (sig === barSig) return;
-    barSig = sig;
-    const seeking = document.activeElement && document.activeElement.id === 'video-seek';
-    if (seeking) return;
     const shown = pos ?? targetSeconds(v);
-    const time = h('span', { class: 'lr-video-time', id: 'video-time' }, `${clockText(shown * 1000)}${dur ? ` / ${clockText(dur * 1000)}` : ''}`);
+    const timeText = `${clockText(shown * 1000)}${dur ? ` / ${clockText(dur * 1000)}` : ''}`;
+    // The buttons are rebuilt only when what they offer changes (keeping
+    // focus and clicks); the time and the slider move in place.
+    const sig = JSON.stringify([v.playing, v.can_control, v.by_name, v.kind, dur && Math.floor(dur), p.muted()]);
+    if (sig === barSig) {
+      const t = bar.querySelector('#video-time');
+      if (t && t.textContent !== timeText) t.textContent = timeText;
+      const slider = bar.querySelector('#video-seek');
+      if (slider && document.activeElement !== slider) slider.value = String(shown);
+      return;
+    }
+    if (document.activeElement && document.activeElement.id === 'video-seek') return;
+    barSig = sig;
+    const time = h('span', { class: 'lr-video-time', id: 'video-time' }, timeText);
     const items = [];
     if (v.can_control) {
       const toggle = h(
@@ -442,7 +454,6 @@ export function createVideo(room) {
     state = v;
     el.dataset.playing = v.playing ? '1' : '0';
     current.player.sync(v);
-    barSig = '';
     renderBar();
     return el;
   }
