@@ -27,9 +27,11 @@ const RECORD_AND_CHOOSE: &str = r#"(() => {
     g.fillStyle = '#fff';
     g.font = 'bold 48px sans-serif';
     g.fillText(t.toFixed(1) + ' s', 90, 110);
-    if (t < secs + 1) requestAnimationFrame(draw);
   };
+  // A timer, not animation frames: those stop when the machine is busy.
   draw();
+  const timer = setInterval(draw, 40);
+  setTimeout(() => clearInterval(timer), (secs + 1) * 1000);
   const rec = new MediaRecorder(c.captureStream(30), { mimeType: 'video/webm;codecs=vp8' });
   const parts = [];
   rec.ondataavailable = (e) => parts.push(e.data);
