@@ -33,6 +33,9 @@ import { h, icon, replace } from '../dom.js';
 import { api } from '../api.js';
 import { LI, clockText, modal, ms, showError } from './util.js';
 
+/** Elapsed time as a player shows it: whole seconds so far (clockText rounds up, for countdowns). */
+const elapsedText = (seconds) => clockText(Math.floor(Math.max(0, seconds)) * 1000);
+
 const VI = {
   ...LI,
   play: ['M6 4l14 8-14 8V4z'],
@@ -327,7 +330,7 @@ export function createVideo(room) {
     const pos = p.position();
     const dur = p.duration();
     const shown = pos ?? targetSeconds(v);
-    const timeText = `${clockText(shown * 1000)}${dur ? ` / ${clockText(dur * 1000)}` : ''}`;
+    const timeText = `${elapsedText(shown)}${dur ? ` / ${clockText(dur * 1000)}` : ''}`;
     // The buttons are rebuilt only when what they offer changes (keeping
     // focus and clicks); the time and the slider move in place.
     const sig = JSON.stringify([v.playing, v.can_control, v.by_name, v.kind, dur && Math.floor(dur), p.muted()]);
