@@ -61,14 +61,26 @@ impl Server {
     }
 }
 
-/// `'wasm-unsafe-eval'` lets the page and its workers compile WebAssembly
-/// (the video background's person segmentation, web/vendor) and nothing else:
-/// `eval` and inline scripts stay refused.
-fn content_security_policy(host: &str, quic: SocketAddr) -> String {
+/// The Content-Security-Policy of every response; with `youtube` (the live
+/// room's page only) it also lets in exactly what YouTube's IFrame API needs
+/// for a video on stage: its script from www.youtube.com (which loads the
+/// rest of the API from the same host) and the player frame from
+/// www.youtube-nocookie.com. `'wasm-unsafe-eval'` lets the page and its
+/// workers compile WebAssembly (the video background's person segmentation,
+/// web/vendor) and nothing else: `eval` and inline scripts stay refused.
+fn content_security_policy(host: &str, quic: SocketAddr, youtube: bool) -> String {
+    let (script, frame) = if youtube {
+        (
+            " https://www.youtube.com",
+            "frame-src https://www.youtube-nocookie.com; ",
+        )
+    } else {
+        ("", "")
+    };
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{script}; style-src 'self'; img-src 'self' data: blob:; \
          media-src 'self' blob:; connect-src 'self' https://{host}:{port}; worker-src 'self' blob:; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+         {frame}object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         port = quic.port()
     )
 }
@@ -111,7 +123,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         .context("setting up mail delivery")?;
     let (media_port, bridge) = MediaPort::new(sfu.clone());
     let state = Arc::new(AppState {
-        csp: content_security_policy(&public_host, sfu.local_addr()),
+        csp: content_security_policy(&public_host, sfu.local_addr(), false),
+        csp_live_room: content_security_policy(&public_host, sfu.local_addr(), true),
         secure_cookies: base_url.starts_with("https://"),
         mail_ctx,
         mail_from,

@@ -113,6 +113,7 @@ pub struct RawLive {
     pub stage_guests: Option<u64>,
     pub countdown_seconds: Option<u64>,
     pub leave_grace_seconds: Option<u64>,
+    pub video_max_mb: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
 }
@@ -216,6 +217,8 @@ pub struct LiveConfig {
     pub settings: crate::domain::live::LiveSettings,
     /// How long a vanished browser keeps its place before it leaves the room.
     pub leave_grace: std::time::Duration,
+    /// The largest video a speaker may upload (`live.video_max_mb`, at most 500 MB).
+    pub video_max_bytes: u64,
     /// A certificate (PEM chain + key) for WebTransport; `None`: self-signed, rotated.
     pub tls: Option<(PathBuf, PathBuf)>,
 }
@@ -624,6 +627,13 @@ impl Config {
                 0,
                 300,
             )?),
+            video_max_bytes: in_range(
+                "live.video_max_mb",
+                l.video_max_mb.unwrap_or(500),
+                1,
+                crate::domain::live::VIDEO_MAX_BYTES / (1024 * 1024),
+            )? * 1024
+                * 1024,
             tls,
         };
 

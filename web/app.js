@@ -101,9 +101,21 @@ export function navigate(to, { replace: replaceEntry = false } = {}) {
   }
   const target = url.pathname + url.search + url.hash;
   const here = window.location.pathname + window.location.search + window.location.hash;
+  if (ownPolicy(url.pathname) !== ownPolicy(window.location.pathname)) {
+    // The live room's page has its own Content-Security-Policy (the YouTube
+    // player for video on stage): load it, and leave it, as a whole page.
+    if (replaceEntry) window.location.replace(url.href);
+    else window.location.assign(url.href);
+    return;
+  }
   if (replaceEntry) window.history.replaceState(null, '', target);
   else if (target !== here) window.history.pushState(null, '', target);
   renderRoute({ focus: true, scroll: true });
+}
+
+/** Pages served with their own Content-Security-Policy (the live room). */
+function ownPolicy(pathname) {
+  return /^\/sessions\/\d+\/live\/?$/.test(pathname);
 }
 
 function focusPage(root) {
@@ -236,6 +248,10 @@ async function boot() {
   window.addEventListener('popstate', () => {
     // Fragment-only changes also fire popstate; only re-render on real moves.
     if (window.location.pathname + window.location.search === renderedKey) return;
+    if (renderedKey !== null && ownPolicy(window.location.pathname) !== ownPolicy(renderedKey.split('?')[0])) {
+      window.location.reload();
+      return;
+    }
     renderRoute({ focus: true });
   });
 

@@ -142,6 +142,11 @@ pub const COMMANDS: &[(Method, &str, &str)] = &[
     (Method::POST, "presentation/page", "turn_page"),
     (Method::DELETE, "presentation", "stop_presenting"),
     (Method::POST, "end", "end"),
+    (Method::POST, "video", "show_video"),
+    (Method::DELETE, "video", "stop_video"),
+    (Method::POST, "video/play", "play_video"),
+    (Method::POST, "video/pause", "pause_video"),
+    (Method::POST, "video/seek", "seek_video"),
 ];
 
 /// The command a path names, with the question id it carries; `None` when
@@ -230,8 +235,26 @@ async fn read_command(
 
 /// The inputs commands take (for naming the field a refusal is about).
 const FIELDS: &[&str] = &[
-    "kind", "camera", "mic", "user_id", "action", "text", "question", "up", "answered", "rooms",
-    "auto", "minutes", "room", "item", "name", "user_ids", "command",
+    "kind",
+    "camera",
+    "mic",
+    "user_id",
+    "action",
+    "text",
+    "question",
+    "up",
+    "answered",
+    "rooms",
+    "auto",
+    "minutes",
+    "room",
+    "item",
+    "name",
+    "user_ids",
+    "command",
+    "youtube",
+    "upload",
+    "position_ms",
 ];
 
 /// A clear refusal of a body that is not the command: which field is

@@ -13,6 +13,7 @@ pub mod patch;
 mod response;
 mod routes;
 mod sessions;
+mod video;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -288,6 +289,13 @@ fn page(path: &str) -> Option<Page> {
     })
 }
 
+/// The live room's page (`/sessions/{id}/live`), whose policy admits the
+/// YouTube player.
+fn is_live_room(path: &str) -> bool {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(segs.as_slice(), ["sessions", id, "live"] if id.parse::<u64>().is_ok())
+}
+
 async fn route(
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -373,9 +381,17 @@ async fn route(
                 status = StatusCode::FORBIDDEN;
             }
         }
-        return assets::assets()
+        let mut resp = assets::assets()
             .serve("index.html", status, req.headers())
-            .ok_or_else(ApiError::internal);
+            .ok_or_else(ApiError::internal)?;
+        if is_live_room(&path) {
+            // Video on stage: the YouTube player, on this page only.
+            resp.headers_mut().insert(
+                "content-security-policy",
+                HeaderValue::from_str(&state.csp_live_room).expect("CSP is ASCII"),
+            );
+        }
+        return Ok(resp);
     }
     let asset = path.trim_start_matches('/');
     if !asset.is_empty() && assets::assets().contains(asset) {

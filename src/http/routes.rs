@@ -14,7 +14,7 @@ use hyper::{Method, Request};
 
 use super::error::ApiError;
 use super::response::Resp;
-use super::{accounts, events, live, materials, sessions};
+use super::{accounts, events, live, materials, sessions, video};
 use crate::service::AppState;
 
 /// What a handler gets: the request, the numbers in its path, the client's
@@ -252,6 +252,16 @@ static ROUTES: &[(Method, &str, Handler)] = &[
     (Method::POST, "sessions/{n}/live/commands", |s, c| {
         Box::pin(live::action(s, c.n[0], None, c.req))
     }),
+    // Video on stage: uploaded files (the room state goes through live::COMMANDS).
+    (Method::POST, "sessions/{n}/videos", |s, c| {
+        Box::pin(video::upload(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/videos", |s, c| {
+        Box::pin(video::list(s, c.n[0], c.req))
+    }),
+    (Method::GET, "sessions/{n}/videos/{n}", |s, c| {
+        Box::pin(video::get(s, c.n[0], c.n[1], c.req))
+    }),
 ];
 
 /// Where a request goes.
@@ -365,6 +375,11 @@ mod tests {
                 "/api/sessions/{n}/live/stage/request",
             ),
             ("/api/sessions/7/live/teleport", "other"),
+            ("/api/sessions/7/videos/12", "/api/sessions/{n}/videos/{n}"),
+            (
+                "/api/sessions/7/live/video/pause",
+                "/api/sessions/{n}/live/video/pause",
+            ),
             ("/api/sessions/x", "other"),
             ("/api/nope", "other"),
             ("/live/42", "/live/{n}"),
@@ -395,6 +410,13 @@ mod tests {
             (Method::PUT, "companies/7/logo", "route"),
             (Method::POST, "companies/7/logo", "GET, PUT, DELETE"),
             (Method::GET, "sessions/7/live/preview", "route"),
+            (Method::POST, "sessions/7/videos", "route"),
+            (Method::GET, "sessions/7/videos/3", "route"),
+            (Method::PUT, "sessions/7/videos", "POST, GET"),
+            (Method::POST, "sessions/7/live/video", "command"),
+            (Method::DELETE, "sessions/7/live/video", "command"),
+            (Method::POST, "sessions/7/live/video/seek", "command"),
+            (Method::GET, "sessions/7/live/video", "POST, DELETE"),
             (Method::GET, "companies/7/sessions", "POST"),
             (Method::GET, "sessions/x", "none"),
             (Method::GET, "nope", "none"),

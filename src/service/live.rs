@@ -88,6 +88,21 @@ async fn running(state: &AppState, c: &LiveCtx) -> Result<Arc<LiveSession>, Stor
     Ok(live)
 }
 
+/// Whether this person may present in the session (upload, show and
+/// manage a PDF presentation or a video): a speaker of the session (by
+/// registration or as admin), or someone the running room lets present now
+/// ([`crate::domain::live::Person::may_present`]); never someone the room removed.
+pub fn may_present(state: &AppState, c: &LiveCtx) -> bool {
+    let live = state.live.running(c.session.id);
+    if live
+        .as_ref()
+        .is_some_and(|l| l.with_room(|r| r.is_removed(c.user.id)))
+    {
+        return false;
+    }
+    c.viewer.is_speaker() || live.is_some_and(|l| l.with_room(|r| r.may_present(c.user.id)))
+}
+
 fn view_of(live: &LiveSession, c: &LiveCtx) -> LiveView {
     let mut v = live.view(&c.session, c.agenda.clone(), &c.viewer);
     v.company.clone_from(&c.company);
@@ -212,6 +227,13 @@ pub async fn command(
     command: LiveCommand,
 ) -> Result<LiveView, StoreError> {
     let live = running(state, c).await?;
+    if let LiveCommand::ShowVideo {
+        upload: Some(video),
+        youtube: None,
+    } = &command
+    {
+        super::video::check_exists(state, c.session.id, *video).await?;
+    }
     let actor = c.actor();
     live.apply(&state.live, move |room, now| {
         room.handle(actor, command, now)

@@ -58,21 +58,16 @@ fn not_allowed() -> StoreError {
     .into()
 }
 
-/// Whether this person may manage the session's materials now: a speaker
-/// of the session, or someone the running room lets present.
-async fn may_manage(state: &AppState, c: &LiveCtx) -> bool {
-    if c.viewer.is_speaker() {
-        return true;
-    }
-    state.live.running(c.session.id).is_some_and(|live| {
-        live.with_room(|r| !r.is_removed(c.user.id) && r.may_present(c.user.id))
-    })
+/// Whether this person may manage the session's materials now: the one
+/// presenting rule, [`super::live::may_present`].
+fn may_manage(state: &AppState, c: &LiveCtx) -> bool {
+    super::live::may_present(state, c)
 }
 
 /// Checks that `user` may upload to session `id` (before the body is read).
 pub async fn authorize(state: &AppState, id: u64, user: User) -> Result<LiveCtx, StoreError> {
     let c = context(state, id, user).await?;
-    if !may_manage(state, &c).await {
+    if !may_manage(state, &c) {
         return Err(not_allowed());
     }
     Ok(c)
@@ -173,7 +168,7 @@ pub async fn page(
     let width = check_width(width)?;
     let c = context(state, id, user).await?;
     let sid = c.session.id;
-    if !may_manage(state, &c).await {
+    if !may_manage(state, &c) {
         let shown = state.live.running(sid).is_some_and(|live| {
             live.with_room(|r| {
                 !r.is_removed(c.user.id)

@@ -9,6 +9,7 @@ pub mod events;
 pub mod live;
 pub mod materials;
 pub mod sessions;
+pub mod video;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub hasher: HashPool,
     /// The Content-Security-Policy header value.
     pub csp: String,
+    /// The live room page's policy: `csp` plus the YouTube player (video on stage).
+    pub csp_live_room: String,
     /// Cookies get `Secure` when the public URL is https.
     pub secure_cookies: bool,
     /// What mails need to know about the community.

@@ -21,9 +21,8 @@ use redb::{
 use super::{
     AUTH_SESSIONS, COMPANIES, COMPANY_LOGOS, EMAIL_VERIFICATIONS, EVENT_COMPANIES, EVENT_SESSIONS,
     EVENTS, INVITATIONS, LIVE_CHAT, LIVE_QUESTIONS, LIVE_REMOVED, MAILS_SENT, MATERIAL_FILES,
-    MATERIALS, META, OUTBOX,
-    PASSWORD_RESETS, ROSTERS, Result, SCHEMA_VERSION, SESSIONS, Store, StoreError, USER_EMAILS,
-    USER_SESSIONS, USERS, WAITLISTED, read_u64,
+    MATERIALS, META, OUTBOX, PASSWORD_RESETS, ROSTERS, Result, SCHEMA_VERSION, SESSIONS, Store,
+    StoreError, USER_EMAILS, USER_SESSIONS, USERS, VIDEOS, WAITLISTED, read_u64,
 };
 
 /// Calls `$f!(table)` for every table the store has ever had. A table that
@@ -54,6 +53,7 @@ macro_rules! every_table {
         $each!(INVITATIONS);
         $each!(MATERIALS);
         $each!(MATERIAL_FILES);
+        $each!(VIDEOS);
     }};
 }
 

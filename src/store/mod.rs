@@ -17,6 +17,7 @@ mod live;
 mod materials;
 mod sessions;
 mod users;
+mod video;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,7 @@ pub use users::{
     AccountExport, AuthSession, EmailVerification, Invitation, NewUser, PasswordReset, SignUp,
     User, UserUpdate,
 };
+pub use video::StoredVideo;
 
 /// Schema and bookkeeping: `schema_version`, id counters, the setup token hash.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -89,6 +91,8 @@ const MATERIALS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("mate
 /// material id -> the uploaded file's bytes (`codec::encode_blob`), written
 /// and removed in the same transaction as its `MATERIALS` row
 const MATERIAL_FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("material_files");
+/// (session id, video id) -> StoredVideo: uploaded videos (files in `videos/`)
+const VIDEOS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("videos");
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +197,7 @@ const MIGRATIONS: &[Migration] = &[
     migrate_7_password_resets,
     migrate_8_verifications_and_invitations,
     migrate_9_materials,
+    migrate_10_videos,
 ];
 
 fn migrate_1_initial(tx: &WriteTransaction) -> Result<()> {
@@ -259,6 +264,11 @@ fn migrate_8_verifications_and_invitations(tx: &WriteTransaction) -> Result<()> 
 fn migrate_9_materials(tx: &WriteTransaction) -> Result<()> {
     tx.open_table(MATERIALS)?;
     tx.open_table(MATERIAL_FILES)?;
+    Ok(())
+}
+
+fn migrate_10_videos(tx: &WriteTransaction) -> Result<()> {
+    tx.open_table(VIDEOS)?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ import { backgroundChoices, backgroundPicker } from './background-ui.js';
 import { canPublishHere } from './media.js';
 import { ic, modal, redrawIf, showError, switchControl } from './util.js';
 import { openMaterials } from './slides.js';
+import { openVideoDialog } from './video.js';
 
 function ctl({ id, label, iconName, onclick, pressed, off, cls, title, disabled }) {
   return h(
@@ -48,7 +49,7 @@ export function createControls(room) {
     const sharing = Boolean(media && media.screen);
     const sig = JSON.stringify([
       me.on_stage, me.camera, me.mic, me.mic_locked, me.request, me.is_speaker, me.stage_locked, me.can_take_stage, me.room, Boolean(me.countdown_ends_at),
-      sharing, Boolean(media && media.canShare()), Boolean(room.mediaInfo), (live.breakouts || []).length, me.can_present,
+      sharing, Boolean(media && media.canShare()), Boolean(room.mediaInfo), (live.breakouts || []).length, me.can_present, me.can_show_video,
     ]);
     redrawIf(el, sig, () => build(live, me, media, sharing));
   }
@@ -156,6 +157,10 @@ export function createControls(room) {
     const end = [];
     if (me.can_present) {
       end.push(ctl({ id: 'presentations', label: 'Present', title: 'Show a PDF presentation on stage', iconName: 'presentation', onclick: () => openMaterials(room) }));
+    }
+    if (me.can_show_video) {
+      // Video on stage: a YouTube link or an uploaded file (video.js).
+      end.push(ctl({ id: 'show-video', label: 'Video', title: 'Show a video on stage', iconName: 'film', onclick: () => openVideoDialog(room) }));
     }
     if (me.can_moderate && !(live.breakouts || []).length) {
       end.push(ctl({ id: 'breakouts', label: 'Breakout rooms', iconName: 'grid', onclick: () => room.openBreakouts() }));

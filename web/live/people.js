@@ -41,8 +41,15 @@ export function createPeople(room) {
     const me = live.me;
     if (me.can_moderate) {
       queueBox.hidden = false;
-      // waited_seconds is relative to when this state arrived; the ticker counts on.
-      const sig = JSON.stringify([live.queue, live.countdowns, live.people.length, room.receivedAt]);
+      // Redrawn only when the queue itself changes: who waits, for what, and
+      // the countdowns. The waiting times count on in the ticker (from each
+      // item's first drawing), so a state that only moved the clocks keeps the
+      // buttons in place under the host's pointer.
+      const sig = JSON.stringify([
+        (live.queue || []).map((q) => [q.user_id, q.kind, q.name, q.camera, q.mic]),
+        live.countdowns,
+        live.people.length,
+      ]);
       redrawIf(queueBox, sig, () => buildQueue(live));
     } else {
       queueBox.hidden = true;

@@ -412,6 +412,7 @@ class Room {
 
   teardownRoom() {
     if (!this.ui) return;
+    this.ui.stage.destroy();
     this.ui = null;
     document.removeEventListener('pointerdown', this.unlockAudio, true);
     document.removeEventListener('keydown', this.unlockAudio, true);
@@ -423,7 +424,7 @@ class Room {
     }
     document.body.dataset.mediaState = 'off';
     document.body.dataset.onStage = '0';
-    for (const id of ['request-dialog', 'devices-dialog', 'breakouts-dialog', 'materials-dialog']) {
+    for (const id of ['request-dialog', 'devices-dialog', 'breakouts-dialog', 'materials-dialog', 'video-dialog']) {
       const d = document.getElementById(id);
       if (d && d.open) d.close();
     }

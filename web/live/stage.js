@@ -13,6 +13,7 @@ import { h, initials, replace } from '../dom.js';
 import { roleLabel } from '../sessions-ui.js';
 import { ic, serverNow } from './util.js';
 import { createPresentationTile } from './slides.js';
+import { createVideo } from './video.js';
 
 export function createStage(room) {
   const tiles = new Map(); // key → {el, media, bar, kind, userId, videoEl}
@@ -41,14 +42,16 @@ export function createStage(room) {
   let countdownEnd = null;
   let countdownPreview = null;
   const presentation = createPresentationTile(room);
+  const video = createVideo(room);
 
   function tileFor(key, { kind, userId }) {
     let t = tiles.get(key);
     if (t) return t;
     const media = h('div', { class: 'lr-tile-media' }, h('span', { class: 'lr-tile-avatar', 'aria-hidden': 'true' }));
     const bar = h('div', { class: 'lr-tile-bar' });
-    const attrs = { class: ['lr-tile', kind === 'screen' && 'lr-tile-screen'], role: 'listitem' };
-    attrs.dataset = kind === 'screen' ? { screenOf: userId } : { userId };
+    const wide = kind === 'screen' || kind === 'video';
+    const attrs = { class: ['lr-tile', wide && 'lr-tile-screen', kind === 'video' && 'lr-tile-stage-video'], role: 'listitem' };
+    attrs.dataset = kind === 'screen' ? { screenOf: userId } : kind === 'video' ? { stageVideo: '1' } : { userId };
     const tileEl = h('div', attrs, media, bar);
     t = { el: tileEl, media, bar, kind, userId, videoEl: null, sig: '' };
     tiles.set(key, t);
@@ -110,6 +113,15 @@ export function createStage(room) {
     if (presentation.update(live.presentation)) {
       tiles.set('presentation', { el: presentation.el, kind: 'screen', presentation: true });
       wanted.push('presentation');
+    }
+    // A video on stage (video.js) comes first, like a screen share.
+    const videoEl = video.update();
+    if (videoEl) {
+      const t = tileFor('video', { kind: 'video', userId: live.video.by });
+      setVideo(t, videoEl);
+      t.el.classList.add('has-video');
+      t.el.setAttribute('aria-label', `Video presented by ${live.video.by_name}`);
+      wanted.push('video');
     }
 
     // Screen shares first: others' (subscribed), then mine.
@@ -180,7 +192,7 @@ export function createStage(room) {
       const t = tiles.get(key);
       if (grid.children[i] !== t.el) grid.insertBefore(t.el, grid.children[i] || null);
     });
-    const screens = wanted.filter((k) => k.startsWith('screen-') || k === 'presentation').length;
+    const screens = wanted.filter((k) => k.startsWith('screen-') || k === 'presentation' || k === 'video').length;
     grid.dataset.count = String(wanted.length - screens);
     grid.dataset.screens = String(screens);
     refreshFrames();
@@ -297,6 +309,7 @@ export function createStage(room) {
   return {
     el,
     agendaSlot: top.querySelector('#stage-agenda'),
+    destroy: () => video.destroy(),
     update,
     tick() {
       tickCountdown();

@@ -46,6 +46,7 @@ export const LI = {
   chevronLeft: ['M15 18l-6-6 6-6'],
   chevronRight: ['M9 18l6-6-6-6'],
   upload: ['M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4', 'M17 8l-5-5-5 5', 'M12 3v12'],
+  film: ['M3 4h18a1 1 0 0 1 1 1v14a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1z', 'M7 4v16', 'M17 4v16', 'M2 9h5', 'M2 15h5', 'M17 9h5', 'M17 15h5'],
 };
 
 export const ic = (name, cls = 'icon icon-sm') => icon(LI[name], cls);

@@ -124,6 +124,26 @@ pub enum LiveCommand {
     },
     StopPresenting,
     End,
+    /// Video on stage: a YouTube link or an uploaded video (checked by the
+    /// service to belong to the session), shown paused at its start.
+    ShowVideo {
+        #[serde(default)]
+        youtube: Option<String>,
+        #[serde(default)]
+        upload: Option<u64>,
+    },
+    PlayVideo {
+        #[serde(default)]
+        position_ms: Option<u64>,
+    },
+    PauseVideo {
+        #[serde(default)]
+        position_ms: Option<u64>,
+    },
+    SeekVideo {
+        position_ms: u64,
+    },
+    StopVideo,
 }
 
 /// Who acts, with their powers as of now (from the current registration
@@ -208,6 +228,32 @@ impl LiveRoom {
             TurnPage { page } => self.turn_page(me, page, now),
             StopPresenting => self.stop_presenting(me),
             End => self.end(me, now),
+            ShowVideo { youtube, upload } => {
+                let (source, start_ms) = match (youtube, upload) {
+                    (Some(link), None) => {
+                        let link = super::parse_youtube(&link)?;
+                        (
+                            super::VideoSource::Youtube {
+                                youtube_id: link.id,
+                            },
+                            link.start_secs * 1000,
+                        )
+                    }
+                    (None, Some(upload_id)) => (super::VideoSource::Upload { upload_id }, 0),
+                    _ => return Err(LiveError::VideoSourceChoice),
+                };
+                self.show_video(me, source, start_ms, now)
+            }
+            PlayVideo { position_ms } => {
+                self.control_video(me, super::VideoAction::Play(position_ms), now)
+            }
+            PauseVideo { position_ms } => {
+                self.control_video(me, super::VideoAction::Pause(position_ms), now)
+            }
+            SeekVideo { position_ms } => {
+                self.control_video(me, super::VideoAction::Seek(position_ms), now)
+            }
+            StopVideo => self.stop_video(me),
         }
     }
 }

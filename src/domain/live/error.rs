@@ -105,6 +105,32 @@ pub enum LiveError {
     NotPresenter,
     #[error("This presentation has pages 1 to {pages}.")]
     PageOutOfRange { pages: u32 },
+    #[error(
+        "That is not a YouTube video link. Paste a link like youtube.com/watch?v=…, youtu.be/…, youtube.com/shorts/… or youtube.com/embed/…; other sites are not supported."
+    )]
+    NotYoutube,
+    #[error("The start time in the link is not a time (use t=90, t=90s or t=1m30s).")]
+    VideoStart,
+    #[error("Give either `youtube` (a link) or `upload` (an uploaded video's id).")]
+    VideoSourceChoice,
+    #[error("No video is on stage.")]
+    NoVideo,
+    #[error("There is no such uploaded video in this session.")]
+    UnknownVideo,
+    #[error("Someone else presents this video; show your own to take over.")]
+    VideoNotYours,
+    #[error("A video position is between 0 and 24 hours, in milliseconds.")]
+    VideoPosition,
+    #[error("That file is not an MP4 or WebM video.")]
+    UnsupportedVideo,
+    #[error("Videos can be at most {max_mb} MB.")]
+    VideoTooLarge { max_mb: u64 },
+    #[error("The upload ended before the whole video arrived; try again.")]
+    VideoIncomplete,
+    #[error("Only the session's participants can watch its videos.")]
+    NotParticipant,
+    #[error("This session already has {max} videos, the most it can keep.")]
+    TooManyVideos { max: usize },
 }
 
 impl LiveError {
@@ -154,6 +180,16 @@ impl LiveError {
             NoPresentation => "no_presentation",
             NotPresenter => "not_presenter",
             PageOutOfRange { .. } => "page_out_of_range",
+            NotYoutube | VideoStart => "invalid_video_link",
+            VideoSourceChoice => "invalid_video_source",
+            NoVideo | UnknownVideo => "no_video",
+            VideoNotYours => "video_not_yours",
+            VideoPosition => "invalid_position",
+            UnsupportedVideo => "unsupported_video",
+            VideoTooLarge { .. } => "video_too_large",
+            VideoIncomplete => "video_incomplete",
+            NotParticipant => "not_participant",
+            TooManyVideos { .. } => "too_many_videos",
         }
     }
 
@@ -162,11 +198,12 @@ impl LiveError {
         use LiveError::*;
         match self {
             StartHostOnly | HostOnly | ModeratorOnly | Removed | NotASpeaker | MutedByHost
-            | MovedOffByHost | CannotRemoveHost | MayNotPresent | NotPresenter => {
-                ErrorKind::Forbidden
-            }
+            | MovedOffByHost | CannotRemoveHost | MayNotPresent | NotPresenter | VideoNotYours
+            | NotParticipant => ErrorKind::Forbidden,
             NotInRoom | NoRequest | RequestGone | NoCountdown | NoQuestion | NoRoom
-            | NoMaterial | NoPresentation => ErrorKind::NotFound,
+            | NoMaterial | NoPresentation | NoVideo | UnknownVideo => ErrorKind::NotFound,
+            UnsupportedVideo => ErrorKind::UnsupportedType,
+            VideoTooLarge { .. } => ErrorKind::TooLarge,
             SlowDown { .. } | TooManyStreams => ErrorKind::TooMany,
             BreakoutCount
             | BreakoutName
@@ -176,7 +213,12 @@ impl LiveError {
             | NoAgendaItem
             | EmptyText { .. }
             | TextTooLong { .. }
-            | PageOutOfRange { .. } => ErrorKind::Invalid,
+            | PageOutOfRange { .. }
+            | NotYoutube
+            | VideoStart
+            | VideoSourceChoice
+            | VideoPosition
+            | VideoIncomplete => ErrorKind::Invalid,
             _ => ErrorKind::Conflict,
         }
     }
@@ -191,6 +233,9 @@ impl LiveError {
             NoMaterial => Some("material"),
             PageOutOfRange { .. } => Some("page"),
             EmptyText { field } | TextTooLong { field, .. } => Some(field),
+            NotYoutube | VideoStart => Some("youtube"),
+            VideoSourceChoice | UnknownVideo => Some("upload"),
+            VideoPosition => Some("position_ms"),
             _ => None,
         }
     }

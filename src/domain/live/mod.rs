@@ -15,10 +15,15 @@ use super::sessions::{Phase, Role, Session};
 mod command;
 mod error;
 mod presentation;
+mod video;
 mod view;
 pub use command::{Actor, BreakoutPlan, LiveCommand, Moderation, RequestChoice};
 pub use error::LiveError;
 pub use presentation::Presentation;
+pub use video::{
+    SNIFF_BYTES, StageVideo, VIDEO_MAX_BYTES, VIDEOS_PER_SESSION, VideoAction, VideoKind,
+    VideoSource, YoutubeLink, parse_youtube, sniff_video, video_name,
+};
 pub use view::{LiveView, MediaSeen, Viewer};
 
 /// The main room; breakout rooms are 1..=10.
@@ -275,6 +280,8 @@ pub struct LiveRoom {
     pub materials: Vec<crate::domain::materials::Material>,
     /// What is presented on the main stage.
     pub presentation: Option<Presentation>,
+    /// The video on the main stage (`video`), if one is shown.
+    pub video: Option<StageVideo>,
 }
 
 impl LiveRoom {
@@ -327,6 +334,7 @@ impl LiveRoom {
             next_id,
             materials: Vec::new(),
             presentation: None,
+            video: None,
         }
     }
 
@@ -464,6 +472,9 @@ impl LiveRoom {
         }
         if let Some(p) = self.people.get_mut(&user_id) {
             p.name = name.to_owned();
+        }
+        if let Some(v) = self.video.as_mut().filter(|v| v.by == user_id) {
+            v.by_name = name.to_owned();
         }
         let mut events = self.leave(user_id);
         if events.is_empty() {

@@ -115,12 +115,10 @@ impl LiveRoom {
         vec![LiveEvent::Changed]
     }
 
-    /// Whether this person may put a presentation on stage or take one over
-    /// now: a speaker or someone on stage, in the main room.
+    /// Whether this person may present now (a presentation, a video):
+    /// [`Person::may_present`], the one rule.
     pub fn may_present(&self, user_id: u64) -> bool {
-        self.people
-            .get(&user_id)
-            .is_some_and(|p| p.room == MAIN_ROOM && (p.is_speaker() || p.on_stage))
+        self.people.get(&user_id).is_some_and(super::Person::may_present)
     }
 
     fn presenter_check(&self, user_id: u64) -> Result<(), LiveError> {

@@ -99,6 +99,50 @@ pub struct Me {
     pub can_present: bool,
     /// I turn the pages of the presentation on stage.
     pub presenting: bool,
+    /// I may put a video on the main stage (and upload one) now.
+    pub can_show_video: bool,
+}
+
+/// The video on the main stage (`LiveView::video`): where it is (`position_ms`
+/// at the server time `at`, playing from there or paused).
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoView {
+    #[serde(flatten)]
+    pub source: super::VideoSource,
+    /// Where an uploaded video is served (range requests), or the
+    /// YouTube embed's address on youtube-nocookie.com.
+    pub src: String,
+    pub by: u64,
+    pub by_name: String,
+    pub playing: bool,
+    pub position_ms: u64,
+    pub at: Timestamp,
+    /// I may play, pause, seek and stop it.
+    pub can_control: bool,
+}
+
+impl VideoView {
+    fn of(v: &super::StageVideo, r: &LiveRoom, session_id: u64, viewer: &Viewer) -> Self {
+        let src = match &v.source {
+            super::VideoSource::Youtube { youtube_id } => {
+                format!("https://www.youtube-nocookie.com/embed/{youtube_id}")
+            }
+            super::VideoSource::Upload { upload_id } => {
+                format!("/api/sessions/{session_id}/videos/{upload_id}")
+            }
+        };
+        let me = r.people.get(&viewer.user_id);
+        VideoView {
+            source: v.source.clone(),
+            src,
+            by: v.by,
+            by_name: v.by_name.clone(),
+            playing: v.playing,
+            position_ms: v.position_ms,
+            at: v.at,
+            can_control: me.is_some_and(|p| p.may_present() && (v.by == p.user_id || p.is_host)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -261,6 +305,8 @@ pub struct LiveView {
     pub materials: Vec<crate::domain::materials::MaterialView>,
     /// The presentation on the main stage (for those in the main room).
     pub presentation: Option<super::presentation::PresentationView>,
+    /// The video on the main stage, for those in the main room.
+    pub video: Option<VideoView>,
 }
 
 fn request_parts(kind: RequestKind) -> (&'static str, bool, bool) {
@@ -363,6 +409,7 @@ impl LiveView {
                 && room
                     .and_then(|r| r.presentation)
                     .is_some_and(|p| p.presenter == viewer.user_id && my_room == MAIN_ROOM),
+            can_show_video: live && me_person.is_some_and(Person::may_present),
             request,
             countdown_ends_at: countdown,
         };
@@ -400,6 +447,7 @@ impl LiveView {
                 company: None,
                 materials: Vec::new(),
                 presentation: None,
+                video: None,
                 now,
             };
         };
@@ -491,6 +539,11 @@ impl LiveView {
             company: None,
             materials: r.materials_view(viewer.user_id),
             presentation: r.presentation_view(viewer.user_id, my_room),
+            video: r
+                .video
+                .as_ref()
+                .filter(|_| my_room == MAIN_ROOM)
+                .map(|v| VideoView::of(v, r, session.id, viewer)),
             me,
             now,
         }
