@@ -408,9 +408,17 @@ mod netns {
         UP.store(false, Relaxed);
     }
 
-    /// On Ctrl-C: stop the server child, remove the namespace, exit.
-    pub async fn teardown_on_ctrl_c() {
-        if tokio::signal::ctrl_c().await.is_ok() {
+    /// On Ctrl-C or SIGTERM: stop the server child, remove the namespace, exit.
+    pub async fn teardown_on_signal() {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return;
+        };
+        let stop = tokio::select! {
+            r = tokio::signal::ctrl_c() => r.is_ok(),
+            r = term.recv() => r.is_some(),
+        };
+        if stop {
             eprintln!("interrupted: stopping the server and removing the namespace");
             let pid = SERVER_PID.load(Relaxed);
             if pid != 0 {
@@ -595,7 +603,7 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if spec.is_some() {
-        rt.spawn(netns::teardown_on_ctrl_c());
+        rt.spawn(netns::teardown_on_signal());
     }
     let mut reports: Vec<LoadtestReport> = Vec::new();
     let mut summary = String::new();

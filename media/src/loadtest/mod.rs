@@ -606,7 +606,6 @@ async fn prepare(
             bot_config.origin = remote.origin.clone();
             bot_config.auto_subscribe = config.mode == Mode::Sfu;
             bot_config.baseline = config.mode == Mode::Baseline;
-            bot_config.keep_events = false;
             bot_config.decode = DecodeChecks {
                 audio_every: 50,
                 video_frames_per_track: 1,
