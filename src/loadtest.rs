@@ -642,7 +642,7 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
             },
             congestion,
         };
-        let mut run_reports = rt.block_on(async {
+        let result = rt.block_on(async {
             let app = match &args.target {
                 Some(t) => remote_app(&args, t).await?,
                 None => spawn_app(dir.path(), &opts).await?,
@@ -686,7 +686,17 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
             let r = loadtest::run_sessions(&config, &targets, app.pid).await;
             drop(app);
             r.map_err(anyhow::Error::from)
-        })?;
+        });
+        // With --sessions, a count that fails (e.g. bots time out) is a
+        // result too: say so and go on with the next count.
+        let mut run_reports = match result {
+            Err(e) if sessions.is_some() => {
+                summary.push_str(&format!("{count} session(s): failed: {e:#}\n"));
+                eprintln!("{count} session(s) failed: {e:#}");
+                continue;
+            }
+            other => other?,
+        };
         netns::SERVER_PID.store(0, std::sync::atomic::Ordering::Relaxed);
         let counts = network.as_ref().map(Network::counts);
         drop(network);
@@ -724,6 +734,10 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
                 ));
             }
         }
+        // Each run's rows as soon as it ends (a long series keeps what it measured).
+        if !args.json {
+            print!("{}", loadtest::table(&run_reports));
+        }
         reports.extend(run_reports);
         if args.baseline {
             eprintln!("{scenario}: plain QUIC baseline, {} s ...", args.duration);
@@ -752,7 +766,8 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         for r in &reports {
             println!("{}", serde_json::to_string(r)?);
         }
-    } else {
+    } else if args.baseline {
+        // The baseline rows beside the SFU's.
         print!("{}", loadtest::table(&reports));
     }
     eprint!("{summary}");

@@ -451,19 +451,21 @@ async fn accept_loop(
             }
         };
         let now = Instant::now();
-        if !flows.contains_key(&from) {
-            match open_flow(&socket, from, upstream, upstream_bind, spec, &counters).await {
-                Ok(flow) => {
-                    counters.flows.fetch_add(1, Relaxed);
-                    flows.insert(from, flow);
-                }
-                Err(e) => {
-                    tracing::warn!("relay: cannot open a flow for {from}: {e}");
-                    continue;
+        let flow = match flows.entry(from) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match open_flow(&socket, from, upstream, upstream_bind, spec, &counters).await {
+                    Ok(flow) => {
+                        counters.flows.fetch_add(1, Relaxed);
+                        e.insert(flow)
+                    }
+                    Err(err) => {
+                        tracing::warn!("relay: cannot open a flow for {from}: {err}");
+                        continue;
+                    }
                 }
             }
-        }
-        let flow = flows.get_mut(&from).expect("inserted above");
+        };
         let v = flow.up.offer(now, n, rand::random::<f64>());
         counters.count(v);
         if let Verdict::SendAt(at) = v {
