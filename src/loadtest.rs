@@ -786,4 +786,98 @@ mod tests {
             assert!(e.contains("--sessions"), "{bad}: {e}");
         }
     }
+
+    #[test]
+    fn flags_that_do_not_go_together_are_refused_before_anything_runs() {
+        let base = LoadtestArgs {
+            scenario: "full-session".into(),
+            duration: 10,
+            baseline: false,
+            json: false,
+            transport: "webtransport".into(),
+            target: None,
+            token_key: None,
+            admin_email: None,
+            netem: None,
+            slow: None,
+            sessions: None,
+            congestion: "bbr".into(),
+        };
+        let netem = Some("clean".to_owned());
+        let cases = [
+            (
+                LoadtestArgs {
+                    slow: Some("rate=300kbit".into()),
+                    ..base.clone()
+                },
+                "--slow needs --netem",
+            ),
+            (
+                LoadtestArgs {
+                    netem: Some("delay=20".into()),
+                    ..base.clone()
+                },
+                "--netem: delay=20: give a unit",
+            ),
+            (
+                LoadtestArgs {
+                    netem: netem.clone(),
+                    slow: Some("rate=300kbps".into()),
+                    ..base.clone()
+                },
+                "--slow: rate=300kbps",
+            ),
+            (
+                LoadtestArgs {
+                    netem: netem.clone(),
+                    baseline: true,
+                    ..base.clone()
+                },
+                "cannot be combined with --baseline",
+            ),
+            (
+                LoadtestArgs {
+                    netem: netem.clone(),
+                    transport: "websocket".into(),
+                    ..base.clone()
+                },
+                "simulates a UDP link",
+            ),
+            (
+                LoadtestArgs {
+                    netem: netem.clone(),
+                    slow: Some("rate=300kbit".into()),
+                    scenario: "breakouts".into(),
+                    ..base.clone()
+                },
+                "--slow needs --scenario full-session",
+            ),
+            (
+                LoadtestArgs {
+                    sessions: Some("1,2".into()),
+                    scenario: "breakouts".into(),
+                    ..base.clone()
+                },
+                "--sessions runs full sessions",
+            ),
+            (
+                LoadtestArgs {
+                    congestion: "vegas".into(),
+                    ..base.clone()
+                },
+                "--congestion: unknown congestion controller",
+            ),
+            (
+                LoadtestArgs {
+                    duration: 0,
+                    ..base.clone()
+                },
+                "--duration must be",
+            ),
+        ];
+        for (args, want) in cases {
+            let e = run(args).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} (wanted {want:?})");
+        }
+    }
 }
