@@ -266,6 +266,12 @@ async fn start_sfu(
         key,
         OriginPolicy::allow([base_url.to_owned()]),
     );
+    // The load test compares congestion controllers (BBR is the default).
+    if let Ok(cc) = std::env::var("PODIUM_MEDIA_CONGESTION") {
+        cfg.congestion = cc
+            .parse()
+            .map_err(|e| anyhow::anyhow!("PODIUM_MEDIA_CONGESTION: {e}"))?;
+    }
     cfg.certificate = match &config.live.tls {
         Some((cert, key)) => CertificateConfig::Files {
             cert_pem: cert.clone(),

@@ -68,6 +68,23 @@ pub struct LoadtestArgs {
     pub token_key: Option<String>,
     #[arg(long, value_name = "EMAIL")]
     pub admin_email: Option<String>,
+    /// Run through a simulated network (needs root): the server in its own
+    /// network namespace behind a veth pair, the bots' UDP through a link
+    /// simulator: comma-separated delay=20ms, loss=1%, rate=6mbit (each
+    /// participant's own link), queue=100ms, mtu=1500; `clean` for none.
+    #[arg(long, value_name = "SPEC")]
+    pub netem: Option<String>,
+    /// With --netem: one subscriber's link differs from the others' by
+    /// these keys, e.g. --slow rate=300kbit.
+    #[arg(long, value_name = "SPEC")]
+    pub slow: Option<String>,
+    /// Full sessions run at once on one server, one run per number, e.g.
+    /// 1,2,3,4: per-session figures and where it stops holding.
+    #[arg(long, value_name = "LIST")]
+    pub sessions: Option<String>,
+    /// The server's QUIC congestion controller: bbr, cubic or newreno.
+    #[arg(long, default_value = "bbr")]
+    pub congestion: String,
 }
 
 #[derive(Debug, Default, Clone, Args)]

@@ -57,6 +57,45 @@ pub enum FanoutMode {
     },
 }
 
+/// The QUIC congestion controller of the media endpoint's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Congestion {
+    /// BBR (model-based: bottleneck bandwidth and round-trip time). Random
+    /// loss does not shrink its rate, so 1-3 % loss on Wi-Fi or a phone
+    /// link still carries the stage's video.
+    #[default]
+    Bbr,
+    /// CUBIC, quinn's default: loss-based, backs off on every lost packet.
+    Cubic,
+    /// NewReno: loss-based, the simplest.
+    NewReno,
+}
+
+impl std::str::FromStr for Congestion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bbr" => Ok(Congestion::Bbr),
+            "cubic" => Ok(Congestion::Cubic),
+            "newreno" => Ok(Congestion::NewReno),
+            other => Err(format!(
+                "unknown congestion controller {other:?} (bbr, cubic, newreno)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Congestion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Congestion::Bbr => "bbr",
+            Congestion::Cubic => "cubic",
+            Congestion::NewReno => "newreno",
+        })
+    }
+}
+
 /// Everything [`start`](crate::start) needs.
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -91,6 +130,8 @@ pub struct SfuConfig {
     pub backlog_report_interval: Duration,
     /// Sequential or rayon fan-out.
     pub fanout: FanoutMode,
+    /// The congestion controller of every connection (BBR by default).
+    pub congestion: Congestion,
     /// Audio levels: decode one Opus frame in this many per track.
     pub audio_level_every: u32,
     /// Thumbnails: decode at most one keyframe per track this often.
@@ -114,6 +155,7 @@ impl SfuConfig {
             subscriber_queue_limit: 4 * 1024 * 1024,
             backlog_report_interval: Duration::from_millis(100),
             fanout: FanoutMode::Sequential,
+            congestion: Congestion::default(),
             audio_level_every: 5,
             thumbnail_interval: Duration::from_secs(5),
         }

@@ -26,7 +26,7 @@ pub(crate) mod server;
 pub mod token;
 
 pub use cert::{CertHash, CertHashes, CertificateConfig, SelfSignedConfig};
-pub use config::{FanoutMode, OriginPolicy, SfuConfig};
+pub use config::{Congestion, FanoutMode, OriginPolicy, SfuConfig};
 pub use error::MediaError;
 pub use podium_media_core as core;
 pub use podium_media_core::{ParticipantId, RoomId, TrackId};

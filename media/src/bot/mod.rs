@@ -622,6 +622,11 @@ impl Bot {
         self.receiver.latencies()
     }
 
+    /// Latencies (µs) of the audio and of the video frames received in the window.
+    pub fn latencies_by_kind_us(&self) -> (Vec<u32>, Vec<u32>) {
+        self.receiver.latencies_by_kind()
+    }
+
     /// Waits until the receive stats satisfy `pred`.
     pub async fn wait_until(
         &self,

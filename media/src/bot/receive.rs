@@ -81,6 +81,9 @@ pub struct ReceiveStats {
     pub window_frames: u64,
     /// Their payload bytes.
     pub window_bytes: u64,
+    /// Of `window_frames`, audio frames (Opus tracks; without per-track
+    /// state, datagrams).
+    pub window_audio_frames: u64,
     /// Per track (not kept for the baseline server).
     pub tracks: BTreeMap<u32, TrackStats>,
 }
@@ -102,6 +105,8 @@ struct VideoCheck {
 struct State {
     stats: ReceiveStats,
     latencies: Vec<u32>,
+    audio_latencies: Vec<u32>,
+    video_latencies: Vec<u32>,
     codecs: HashMap<u32, Codec>,
     audio: HashMap<u32, (u64, opus::Decoder)>,
     video: HashMap<u32, VideoCheck>,
@@ -143,6 +148,12 @@ impl Receiver {
 
     pub fn latencies(&self) -> Vec<u32> {
         self.state.lock().expect("receive lock").latencies.clone()
+    }
+
+    /// The window's latencies of audio and of video frames.
+    pub fn latencies_by_kind(&self) -> (Vec<u32>, Vec<u32>) {
+        let s = self.state.lock().expect("receive lock");
+        (s.audio_latencies.clone(), s.video_latencies.clone())
     }
 
     pub async fn wait_until(
@@ -214,11 +225,20 @@ impl Receiver {
         s.bytes += payload.len() as u64;
         s.datagrams += u64::from(datagram);
         if self.window.contains(header.timestamp_us) {
+            let audio = match state.codecs.get(&header.track) {
+                Some(codec) => *codec == Codec::Opus,
+                None => datagram,
+            };
+            let latency = u32::try_from(latency).unwrap_or(u32::MAX);
             s.window_frames += 1;
             s.window_bytes += payload.len() as u64;
-            state
-                .latencies
-                .push(u32::try_from(latency).unwrap_or(u32::MAX));
+            s.window_audio_frames += u64::from(audio);
+            state.latencies.push(latency);
+            if audio {
+                state.audio_latencies.push(latency);
+            } else {
+                state.video_latencies.push(latency);
+            }
         }
         if self.per_track {
             let t = s.tracks.entry(header.track).or_default();

@@ -34,7 +34,7 @@ pub use websocket::{AUDIO_MAX_AGE, MAX_OPEN_STREAMS, websocket_accept_key, ws_cl
 use self::session::{Command, Input, SessionActor, SessionRef};
 use self::taps::{Taps, ThumbnailStore};
 use crate::cert::{CertHashes, Certificates};
-use crate::config::{FanoutMode, SfuConfig};
+use crate::config::{Congestion, FanoutMode, SfuConfig};
 use crate::error::MediaError;
 use crate::token::{JoinTokenKey, SessionId};
 
@@ -128,6 +128,12 @@ pub(crate) fn transport_config(c: &SfuConfig) -> Result<QuicTransportConfig, Med
     t.send_window(c.send_window);
     // Publishers open one stream per group of pictures; leave room for bursts.
     t.max_concurrent_uni_streams(wtransport::quinn::VarInt::from_u32(256));
+    use wtransport::quinn::congestion;
+    t.congestion_controller_factory(match c.congestion {
+        Congestion::Bbr => Arc::new(congestion::BbrConfig::default()),
+        Congestion::Cubic => Arc::new(congestion::CubicConfig::default()),
+        Congestion::NewReno => Arc::new(congestion::NewRenoConfig::default()),
+    });
     Ok(t)
 }
 
