@@ -337,7 +337,8 @@ impl SubscriberQueue {
                 }
                 self.enqueue(key, &frame.stream);
             }
-            Action::Drop(_) => {}
+            // Replays are carried out by the session task, which holds the cache.
+            Action::Replay { .. } | Action::Drop(_) => {}
         }
     }
 

@@ -197,7 +197,7 @@ impl WsQueue {
                     c.frames_queued.fetch_add(1, Relaxed);
                 });
             }
-            Action::Drop(_) => return,
+            Action::Replay { .. } | Action::Drop(_) => return,
         }
         self.wake.notify_one();
     }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub use super::budget::BudgetPolicy;
 use crate::ids::Millis;
 use crate::wire::media::MAX_TEMPORAL_LAYER;
 
@@ -23,6 +24,13 @@ pub struct RouterConfig {
     pub audio_levels_interval: Duration,
     /// Per-subscriber backlog policy.
     pub backlog: BacklogPolicy,
+    /// Per-subscriber bandwidth policy (link reports → allotments).
+    pub budget: BudgetPolicy,
+    /// The IO edge keeps each video track's current group (keyframe and the
+    /// frames after it) up to this many payload bytes, to start subscribers
+    /// without asking the publisher for a keyframe; a longer group is not
+    /// cached (subscribers then wait for, and request, a keyframe).
+    pub max_cached_group_bytes: u64,
 }
 
 impl Default for RouterConfig {
@@ -35,6 +43,8 @@ impl Default for RouterConfig {
             keyframe_request_interval: Duration::from_secs(1),
             audio_levels_interval: Duration::from_millis(250),
             backlog: BacklogPolicy::default(),
+            budget: BudgetPolicy::default(),
+            max_cached_group_bytes: 1024 * 1024,
         }
     }
 }

@@ -19,12 +19,24 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_config(RouterConfig::default())
+    }
+
+    fn with_config(config: RouterConfig) -> Self {
         Self {
-            router: Router::default(),
+            router: Router::new(config),
             now: Millis(0),
             plan: ForwardPlan::new(),
             seq: 0,
         }
+    }
+
+    /// A router whose IO edge caches no group: starts need publisher keyframes.
+    fn without_cache() -> Self {
+        Self::with_config(RouterConfig {
+            max_cached_group_bytes: 0,
+            ..RouterConfig::default()
+        })
     }
 
     fn at(&mut self, ms: u64) -> &mut Self {
@@ -146,8 +158,9 @@ const SEND: Action = Action::Stream {
 };
 
 /// A publishes camera and microphone in the main room; B subscribes to both.
+/// No keyframe cache (see `keyframe_cache_*` tests for it).
 fn two_participants() -> (Harness, TrackId, TrackId) {
-    let mut h = Harness::new();
+    let mut h = Harness::without_cache();
     h.join(A, RoomId::MAIN, true);
     h.join(B, RoomId::MAIN, false);
     let cam = h.publish_video(A);
@@ -470,7 +483,7 @@ fn a_lagging_subscriber_s_superseded_group_is_reset_not_finished() {
 
 #[test]
 fn twenty_joiners_in_a_second_cause_one_keyframe_request_per_second() {
-    let mut h = Harness::new();
+    let mut h = Harness::without_cache();
     h.join(A, RoomId::MAIN, true);
     let cam = h.publish_video(A);
     h.video(A, 1, true, 0).unwrap();

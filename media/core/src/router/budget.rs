@@ -1,0 +1,349 @@
+//! Per-subscriber bandwidth: the IO edge's link reports become an estimate
+//! (bits/s), and the estimate becomes an allotment of the subscriber's
+//! tracks — which audio tracks it hears and up to which temporal layer it
+//! sees each video track (or none).
+//!
+//! Everything here is pure: the router feeds it reports, track rates and
+//! audio levels, all stamped with the caller's `now`.
+
+use std::time::Duration;
+
+use crate::ids::{Millis, TrackId};
+use crate::track::MediaKind;
+use crate::wire::media::MAX_TEMPORAL_LAYER;
+
+/// Bytes of transport overhead counted per forwarded frame on top of its
+/// payload (QUIC short header + AEAD tag + frame header + UDP + IP, ~60 bytes
+/// for a datagram; a stream frame inside a full packet pays less, so this is
+/// a round middle).
+pub const FRAME_OVERHEAD_BYTES: u64 = 48;
+
+/// What the IO edge measured on one subscriber's connection since its last
+/// report. Report every 50-100 ms (see [`Router::handle_link`](super::Router::handle_link)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkReport {
+    /// Smoothed round-trip time (zero if unknown).
+    pub rtt: Duration,
+    /// What the transport's congestion controller lets through now, in
+    /// bits/s: congestion window x 8 / RTT for QUIC; `None` where the
+    /// transport does not say (WebSocket).
+    pub window_bps: Option<u64>,
+    /// Bits/s the transport took from the edge over the interval (bytes
+    /// written into it, including what it dropped or lost).
+    pub sent_bps: u64,
+    /// Packets lost in the interval, per mille of those sent.
+    pub loss_permille: u16,
+    /// Bytes the edge holds queued for the subscriber (its backlog).
+    pub queued: u64,
+}
+
+/// How link reports turn into allotments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetPolicy {
+    /// The loudest this many audio tracks are always forwarded, whatever the budget.
+    pub audio_last_n: usize,
+    /// An audio track counts as speaking while its level (-dBov) is at or
+    /// below this and was reported within `speaking_for`.
+    pub speaking_level: u8,
+    /// How long a level report keeps a track speaking.
+    pub speaking_for: Duration,
+    /// A backlog above this many bytes means the link takes less than the
+    /// edge offers: the estimate is then what it really took (`sent_bps`).
+    pub saturated_backlog: u64,
+    /// Raising needs the estimate to cover the higher allotment with this much
+    /// headroom, in percent.
+    pub raise_headroom_percent: u64,
+    /// At most one raise (one layer of one track) per subscriber per this interval.
+    pub raise_interval: Duration,
+}
+
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        Self {
+            audio_last_n: 3,
+            speaking_level: 50,
+            speaking_for: Duration::from_millis(1000),
+            saturated_backlog: 32 * 1024,
+            raise_headroom_percent: 15,
+            raise_interval: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// A subscriber's link as the router sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Link {
+    /// Bits/s it can take; `None` until a report says it is limited.
+    pub estimate: Option<u64>,
+    /// Last reported round-trip time.
+    pub rtt: Duration,
+    /// Last raise (a raise waits `raise_interval` after it).
+    pub raised_at: Option<Millis>,
+}
+
+impl Link {
+    /// Applies a report. A falling estimate applies at once; a rising one
+    /// moves a quarter of the way per report (raises wait anyway).
+    pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) {
+        self.rtt = r.rtt;
+        let mut e = r.window_bps.unwrap_or(u64::MAX);
+        if r.queued > policy.saturated_backlog {
+            e = e.min(r.sent_bps);
+        }
+        if r.loss_permille > 100 {
+            // Heavy loss: what gets through is less than what is sent.
+            e = e / 1000 * u64::from(1000 - r.loss_permille.min(1000));
+        }
+        self.estimate = Some(match self.estimate {
+            Some(old) if e > old && old != u64::MAX => old.saturating_add((e - old) / 4).min(e),
+            _ => e,
+        });
+    }
+
+    /// Whether a raise is allowed now.
+    pub fn may_raise(&self, now: Millis, policy: &BudgetPolicy) -> bool {
+        self.raised_at
+            .is_none_or(|at| now.saturating_since(at) >= policy.raise_interval)
+    }
+}
+
+/// A track's incoming bit rate per temporal layer (audio: layer 0), measured
+/// over windows of [`RateMeter::WINDOW`] and smoothed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct RateMeter {
+    since: Option<Millis>,
+    bytes: [u64; 3],
+    /// Smoothed bits/s per layer (not cumulative).
+    bps: [u64; 3],
+    measured: bool,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_millis(500);
+
+    /// Counts a frame of `layer` with `payload` bytes.
+    pub fn frame(&mut self, now: Millis, layer: u8, payload: u64) {
+        let since = *self.since.get_or_insert(now);
+        let elapsed = now.saturating_since(since);
+        if elapsed >= Self::WINDOW {
+            let ms = u64::try_from(elapsed.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            for (bps, bytes) in self.bps.iter_mut().zip(&mut self.bytes) {
+                let fresh = *bytes * 8000 / ms;
+                // A window is short next to a group of pictures: smooth over ~4.
+                *bps = if self.measured {
+                    (*bps * 3 + fresh) / 4
+                } else {
+                    fresh
+                };
+                *bytes = 0;
+            }
+            self.measured = true;
+            self.since = Some(now);
+        }
+        let l = usize::from(layer.min(MAX_TEMPORAL_LAYER));
+        self.bytes[l] += payload + FRAME_OVERHEAD_BYTES;
+    }
+
+    /// Bits/s of layers `0..=layer` together (0 before the first window closed).
+    pub fn up_to(&self, layer: u8) -> u64 {
+        self.bps[..=usize::from(layer.min(MAX_TEMPORAL_LAYER))]
+            .iter()
+            .sum()
+    }
+}
+
+/// One subscribed track as the allocation sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Want {
+    pub track: TrackId,
+    pub kind: MediaKind,
+    /// Video: 0 active speaker, 1 screen share, 2 others. Audio: 0 speaking, 1 not.
+    pub class: u8,
+    /// Audio level (-dBov, lower is louder; 127 silent or unknown).
+    pub level: u8,
+    /// Cumulative bits/s for layers 0..=i (audio: all in `[0]`).
+    pub bps: [u64; 3],
+}
+
+/// What a subscriber gets of one track: audio `Some(0)` on, video up to that
+/// layer; `None` off.
+pub(crate) type Allot = Option<u8>;
+
+/// Splits `budget` bits/s over `wants` (sorted by the caller or not; the
+/// result follows `wants`' order). In order:
+/// 1. the `last_n` loudest audio tracks, always;
+/// 2. other speaking audio tracks, while they fit;
+/// 3. video layer 0, by class (active speaker, screen, others), while it fits;
+/// 4. the remaining audio, while it fits;
+/// 5. video layer 1, then layer 2, by class, while they fit.
+///
+/// So no audio is dropped while an upper video layer is sent, and no speaking
+/// audio while any video is.
+pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize) -> Vec<Allot> {
+    let mut out: Vec<Allot> = vec![None; wants.len()];
+    let mut left = budget;
+    let take = |cost: u64, left: &mut u64| {
+        if cost <= *left {
+            *left -= cost;
+            true
+        } else {
+            false
+        }
+    };
+    let mut audio: Vec<usize> = (0..wants.len())
+        .filter(|&i| wants[i].kind == MediaKind::Audio)
+        .collect();
+    audio.sort_by_key(|&i| (wants[i].level, wants[i].track));
+    let mut video: Vec<usize> = (0..wants.len())
+        .filter(|&i| wants[i].kind == MediaKind::Video)
+        .collect();
+    video.sort_by_key(|&i| (wants[i].class, wants[i].track));
+
+    for (n, &i) in audio.iter().enumerate() {
+        if n < last_n {
+            left = left.saturating_sub(wants[i].bps[0]);
+            out[i] = Some(0);
+        } else if wants[i].class == 0 && take(wants[i].bps[0], &mut left) {
+            out[i] = Some(0);
+        }
+    }
+    for &i in &video {
+        if take(wants[i].bps[0], &mut left) {
+            out[i] = Some(0);
+        }
+    }
+    for &i in audio.iter().skip(last_n) {
+        if out[i].is_none() && take(wants[i].bps[0], &mut left) {
+            out[i] = Some(0);
+        }
+    }
+    for layer in 1..=MAX_TEMPORAL_LAYER {
+        for &i in &video {
+            let l = usize::from(layer);
+            if out[i] == Some(layer - 1)
+                && take(
+                    wants[i].bps[l].saturating_sub(wants[i].bps[l - 1]),
+                    &mut left,
+                )
+            {
+                out[i] = Some(layer);
+            }
+        }
+    }
+    out
+}
+
+/// Orders allotments: off < layer 0 < layer 1 < layer 2.
+pub(crate) fn rank(a: Allot) -> i16 {
+    a.map_or(-1, i16::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audio(track: u32, level: u8, speaking: bool) -> Want {
+        Want {
+            track: TrackId(track),
+            kind: MediaKind::Audio,
+            class: u8::from(!speaking),
+            level,
+            bps: [50_000; 3],
+        }
+    }
+
+    fn video(track: u32, class: u8) -> Want {
+        Want {
+            track: TrackId(track),
+            kind: MediaKind::Video,
+            class,
+            level: 127,
+            bps: [200_000, 350_000, 500_000],
+        }
+    }
+
+    #[test]
+    fn allocation_order_table() {
+        // Two speakers (one loud), two silent tracks, the active speaker's
+        // video and one other video; last-N = 1.
+        let wants = [
+            audio(1, 20, true),
+            audio(2, 40, true),
+            audio(3, 127, false),
+            audio(4, 127, false),
+            video(10, 0),
+            video(11, 2),
+        ];
+        // (budget, expected allotments in `wants` order)
+        let table: [(u64, [Allot; 6]); 8] = [
+            (0, [Some(0), None, None, None, None, None]),
+            (100_000, [Some(0), Some(0), None, None, None, None]),
+            (300_000, [Some(0), Some(0), None, None, Some(0), None]),
+            (500_000, [Some(0), Some(0), None, None, Some(0), Some(0)]),
+            (
+                600_000,
+                [Some(0), Some(0), Some(0), Some(0), Some(0), Some(0)],
+            ),
+            (
+                750_000,
+                [Some(0), Some(0), Some(0), Some(0), Some(1), Some(0)],
+            ),
+            (
+                900_000,
+                [Some(0), Some(0), Some(0), Some(0), Some(1), Some(1)],
+            ),
+            (
+                u64::MAX,
+                [Some(0), Some(0), Some(0), Some(0), Some(2), Some(2)],
+            ),
+        ];
+        for (budget, expected) in table {
+            assert_eq!(allocate(budget, &wants, 1), expected, "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn estimate_follows_window_and_saturated_backlog() {
+        let policy = BudgetPolicy::default();
+        let mut link = Link::default();
+        let r = |window: Option<u64>, sent: u64, queued: u64, loss: u16| LinkReport {
+            rtt: Duration::from_millis(40),
+            window_bps: window,
+            sent_bps: sent,
+            loss_permille: loss,
+            queued,
+        };
+        link.report(&r(Some(8_000_000), 1_000_000, 0, 0), &policy);
+        assert_eq!(link.estimate, Some(8_000_000));
+        // A backlog: the link takes only what drained.
+        link.report(&r(Some(8_000_000), 300_000, 64 * 1024, 0), &policy);
+        assert_eq!(link.estimate, Some(300_000));
+        // Recovering: a quarter of the way per report.
+        link.report(&r(Some(700_000), 300_000, 0, 0), &policy);
+        assert_eq!(link.estimate, Some(400_000));
+        // Heavy loss shrinks it.
+        link.report(&r(Some(400_000), 400_000, 0, 500), &policy);
+        assert_eq!(link.estimate, Some(200_000));
+        // WebSocket without a backlog: no limit known.
+        let mut ws = Link::default();
+        ws.report(&r(None, 100_000, 0, 0), &policy);
+        assert_eq!(ws.estimate, Some(u64::MAX));
+    }
+
+    #[test]
+    fn rate_meter_measures_layers() {
+        let mut m = RateMeter::default();
+        // 30 fps, 1000 bytes per frame on the wire, layers 0,2,1,2: the first
+        // window closes at 500 ms with frames 0..15 (4 + 4 + 7 of them).
+        for i in 0..=15u64 {
+            assert_eq!(m.up_to(2), 0, "nothing measured before the window closes");
+            let layer = [0, 2, 1, 2][(i % 4) as usize];
+            m.frame(Millis(i * 1000 / 30), layer, 1000 - FRAME_OVERHEAD_BYTES);
+        }
+        assert_eq!(m.up_to(0), 64_000);
+        assert_eq!(m.up_to(1), 128_000);
+        assert_eq!(m.up_to(2), 240_000);
+    }
+}
