@@ -82,8 +82,8 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Applies a report. A falling estimate applies at once; a rising one
-    /// moves a quarter of the way per report (raises wait anyway).
+    /// Applies a report. The estimate is the report's (raises wait for
+    /// headroom and an interval anyway, so a noisy sample does little).
     pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) {
         self.rtt = r.rtt;
         let mut e = r.window_bps.unwrap_or(u64::MAX);
@@ -94,10 +94,7 @@ impl Link {
             // Heavy loss: what gets through is less than what is sent.
             e = e / 1000 * u64::from(1000 - r.loss_permille.min(1000));
         }
-        self.estimate = Some(match self.estimate {
-            Some(old) if e > old && old != u64::MAX => old.saturating_add((e - old) / 4).min(e),
-            _ => e,
-        });
+        self.estimate = Some(e);
     }
 
     /// Whether a raise is allowed now.
@@ -320,8 +317,8 @@ mod tests {
         // A backlog: the link takes only what drained.
         link.report(&r(Some(8_000_000), 300_000, 64 * 1024, 0), &policy);
         assert_eq!(link.estimate, Some(300_000));
-        // Recovering: a quarter of the way per report.
-        link.report(&r(Some(700_000), 300_000, 0, 0), &policy);
+        // Drained: the window again.
+        link.report(&r(Some(400_000), 300_000, 0, 0), &policy);
         assert_eq!(link.estimate, Some(400_000));
         // Heavy loss shrinks it.
         link.report(&r(Some(400_000), 400_000, 0, 500), &policy);
