@@ -1235,13 +1235,13 @@ impl Media {
                     action: h.action(sub),
                 });
             }
-            if t % 40 == 0 {
+            if t.is_multiple_of(40) {
                 let i = self.video_index;
                 self.video_index += 1;
                 // Each group restarts the pattern at its keyframe (layer 0).
                 let layer = [0, 2, 1, 2][(i % 25 % 4) as usize];
                 for &p in &self.publishers.clone() {
-                    h.video(p, i / 25 + 1, i % 25 == 0, layer).unwrap();
+                    h.video(p, i / 25 + 1, i.is_multiple_of(25), layer).unwrap();
                     got.push(Got {
                         at: h.now,
                         from: p,
