@@ -24,6 +24,9 @@ pub const FRAME_OVERHEAD_BYTES: u64 = 48;
 pub struct LinkReport {
     /// Smoothed round-trip time (zero if unknown).
     pub rtt: Duration,
+    /// The smallest round-trip time seen on the path (zero if unknown): the
+    /// RTT above it is time spent in queues.
+    pub min_rtt: Duration,
     /// What the transport's congestion controller lets through now, in
     /// bits/s: congestion window x 8 / RTT for QUIC; `None` where the
     /// transport does not say (WebSocket).
@@ -50,11 +53,24 @@ pub struct BudgetPolicy {
     /// A backlog above this many bytes means the link takes less than the
     /// edge offers: the estimate is then what it really took (`sent_bps`).
     pub saturated_backlog: u64,
+    /// Queueing delay (RTT above the path's minimum) above which the link
+    /// counts as saturated too: a bottleneck queue is filling.
+    pub max_queue_delay: Duration,
+    /// Loss (per mille) above which the link counts as saturated too.
+    pub heavy_loss_permille: u16,
+    /// An unsaturated link is assumed to take at least this many percent more
+    /// than it carries now (or its congestion window, if larger): room to
+    /// probe one layer up.
+    pub probe_percent: u64,
     /// Raising needs the estimate to cover the higher allotment with this much
     /// headroom, in percent.
     pub raise_headroom_percent: u64,
-    /// At most one raise (one layer of one track) per subscriber per this interval.
+    /// At most one raise (one layer of one track) per subscriber per this
+    /// interval; doubled (up to `max_raise_interval`) each time a raise is
+    /// undone within two intervals, back to this after a quiet 10 s.
     pub raise_interval: Duration,
+    /// The longest wait between raises.
+    pub max_raise_interval: Duration,
 }
 
 impl Default for BudgetPolicy {
@@ -64,8 +80,12 @@ impl Default for BudgetPolicy {
             speaking_level: 50,
             speaking_for: Duration::from_millis(1000),
             saturated_backlog: 32 * 1024,
+            max_queue_delay: Duration::from_millis(80),
+            heavy_loss_permille: 50,
+            probe_percent: 50,
             raise_headroom_percent: 15,
             raise_interval: Duration::from_millis(1000),
+            max_raise_interval: Duration::from_secs(8),
         }
     }
 }
@@ -77,30 +97,75 @@ pub(crate) struct Link {
     pub estimate: Option<u64>,
     /// Last reported round-trip time.
     pub rtt: Duration,
-    /// Last raise (a raise waits `raise_interval` after it).
+    /// Whether the last report showed a saturated link.
+    pub saturated: bool,
+    /// Last raise (the next waits `raise_wait` after it).
     pub raised_at: Option<Millis>,
+    /// Last lowering.
+    pub lowered_at: Option<Millis>,
+    /// The current wait between raises (zero: `raise_interval`).
+    pub raise_wait: Duration,
 }
 
 impl Link {
     /// Applies a report. The estimate is the report's (raises wait for
     /// headroom and an interval anyway, so a noisy sample does little).
+    ///
+    /// Saturated (a backlog at the edge, a filling bottleneck queue, or
+    /// heavy loss): the link takes what it delivered, less 10 % so the queue
+    /// drains. Otherwise it takes at least what it carries plus
+    /// [`BudgetPolicy::probe_percent`], or the congestion window if larger —
+    /// no limit when the transport gives no window (WebSocket).
     pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) {
         self.rtt = r.rtt;
-        let mut e = r.window_bps.unwrap_or(u64::MAX);
-        if r.queued > policy.saturated_backlog {
-            e = e.min(r.sent_bps);
-        }
-        if r.loss_permille > 100 {
-            // Heavy loss: what gets through is less than what is sent.
-            e = e / 1000 * u64::from(1000 - r.loss_permille.min(1000));
-        }
+        let delivered = r.sent_bps / 1000 * u64::from(1000 - r.loss_permille.min(1000));
+        let queue_delay = if r.min_rtt.is_zero() {
+            Duration::ZERO
+        } else {
+            r.rtt.saturating_sub(r.min_rtt)
+        };
+        self.saturated = r.queued > policy.saturated_backlog
+            || queue_delay > policy.max_queue_delay
+            || r.loss_permille > policy.heavy_loss_permille;
+        let e = if self.saturated {
+            delivered / 10 * 9
+        } else {
+            match r.window_bps {
+                Some(w) => w.max(delivered.saturating_mul(100 + policy.probe_percent) / 100),
+                None => u64::MAX,
+            }
+        };
         self.estimate = Some(e);
     }
 
     /// Whether a raise is allowed now.
     pub fn may_raise(&self, now: Millis, policy: &BudgetPolicy) -> bool {
+        let wait = self.raise_wait.max(policy.raise_interval);
         self.raised_at
-            .is_none_or(|at| now.saturating_since(at) >= policy.raise_interval)
+            .is_none_or(|at| now.saturating_since(at) >= wait)
+    }
+
+    /// Something was lowered: a raise undone soon after it makes the next wait longer.
+    pub fn lowered(&mut self, now: Millis, policy: &BudgetPolicy) {
+        let wait = self.raise_wait.max(policy.raise_interval);
+        if self
+            .raised_at
+            .is_some_and(|at| now.saturating_since(at) < wait * 2)
+        {
+            self.raise_wait = (wait * 2).min(policy.max_raise_interval);
+        }
+        self.lowered_at = Some(now);
+    }
+
+    /// Something was raised.
+    pub fn raised(&mut self, now: Millis, policy: &BudgetPolicy) {
+        if self
+            .lowered_at
+            .is_none_or(|at| now.saturating_since(at) >= Duration::from_secs(10))
+        {
+            self.raise_wait = policy.raise_interval;
+        }
+        self.raised_at = Some(now);
     }
 }
 
@@ -305,28 +370,63 @@ mod tests {
     fn estimate_follows_window_and_saturated_backlog() {
         let policy = BudgetPolicy::default();
         let mut link = Link::default();
-        let r = |window: Option<u64>, sent: u64, queued: u64, loss: u16| LinkReport {
-            rtt: Duration::from_millis(40),
+        let ms = Duration::from_millis;
+        let r = |window: Option<u64>, sent: u64, queued: u64, loss: u16, rtt: u64| LinkReport {
+            rtt: ms(rtt),
+            min_rtt: ms(40),
             window_bps: window,
             sent_bps: sent,
             loss_permille: loss,
             queued,
         };
-        link.report(&r(Some(8_000_000), 1_000_000, 0, 0), &policy);
-        assert_eq!(link.estimate, Some(8_000_000));
-        // A backlog: the link takes only what drained.
-        link.report(&r(Some(8_000_000), 300_000, 64 * 1024, 0), &policy);
-        assert_eq!(link.estimate, Some(300_000));
-        // Drained: the window again.
-        link.report(&r(Some(400_000), 300_000, 0, 0), &policy);
-        assert_eq!(link.estimate, Some(400_000));
-        // Heavy loss shrinks it.
-        link.report(&r(Some(400_000), 400_000, 0, 500), &policy);
-        assert_eq!(link.estimate, Some(200_000));
-        // WebSocket without a backlog: no limit known.
-        let mut ws = Link::default();
-        ws.report(&r(None, 100_000, 0, 0), &policy);
-        assert_eq!(ws.estimate, Some(u64::MAX));
+        // (report, estimate, saturated)
+        let table = [
+            // Not saturated: the window, or what it carries + 50 % if larger.
+            (r(Some(8_000_000), 1_000_000, 0, 0, 40), 8_000_000, false),
+            (r(Some(1_000_000), 1_000_000, 0, 10, 60), 1_485_000, false),
+            // A backlog at the edge: what it delivered, less 10 %.
+            (r(Some(8_000_000), 300_000, 64 * 1024, 0, 40), 270_000, true),
+            // A bottleneck queue filling (RTT 100 ms above its minimum).
+            (r(Some(8_000_000), 300_000, 0, 0, 140), 270_000, true),
+            // Heavy loss: what got through.
+            (r(Some(8_000_000), 400_000, 0, 100, 40), 324_000, true),
+            // WebSocket, nothing queued: no limit known.
+            (r(None, 100_000, 0, 0, 0), u64::MAX, false),
+            (r(None, 100_000, 64 * 1024, 0, 0), 90_000, true),
+        ];
+        for (report, estimate, saturated) in table {
+            link.report(&report, &policy);
+            assert_eq!(
+                (link.estimate, link.saturated),
+                (Some(estimate), saturated),
+                "{report:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn raises_undone_soon_wait_longer() {
+        let policy = BudgetPolicy::default();
+        let mut link = Link::default();
+        assert!(link.may_raise(Millis(0), &policy));
+        link.raised(Millis(0), &policy);
+        assert!(!link.may_raise(Millis(999), &policy));
+        assert!(link.may_raise(Millis(1000), &policy));
+        // Undone after 500 ms: the next raise waits 2 s, then 4 s ...
+        link.lowered(Millis(500), &policy);
+        assert!(!link.may_raise(Millis(1999), &policy));
+        assert!(link.may_raise(Millis(2000), &policy));
+        link.raised(Millis(2000), &policy);
+        link.lowered(Millis(2100), &policy);
+        assert!(!link.may_raise(Millis(5999), &policy));
+        for _ in 0..5 {
+            link.raised(Millis(6000), &policy);
+            link.lowered(Millis(6100), &policy);
+        }
+        assert_eq!(link.raise_wait, policy.max_raise_interval);
+        // A raise after a quiet 10 s starts over.
+        link.raised(Millis(20_000), &policy);
+        assert_eq!(link.raise_wait, policy.raise_interval);
     }
 
     #[test]

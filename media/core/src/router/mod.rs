@@ -1292,7 +1292,7 @@ impl Router {
         let cautious = estimate / (100 + policy.raise_headroom_percent) * 100;
         let up = allocate(cautious, &wants, policy.audio_last_n);
         let mut may_raise = p.link.may_raise(now, policy);
-        let mut raised = false;
+        let (mut raised, mut lowered) = (false, false);
         for (i, want) in wants.iter().enumerate() {
             let Some(track) = self.tracks.get_mut(&want.track) else {
                 continue;
@@ -1328,6 +1328,7 @@ impl Router {
             sub.allot = next;
             if rank(next) < rank(current) {
                 self.stats.budget_lowered += 1;
+                lowered = true;
             } else {
                 self.stats.budget_raised += 1;
             }
@@ -1345,8 +1346,13 @@ impl Router {
                 }));
             }
         }
-        if raised && let Some(p) = self.participants.get_mut(&subscriber) {
-            p.link.raised_at = Some(now);
+        if let Some(p) = self.participants.get_mut(&subscriber) {
+            if lowered {
+                p.link.lowered(now, policy);
+            }
+            if raised {
+                p.link.raised(now, policy);
+            }
         }
     }
 

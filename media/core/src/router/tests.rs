@@ -1262,6 +1262,7 @@ impl Media {
 fn link(window_bps: u64) -> LinkReport {
     LinkReport {
         rtt: Duration::from_millis(40),
+        min_rtt: Duration::from_millis(40),
         window_bps: Some(window_bps),
         sent_bps: 0,
         loss_permille: 0,
