@@ -44,7 +44,7 @@ use crate::token::SessionId;
 
 /// Audio waiting longer than this for a slow WebSocket is dropped: late audio
 /// is worth nothing and would only delay what follows.
-pub const AUDIO_MAX_AGE: Duration = Duration::from_millis(300);
+pub const AUDIO_MAX_AGE: Duration = Duration::from_millis(200);
 /// Bytes tungstenite gathers before writing to the socket.
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Media streams a client may have open at once on one WebSocket.
@@ -77,6 +77,9 @@ struct Lanes {
 pub(crate) struct WsQueue {
     lanes: Mutex<Lanes>,
     queued: AtomicU64,
+    /// Bytes written into the socket since the connection opened (its drain
+    /// rate is the link estimate when a backlog builds up).
+    written: AtomicU64,
     wake: Notify,
     /// Wakes the reader when the connection is being closed.
     closing: Notify,
@@ -94,6 +97,7 @@ impl WsQueue {
                 close: None,
             }),
             queued: AtomicU64::new(0),
+            written: AtomicU64::new(0),
             wake: Notify::new(),
             closing: Notify::new(),
             limit,
@@ -110,6 +114,11 @@ impl WsQueue {
     /// Bytes waiting (and being written).
     pub fn queued(&self) -> u64 {
         self.queued.load(Relaxed)
+    }
+
+    /// Bytes written into the socket so far.
+    pub fn written_total(&self) -> u64 {
+        self.written.load(Relaxed)
     }
 
     /// Asks the writer to close the connection (after nothing else).
@@ -279,6 +288,7 @@ impl WsQueue {
 
     fn written(&self, len: usize) {
         let len = len as u64;
+        self.written.fetch_add(len, Relaxed);
         // `reset_all` may have zeroed the count while this was being written.
         let _ = self
             .queued
