@@ -670,6 +670,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn link_reports_are_rates_over_the_interval() {
+        let earlier = LinkSample {
+            rtt: Duration::from_millis(40),
+            min_rtt: Duration::from_millis(40),
+            cwnd: Some(50_000),
+            sent_bytes: 1_000_000,
+            sent_packets: 1000,
+            lost_packets: 10,
+            queued: 0,
+        };
+        let now = LinkSample {
+            rtt: Duration::from_millis(50),
+            sent_bytes: 1_125_000,
+            sent_packets: 1100,
+            lost_packets: 13,
+            queued: 4096,
+            ..earlier
+        };
+        let r = now.since(&earlier, Duration::from_millis(100));
+        assert_eq!(r.sent_bps, 10_000_000, "125 kB in 100 ms");
+        assert_eq!(r.window_bps, Some(8_000_000), "50 kB per 50 ms");
+        assert_eq!(r.loss_permille, 30, "3 of 100 packets");
+        assert_eq!((r.rtt, r.queued), (Duration::from_millis(50), 4096));
+        // WebSocket: no window; nothing sent, no loss; a zero interval divides by 1 µs.
+        let ws = LinkSample {
+            sent_bytes: 10,
+            ..LinkSample::default()
+        };
+        let r = ws.since(&LinkSample::default(), Duration::ZERO);
+        assert_eq!((r.window_bps, r.loss_permille), (None, 0));
+        assert_eq!(r.sent_bps, 80_000_000);
+    }
+
+    #[test]
     fn fanout_times_land_in_the_bucket_whose_bound_they_do_not_exceed() {
         let c = IoCounters::default();
         for nanos in [0, 5_000, 5_001, 10_000_000, 10_000_001, u64::MAX / 2] {
