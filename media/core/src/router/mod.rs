@@ -9,9 +9,10 @@
 //! - A participant subscribes only to tracks of its own room. A move ends all
 //!   its subscriptions and all subscriptions to its tracks; its tracks (if it may
 //!   still publish) are announced in the new room.
-//! - A new video subscription receives nothing until the next keyframe, and a
-//!   (throttled) keyframe request goes to the publisher. No frames are cached
-//!   or replayed. Audio subscriptions start at the next frame.
+//! - A new video subscription starts from the keyframe cache (below); without
+//!   a usable cache it receives nothing until the next keyframe, and a
+//!   (throttled) keyframe request goes to the publisher. Audio subscriptions
+//!   start at the next frame.
 //! - A keyframe opens a new group and supersedes the previous one: each
 //!   subscriber's previous group stream is finished (reset if it is lagging),
 //!   and late frames of older groups are dropped.
@@ -237,14 +238,41 @@ struct Track {
     rate: RateMeter,
     /// Audio: the last reported level and when.
     loudness: Option<(u8, Millis)>,
-    /// Video: the group the IO edge holds in its cache, and its payload bytes.
-    cached: Option<(u64, u64)>,
+    /// Video: what the IO edge holds in its cache.
+    cached: Option<CachedGroup>,
+}
+
+/// The group the IO edge caches for a video track (from its keyframe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CachedGroup {
+    group: u64,
+    /// Payload bytes.
+    bytes: u64,
+    /// Frames per temporal layer.
+    frames: [u32; 3],
+}
+
+impl CachedGroup {
+    /// The highest layer, at most `cap`, whose cached frames (with those of
+    /// the layers below) are few enough to replay; `None` if even the base
+    /// layer has too many.
+    fn replay_layer(&self, cap: u8, max_frames: u32) -> Option<u8> {
+        (0..=cap.min(MAX_TEMPORAL_LAYER))
+            .rev()
+            .find(|&l| self.frames[..=usize::from(l)].iter().sum::<u32>() <= max_frames)
+    }
 }
 
 impl Track {
-    /// Whether the IO edge's cache holds the current group (from its keyframe).
-    fn cache_usable(&self) -> bool {
-        matches!((self.cached, self.group), (Some((c, _)), Some(g)) if c == g)
+    /// The cache, if it holds the current group.
+    fn current_cache(&self) -> Option<CachedGroup> {
+        self.cached.filter(|c| Some(c.group) == self.group)
+    }
+
+    /// Whether some subscriber could be started from the cache.
+    fn cache_usable(&self, max_frames: u32) -> bool {
+        self.current_cache()
+            .is_some_and(|c| c.replay_layer(0, max_frames).is_some())
     }
 }
 
@@ -776,7 +804,7 @@ impl Router {
             return Ok(());
         }
         let is_audio = t.kind == MediaKind::Audio;
-        let cached = t.cache_usable();
+        let cached = t.cache_usable(self.config.max_replay_frames);
         if let Some(t) = self.tracks.get_mut(&track) {
             t.subscriptions.push(Subscription {
                 subscriber: participant,
@@ -1003,7 +1031,11 @@ impl Router {
             track.keyframes.keyframe_arrived();
             track.rate.frame(now, 0, payload);
             if payload <= max_cached {
-                track.cached = Some((group, payload));
+                track.cached = Some(CachedGroup {
+                    group,
+                    bytes: payload,
+                    frames: [1, 0, 0],
+                });
                 plan.cache = CacheOp::Restart;
             } else {
                 track.cached = None;
@@ -1055,18 +1087,21 @@ impl Router {
 
         let layer = header.temporal_layer;
         track.rate.frame(now, layer, payload);
-        if let Some((g, bytes)) = track.cached
-            && g == group
+        if let Some(c) = &mut track.cached
+            && c.group == group
         {
-            if bytes + payload <= max_cached {
-                track.cached = Some((g, bytes + payload));
+            if c.bytes + payload <= max_cached {
+                c.bytes += payload;
+                c.frames[usize::from(layer.min(MAX_TEMPORAL_LAYER))] += 1;
                 plan.cache = CacheOp::Append;
             } else {
                 track.cached = None;
                 plan.cache = CacheOp::Clear;
             }
         }
-        let cache_usable = track.cache_usable();
+        let max_replay = self.config.max_replay_frames;
+        let cache_usable = track.cache_usable(max_replay);
+        let cache = track.current_cache();
         let mut someone_waits = false;
         for sub in &mut track.subscriptions {
             let c = congestion(sub.subscriber);
@@ -1074,13 +1109,21 @@ impl Router {
                 if sub.allot.is_none() {
                     stats.drops.budget += 1;
                     Action::Drop(DropReason::Budget)
-                } else if cache_usable && c.backlog <= policy.recover_below {
-                    // Start it from the cache: keyframe and the frames since.
+                } else if let Some(max_layer) = cache
+                    .and_then(|cache| {
+                        cache.replay_layer(
+                            sub.preferred_layer
+                                .min(c.max_layer)
+                                .min(sub.allot.unwrap_or(0)),
+                            max_replay,
+                        )
+                    })
+                    .filter(|_| c.backlog <= policy.recover_below)
+                {
+                    // Start it from the cache: keyframe and the frames since
+                    // (of fewer layers if the group is long; the others come
+                    // back at the next layer-0 frame).
                     sub.open = true;
-                    let max_layer = sub
-                        .preferred_layer
-                        .min(c.max_layer)
-                        .min(sub.allot.unwrap_or(0));
                     sub.active_layer = max_layer;
                     stats.cache_replays += 1;
                     stats.deliveries += 1;
@@ -1173,7 +1216,7 @@ impl Router {
             let (Some(group), MediaKind::Video) = (track.group, track.kind) else {
                 continue;
             };
-            let cached = track.cache_usable();
+            let cached = track.cache_usable(self.config.max_replay_frames);
             let Some(sub) = track
                 .subscriptions
                 .iter_mut()

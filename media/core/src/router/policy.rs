@@ -31,6 +31,11 @@ pub struct RouterConfig {
     /// without asking the publisher for a keyframe; a longer group is not
     /// cached (subscribers then wait for, and request, a keyframe).
     pub max_cached_group_bytes: u64,
+    /// A subscriber is started from the cache with at most this many frames
+    /// (of the highest temporal layers that stay within it): a burst a
+    /// decoder takes at once. Past it even for the base layer, it waits for
+    /// a keyframe instead.
+    pub max_replay_frames: u32,
 }
 
 impl Default for RouterConfig {
@@ -45,6 +50,7 @@ impl Default for RouterConfig {
             backlog: BacklogPolicy::default(),
             budget: BudgetPolicy::default(),
             max_cached_group_bytes: 1024 * 1024,
+            max_replay_frames: 32,
         }
     }
 }

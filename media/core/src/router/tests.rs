@@ -1641,3 +1641,55 @@ fn twenty_joiners_in_a_second_are_started_from_the_cache() {
     assert_eq!(h.router.stats().cache_replays, 20);
     assert_eq!(h.router.poll_timeout(), None);
 }
+
+#[test]
+fn a_long_group_is_replayed_with_fewer_layers_or_not_at_all() {
+    let mut h = Harness::with_config(RouterConfig {
+        max_replay_frames: 8,
+        ..RouterConfig::default()
+    });
+    h.join(A, RoomId::MAIN, true);
+    let cam = h.publish_video(A);
+    h.video(A, 1, true, 0).unwrap();
+    // 12 more frames: layers 2,1,2,0 x3 → 1 + 3 layer-0, 3 layer-1, 6 layer-2.
+    for _ in 0..3 {
+        for layer in [2, 1, 2, 0] {
+            h.video(A, 1, false, layer).unwrap();
+        }
+    }
+    h.drain();
+    // All layers would be 13 frames, layers 0-1 seven: replayed up to layer 1.
+    h.join(B, RoomId::MAIN, false);
+    h.subscribe(B, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(
+        h.action(B),
+        Some(Action::Replay {
+            group: 1,
+            max_layer: 1
+        })
+    );
+    h.video(A, 1, false, 2).unwrap();
+    assert!(
+        matches!(h.action(B), Some(Action::Drop(_))),
+        "layer 2 waits for a layer-0 frame"
+    );
+    // Layer 2 comes back at the next layer-0 frame.
+    h.video(A, 1, false, 0).unwrap();
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(h.action(B), Some(SEND));
+    // Base layer alone grows past 8 frames: nobody can start from it any more.
+    for _ in 0..4 {
+        h.video(A, 1, false, 0).unwrap();
+    }
+    h.drain();
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 1);
+    h.video(A, 1, false, 0).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Drop(DropReason::AwaitingKeyframe))
+    );
+}
