@@ -109,6 +109,7 @@ impl PeerQueue {
                     min_rtt: stats.path.min_rtt,
                     cwnd: Some(stats.path.cwnd),
                     sent_bytes: stats.udp_tx.bytes,
+                    offered_bytes: q.handed.load(Relaxed),
                     sent_packets: stats.path.sent_packets,
                     lost_packets: stats.path.lost_packets,
                     queued: q.queued(),
@@ -116,6 +117,7 @@ impl PeerQueue {
             }
             PeerQueue::Ws(q) => LinkSample {
                 sent_bytes: q.written_total(),
+                offered_bytes: q.written_total(),
                 queued: q.queued(),
                 ..LinkSample::default()
             },
@@ -132,6 +134,8 @@ pub(crate) struct LinkSample {
     /// QUIC's congestion window in bytes (`None`: WebSocket).
     pub cwnd: Option<u64>,
     pub sent_bytes: u64,
+    /// Bytes the edge handed to the transport (accepted stream writes, datagrams).
+    pub offered_bytes: u64,
     pub sent_packets: u64,
     pub lost_packets: u64,
     pub queued: u64,
@@ -144,6 +148,7 @@ impl LinkSample {
             .unwrap_or(u64::MAX)
             .max(1);
         let bytes = self.sent_bytes.saturating_sub(earlier.sent_bytes);
+        let offered = self.offered_bytes.saturating_sub(earlier.offered_bytes);
         let packets = self.sent_packets.saturating_sub(earlier.sent_packets);
         let lost = self.lost_packets.saturating_sub(earlier.lost_packets);
         let rtt_micros = u64::try_from(self.rtt.as_micros())
@@ -154,6 +159,7 @@ impl LinkSample {
             min_rtt: self.min_rtt,
             window_bps: self.cwnd.map(|w| w.saturating_mul(8_000_000) / rtt_micros),
             sent_bps: bytes.saturating_mul(8_000_000) / micros,
+            offered_bps: offered.saturating_mul(8_000_000) / micros,
             loss_permille: u16::try_from((lost * 1000).checked_div(packets).unwrap_or(0))
                 .unwrap_or(1000)
                 .min(1000),
@@ -375,6 +381,8 @@ struct StreamHandle {
 pub(crate) struct SubscriberQueue {
     conn: Connection,
     queued: AtomicU64,
+    /// Bytes QUIC accepted from us (stream writes and datagrams) since the start.
+    handed: AtomicU64,
     /// Open streams by (global track, group); audio fallback streams use group 0.
     streams: Mutex<HashMap<(TrackId, u64), StreamHandle>>,
     next_priority: AtomicI32,
@@ -395,6 +403,7 @@ impl SubscriberQueue {
         Arc::new(Self {
             conn,
             queued: AtomicU64::new(0),
+            handed: AtomicU64::new(0),
             streams: Mutex::new(HashMap::new()),
             next_priority: AtomicI32::new(0),
             limit,
@@ -417,6 +426,7 @@ impl SubscriberQueue {
                     Some(d) => match self.conn.send_datagram(d) {
                         Ok(()) => {
                             self.counters.datagrams_sent.fetch_add(1, Relaxed);
+                            self.handed.fetch_add(d.len() as u64, Relaxed);
                             true
                         }
                         Err(SendDatagramError::TooLarge) => false,
@@ -620,6 +630,7 @@ impl SubscriberQueue {
             self.counters
                 .bytes_written
                 .fetch_add(bytes.len() as u64, Relaxed);
+            self.handed.fetch_add(bytes.len() as u64, Relaxed);
         }
         Outcome::Finished
     }
@@ -676,6 +687,7 @@ mod tests {
             min_rtt: Duration::from_millis(40),
             cwnd: Some(50_000),
             sent_bytes: 1_000_000,
+            offered_bytes: 500_000,
             sent_packets: 1000,
             lost_packets: 10,
             queued: 0,
@@ -683,6 +695,7 @@ mod tests {
         let now = LinkSample {
             rtt: Duration::from_millis(50),
             sent_bytes: 1_125_000,
+            offered_bytes: 750_000,
             sent_packets: 1100,
             lost_packets: 13,
             queued: 4096,
@@ -690,6 +703,7 @@ mod tests {
         };
         let r = now.since(&earlier, Duration::from_millis(100));
         assert_eq!(r.sent_bps, 10_000_000, "125 kB in 100 ms");
+        assert_eq!(r.offered_bps, 20_000_000, "250 kB handed over");
         assert_eq!(r.window_bps, Some(8_000_000), "50 kB per 50 ms");
         assert_eq!(r.loss_permille, 30, "3 of 100 packets");
         assert_eq!((r.rtt, r.queued), (Duration::from_millis(50), 4096));

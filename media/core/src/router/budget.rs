@@ -34,6 +34,10 @@ pub struct LinkReport {
     /// Bits/s the transport took from the edge over the interval (bytes
     /// written into it, including what it dropped or lost).
     pub sent_bps: u64,
+    /// Bits/s the edge handed to the transport over the interval (stream
+    /// writes it accepted, datagrams). Much more than `sent_bps` means the
+    /// transport is buffering: its congestion controller holds it back.
+    pub offered_bps: u64,
     /// Packets lost in the interval, per mille of those sent.
     pub loss_permille: u16,
     /// Bytes the edge holds queued for the subscriber (its backlog).
@@ -65,8 +69,8 @@ pub struct BudgetPolicy {
     /// Raising needs the estimate to cover the higher allotment with this much
     /// headroom, in percent.
     pub raise_headroom_percent: u64,
-    /// At most one raise (one layer of one track) per subscriber per this
-    /// interval; doubled (up to `max_raise_interval`) each time a raise is
+    /// At most one raise (one layer of each track the headroom allows) per
+    /// subscriber per this interval; doubled (up to `max_raise_interval`) each time a raise is
     /// undone within two intervals, back to this after a quiet 10 s.
     pub raise_interval: Duration,
     /// The longest wait between raises.
@@ -79,8 +83,8 @@ impl Default for BudgetPolicy {
             audio_last_n: 3,
             speaking_level: 50,
             speaking_for: Duration::from_millis(1000),
-            saturated_backlog: 32 * 1024,
-            max_queue_delay: Duration::from_millis(80),
+            saturated_backlog: 64 * 1024,
+            max_queue_delay: Duration::from_millis(100),
             heavy_loss_permille: 50,
             probe_percent: 50,
             raise_headroom_percent: 15,
@@ -99,6 +103,9 @@ pub(crate) struct Link {
     pub rtt: Duration,
     /// Whether the last report showed a saturated link.
     pub saturated: bool,
+    /// Whether the previous report showed a sign that needs confirming
+    /// (queueing delay, transport buffering, heavy loss).
+    pub suspect: bool,
     /// Last raise (the next waits `raise_wait` after it).
     pub raised_at: Option<Millis>,
     /// Last lowering.
@@ -111,11 +118,14 @@ impl Link {
     /// Applies a report. The estimate is the report's (raises wait for
     /// headroom and an interval anyway, so a noisy sample does little).
     ///
-    /// Saturated (a backlog at the edge, a filling bottleneck queue, or
-    /// heavy loss): the link takes what it delivered, less 10 % so the queue
-    /// drains. Otherwise it takes at least what it carries plus
-    /// [`BudgetPolicy::probe_percent`], or the congestion window if larger —
-    /// no limit when the transport gives no window (WebSocket).
+    /// Saturated — a backlog at the edge; or, in two reports in a row, a
+    /// filling bottleneck queue (RTT above its minimum), a transport holding
+    /// back what it was given (offered well above sent, near its window; not
+    /// a CPU stall with a wide-open window), or heavy loss: the link takes
+    /// what it delivered, less 10 % so the queues drain. Otherwise it takes at
+    /// least what it carries plus [`BudgetPolicy::probe_percent`], or the
+    /// congestion window if larger — no limit when the transport gives no
+    /// window (WebSocket).
     pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) {
         self.rtt = r.rtt;
         let delivered = r.sent_bps / 1000 * u64::from(1000 - r.loss_permille.min(1000));
@@ -124,9 +134,13 @@ impl Link {
         } else {
             r.rtt.saturating_sub(r.min_rtt)
         };
-        self.saturated = r.queued > policy.saturated_backlog
-            || queue_delay > policy.max_queue_delay
+        let held_back = r.offered_bps > r.sent_bps.saturating_mul(5) / 4
+            && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
+        let suspect = queue_delay > policy.max_queue_delay
+            || held_back
             || r.loss_permille > policy.heavy_loss_permille;
+        self.saturated = r.queued > policy.saturated_backlog || (suspect && self.suspect);
+        self.suspect = suspect;
         let e = if self.saturated {
             delivered / 10 * 9
         } else {
@@ -376,23 +390,49 @@ mod tests {
             min_rtt: ms(40),
             window_bps: window,
             sent_bps: sent,
+            offered_bps: sent,
             loss_permille: loss,
             queued,
         };
-        // (report, estimate, saturated)
+        let offered = |window: Option<u64>, sent: u64, offered: u64| LinkReport {
+            offered_bps: offered,
+            ..r(window, sent, 0, 0, 40)
+        };
+        // (report, estimate, saturated); signs other than the edge's backlog
+        // count from their second report in a row.
         let table = [
             // Not saturated: the window, or what it carries + 50 % if larger.
             (r(Some(8_000_000), 1_000_000, 0, 0, 40), 8_000_000, false),
             (r(Some(1_000_000), 1_000_000, 0, 10, 60), 1_485_000, false),
-            // A backlog at the edge: what it delivered, less 10 %.
-            (r(Some(8_000_000), 300_000, 64 * 1024, 0, 40), 270_000, true),
-            // A bottleneck queue filling (RTT 100 ms above its minimum).
-            (r(Some(8_000_000), 300_000, 0, 0, 140), 270_000, true),
+            // A backlog at the edge: what it delivered, less 10 %, at once.
+            (
+                r(Some(8_000_000), 300_000, 128 * 1024, 0, 40),
+                270_000,
+                true,
+            ),
+            // A bottleneck queue filling (RTT 150 ms above its minimum).
+            (r(Some(8_000_000), 300_000, 0, 0, 190), 8_000_000, false),
+            (r(Some(8_000_000), 300_000, 0, 0, 190), 270_000, true),
             // Heavy loss: what got through.
             (r(Some(8_000_000), 400_000, 0, 100, 40), 324_000, true),
+            (r(Some(8_000_000), 400_000, 0, 0, 40), 8_000_000, false),
+            // The transport holds back what it is given, near its window.
+            (offered(Some(700_000), 300_000, 600_000), 700_000, false),
+            (offered(Some(700_000), 300_000, 600_000), 270_000, true),
+            // ... but not with a wide-open window (a stalled sender, not the link).
+            (
+                offered(Some(50_000_000), 300_000, 600_000),
+                50_000_000,
+                false,
+            ),
+            (
+                offered(Some(50_000_000), 300_000, 600_000),
+                50_000_000,
+                false,
+            ),
             // WebSocket, nothing queued: no limit known.
             (r(None, 100_000, 0, 0, 0), u64::MAX, false),
-            (r(None, 100_000, 64 * 1024, 0, 0), 90_000, true),
+            (r(None, 100_000, 128 * 1024, 0, 0), 90_000, true),
         ];
         for (report, estimate, saturated) in table {
             link.report(&report, &policy);

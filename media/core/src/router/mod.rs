@@ -32,8 +32,8 @@
 //!   loudest [`BudgetPolicy::audio_last_n`] audio tracks always, then other
 //!   speaking audio, video layer 0 by priority (active speaker, screen share,
 //!   others), the rest of the audio, then upper video layers. Lowering applies
-//!   at the next frame; raising needs headroom and goes one layer per
-//!   [`BudgetPolicy::raise_interval`]. A video track allotted nothing has its
+//!   at the next frame; raising needs headroom and goes one layer (per track)
+//!   per [`BudgetPolicy::raise_interval`]. A video track allotted nothing has its
 //!   stream reset until it is allotted again.
 
 mod budget;
@@ -1334,7 +1334,7 @@ impl Router {
         let down = allocate(estimate, &wants, policy.audio_last_n);
         let cautious = estimate / (100 + policy.raise_headroom_percent) * 100;
         let up = allocate(cautious, &wants, policy.audio_last_n);
-        let mut may_raise = p.link.may_raise(now, policy);
+        let may_raise = p.link.may_raise(now, policy);
         let (mut raised, mut lowered) = (false, false);
         for (i, want) in wants.iter().enumerate() {
             let Some(track) = self.tracks.get_mut(&want.track) else {
@@ -1355,8 +1355,8 @@ impl Router {
                 match want.kind {
                     // Audio is cheap and late audio useless: on at once.
                     MediaKind::Audio => up[i],
+                    // Every track the cautious split allows, one layer.
                     MediaKind::Video if may_raise => {
-                        may_raise = false;
                         raised = true;
                         Some(current.map_or(0, |l| l + 1))
                     }

@@ -1265,6 +1265,7 @@ fn link(window_bps: u64) -> LinkReport {
         min_rtt: Duration::from_millis(40),
         window_bps: Some(window_bps),
         sent_bps: 0,
+        offered_bps: 0,
         loss_permille: 0,
         queued: 0,
     }
@@ -1692,4 +1693,29 @@ fn a_long_group_is_replayed_with_fewer_layers_or_not_at_all() {
         h.action(C),
         Some(Action::Drop(DropReason::AwaitingKeyframe))
     );
+}
+
+#[test]
+fn after_a_squeeze_every_track_comes_back_one_layer_per_interval() {
+    const S: ParticipantId = ParticipantId(9);
+    let (mut h, mut media, tracks) = crowd();
+    // Squeezed to audio and base layers (5 x ~59 + 5 x ~59 kbit/s).
+    h.router.handle_link(h.now, S, link(600_000)).unwrap();
+    let layers = |h: &Harness| -> Vec<Option<u8>> {
+        tracks
+            .iter()
+            .map(|(cam, _)| h.router.allotment(S, *cam).unwrap())
+            .collect()
+    };
+    assert_eq!(layers(&h), vec![Some(0); 5]);
+    media.run(&mut h, 2500, S);
+    // Room for everything: all tracks step up together, one layer per second.
+    h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
+    assert_eq!(layers(&h), vec![Some(1); 5]);
+    media.run(&mut h, 3000, S);
+    h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
+    assert_eq!(layers(&h), vec![Some(1); 5], "half a second later");
+    media.run(&mut h, 3500, S);
+    h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
+    assert_eq!(layers(&h), vec![Some(2); 5]);
 }
