@@ -249,14 +249,16 @@ pub(crate) type Allot = Option<u8>;
 
 /// Splits `budget` bits/s over `wants` (sorted by the caller or not; the
 /// result follows `wants`' order). In order:
-/// 1. the `last_n` loudest audio tracks, always;
-/// 2. other speaking audio tracks, while they fit;
-/// 3. video layer 0, by class (active speaker, screen, others), while it fits;
-/// 4. the remaining audio, while it fits;
-/// 5. video layer 1, then layer 2, by class, while they fit.
+/// 1. all the audio if it fits; otherwise (a tight budget) the `last_n`
+///    loudest audio tracks, always;
+/// 2. video layer 0, by class (active speaker, screen, others), while it fits;
+/// 3. on a tight budget, the other audio tracks (speaking first, loudest
+///    first), while they fit;
+/// 4. video layer 1, then layer 2, by class, while they fit.
 ///
-/// So no audio is dropped while an upper video layer is sent, and no speaking
-/// audio while any video is.
+/// So no audio is dropped while an upper video layer is sent, the loudest
+/// `last_n` never, and on a thin link the active speaker's picture comes
+/// before the voices of those who are not the loudest.
 pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize) -> Vec<Allot> {
     let mut out: Vec<Allot> = vec![None; wants.len()];
     let mut left = budget;
@@ -271,17 +273,17 @@ pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize) -> Vec<Allot>
     let mut audio: Vec<usize> = (0..wants.len())
         .filter(|&i| wants[i].kind == MediaKind::Audio)
         .collect();
-    audio.sort_by_key(|&i| (wants[i].level, wants[i].track));
+    audio.sort_by_key(|&i| (wants[i].class, wants[i].level, wants[i].track));
     let mut video: Vec<usize> = (0..wants.len())
         .filter(|&i| wants[i].kind == MediaKind::Video)
         .collect();
     video.sort_by_key(|&i| (wants[i].class, wants[i].track));
 
+    let all_audio: u64 = audio.iter().map(|&i| wants[i].bps[0]).sum();
+    let tight = all_audio > left;
     for (n, &i) in audio.iter().enumerate() {
-        if n < last_n {
+        if !tight || n < last_n {
             left = left.saturating_sub(wants[i].bps[0]);
-            out[i] = Some(0);
-        } else if wants[i].class == 0 && take(wants[i].bps[0], &mut left) {
             out[i] = Some(0);
         }
     }
@@ -336,14 +338,16 @@ mod tests {
             kind: MediaKind::Video,
             class,
             level: 127,
-            bps: [200_000, 350_000, 500_000],
+            bps: [100_000, 250_000, 400_000],
         }
     }
 
     #[test]
     fn allocation_order_table() {
         // Two speakers (one loud), two silent tracks, the active speaker's
-        // video and one other video; last-N = 1.
+        // video and one other video; last-N = 1. All the audio is 200k: below
+        // that, only the loudest is sure, then the active speaker's video,
+        // then the other audio.
         let wants = [
             audio(1, 20, true),
             audio(2, 40, true),
@@ -356,18 +360,18 @@ mod tests {
         let table: [(u64, [Allot; 6]); 8] = [
             (0, [Some(0), None, None, None, None, None]),
             (100_000, [Some(0), Some(0), None, None, None, None]),
-            (300_000, [Some(0), Some(0), None, None, Some(0), None]),
-            (500_000, [Some(0), Some(0), None, None, Some(0), Some(0)]),
+            (199_999, [Some(0), None, None, None, Some(0), None]),
+            (300_000, [Some(0), Some(0), Some(0), Some(0), Some(0), None]),
             (
-                600_000,
+                400_000,
                 [Some(0), Some(0), Some(0), Some(0), Some(0), Some(0)],
             ),
             (
-                750_000,
+                550_000,
                 [Some(0), Some(0), Some(0), Some(0), Some(1), Some(0)],
             ),
             (
-                900_000,
+                700_000,
                 [Some(0), Some(0), Some(0), Some(0), Some(1), Some(1)],
             ),
             (

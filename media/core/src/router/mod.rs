@@ -28,10 +28,10 @@
 //!   backlog is low, so one subscriber's need makes no publisher send a
 //!   keyframe to everyone; only without a usable cache is a keyframe requested.
 //! - Bandwidth: the IO edge reports each subscriber's link ([`LinkReport`]);
-//!   the estimate is split over its tracks (see `budget::allocate`): the
-//!   loudest [`BudgetPolicy::audio_last_n`] audio tracks always, then other
-//!   speaking audio, video layer 0 by priority (active speaker, screen share,
-//!   others), the rest of the audio, then upper video layers. Lowering applies
+//!   the estimate is split over its tracks (see `budget::allocate`): all the
+//!   audio if it fits, else the loudest [`BudgetPolicy::audio_last_n`] audio
+//!   tracks always; then video layer 0 by priority (active speaker, screen
+//!   share, others), the rest of the audio, then upper video layers. Lowering applies
 //!   at the next frame; raising needs headroom and goes one layer (per track)
 //!   per [`BudgetPolicy::raise_interval`]. A video track allotted nothing has its
 //!   stream reset until it is allotted again.
