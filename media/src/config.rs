@@ -126,8 +126,19 @@ pub struct SfuConfig {
     /// Hard cap of bytes queued for one subscriber; frames beyond it are dropped
     /// (the router's backlog policy normally acts long before).
     pub subscriber_queue_limit: u64,
-    /// How often queued bytes are reported to the router (also on crossing a threshold).
+    /// How often each subscriber's link (queued bytes, RTT, congestion window,
+    /// sent bytes, loss) is reported to the router (queued bytes also on
+    /// crossing a threshold).
     pub backlog_report_interval: Duration,
+    /// QUIC's buffer for outgoing datagrams (audio) per connection; when it is
+    /// full the oldest are dropped, so audio waits at most about this much
+    /// divided by the link's rate (quinn's default, 1 MiB, is seconds of audio
+    /// on a thin link).
+    pub datagram_send_buffer: usize,
+    /// A video group's stream that is finished (superseded by a newer group)
+    /// but not fully delivered this long after is reset: its frames are late
+    /// and retransmitting them only delays the new group.
+    pub stale_group_timeout: Duration,
     /// Sequential or rayon fan-out.
     pub fanout: FanoutMode,
     /// The congestion controller of every connection (BBR by default).
@@ -154,6 +165,8 @@ impl SfuConfig {
             send_window: 256 * 1024,
             subscriber_queue_limit: 4 * 1024 * 1024,
             backlog_report_interval: Duration::from_millis(100),
+            datagram_send_buffer: 16 * 1024,
+            stale_group_timeout: Duration::from_millis(500),
             fanout: FanoutMode::Sequential,
             congestion: Congestion::default(),
             audio_level_every: 5,

@@ -18,8 +18,9 @@ pub mod wire;
 
 pub use ids::{Millis, ParticipantId, RoomId, TrackId};
 pub use router::{
-    Action, BacklogPolicy, Delivery, DropReason, DropStats, EndMode, ForwardPlan, Output, Priority,
-    RejectReason, RejectStats, Router, RouterConfig, RouterError, Stats, StreamEnd, TrackInfo,
+    Action, BacklogPolicy, BudgetPolicy, CacheOp, Delivery, DropReason, DropStats, EndMode,
+    ForwardPlan, LinkReport, Output, Priority, RejectReason, RejectStats, Router, RouterConfig,
+    RouterError, Stats, StreamEnd, TrackInfo,
 };
 pub use track::{Codec, MediaKind, MediaParams, TrackConfig, TrackSource};
 pub use wire::control::{ClientMessage, ControlReader, Message, ServerMessage};

@@ -18,13 +18,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use podium_media_core::wire::media::{encode_datagram, encode_stream_frame};
 use podium_media_core::wire::ws::WsMessage;
 use podium_media_core::{
-    Action, EndMode, ForwardPlan, FrameHeader, MediaKind, ParticipantId, StreamHeader, TrackId,
-    WireError,
+    Action, EndMode, ForwardPlan, FrameHeader, LinkReport, MediaKind, ParticipantId, StreamHeader,
+    TrackId, WireError,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -76,6 +77,104 @@ impl PeerQueue {
             PeerQueue::Ws(q) => q.reset_all(),
         }
     }
+
+    /// Starts the subscriber on a video `group` from cached frames: a new
+    /// stream for the group, then the frames in order.
+    pub fn replay<'a>(&self, group: u64, frames: impl Iterator<Item = &'a PreparedFrame>) {
+        for (i, frame) in frames.enumerate() {
+            let action = Action::Stream {
+                group,
+                open: i == 0,
+            };
+            match self {
+                PeerQueue::Quic(q) => q.deliver(action, frame),
+                PeerQueue::Ws(q) if frame.ws.is_some() => q.deliver(action, frame),
+                PeerQueue::Ws(q) => {
+                    // Cached while no WebSocket subscriber was connected.
+                    let mut f = frame.clone();
+                    f.ws = Some(ws_stream_message(frame.track, group, &frame.stream));
+                    q.deliver(action, &f);
+                }
+            }
+        }
+    }
+
+    /// The transport's counters now, for the link report.
+    pub fn link_sample(&self) -> LinkSample {
+        match self {
+            PeerQueue::Quic(q) => {
+                let stats = q.conn.quic_connection().stats();
+                LinkSample {
+                    rtt: stats.path.rtt,
+                    min_rtt: stats.path.min_rtt,
+                    cwnd: Some(stats.path.cwnd),
+                    sent_bytes: stats.udp_tx.bytes,
+                    offered_bytes: q.handed.load(Relaxed),
+                    sent_packets: stats.path.sent_packets,
+                    lost_packets: stats.path.lost_packets,
+                    queued: q.queued(),
+                }
+            }
+            PeerQueue::Ws(q) => LinkSample {
+                sent_bytes: q.written_total(),
+                offered_bytes: q.written_total(),
+                queued: q.queued(),
+                ..LinkSample::default()
+            },
+        }
+    }
+}
+
+/// A transport's cumulative counters at one instant; two of them make a
+/// [`LinkReport`](podium_media_core::LinkReport).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LinkSample {
+    pub rtt: Duration,
+    pub min_rtt: Duration,
+    /// QUIC's congestion window in bytes (`None`: WebSocket).
+    pub cwnd: Option<u64>,
+    pub sent_bytes: u64,
+    /// Bytes the edge handed to the transport (accepted stream writes, datagrams).
+    pub offered_bytes: u64,
+    pub sent_packets: u64,
+    pub lost_packets: u64,
+    pub queued: u64,
+}
+
+impl LinkSample {
+    /// The report for the interval from `earlier` to `self`, `elapsed` long.
+    pub fn since(&self, earlier: &LinkSample, elapsed: Duration) -> LinkReport {
+        let micros = u64::try_from(elapsed.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let bytes = self.sent_bytes.saturating_sub(earlier.sent_bytes);
+        let offered = self.offered_bytes.saturating_sub(earlier.offered_bytes);
+        let packets = self.sent_packets.saturating_sub(earlier.sent_packets);
+        let lost = self.lost_packets.saturating_sub(earlier.lost_packets);
+        let rtt_micros = u64::try_from(self.rtt.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1000);
+        LinkReport {
+            rtt: self.rtt,
+            min_rtt: self.min_rtt,
+            window_bps: self.cwnd.map(|w| w.saturating_mul(8_000_000) / rtt_micros),
+            sent_bps: bytes.saturating_mul(8_000_000) / micros,
+            offered_bps: offered.saturating_mul(8_000_000) / micros,
+            loss_permille: u16::try_from((lost * 1000).checked_div(packets).unwrap_or(0))
+                .unwrap_or(1000)
+                .min(1000),
+            queued: self.queued,
+        }
+    }
+}
+
+/// The WebSocket message carrying a stream frame of a video group.
+pub(crate) fn ws_stream_message(track: TrackId, group: u64, stream: &Bytes) -> Bytes {
+    let mut out = BytesMut::with_capacity(StreamHeader::MAX_LEN + 1 + stream.len());
+    WsMessage::Stream(StreamHeader::video(track.0, group), stream)
+        .encode(&mut out)
+        .expect("a stream frame fits a WebSocket message");
+    out.freeze()
 }
 
 /// QUIC priority of audio fallback streams (and the control stream): above all video.
@@ -98,6 +197,7 @@ pub(crate) struct IoCounters {
     pub streams_opened: AtomicU64,
     pub streams_finished: AtomicU64,
     pub streams_reset: AtomicU64,
+    pub streams_stale: AtomicU64,
     pub stream_errors: AtomicU64,
     pub frames_queued: AtomicU64,
     pub frames_over_limit: AtomicU64,
@@ -111,6 +211,7 @@ pub(crate) struct IoCounters {
     pub fanout_buckets: [AtomicU64; FANOUT_BUCKETS_US.len() + 1],
     pub ws_audio_late: AtomicU64,
     pub ws_bytes_written: AtomicU64,
+    pub cache_replays: AtomicU64,
 }
 
 /// A snapshot of the IO edge's counters for one live session.
@@ -130,6 +231,9 @@ pub struct IoStats {
     pub streams_finished: u64,
     /// Streams reset (subscriber behind, unsubscribed, track removed).
     pub streams_reset: u64,
+    /// Finished streams reset because they were not delivered within
+    /// [`SfuConfig::stale_group_timeout`](crate::SfuConfig::stale_group_timeout).
+    pub streams_stale: u64,
     /// Streams that failed (subscriber gone, stream stopped by the peer).
     pub stream_errors: u64,
     /// Stream frames queued for subscribers.
@@ -159,6 +263,8 @@ pub struct IoStats {
     pub ws_audio_late: u64,
     /// Bytes written into WebSocket connections (media and control).
     pub ws_bytes_written: u64,
+    /// Subscribers started from the keyframe cache (replays carried out).
+    pub cache_replays: u64,
 }
 
 impl IoCounters {
@@ -182,6 +288,7 @@ impl IoCounters {
             streams_opened: g(&self.streams_opened),
             streams_finished: g(&self.streams_finished),
             streams_reset: g(&self.streams_reset),
+            streams_stale: g(&self.streams_stale),
             stream_errors: g(&self.stream_errors),
             frames_queued: g(&self.frames_queued),
             frames_over_limit: g(&self.frames_over_limit),
@@ -196,6 +303,7 @@ impl IoCounters {
             fanout_buckets: std::array::from_fn(|i| g(&self.fanout_buckets[i])),
             ws_audio_late: g(&self.ws_audio_late),
             ws_bytes_written: g(&self.ws_bytes_written),
+            cache_replays: g(&self.cache_replays),
         }
     }
 }
@@ -264,16 +372,22 @@ impl PreparedFrame {
 struct StreamHandle {
     tx: mpsc::UnboundedSender<Bytes>,
     reset: Arc<Notify>,
+    /// Told when the router finishes the stream: from then on it has
+    /// `stale_after` to be delivered, or it is reset.
+    finished: Arc<Notify>,
 }
 
 /// Everything queued for one subscriber and the streams that drain it.
 pub(crate) struct SubscriberQueue {
     conn: Connection,
     queued: AtomicU64,
+    /// Bytes QUIC accepted from us (stream writes and datagrams) since the start.
+    handed: AtomicU64,
     /// Open streams by (global track, group); audio fallback streams use group 0.
     streams: Mutex<HashMap<(TrackId, u64), StreamHandle>>,
     next_priority: AtomicI32,
     limit: u64,
+    stale_after: Duration,
     runtime: tokio::runtime::Handle,
     counters: Arc<IoCounters>,
 }
@@ -282,15 +396,18 @@ impl SubscriberQueue {
     pub fn new(
         conn: Connection,
         limit: u64,
+        stale_after: Duration,
         runtime: tokio::runtime::Handle,
         counters: Arc<IoCounters>,
     ) -> Arc<Self> {
         Arc::new(Self {
             conn,
             queued: AtomicU64::new(0),
+            handed: AtomicU64::new(0),
             streams: Mutex::new(HashMap::new()),
             next_priority: AtomicI32::new(0),
             limit,
+            stale_after,
             runtime,
             counters,
         })
@@ -309,6 +426,7 @@ impl SubscriberQueue {
                     Some(d) => match self.conn.send_datagram(d) {
                         Ok(()) => {
                             self.counters.datagrams_sent.fetch_add(1, Relaxed);
+                            self.handed.fetch_add(d.len() as u64, Relaxed);
                             true
                         }
                         Err(SendDatagramError::TooLarge) => false,
@@ -337,7 +455,8 @@ impl SubscriberQueue {
                 }
                 self.enqueue(key, &frame.stream);
             }
-            Action::Drop(_) => {}
+            // Replays are carried out by the session task, which holds the cache.
+            Action::Replay { .. } | Action::Drop(_) => {}
         }
     }
 
@@ -349,10 +468,13 @@ impl SubscriberQueue {
             .lock()
             .expect("stream map")
             .remove(&(track, group));
-        if let (Some(h), EndMode::Reset) = (handle, mode) {
-            h.reset.notify_one();
+        match (handle, mode) {
+            (Some(h), EndMode::Reset) => h.reset.notify_one(),
+            // Finish: dropping the sender ends the stream after its queued
+            // frames; what is not delivered in time is reset.
+            (Some(h), EndMode::Finish) => h.finished.notify_one(),
+            (None, _) => {}
         }
-        // Finish: dropping the sender ends the stream after its queued frames.
     }
 
     /// Resets every stream (the subscriber left).
@@ -390,39 +512,64 @@ impl SubscriberQueue {
     fn open_stream(self: &Arc<Self>, key: (TrackId, u64), header: StreamHeader, priority: i32) {
         let (tx, rx) = mpsc::unbounded_channel();
         let reset = Arc::new(Notify::new());
+        let finished = Arc::new(Notify::new());
         let old = self.streams.lock().expect("stream map").insert(
             key,
             StreamHandle {
                 tx,
                 reset: reset.clone(),
+                finished: finished.clone(),
             },
         );
         if let Some(old) = old {
             old.reset.notify_one();
         }
         let this = self.clone();
-        self.runtime
-            .spawn(async move { this.run_stream(header, priority, rx, reset).await });
+        self.runtime.spawn(async move {
+            this.run_stream(header, priority, rx, reset, finished).await;
+        });
     }
 
     /// One outgoing stream: open it, write the header, then frames until the
-    /// router finishes it (channel closed) or resets it.
+    /// router finishes it (channel closed) or resets it. A finished stream
+    /// not fully delivered (written and acknowledged) within `stale_after`
+    /// is reset: a newer group has superseded it.
     async fn run_stream(
         self: Arc<Self>,
         header: StreamHeader,
         priority: i32,
         mut rx: mpsc::UnboundedReceiver<Bytes>,
         reset: Arc<Notify>,
+        finished: Arc<Notify>,
     ) {
         let mut head = BytesMut::with_capacity(StreamHeader::MAX_LEN);
         header.encode(&mut head).expect("valid stream header");
         let mut stream: Option<SendStream> = None;
         let mut in_flight = 0u64;
-        let outcome = tokio::select! {
+        let stale_after = self.stale_after;
+        let stale = async move {
+            finished.notified().await;
+            tokio::time::sleep(stale_after).await;
+        };
+        tokio::pin!(stale);
+        let mut outcome = tokio::select! {
             biased;
             () = reset.notified() => Outcome::Reset,
+            () = &mut stale => Outcome::Stale,
             o = self.pump(&mut stream, &head, priority, &mut rx, &mut in_flight) => o,
         };
+        if let (Outcome::Finished, Some(s)) = (&outcome, stream.as_mut()) {
+            // Wait for the peer's acknowledgements, but not past the deadline.
+            outcome = tokio::select! {
+                biased;
+                () = reset.notified() => Outcome::Reset,
+                () = &mut stale => Outcome::Stale,
+                r = s.finish() => match r {
+                    Ok(()) => Outcome::Finished,
+                    Err(_) => Outcome::Failed,
+                },
+            };
+        }
         // Whatever is still queued will not be written.
         let mut discarded = in_flight;
         rx.close();
@@ -432,10 +579,13 @@ impl SubscriberQueue {
         self.queued.fetch_sub(discarded, Relaxed);
         match outcome {
             Outcome::Finished => {
-                if let Some(s) = stream.as_mut() {
-                    let _ = s.finish().await;
-                }
                 self.counters.streams_finished.fetch_add(1, Relaxed);
+            }
+            Outcome::Stale => {
+                if let Some(s) = stream.as_mut() {
+                    let _ = s.reset(VarInt::from_u32(RESET_CODE));
+                }
+                self.counters.streams_stale.fetch_add(1, Relaxed);
             }
             Outcome::Reset => {
                 if let Some(s) = stream.as_mut() {
@@ -480,6 +630,7 @@ impl SubscriberQueue {
             self.counters
                 .bytes_written
                 .fetch_add(bytes.len() as u64, Relaxed);
+            self.handed.fetch_add(bytes.len() as u64, Relaxed);
         }
         Outcome::Finished
     }
@@ -488,6 +639,8 @@ impl SubscriberQueue {
 enum Outcome {
     Finished,
     Reset,
+    /// Finished by the router but not delivered in time.
+    Stale,
     Failed,
 }
 
@@ -526,6 +679,43 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_reports_are_rates_over_the_interval() {
+        let earlier = LinkSample {
+            rtt: Duration::from_millis(40),
+            min_rtt: Duration::from_millis(40),
+            cwnd: Some(50_000),
+            sent_bytes: 1_000_000,
+            offered_bytes: 500_000,
+            sent_packets: 1000,
+            lost_packets: 10,
+            queued: 0,
+        };
+        let now = LinkSample {
+            rtt: Duration::from_millis(50),
+            sent_bytes: 1_125_000,
+            offered_bytes: 750_000,
+            sent_packets: 1100,
+            lost_packets: 13,
+            queued: 4096,
+            ..earlier
+        };
+        let r = now.since(&earlier, Duration::from_millis(100));
+        assert_eq!(r.sent_bps, 10_000_000, "125 kB in 100 ms");
+        assert_eq!(r.offered_bps, 20_000_000, "250 kB handed over");
+        assert_eq!(r.window_bps, Some(8_000_000), "50 kB per 50 ms");
+        assert_eq!(r.loss_permille, 30, "3 of 100 packets");
+        assert_eq!((r.rtt, r.queued), (Duration::from_millis(50), 4096));
+        // WebSocket: no window; nothing sent, no loss; a zero interval divides by 1 µs.
+        let ws = LinkSample {
+            sent_bytes: 10,
+            ..LinkSample::default()
+        };
+        let r = ws.since(&LinkSample::default(), Duration::ZERO);
+        assert_eq!((r.window_bps, r.loss_permille), (None, 0));
+        assert_eq!(r.sent_bps, 80_000_000);
+    }
 
     #[test]
     fn fanout_times_land_in_the_bucket_whose_bound_they_do_not_exceed() {

@@ -126,6 +126,7 @@ pub(crate) fn transport_config(c: &SfuConfig) -> Result<QuicTransportConfig, Med
     t.max_idle_timeout(Some(idle));
     t.keep_alive_interval(Some(c.keep_alive));
     t.send_window(c.send_window);
+    t.datagram_send_buffer_size(c.datagram_send_buffer);
     // Publishers open one stream per group of pictures; leave room for bursts.
     t.max_concurrent_uni_streams(wtransport::quinn::VarInt::from_u32(256));
     use wtransport::quinn::congestion;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use podium_media_core::{
-    ClientMessage, CloseCode, Codec, ForwardPlan, FrameHeader, MediaKind, Message, Millis, Output,
-    ParticipantId, RoomId, Router, ServerMessage, Stats, TrackId,
+    Action, CacheOp, ClientMessage, CloseCode, Codec, ForwardPlan, FrameHeader, MediaKind, Message,
+    Millis, Output, ParticipantId, RoomId, Router, ServerMessage, Stats, TrackId,
 };
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -22,7 +22,9 @@ use tokio::time::MissedTickBehavior;
 use wtransport::{Connection, VarInt};
 
 use super::Shared;
-use super::fanout::{IoCounters, IoStats, PeerQueue, PreparedFrame, SubscriberQueue, fan_out};
+use super::fanout::{
+    IoCounters, IoStats, LinkSample, PeerQueue, PreparedFrame, SubscriberQueue, fan_out,
+};
 use super::taps::{AudioJob, ThumbJob};
 use super::websocket::WsQueue;
 use crate::error::MediaError;
@@ -277,6 +279,17 @@ struct Peer {
     role: String,
     /// Backlog level last reported: 0 fine, 1-3 above each threshold.
     level: u8,
+    /// The transport's counters at the last link report.
+    last_sample: Option<(Instant, LinkSample)>,
+}
+
+/// The frames of a video track's current group, from its keyframe, as the
+/// router's [`CacheOp`]s say: subscribers that need a start get them
+/// ([`Action::Replay`]) instead of a keyframe from the publisher.
+struct GroupCache {
+    group: u64,
+    /// (temporal layer, frame) in arrival order.
+    frames: Vec<(u8, PreparedFrame)>,
 }
 
 /// The router task of one live session.
@@ -298,6 +311,8 @@ pub(crate) struct SessionActor {
     grants: HashMap<ParticipantId, Grant>,
     /// Connected participants on WebSocket (frames get their WebSocket form when > 0).
     ws_peers: usize,
+    /// Keyframe cache: each video track's current group.
+    groups: HashMap<TrackId, GroupCache>,
 }
 
 impl SessionActor {
@@ -321,6 +336,7 @@ impl SessionActor {
             ticks: 0,
             grants: HashMap::new(),
             ws_peers: 0,
+            groups: HashMap::new(),
         };
         let span = tracing::info_span!("session", id = id.0);
         tokio::spawn(tracing::Instrument::instrument(actor.run(rx), span));
@@ -453,6 +469,7 @@ impl SessionActor {
             Wire::Quic(conn) => PeerQueue::Quic(SubscriberQueue::new(
                 conn.clone(),
                 self.shared.config.subscriber_queue_limit,
+                self.shared.config.stale_group_timeout,
                 tokio::runtime::Handle::current(),
                 self.counters.clone(),
             )),
@@ -466,6 +483,7 @@ impl SessionActor {
                 name: claims.name.clone(),
                 role: claims.role.clone(),
                 level: 0,
+                last_sample: None,
             },
         );
         let joined = self.router.join(now, p, &claims.name, room, may_publish);
@@ -547,7 +565,12 @@ impl SessionActor {
                 p.queue.end_stream(end.track, end.group, end.mode);
             }
         }
-        if self.plan.sends().next().is_none() {
+        let cache = self.plan.cache;
+        if cache == CacheOp::Clear {
+            self.groups.remove(&self.plan.track);
+        }
+        let to_cache = matches!(cache, CacheOp::Restart | CacheOp::Append);
+        if self.plan.sends().next().is_none() && !to_cache {
             return;
         }
         let frame = match PreparedFrame::new(&self.plan, &payload, self.ws_peers > 0) {
@@ -557,6 +580,39 @@ impl SessionActor {
                 return;
             }
         };
+        let (track, group, layer) = (
+            self.plan.track,
+            self.plan.header.group,
+            self.plan.header.temporal_layer,
+        );
+        match cache {
+            CacheOp::Restart => {
+                self.groups.insert(
+                    track,
+                    GroupCache {
+                        group,
+                        frames: vec![(layer, frame.clone())],
+                    },
+                );
+            }
+            CacheOp::Append => match self.groups.get_mut(&track) {
+                Some(g) if g.group == group => g.frames.push((layer, frame.clone())),
+                _ => {}
+            },
+            CacheOp::Keep | CacheOp::Clear => {}
+        }
+        // Starts from the cache (the router only plans them when it holds the group).
+        for d in &self.plan.deliveries {
+            if let Action::Replay { group, max_layer } = d.action
+                && let (Some(peer), Some(g)) =
+                    (self.peers.get(&d.subscriber), self.groups.get(&track))
+                && g.group == group
+            {
+                self.counters.cache_replays.fetch_add(1, Relaxed);
+                let frames = g.frames.iter().filter(|(l, _)| *l <= max_layer);
+                peer.queue.replay(group, frames.map(|(_, f)| f));
+            }
+        }
         let start = Instant::now();
         let peers = &self.peers;
         let parallel = fan_out(
@@ -603,9 +659,21 @@ impl SessionActor {
 
     fn on_tick(&mut self) {
         let now = self.now();
-        let all: Vec<ParticipantId> = self.peers.keys().copied().collect();
-        for p in all {
-            self.report_backlog(now, p);
+        let at = Instant::now();
+        let policy = &self.shared.config.router.backlog;
+        let mut reports = Vec::with_capacity(self.peers.len());
+        for (p, peer) in &mut self.peers {
+            let sample = peer.queue.link_sample();
+            peer.level = backlog_level(sample.queued, policy);
+            if let Some((then, earlier)) = peer.last_sample.replace((at, sample)) {
+                reports.push((*p, sample.since(&earlier, at.duration_since(then))));
+            } else {
+                // The first sample only starts the interval; the backlog counts now.
+                let _ = self.router.handle_backlog(now, *p, sample.queued);
+            }
+        }
+        for (p, report) in reports {
+            let _ = self.router.handle_link(now, p, report);
         }
         self.ticks += 1;
         if self.ticks.is_multiple_of(50) {
@@ -622,6 +690,8 @@ impl SessionActor {
                 self.audio_seen.remove(&t);
                 self.shared.thumbnails.forget_track(self.id, t);
             }
+            let router = &self.router;
+            self.groups.retain(|t, _| router.track(*t).is_some());
         }
     }
 

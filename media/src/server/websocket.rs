@@ -44,7 +44,7 @@ use crate::token::SessionId;
 
 /// Audio waiting longer than this for a slow WebSocket is dropped: late audio
 /// is worth nothing and would only delay what follows.
-pub const AUDIO_MAX_AGE: Duration = Duration::from_millis(300);
+pub const AUDIO_MAX_AGE: Duration = Duration::from_millis(200);
 /// Bytes tungstenite gathers before writing to the socket.
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Media streams a client may have open at once on one WebSocket.
@@ -77,6 +77,9 @@ struct Lanes {
 pub(crate) struct WsQueue {
     lanes: Mutex<Lanes>,
     queued: AtomicU64,
+    /// Bytes written into the socket since the connection opened (its drain
+    /// rate is the link estimate when a backlog builds up).
+    written: AtomicU64,
     wake: Notify,
     /// Wakes the reader when the connection is being closed.
     closing: Notify,
@@ -94,6 +97,7 @@ impl WsQueue {
                 close: None,
             }),
             queued: AtomicU64::new(0),
+            written: AtomicU64::new(0),
             wake: Notify::new(),
             closing: Notify::new(),
             limit,
@@ -110,6 +114,11 @@ impl WsQueue {
     /// Bytes waiting (and being written).
     pub fn queued(&self) -> u64 {
         self.queued.load(Relaxed)
+    }
+
+    /// Bytes written into the socket so far.
+    pub fn written_total(&self) -> u64 {
+        self.written.load(Relaxed)
     }
 
     /// Asks the writer to close the connection (after nothing else).
@@ -197,7 +206,7 @@ impl WsQueue {
                     c.frames_queued.fetch_add(1, Relaxed);
                 });
             }
-            Action::Drop(_) => return,
+            Action::Replay { .. } | Action::Drop(_) => return,
         }
         self.wake.notify_one();
     }
@@ -234,7 +243,7 @@ impl WsQueue {
                     }
                     keep
                 });
-                self.queued.fetch_sub(discarded, Relaxed);
+                self.release(discarded);
                 if sent {
                     let m = marker(WsMessage::Reset(header));
                     self.queued.fetch_add(m.len() as u64, Relaxed);
@@ -265,7 +274,7 @@ impl WsQueue {
             if at.elapsed() <= AUDIO_MAX_AGE {
                 return Some(bytes);
             }
-            self.queued.fetch_sub(bytes.len() as u64, Relaxed);
+            self.release(bytes.len() as u64);
             self.count(|c| {
                 c.ws_audio_late.fetch_add(1, Relaxed);
             });
@@ -277,16 +286,25 @@ impl WsQueue {
         Some(bytes)
     }
 
-    fn written(&self, len: usize) {
+    /// Bytes went into the socket: media (counted in `queued`) or control (not).
+    fn written(&self, len: usize, media: bool) {
         let len = len as u64;
-        // `reset_all` may have zeroed the count while this was being written.
-        let _ = self
-            .queued
-            .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(len)));
+        self.written.fetch_add(len, Relaxed);
+        if media {
+            self.release(len);
+        }
         self.count(|c| {
             c.ws_bytes_written.fetch_add(len, Relaxed);
             c.bytes_written.fetch_add(len, Relaxed);
         });
+    }
+
+    /// Takes bytes off the backlog; saturating, as `reset_all` may have
+    /// zeroed it while they were being written.
+    fn release(&self, len: u64) {
+        let _ = self
+            .queued
+            .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(len)));
     }
 
     fn take_close(&self) -> Option<(CloseCode, String)> {
@@ -367,13 +385,13 @@ where
             sink.feed(Message::Ping(Bytes::new())).await?;
         }
         let next = match control.try_recv() {
-            Ok(bytes) => Some(control_message(&bytes)),
-            Err(_) => queue.pop(),
+            Ok(bytes) => Some((control_message(&bytes), false)),
+            Err(_) => queue.pop().map(|b| (b, true)),
         };
-        if let Some(bytes) = next {
+        if let Some((bytes, media)) = next {
             let len = bytes.len();
             let fed = sink.feed(Message::Binary(bytes)).await;
-            queue.written(len);
+            queue.written(len, media);
             fed?;
             continue;
         }
@@ -386,7 +404,7 @@ where
                     let m = control_message(&bytes);
                     let len = m.len();
                     let fed = sink.feed(Message::Binary(m)).await;
-                    queue.written(len);
+                    queue.written(len, false);
                     fed?;
                 }
                 None => return Ok(()),
@@ -743,6 +761,7 @@ where
 mod tests {
     use podium_media_core::{FrameHeader, MediaKind};
 
+    use super::super::fanout::PeerQueue;
     use super::*;
 
     fn video(group: u64, sequence: u64) -> PreparedFrame {
@@ -799,7 +818,7 @@ mod tests {
             &video(1, 0),
         );
         let first = q.pop().unwrap();
-        q.written(first.len());
+        q.written(first.len(), true);
         q.deliver(
             Action::Stream {
                 group: 1,
@@ -851,4 +870,46 @@ mod tests {
     const WS_STREAM_KIND: u8 = podium_media_core::wire::ws::WS_STREAM;
     const WS_FINISH_KIND: u8 = podium_media_core::wire::ws::WS_FINISH;
     const WS_RESET_KIND: u8 = podium_media_core::wire::ws::WS_RESET;
+
+    #[test]
+    fn control_writes_and_a_reset_while_writing_never_wrap_the_backlog() {
+        let q = WsQueue::new(1 << 20);
+        let open = Action::Stream {
+            group: 1,
+            open: true,
+        };
+        q.deliver(open, &video(1, 0));
+        let media = q.queued();
+        // Control messages go out without ever being part of the backlog.
+        q.written(5000, false);
+        assert_eq!(q.queued(), media);
+        assert_eq!(q.written_total(), 5000);
+        // The subscriber leaves while a frame is being written.
+        let first = q.pop().unwrap();
+        q.reset_all();
+        q.written(first.len(), true);
+        assert_eq!(q.queued(), 0);
+        q.end_stream(TrackId(7), 1, EndMode::Reset);
+        assert_eq!(q.queued(), 0);
+    }
+
+    #[test]
+    fn a_replay_to_a_websocket_opens_the_group_and_sends_cached_frames_in_order() {
+        let q = WsQueue::new(1 << 20);
+        // Cached while no WebSocket subscriber was connected: no WebSocket form.
+        let cached: Vec<PreparedFrame> = (0..3)
+            .map(|i| {
+                let mut f = video(4, i);
+                f.ws = None;
+                f
+            })
+            .collect();
+        PeerQueue::Ws(q.clone()).replay(4, cached.iter());
+        let out: Vec<Bytes> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(out.len(), 3);
+        for (i, b) in out.iter().enumerate() {
+            let expected = video(4, i as u64).ws.unwrap();
+            assert_eq!(b, &expected, "frame {i}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! A subscriber reading at ~10% of the rate does not change what the others
 //! receive (every frame arrives), keeps getting audio, and its own queue on
-//! the server stays bounded: the router drops its upper layers and groups.
+//! the server stays bounded: the router drops its upper layers and groups as
+//! its bandwidth estimate and backlog say.
 //!
 //! The measurement is a number of frames, not a span of wall-clock time: the
 //! bot's publisher skips ticks when it runs late (`MissedTickBehavior::Delay`,
@@ -155,17 +156,15 @@ async fn a_slow_subscriber_does_not_hurt_the_others_and_stays_bounded() {
         "audio keeps flowing: {} of {sent_audio}",
         s.track(audio).frames
     );
+    // The router acted on the slow link (its bandwidth estimate, or its
+    // backlog) and kept its queue bounded.
     let policy = BacklogPolicy::default();
-    assert!(
-        max_queued > policy.drop_layer2_above,
-        "the backlog built up: {max_queued}"
-    );
     assert!(
         max_queued <= policy.drop_group_above + 64 * 1024,
         "queue bounded: {max_queued}"
     );
     assert!(
-        stats.router.drops.congestion + stats.router.group_drops > 0,
+        stats.router.drops.budget + stats.router.drops.congestion + stats.router.group_drops > 0,
         "{:?}",
         stats.router
     );

@@ -1,5 +1,6 @@
-//! 20 participants joining within a second cause at most one keyframe request
-//! per second to the publisher.
+//! 20 participants joining within a second: started from the server's
+//! keyframe cache without asking the publisher; with the cache off, at most
+//! one keyframe request per second reaches the publisher.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +10,50 @@ use podium_media::core::ServerMessage;
 use crate::support::{SESSION, Server, T};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_joiners_cause_at_most_one_keyframe_request_per_second() {
+async fn twenty_joiners_start_from_the_keyframe_cache() {
     let server = Server::start().await;
+    let mut p = server.publisher(1, 0).await;
+    let video = p.video_track();
+    let mut joiners = tokio::task::JoinSet::new();
+    for i in 0..20u64 {
+        let config = server.bot_config(10 + i, 0, false);
+        joiners.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i * 50)).await;
+            let bot = Bot::connect(config).await.unwrap();
+            bot.wait_until("decoded video", T, |s| s.track(video).decoded >= 5)
+                .await
+                .unwrap()
+        });
+    }
+    let mut requests = 0;
+    loop {
+        tokio::select! {
+            m = p.bot.wait_for("RequestKeyframe", T, |m| matches!(m, ServerMessage::RequestKeyframe(_))) => {
+                m.unwrap();
+                requests += 1;
+            }
+            joined = joiners.join_next() => match joined {
+                Some(stats) => {
+                    let v = stats.unwrap();
+                    let v = v.track(video);
+                    assert_eq!(v.first_was_keyframe, Some(true), "a start at a keyframe");
+                    assert_eq!(v.decode_errors, 0);
+                }
+                None => break,
+            },
+        }
+    }
+    let stats = server.handle.stats(SESSION).await.unwrap();
+    assert_eq!(requests, 0, "{:?}", stats.router);
+    assert_eq!(stats.router.keyframe_requests_sent, 0);
+    // Joiners that subscribed just before a keyframe started there; the others from the cache.
+    assert!(stats.router.cache_replays >= 10, "{:?}", stats.router);
+    assert_eq!(stats.io.cache_replays, stats.router.cache_replays);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_cache_twenty_joiners_cause_at_most_one_keyframe_request_per_second() {
+    let server = Server::start_with(|c| c.router.max_cached_group_bytes = 0).await;
     let mut p = server.publisher(1, 0).await;
     let video = p.video_track();
     let started = Instant::now();

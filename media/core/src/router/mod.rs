@@ -9,9 +9,10 @@
 //! - A participant subscribes only to tracks of its own room. A move ends all
 //!   its subscriptions and all subscriptions to its tracks; its tracks (if it may
 //!   still publish) are announced in the new room.
-//! - A new video subscription receives nothing until the next keyframe, and a
-//!   (throttled) keyframe request goes to the publisher. No frames are cached
-//!   or replayed. Audio subscriptions start at the next frame.
+//! - A new video subscription starts from the keyframe cache (below); without
+//!   a usable cache it receives nothing until the next keyframe, and a
+//!   (throttled) keyframe request goes to the publisher. Audio subscriptions
+//!   start at the next frame.
 //! - A keyframe opens a new group and supersedes the previous one: each
 //!   subscriber's previous group stream is finished (reset if it is lagging),
 //!   and late frames of older groups are dropped.
@@ -20,7 +21,22 @@
 //!   Audio is never dropped and has [`Priority::High`].
 //! - At most one keyframe request per publisher track per
 //!   [`RouterConfig::keyframe_request_interval`], whoever asks.
+//! - Keyframe cache: the IO edge keeps each video track's current group (up
+//!   to [`RouterConfig::max_cached_group_bytes`], as the plan's [`CacheOp`]
+//!   says). A subscriber that needs a start (new subscription, group dropped,
+//!   video allotted again) is started from it ([`Action::Replay`]) once its
+//!   backlog is low, so one subscriber's need makes no publisher send a
+//!   keyframe to everyone; only without a usable cache is a keyframe requested.
+//! - Bandwidth: the IO edge reports each subscriber's link ([`LinkReport`]);
+//!   the estimate is split over its tracks (see `budget::allocate`): all the
+//!   audio if it fits, else the loudest [`BudgetPolicy::audio_last_n`] audio
+//!   tracks always; then video layer 0 by priority (active speaker, screen
+//!   share, others), the rest of the audio, then upper video layers. Lowering applies
+//!   at the next frame; raising needs headroom and goes one layer (per track)
+//!   per [`BudgetPolicy::raise_interval`]. A video track allotted nothing has its
+//!   stream reset until it is allotted again.
 
+mod budget;
 mod plan;
 mod policy;
 mod stats;
@@ -30,13 +46,18 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use plan::{Action, Delivery, DropReason, EndMode, ForwardPlan, Output, Priority, StreamEnd};
+pub use budget::{BudgetPolicy, FRAME_OVERHEAD_BYTES, LinkReport};
+pub use plan::{
+    Action, CacheOp, Delivery, DropReason, EndMode, ForwardPlan, Output, Priority, StreamEnd,
+};
 pub use policy::{BacklogPolicy, RouterConfig};
+
+use self::budget::{Allot, Link, RateMeter, Want, allocate, rank};
 pub use stats::{DropStats, RejectReason, RejectStats, Stats};
 
 use self::policy::{Congestion, KeyframeThrottle};
 use crate::ids::{Millis, ParticipantId, RoomId, TrackId};
-use crate::track::{MediaKind, TrackConfig, TrackConfigError};
+use crate::track::{MediaKind, TrackConfig, TrackConfigError, TrackSource};
 use crate::wire::PROTOCOL_VERSION;
 use crate::wire::control::{
     AudioLevel, AudioLevels, ClientMessage, Permission, Pong, Published, RequestKeyframe, Roster,
@@ -186,6 +207,7 @@ struct Participant {
     published: Vec<(u32, TrackId)>,
     subscriptions: BTreeSet<TrackId>,
     congestion: Congestion,
+    link: Link,
 }
 
 impl Participant {
@@ -212,6 +234,46 @@ struct Track {
     audio_level: Option<u8>,
     /// When its last frame arrived (none yet: published but silent).
     last_frame: Option<Millis>,
+    /// Incoming bit rate per temporal layer.
+    rate: RateMeter,
+    /// Audio: the last reported level and when.
+    loudness: Option<(u8, Millis)>,
+    /// Video: what the IO edge holds in its cache.
+    cached: Option<CachedGroup>,
+}
+
+/// The group the IO edge caches for a video track (from its keyframe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CachedGroup {
+    group: u64,
+    /// Payload bytes.
+    bytes: u64,
+    /// Frames per temporal layer.
+    frames: [u32; 3],
+}
+
+impl CachedGroup {
+    /// The highest layer, at most `cap`, whose cached frames (with those of
+    /// the layers below) are few enough to replay; `None` if even the base
+    /// layer has too many.
+    fn replay_layer(&self, cap: u8, max_frames: u32) -> Option<u8> {
+        (0..=cap.min(MAX_TEMPORAL_LAYER))
+            .rev()
+            .find(|&l| self.frames[..=usize::from(l)].iter().sum::<u32>() <= max_frames)
+    }
+}
+
+impl Track {
+    /// The cache, if it holds the current group.
+    fn current_cache(&self) -> Option<CachedGroup> {
+        self.cached.filter(|c| Some(c.group) == self.group)
+    }
+
+    /// Whether some subscriber could be started from the cache.
+    fn cache_usable(&self, max_frames: u32) -> bool {
+        self.current_cache()
+            .is_some_and(|c| c.replay_layer(0, max_frames).is_some())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +289,9 @@ struct Subscription {
     /// Video: the subscriber's stream for the track's current group is open.
     /// Audio: always true.
     open: bool,
+    /// What the subscriber's bandwidth allots it: audio `Some(0)` on; video
+    /// up to that layer; `None` off.
+    allot: Allot,
 }
 
 impl Subscription {
@@ -234,13 +299,17 @@ impl Subscription {
     /// subscriber's congestion cap: lowered at once, raised only at a layer-0
     /// frame (which depends on no upper layer, so nothing forwarded after it
     /// references a frame that was dropped).
-    fn adjust_layer(&mut self, cap: u8, layer: u8) {
+    fn adjust_layer(&mut self, congestion_cap: u8, layer: u8) {
+        let budget_cap = self.allot.unwrap_or(0);
+        let cap = congestion_cap.min(budget_cap);
         let target = self.preferred_layer.min(cap);
         if target < self.active_layer {
-            self.lowered_by = if cap < self.preferred_layer {
-                DropReason::Congestion
-            } else {
+            self.lowered_by = if cap >= self.preferred_layer {
                 DropReason::LayerPreference
+            } else if budget_cap < congestion_cap {
+                DropReason::Budget
+            } else {
+                DropReason::Congestion
             };
         }
         if target < self.active_layer || layer == 0 {
@@ -386,6 +455,7 @@ impl Router {
                 published: Vec::new(),
                 subscriptions: BTreeSet::new(),
                 congestion: Congestion::default(),
+                link: Link::default(),
             },
         );
         self.send(
@@ -675,6 +745,9 @@ impl Router {
                 keyframes: KeyframeThrottle::default(),
                 audio_level: None,
                 last_frame: None,
+                rate: RateMeter::default(),
+                loudness: None,
+                cached: None,
             },
         );
         if let Some(p) = self.participants.get_mut(&participant) {
@@ -717,6 +790,9 @@ impl Router {
     ) -> Result<(), RouterError> {
         let p = self.participant(participant)?;
         let (room, cap) = (p.room, p.congestion.max_layer);
+        // A subscriber known to be short of bandwidth starts low; the next
+        // link report allots it properly.
+        let limited = p.link.estimate.is_some_and(|e| e != u64::MAX);
         let t = self
             .tracks
             .get(&track)
@@ -728,6 +804,7 @@ impl Router {
             return Ok(());
         }
         let is_audio = t.kind == MediaKind::Audio;
+        let cached = t.cache_usable(self.config.max_replay_frames);
         if let Some(t) = self.tracks.get_mut(&track) {
             t.subscriptions.push(Subscription {
                 subscriber: participant,
@@ -735,12 +812,18 @@ impl Router {
                 active_layer: cap,
                 lowered_by: DropReason::Congestion,
                 open: is_audio,
+                allot: Some(if is_audio || limited {
+                    0
+                } else {
+                    MAX_TEMPORAL_LAYER
+                }),
             });
         }
         if let Some(p) = self.participants.get_mut(&participant) {
             p.subscriptions.insert(track);
         }
-        if !is_audio {
+        // Started from the cache at the track's next frame; otherwise ask.
+        if !is_audio && !cached {
             self.want_keyframe(now, track);
         }
         Ok(())
@@ -908,17 +991,23 @@ impl Router {
         let payload = payload_len as u64;
 
         if track.kind == MediaKind::Audio {
-            // Audio: every frame to every subscriber, first.
+            // Audio: every frame to every subscriber its budget allows, first.
+            track.rate.frame(now, 0, payload);
             plan.priority = Priority::High;
             for sub in &track.subscriptions {
+                let action = if sub.allot.is_some() {
+                    stats.deliveries += 1;
+                    stats.bytes_out += payload;
+                    Action::Datagram
+                } else {
+                    stats.drops.budget += 1;
+                    Action::Drop(DropReason::Budget)
+                };
                 plan.deliveries.push(Delivery {
                     subscriber: sub.subscriber,
-                    action: Action::Datagram,
+                    action,
                 });
             }
-            let n = plan.deliveries.len() as u64;
-            stats.deliveries += n;
-            stats.bytes_out += n * payload;
             return Ok(());
         }
 
@@ -926,6 +1015,7 @@ impl Router {
         let group = header.group;
         let participants = &self.participants;
         let policy = &self.config.backlog;
+        let max_cached = self.config.max_cached_group_bytes;
         let congestion = |p: ParticipantId| {
             participants
                 .get(&p)
@@ -939,6 +1029,18 @@ impl Router {
             }
             let previous = track.group.replace(group);
             track.keyframes.keyframe_arrived();
+            track.rate.frame(now, 0, payload);
+            if payload <= max_cached {
+                track.cached = Some(CachedGroup {
+                    group,
+                    bytes: payload,
+                    frames: [1, 0, 0],
+                });
+                plan.cache = CacheOp::Restart;
+            } else {
+                track.cached = None;
+                plan.cache = CacheOp::Clear;
+            }
             for sub in &mut track.subscriptions {
                 let c = congestion(sub.subscriber);
                 if let (true, Some(previous)) = (sub.open, previous) {
@@ -953,16 +1055,24 @@ impl Router {
                         },
                     });
                 }
+                if sub.allot.is_none() {
+                    sub.open = false;
+                    stats.drops.budget += 1;
+                    plan.deliveries.push(Delivery {
+                        subscriber: sub.subscriber,
+                        action: Action::Drop(DropReason::Budget),
+                    });
+                    continue;
+                }
                 sub.open = true;
                 sub.adjust_layer(c.max_layer, 0);
+                stats.deliveries += 1;
+                stats.bytes_out += payload;
                 plan.deliveries.push(Delivery {
                     subscriber: sub.subscriber,
                     action: Action::Stream { group, open: true },
                 });
             }
-            let n = plan.deliveries.len() as u64;
-            stats.deliveries += n;
-            stats.bytes_out += n * payload;
             return Ok(());
         }
 
@@ -976,22 +1086,67 @@ impl Router {
         }
 
         let layer = header.temporal_layer;
+        track.rate.frame(now, layer, payload);
+        if let Some(c) = &mut track.cached
+            && c.group == group
+        {
+            if c.bytes + payload <= max_cached {
+                c.bytes += payload;
+                c.frames[usize::from(layer.min(MAX_TEMPORAL_LAYER))] += 1;
+                plan.cache = CacheOp::Append;
+            } else {
+                track.cached = None;
+                plan.cache = CacheOp::Clear;
+            }
+        }
+        let max_replay = self.config.max_replay_frames;
+        let cache_usable = track.cache_usable(max_replay);
+        let cache = track.current_cache();
         let mut someone_waits = false;
         for sub in &mut track.subscriptions {
+            let c = congestion(sub.subscriber);
             let action = if !sub.open {
-                someone_waits = true;
-                stats.drops.awaiting_keyframe += 1;
-                Action::Drop(DropReason::AwaitingKeyframe)
+                if sub.allot.is_none() {
+                    stats.drops.budget += 1;
+                    Action::Drop(DropReason::Budget)
+                } else if let Some(max_layer) = cache
+                    .and_then(|cache| {
+                        cache.replay_layer(
+                            sub.preferred_layer
+                                .min(c.max_layer)
+                                .min(sub.allot.unwrap_or(0)),
+                            max_replay,
+                        )
+                    })
+                    .filter(|_| c.backlog <= policy.recover_below)
+                {
+                    // Start it from the cache: keyframe and the frames since
+                    // (of fewer layers if the group is long; the others come
+                    // back at the next layer-0 frame).
+                    sub.open = true;
+                    sub.active_layer = max_layer;
+                    stats.cache_replays += 1;
+                    stats.deliveries += 1;
+                    stats.bytes_out += payload;
+                    Action::Replay { group, max_layer }
+                } else {
+                    someone_waits |= !cache_usable;
+                    stats.drops.awaiting_keyframe += 1;
+                    Action::Drop(DropReason::AwaitingKeyframe)
+                }
             } else {
-                let cap = congestion(sub.subscriber).max_layer;
+                let cap = c.max_layer;
                 sub.adjust_layer(cap, layer);
                 if layer <= sub.active_layer {
                     stats.deliveries += 1;
                     stats.bytes_out += payload;
                     Action::Stream { group, open: false }
                 } else {
+                    let budget_cap = sub.allot.unwrap_or(0);
                     let reason = if layer > sub.preferred_layer {
                         DropReason::LayerPreference
+                    } else if layer > budget_cap && budget_cap < cap {
+                        DropReason::Budget
                     } else if layer > cap {
                         DropReason::Congestion
                     } else {
@@ -1000,6 +1155,7 @@ impl Router {
                     };
                     match reason {
                         DropReason::LayerPreference => stats.drops.layer_preference += 1,
+                        DropReason::Budget => stats.drops.budget += 1,
                         _ => stats.drops.congestion += 1,
                     }
                     Action::Drop(reason)
@@ -1010,8 +1166,8 @@ impl Router {
                 action,
             });
         }
-        // Someone still waits for a keyframe: if the last request is old enough
-        // (lost, or ignored by the encoder), ask again.
+        // Someone still waits for a keyframe the cache cannot give: if the
+        // last request is old enough (lost, or ignored by the encoder), ask again.
         if someone_waits
             && !track.keyframes.is_pending()
             && track
@@ -1031,11 +1187,14 @@ impl Router {
     }
 
     /// The IO edge reports how many bytes it holds queued for a subscriber
-    /// (all its streams). Report regularly (e.g. every 100-250 ms) and whenever
-    /// the queue crosses a threshold of [`BacklogPolicy`].
+    /// (all its streams). Report regularly (e.g. every 100-250 ms, or with
+    /// [`handle_link`](Self::handle_link)) and whenever the queue crosses a
+    /// threshold of [`BacklogPolicy`].
     ///
     /// Above `drop_group_above`, each of its video streams is reset
-    /// ([`Output::EndStream`]) and a keyframe requested (throttled).
+    /// ([`Output::EndStream`]); it restarts from the keyframe cache once its
+    /// backlog is low, or at a keyframe, requested (throttled) only if the
+    /// cache cannot serve.
     pub fn handle_backlog(
         &mut self,
         now: Millis,
@@ -1057,6 +1216,7 @@ impl Router {
             let (Some(group), MediaKind::Video) = (track.group, track.kind) else {
                 continue;
             };
+            let cached = track.cache_usable(self.config.max_replay_frames);
             let Some(sub) = track
                 .subscriptions
                 .iter_mut()
@@ -1072,9 +1232,171 @@ impl Router {
                 group,
                 mode: EndMode::Reset,
             }));
-            self.want_keyframe(now, track_id);
+            if !cached {
+                self.want_keyframe(now, track_id);
+            }
         }
         Ok(())
+    }
+
+    /// The IO edge reports what it measured on a subscriber's connection
+    /// (every 50-100 ms). Its backlog is applied as by
+    /// [`handle_backlog`](Self::handle_backlog); its bandwidth estimate is
+    /// split over its tracks (see the [module docs](self)): a lower share
+    /// applies from the next frame, a higher one needs
+    /// [`BudgetPolicy::raise_headroom_percent`] and comes one layer per
+    /// [`BudgetPolicy::raise_interval`].
+    pub fn handle_link(
+        &mut self,
+        now: Millis,
+        subscriber: ParticipantId,
+        report: LinkReport,
+    ) -> Result<(), RouterError> {
+        self.handle_backlog(now, subscriber, report.queued)?;
+        let policy = self.config.budget.clone();
+        if let Some(p) = self.participants.get_mut(&subscriber) {
+            p.link.report(&report, &policy);
+        }
+        self.reallot(now, subscriber);
+        Ok(())
+    }
+
+    /// The subscriber's bandwidth estimate in bits/s (`None`: no report yet;
+    /// `u64::MAX`: no limit known).
+    pub fn bandwidth_estimate(&self, participant: ParticipantId) -> Option<u64> {
+        self.participants.get(&participant)?.link.estimate
+    }
+
+    /// What the subscriber's budget allots it of a track: audio `Some(0)`
+    /// forwarded, video up to that temporal layer; `None` nothing.
+    pub fn allotment(&self, participant: ParticipantId, track: TrackId) -> Option<Option<u8>> {
+        self.tracks
+            .get(&track)?
+            .subscriptions
+            .iter()
+            .find(|s| s.subscriber == participant)
+            .map(|s| s.allot)
+    }
+
+    /// Splits the subscriber's estimate over its tracks again.
+    fn reallot(&mut self, now: Millis, subscriber: ParticipantId) {
+        let Some(p) = self.participants.get(&subscriber) else {
+            return;
+        };
+        let Some(estimate) = p.link.estimate else {
+            return;
+        };
+        let policy = &self.config.budget;
+        let speaking = |t: &Track| {
+            t.loudness.filter(|(level, at)| {
+                *level <= policy.speaking_level && now.saturating_since(*at) <= policy.speaking_for
+            })
+        };
+        // The active speaker: the loudest speaking audio track's owner.
+        let active = p
+            .subscriptions
+            .iter()
+            .filter_map(|id| self.tracks.get(id))
+            .filter(|t| t.kind == MediaKind::Audio)
+            .filter_map(|t| speaking(t).map(|(level, _)| (level, t.owner)))
+            .min()
+            .map(|(_, owner)| owner);
+        let wants: Vec<Want> = p
+            .subscriptions
+            .iter()
+            .filter_map(|id| self.tracks.get(id))
+            .map(|t| match t.kind {
+                MediaKind::Audio => {
+                    let loud = speaking(t);
+                    Want {
+                        track: t.id,
+                        kind: t.kind,
+                        class: u8::from(loud.is_none()),
+                        level: loud.map_or(SILENCE_LEVEL, |(l, _)| l),
+                        bps: [t.rate.up_to(0); 3],
+                    }
+                }
+                MediaKind::Video => Want {
+                    track: t.id,
+                    kind: t.kind,
+                    class: if Some(t.owner) == active {
+                        0
+                    } else if t.config.source == Some(TrackSource::Screen) {
+                        1
+                    } else {
+                        2
+                    },
+                    level: SILENCE_LEVEL,
+                    bps: [t.rate.up_to(0), t.rate.up_to(1), t.rate.up_to(2)],
+                },
+            })
+            .collect();
+        let down = allocate(estimate, &wants, policy.audio_last_n);
+        let cautious = estimate / (100 + policy.raise_headroom_percent) * 100;
+        let up = allocate(cautious, &wants, policy.audio_last_n);
+        let may_raise = p.link.may_raise(now, policy);
+        let (mut raised, mut lowered) = (false, false);
+        for (i, want) in wants.iter().enumerate() {
+            let Some(track) = self.tracks.get_mut(&want.track) else {
+                continue;
+            };
+            let group = track.group;
+            let Some(sub) = track
+                .subscriptions
+                .iter_mut()
+                .find(|s| s.subscriber == subscriber)
+            else {
+                continue;
+            };
+            let current = sub.allot;
+            let next = if rank(down[i]) < rank(current) {
+                down[i]
+            } else if rank(up[i]) > rank(current) {
+                match want.kind {
+                    // Audio is cheap and late audio useless: on at once.
+                    MediaKind::Audio => up[i],
+                    // Every track the cautious split allows, one layer.
+                    MediaKind::Video if may_raise => {
+                        raised = true;
+                        Some(current.map_or(0, |l| l + 1))
+                    }
+                    MediaKind::Video => current,
+                }
+            } else {
+                current
+            };
+            if next == current {
+                continue;
+            }
+            sub.allot = next;
+            if rank(next) < rank(current) {
+                self.stats.budget_lowered += 1;
+                lowered = true;
+            } else {
+                self.stats.budget_raised += 1;
+            }
+            if want.kind == MediaKind::Video
+                && next.is_none()
+                && sub.open
+                && let Some(group) = group
+            {
+                sub.open = false;
+                self.outputs.push_back(Output::EndStream(StreamEnd {
+                    subscriber,
+                    track: want.track,
+                    group,
+                    mode: EndMode::Reset,
+                }));
+            }
+        }
+        if let Some(p) = self.participants.get_mut(&subscriber) {
+            if lowered {
+                p.link.lowered(now, policy);
+            }
+            if raised {
+                p.link.raised(now, policy);
+            }
+        }
     }
 
     /// The IO edge reports an audio track's level (-dBov, 0 loudest, 127
@@ -1094,6 +1416,7 @@ impl Router {
             return Err(RouterError::NotAudio(track));
         }
         t.audio_level = Some(level.min(SILENCE_LEVEL));
+        t.loudness = Some((level.min(SILENCE_LEVEL), now));
         if self.audio_levels_due.is_none() {
             self.audio_levels_due = Some(now + self.config.audio_levels_interval);
         }

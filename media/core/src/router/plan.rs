@@ -25,6 +25,10 @@ pub enum DropReason {
     Congestion,
     /// The subscriber asked (`LayerPreference`) for fewer temporal layers.
     LayerPreference,
+    /// The subscriber's bandwidth estimate does not cover this track (or this
+    /// layer of it) after the tracks that come first: the loudest audio, then
+    /// video by priority.
+    Budget,
 }
 
 /// What to do with the frame for one subscriber.
@@ -42,6 +46,17 @@ pub enum Action {
         group: u64,
         /// Open the group's stream first (the frame is the group's keyframe).
         open: bool,
+    },
+    /// Start the subscriber on the track's current `group` from the keyframe
+    /// cache: open a new stream for the group (like `Stream { open: true }`)
+    /// and write every frame the IO edge cached for it (see [`CacheOp`]) whose
+    /// temporal layer is at most `max_layer`, in order — this frame included,
+    /// as it was cached first. No keyframe is asked of the publisher.
+    Replay {
+        /// The track's current group.
+        group: u64,
+        /// Highest temporal layer to replay.
+        max_layer: u8,
     },
     /// Do not send.
     Drop(DropReason),
@@ -86,6 +101,21 @@ pub struct StreamEnd {
     pub mode: EndMode,
 }
 
+/// What the IO edge does with its cache of the track's current group (the
+/// keyframe and the frames after it, as sent), before carrying out the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CacheOp {
+    /// Leave the cache alone (audio, or a frame that reaches no one).
+    #[default]
+    Keep,
+    /// A keyframe: empty the cache, then store this frame.
+    Restart,
+    /// Store this frame after the others.
+    Append,
+    /// Empty the cache: the group outgrew [`RouterConfig::max_cached_group_bytes`](super::RouterConfig::max_cached_group_bytes).
+    Clear,
+}
+
 /// What to do with one incoming frame, filled by [`Router::handle_frame`](super::Router::handle_frame).
 ///
 /// Reuse one plan per publisher connection: the router clears it and refills
@@ -106,6 +136,8 @@ pub struct ForwardPlan {
     /// Streams to end before sending: a keyframe supersedes the previous group,
     /// whose streams are finished (or reset for a lagging subscriber).
     pub ends: Vec<StreamEnd>,
+    /// What to do with the track's group cache (before the deliveries).
+    pub cache: CacheOp,
 }
 
 impl Default for ForwardPlan {
@@ -117,6 +149,7 @@ impl Default for ForwardPlan {
             header: FrameHeader::default(),
             deliveries: Vec::new(),
             ends: Vec::new(),
+            cache: CacheOp::Keep,
         }
     }
 }
@@ -131,6 +164,7 @@ impl ForwardPlan {
     pub fn clear(&mut self) {
         self.deliveries.clear();
         self.ends.clear();
+        self.cache = CacheOp::Keep;
     }
 
     /// The deliveries that send the frame.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub use super::budget::BudgetPolicy;
 use crate::ids::Millis;
 use crate::wire::media::MAX_TEMPORAL_LAYER;
 
@@ -23,6 +24,18 @@ pub struct RouterConfig {
     pub audio_levels_interval: Duration,
     /// Per-subscriber backlog policy.
     pub backlog: BacklogPolicy,
+    /// Per-subscriber bandwidth policy (link reports → allotments).
+    pub budget: BudgetPolicy,
+    /// The IO edge keeps each video track's current group (keyframe and the
+    /// frames after it) up to this many payload bytes, to start subscribers
+    /// without asking the publisher for a keyframe; a longer group is not
+    /// cached (subscribers then wait for, and request, a keyframe).
+    pub max_cached_group_bytes: u64,
+    /// A subscriber is started from the cache with at most this many frames
+    /// (of the highest temporal layers that stay within it): a burst a
+    /// decoder takes at once. Past it even for the base layer, it waits for
+    /// a keyframe instead.
+    pub max_replay_frames: u32,
 }
 
 impl Default for RouterConfig {
@@ -35,6 +48,9 @@ impl Default for RouterConfig {
             keyframe_request_interval: Duration::from_secs(1),
             audio_levels_interval: Duration::from_millis(250),
             backlog: BacklogPolicy::default(),
+            budget: BudgetPolicy::default(),
+            max_cached_group_bytes: 1024 * 1024,
+            max_replay_frames: 32,
         }
     }
 }

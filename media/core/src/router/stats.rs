@@ -53,6 +53,8 @@ pub struct DropStats {
     pub layer_preference: u64,
     /// Late frame of a group already superseded by a newer keyframe (dropped for everyone).
     pub stale_group: u64,
+    /// Audio or video the subscriber's bandwidth estimate did not cover.
+    pub budget: u64,
 }
 
 /// The router's counters since it was created.
@@ -78,6 +80,12 @@ pub struct Stats {
     pub keyframe_requests_sent: u64,
     /// Keyframe wishes absorbed by the throttle (covered by a request already sent or pending).
     pub keyframe_requests_coalesced: u64,
+    /// Subscribers started from the keyframe cache instead of a publisher keyframe.
+    pub cache_replays: u64,
+    /// Allotment changes that lowered a subscriber's share of a track (budget).
+    pub budget_lowered: u64,
+    /// Allotment changes that raised it.
+    pub budget_raised: u64,
 }
 
 impl Stats {

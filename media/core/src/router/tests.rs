@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::wire::control::{LayerPreference, Ping, Subscribe};
+use std::time::Duration;
 
 const A: ParticipantId = ParticipantId(1);
 const B: ParticipantId = ParticipantId(2);
@@ -19,12 +20,24 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_config(RouterConfig::default())
+    }
+
+    fn with_config(config: RouterConfig) -> Self {
         Self {
-            router: Router::default(),
+            router: Router::new(config),
             now: Millis(0),
             plan: ForwardPlan::new(),
             seq: 0,
         }
+    }
+
+    /// A router whose IO edge caches no group: starts need publisher keyframes.
+    fn without_cache() -> Self {
+        Self::with_config(RouterConfig {
+            max_cached_group_bytes: 0,
+            ..RouterConfig::default()
+        })
     }
 
     fn at(&mut self, ms: u64) -> &mut Self {
@@ -146,8 +159,9 @@ const SEND: Action = Action::Stream {
 };
 
 /// A publishes camera and microphone in the main room; B subscribes to both.
+/// No keyframe cache (see `keyframe_cache_*` tests for it).
 fn two_participants() -> (Harness, TrackId, TrackId) {
-    let mut h = Harness::new();
+    let mut h = Harness::without_cache();
     h.join(A, RoomId::MAIN, true);
     h.join(B, RoomId::MAIN, false);
     let cam = h.publish_video(A);
@@ -470,7 +484,7 @@ fn a_lagging_subscriber_s_superseded_group_is_reset_not_finished() {
 
 #[test]
 fn twenty_joiners_in_a_second_cause_one_keyframe_request_per_second() {
-    let mut h = Harness::new();
+    let mut h = Harness::without_cache();
     h.join(A, RoomId::MAIN, true);
     let cam = h.publish_video(A);
     h.video(A, 1, true, 0).unwrap();
@@ -1174,4 +1188,534 @@ fn a_blocked_microphone_reaches_no_one_until_unblocked() {
     h.at(30).audio(A).unwrap();
     assert_eq!(h.action(B), Some(Action::Datagram));
     assert!(h.router.set_audio_blocked(C, true).is_err());
+}
+
+// ----- bandwidth budget and keyframe cache ---------------------------------------
+
+/// What one subscriber got of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Got {
+    at: Millis,
+    from: ParticipantId,
+    kind: MediaKind,
+    layer: u8,
+    action: Option<Action>,
+}
+
+/// Publishers sending like the bots: audio every 20 ms (100 bytes), video
+/// every 40 ms (1000 bytes, layers 0,2,1,2, a keyframe every 25 frames).
+struct Media {
+    publishers: Vec<ParticipantId>,
+    video_index: u64,
+}
+
+impl Media {
+    fn new(publishers: &[ParticipantId]) -> Self {
+        Self {
+            publishers: publishers.to_vec(),
+            video_index: 0,
+        }
+    }
+
+    /// Runs media from `h.now` up to (not including) `until`, in 20 ms steps,
+    /// recording what `sub` gets.
+    fn run(&mut self, h: &mut Harness, until: u64, sub: ParticipantId) -> Vec<Got> {
+        let mut got = Vec::new();
+        let mut t = h.now.0;
+        while t < until {
+            h.at(t);
+            h.router.handle_timeout(h.now);
+            for &p in &self.publishers.clone() {
+                h.audio(p).unwrap();
+                got.push(Got {
+                    at: h.now,
+                    from: p,
+                    kind: MediaKind::Audio,
+                    layer: 0,
+                    action: h.action(sub),
+                });
+            }
+            if t.is_multiple_of(40) {
+                let i = self.video_index;
+                self.video_index += 1;
+                // Each group restarts the pattern at its keyframe (layer 0).
+                let layer = [0, 2, 1, 2][(i % 25 % 4) as usize];
+                for &p in &self.publishers.clone() {
+                    h.video(p, i / 25 + 1, i.is_multiple_of(25), layer).unwrap();
+                    got.push(Got {
+                        at: h.now,
+                        from: p,
+                        kind: MediaKind::Video,
+                        layer,
+                        action: h.action(sub),
+                    });
+                }
+            }
+            h.drain();
+            t += 20;
+        }
+        h.at(until);
+        got
+    }
+}
+
+fn link(window_bps: u64) -> LinkReport {
+    LinkReport {
+        rtt: Duration::from_millis(40),
+        min_rtt: Duration::from_millis(40),
+        window_bps: Some(window_bps),
+        sent_bps: 0,
+        offered_bps: 0,
+        loss_permille: 0,
+        queued: 0,
+    }
+}
+
+/// Whether the frame itself reaches the subscriber (a replay sends the
+/// cached frames up to its layer, this one included if it is low enough).
+fn is_sent(g: &Got) -> bool {
+    match g.action {
+        Some(Action::Datagram | Action::Stream { .. }) => true,
+        Some(Action::Replay { max_layer, .. }) => g.layer <= max_layer,
+        _ => false,
+    }
+}
+
+/// A publishes camera and microphone; B subscribes to both; 2 s of media so
+/// the router knows the track rates (audio ~59 kbit/s, video ~52 kbit/s per
+/// layer-0 and layer-1, ~105 kbit/s layer 2, with overhead).
+fn measured_pair() -> (Harness, Media, TrackId, TrackId) {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    let cam = h.publish_video(A);
+    let mic = h.publish_audio(A);
+    h.subscribe(B, cam);
+    h.subscribe(B, mic);
+    h.drain();
+    let mut media = Media::new(&[A]);
+    let got = media.run(&mut h, 2000, B);
+    assert!(got.iter().skip(1).all(is_sent), "no limit yet: all sent");
+    (h, media, cam, mic)
+}
+
+#[test]
+fn estimate_falls_then_upper_layers_are_dropped_at_the_next_frame() {
+    let (mut h, mut media, cam, mic) = measured_pair();
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
+    let got = media.run(&mut h, 2200, B);
+    assert!(got.iter().all(is_sent));
+
+    // The link shrinks to 150 kbit/s: audio (~59) + layer 0 (~52) fit, layer 1 does not.
+    h.router.handle_link(h.now, B, link(150_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(0)));
+    assert_eq!(h.router.allotment(B, mic), Some(Some(0)));
+    // Within one round trip (40 ms): every upper-layer frame is already dropped.
+    let got = media.run(&mut h, 2240, B);
+    let video: Vec<&Got> = got.iter().filter(|g| g.kind == MediaKind::Video).collect();
+    assert!(video.iter().any(|g| g.layer > 0), "{video:?}");
+    for g in &got {
+        match (g.kind, g.layer) {
+            (MediaKind::Video, 1..) => {
+                assert_eq!(g.action, Some(Action::Drop(DropReason::Budget)), "{g:?}");
+            }
+            _ => assert!(is_sent(g), "{g:?}"),
+        }
+    }
+    // Too thin for any video: the stream is reset, audio still flows.
+    h.router.handle_link(h.now, B, link(80_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(None));
+    let out = h.drain();
+    assert_eq!(
+        ends(&out),
+        vec![StreamEnd {
+            subscriber: B,
+            track: cam,
+            group: 3,
+            mode: EndMode::Reset
+        }]
+    );
+    assert_eq!(keyframe_requests(&out), 0, "nothing to ask while it is off");
+    let got = media.run(&mut h, 3000, B);
+    for g in &got {
+        match g.kind {
+            MediaKind::Video => assert_eq!(g.action, Some(Action::Drop(DropReason::Budget))),
+            MediaKind::Audio => assert_eq!(g.action, Some(Action::Datagram)),
+        }
+    }
+    assert!(h.router.stats().drops.budget > 0);
+}
+
+#[test]
+fn estimate_recovers_then_layers_come_back_with_headroom_one_per_interval() {
+    let (mut h, mut media, cam, _) = measured_pair();
+    h.router.handle_link(h.now, B, link(80_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(None));
+    media.run(&mut h, 2500, B);
+
+    // Enough for layer 0 exactly, but not with 15 % headroom: stays off.
+    h.router.handle_link(h.now, B, link(115_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(None));
+    // With headroom: layer 0 is back; the subscriber restarts from the cache.
+    h.router.handle_link(h.now, B, link(140_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(0)));
+    let got = media.run(&mut h, 2600, B);
+    let first = got
+        .iter()
+        .find(|g| g.kind == MediaKind::Video)
+        .expect("a video frame");
+    assert!(
+        matches!(first.action, Some(Action::Replay { max_layer: 0, .. })),
+        "{first:?}"
+    );
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+
+    // Plenty of room now, but one layer per second.
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(
+        h.router.allotment(B, cam),
+        Some(Some(0)),
+        "raised 100 ms ago"
+    );
+    media.run(&mut h, 3500, B);
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(1)));
+    media.run(&mut h, 4000, B);
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(
+        h.router.allotment(B, cam),
+        Some(Some(1)),
+        "only 500 ms later"
+    );
+    media.run(&mut h, 4500, B);
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
+    // The raised layer flows from the next layer-0 frame on.
+    let got = media.run(&mut h, 5000, B);
+    let layer0 = got
+        .iter()
+        .position(|g| g.kind == MediaKind::Video && g.layer == 0)
+        .unwrap();
+    assert!(got[layer0..].iter().all(is_sent));
+    assert_eq!(h.router.stats().budget_raised, 3);
+}
+
+/// Five publishers (camera + microphone) and a subscriber S of everything.
+fn crowd() -> (Harness, Media, Vec<(TrackId, TrackId)>) {
+    const S: ParticipantId = ParticipantId(9);
+    let mut h = Harness::new();
+    let publishers: Vec<ParticipantId> = (1..=5).map(ParticipantId).collect();
+    h.join(S, RoomId::MAIN, false);
+    let mut tracks = Vec::new();
+    for &p in &publishers {
+        h.join(p, RoomId::MAIN, true);
+        let cam = h.publish_video(p);
+        let mic = h.publish_audio(p);
+        h.subscribe(S, cam);
+        h.subscribe(S, mic);
+        tracks.push((cam, mic));
+    }
+    h.drain();
+    let mut media = Media::new(&publishers);
+    media.run(&mut h, 2000, S);
+    (h, media, tracks)
+}
+
+#[test]
+fn tight_budget_forwards_the_loudest_audio_and_the_active_speaker_s_base_layer() {
+    const S: ParticipantId = ParticipantId(9);
+    let (mut h, mut media, tracks) = crowd();
+    // Participant 4 speaks loudly, 2 softly; the others are silent.
+    h.router.handle_audio_level(h.now, tracks[3].1, 12).unwrap();
+    h.router.handle_audio_level(h.now, tracks[1].1, 40).unwrap();
+    h.router
+        .handle_audio_level(h.now, tracks[0].1, 127)
+        .unwrap();
+    // 250 kbit/s: 3 audio tracks (~178) + the active speaker's layer 0 (~52).
+    h.router.handle_link(h.now, S, link(250_000)).unwrap();
+    let allot: Vec<(Option<u8>, Option<u8>)> = tracks
+        .iter()
+        .map(|(cam, mic)| {
+            (
+                h.router.allotment(S, *cam).unwrap(),
+                h.router.allotment(S, *mic).unwrap(),
+            )
+        })
+        .collect();
+    // Last-N = 3: the two speakers and the first silent track by id; video:
+    // only the active speaker (participant 4), base layer.
+    assert_eq!(
+        allot,
+        vec![
+            (None, Some(0)),
+            (None, Some(0)),
+            (None, None),
+            (Some(0), Some(0)),
+            (None, None),
+        ]
+    );
+    let got = media.run(&mut h, 2100, S);
+    let heard: BTreeSet<ParticipantId> = got
+        .iter()
+        .filter(|g| g.kind == MediaKind::Audio && is_sent(g))
+        .map(|g| g.from)
+        .collect();
+    assert_eq!(heard, [1, 2, 4].map(ParticipantId).into());
+    let seen: BTreeSet<(ParticipantId, u8)> = got
+        .iter()
+        .filter(|g| g.kind == MediaKind::Video && is_sent(g))
+        .map(|g| (g.from, g.layer))
+        .collect();
+    assert!(
+        seen.iter().all(|&(p, l)| p == ParticipantId(4) && l == 0),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn audio_is_never_dropped_while_upper_video_layers_are_sent() {
+    const S: ParticipantId = ParticipantId(9);
+    let (mut h, mut media, tracks) = crowd();
+    h.router.handle_audio_level(h.now, tracks[0].1, 20).unwrap();
+    // Sweep the estimate down and up; in every interval, if any audio is
+    // dropped then no video above layer 0 is sent, and the speaker's audio
+    // is never dropped while any video is sent.
+    let mut t = 2000;
+    for kbps in [
+        2000, 1200, 800, 600, 450, 350, 300, 250, 200, 150, 100, 50, 100, 300, 600, 1200, 2000,
+    ] {
+        h.router.handle_audio_level(h.now, tracks[0].1, 20).unwrap();
+        h.router.handle_link(h.now, S, link(kbps * 1000)).unwrap();
+        t += 300;
+        let got = media.run(&mut h, t, S);
+        let audio_dropped = got
+            .iter()
+            .any(|g| g.kind == MediaKind::Audio && !is_sent(g));
+        let upper_video = got
+            .iter()
+            .any(|g| g.kind == MediaKind::Video && g.layer > 0 && is_sent(g));
+        let any_video = got.iter().any(|g| g.kind == MediaKind::Video && is_sent(g));
+        let speaker_dropped = got
+            .iter()
+            .any(|g| g.kind == MediaKind::Audio && g.from == ParticipantId(1) && !is_sent(g));
+        assert!(!(audio_dropped && upper_video), "{kbps} kbit/s");
+        assert!(!(speaker_dropped && any_video), "{kbps} kbit/s");
+        assert!(
+            !speaker_dropped,
+            "{kbps} kbit/s: the loudest is always heard"
+        );
+    }
+    assert!(h.router.stats().drops.budget > 0);
+}
+
+#[test]
+fn keyframe_cache_starts_a_new_subscriber_without_asking_the_publisher() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    let cam = h.publish_video(A);
+    h.subscribe(B, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 1, "nothing cached yet");
+    h.video(A, 1, true, 0).unwrap();
+    assert_eq!(h.plan.cache, CacheOp::Restart);
+    for layer in [2, 1, 2] {
+        h.video(A, 1, false, layer).unwrap();
+        assert_eq!(h.plan.cache, CacheOp::Append);
+    }
+    h.drain();
+
+    // C subscribes mid-group: no request; its start is the cache at the next frame.
+    h.at(100);
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    h.video(A, 1, false, 0).unwrap();
+    assert_eq!(h.plan.cache, CacheOp::Append, "cached before the replay");
+    assert_eq!(
+        h.action(C),
+        Some(Action::Replay {
+            group: 1,
+            max_layer: 2
+        })
+    );
+    assert_eq!(h.action(B), Some(SEND));
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(h.action(C), Some(SEND));
+    assert_eq!(h.router.stats().cache_replays, 1);
+    assert_eq!(h.router.stats().keyframe_requests_sent, 1);
+}
+
+#[test]
+fn keyframe_cache_restarts_a_lagging_subscriber_once_its_backlog_drains() {
+    let (mut h, cam, _) = {
+        let mut h = Harness::new();
+        h.join(A, RoomId::MAIN, true);
+        h.join(B, RoomId::MAIN, false);
+        let cam = h.publish_video(A);
+        let mic = h.publish_audio(A);
+        h.subscribe(B, cam);
+        h.subscribe(B, mic);
+        h.drain();
+        (h, cam, mic)
+    };
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    h.video(A, 1, true, 0).unwrap();
+    h.video(A, 1, false, 2).unwrap();
+    h.drain();
+    // C falls far behind: its group is reset, and no publisher keyframe is asked.
+    h.at(500);
+    h.router.handle_backlog(h.now, C, 300 * 1024).unwrap();
+    let out = h.drain();
+    assert_eq!(ends(&out).len(), 1);
+    assert_eq!(keyframe_requests(&out), 0);
+    // While behind it waits; the others are untouched.
+    h.video(A, 1, false, 1).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Drop(DropReason::AwaitingKeyframe))
+    );
+    assert_eq!(h.action(B), Some(SEND));
+    // Drained: restarted from the cache at the base layer (its congestion cap).
+    h.at(600);
+    h.router.handle_backlog(h.now, C, 0).unwrap();
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Replay {
+            group: 1,
+            max_layer: 0
+        })
+    );
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    assert_eq!(h.router.stats().group_drops, 1);
+}
+
+#[test]
+fn a_group_larger_than_the_cache_falls_back_to_a_keyframe_request() {
+    let mut h = Harness::with_config(RouterConfig {
+        max_cached_group_bytes: 2500,
+        ..RouterConfig::default()
+    });
+    h.join(A, RoomId::MAIN, true);
+    let cam = h.publish_video(A);
+    h.video(A, 1, true, 0).unwrap();
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(h.plan.cache, CacheOp::Append);
+    h.video(A, 1, false, 1).unwrap();
+    assert_eq!(h.plan.cache, CacheOp::Clear, "3000 bytes > 2500");
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(h.plan.cache, CacheOp::Keep);
+    h.drain();
+    h.join(B, RoomId::MAIN, false);
+    h.subscribe(B, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 1);
+    h.video(A, 1, false, 0).unwrap();
+    assert_eq!(
+        h.action(B),
+        Some(Action::Drop(DropReason::AwaitingKeyframe))
+    );
+    // The next group is cached again from its keyframe.
+    h.video(A, 2, true, 0).unwrap();
+    assert_eq!(h.plan.cache, CacheOp::Restart);
+}
+
+#[test]
+fn twenty_joiners_in_a_second_are_started_from_the_cache() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    let cam = h.publish_video(A);
+    h.video(A, 1, true, 0).unwrap();
+    h.drain();
+    for i in 0..20u64 {
+        h.at(i * 50);
+        let p = ParticipantId(100 + i);
+        h.join(p, RoomId::MAIN, false);
+        h.subscribe(p, cam);
+        h.router.handle_timeout(h.now);
+        h.video(A, 1, false, 2).unwrap();
+        assert!(matches!(h.action(p), Some(Action::Replay { group: 1, .. })));
+        assert_eq!(keyframe_requests(&h.drain()), 0);
+    }
+    assert_eq!(h.router.stats().keyframe_requests_sent, 0);
+    assert_eq!(h.router.stats().cache_replays, 20);
+    assert_eq!(h.router.poll_timeout(), None);
+}
+
+#[test]
+fn a_long_group_is_replayed_with_fewer_layers_or_not_at_all() {
+    let mut h = Harness::with_config(RouterConfig {
+        max_replay_frames: 8,
+        ..RouterConfig::default()
+    });
+    h.join(A, RoomId::MAIN, true);
+    let cam = h.publish_video(A);
+    h.video(A, 1, true, 0).unwrap();
+    // 12 more frames: layers 2,1,2,0 x3 → 1 + 3 layer-0, 3 layer-1, 6 layer-2.
+    for _ in 0..3 {
+        for layer in [2, 1, 2, 0] {
+            h.video(A, 1, false, layer).unwrap();
+        }
+    }
+    h.drain();
+    // All layers would be 13 frames, layers 0-1 seven: replayed up to layer 1.
+    h.join(B, RoomId::MAIN, false);
+    h.subscribe(B, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(
+        h.action(B),
+        Some(Action::Replay {
+            group: 1,
+            max_layer: 1
+        })
+    );
+    h.video(A, 1, false, 2).unwrap();
+    assert!(
+        matches!(h.action(B), Some(Action::Drop(_))),
+        "layer 2 waits for a layer-0 frame"
+    );
+    // Layer 2 comes back at the next layer-0 frame.
+    h.video(A, 1, false, 0).unwrap();
+    h.video(A, 1, false, 2).unwrap();
+    assert_eq!(h.action(B), Some(SEND));
+    // Base layer alone grows past 8 frames: nobody can start from it any more.
+    for _ in 0..4 {
+        h.video(A, 1, false, 0).unwrap();
+    }
+    h.drain();
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    assert_eq!(keyframe_requests(&h.drain()), 1);
+    h.video(A, 1, false, 0).unwrap();
+    assert_eq!(
+        h.action(C),
+        Some(Action::Drop(DropReason::AwaitingKeyframe))
+    );
+}
+
+#[test]
+fn after_a_squeeze_every_track_comes_back_one_layer_per_interval() {
+    const S: ParticipantId = ParticipantId(9);
+    let (mut h, mut media, tracks) = crowd();
+    // Squeezed to audio and base layers (5 x ~59 + 5 x ~59 kbit/s).
+    h.router.handle_link(h.now, S, link(600_000)).unwrap();
+    let layers = |h: &Harness| -> Vec<Option<u8>> {
+        tracks
+            .iter()
+            .map(|(cam, _)| h.router.allotment(S, *cam).unwrap())
+            .collect()
+    };
+    assert_eq!(layers(&h), vec![Some(0); 5]);
+    media.run(&mut h, 2500, S);
+    // Room for everything: all tracks step up together, one layer per second.
+    h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
+    assert_eq!(layers(&h), vec![Some(1); 5]);
+    media.run(&mut h, 3000, S);
+    h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
+    assert_eq!(layers(&h), vec![Some(1); 5], "half a second later");
+    media.run(&mut h, 3500, S);
+    h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
+    assert_eq!(layers(&h), vec![Some(2); 5]);
 }

@@ -1,0 +1,490 @@
+//! Per-subscriber bandwidth: the IO edge's link reports become an estimate
+//! (bits/s), and the estimate becomes an allotment of the subscriber's
+//! tracks — which audio tracks it hears and up to which temporal layer it
+//! sees each video track (or none).
+//!
+//! Everything here is pure: the router feeds it reports, track rates and
+//! audio levels, all stamped with the caller's `now`.
+
+use std::time::Duration;
+
+use crate::ids::{Millis, TrackId};
+use crate::track::MediaKind;
+use crate::wire::media::MAX_TEMPORAL_LAYER;
+
+/// Bytes of transport overhead counted per forwarded frame on top of its
+/// payload (QUIC short header + AEAD tag + frame header + UDP + IP, ~60 bytes
+/// for a datagram; a stream frame inside a full packet pays less, so this is
+/// a round middle).
+pub const FRAME_OVERHEAD_BYTES: u64 = 48;
+
+/// What the IO edge measured on one subscriber's connection since its last
+/// report. Report every 50-100 ms (see [`Router::handle_link`](super::Router::handle_link)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkReport {
+    /// Smoothed round-trip time (zero if unknown).
+    pub rtt: Duration,
+    /// The smallest round-trip time seen on the path (zero if unknown): the
+    /// RTT above it is time spent in queues.
+    pub min_rtt: Duration,
+    /// What the transport's congestion controller lets through now, in
+    /// bits/s: congestion window x 8 / RTT for QUIC; `None` where the
+    /// transport does not say (WebSocket).
+    pub window_bps: Option<u64>,
+    /// Bits/s the transport took from the edge over the interval (bytes
+    /// written into it, including what it dropped or lost).
+    pub sent_bps: u64,
+    /// Bits/s the edge handed to the transport over the interval (stream
+    /// writes it accepted, datagrams). Much more than `sent_bps` means the
+    /// transport is buffering: its congestion controller holds it back.
+    pub offered_bps: u64,
+    /// Packets lost in the interval, per mille of those sent.
+    pub loss_permille: u16,
+    /// Bytes the edge holds queued for the subscriber (its backlog).
+    pub queued: u64,
+}
+
+/// How link reports turn into allotments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetPolicy {
+    /// The loudest this many audio tracks are always forwarded, whatever the budget.
+    pub audio_last_n: usize,
+    /// An audio track counts as speaking while its level (-dBov) is at or
+    /// below this and was reported within `speaking_for`.
+    pub speaking_level: u8,
+    /// How long a level report keeps a track speaking.
+    pub speaking_for: Duration,
+    /// A backlog above this many bytes means the link takes less than the
+    /// edge offers: the estimate is then what it really took (`sent_bps`).
+    pub saturated_backlog: u64,
+    /// Queueing delay (RTT above the path's minimum) above which the link
+    /// counts as saturated too: a bottleneck queue is filling.
+    pub max_queue_delay: Duration,
+    /// Loss (per mille) above which the link counts as saturated too.
+    pub heavy_loss_permille: u16,
+    /// An unsaturated link is assumed to take at least this many percent more
+    /// than it carries now (or its congestion window, if larger): room to
+    /// probe one layer up.
+    pub probe_percent: u64,
+    /// Raising needs the estimate to cover the higher allotment with this much
+    /// headroom, in percent.
+    pub raise_headroom_percent: u64,
+    /// At most one raise (one layer of each track the headroom allows) per
+    /// subscriber per this interval; doubled (up to `max_raise_interval`) each time a raise is
+    /// undone within two intervals, back to this after a quiet 10 s.
+    pub raise_interval: Duration,
+    /// The longest wait between raises.
+    pub max_raise_interval: Duration,
+}
+
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        Self {
+            audio_last_n: 3,
+            speaking_level: 50,
+            speaking_for: Duration::from_millis(1000),
+            saturated_backlog: 64 * 1024,
+            max_queue_delay: Duration::from_millis(100),
+            heavy_loss_permille: 50,
+            probe_percent: 50,
+            raise_headroom_percent: 15,
+            raise_interval: Duration::from_millis(1000),
+            max_raise_interval: Duration::from_secs(8),
+        }
+    }
+}
+
+/// A subscriber's link as the router sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Link {
+    /// Bits/s it can take; `None` until a report says it is limited.
+    pub estimate: Option<u64>,
+    /// Last reported round-trip time.
+    pub rtt: Duration,
+    /// Whether the last report showed a saturated link.
+    pub saturated: bool,
+    /// Whether the previous report showed a sign that needs confirming
+    /// (queueing delay, transport buffering, heavy loss).
+    pub suspect: bool,
+    /// Last raise (the next waits `raise_wait` after it).
+    pub raised_at: Option<Millis>,
+    /// Last lowering.
+    pub lowered_at: Option<Millis>,
+    /// The current wait between raises (zero: `raise_interval`).
+    pub raise_wait: Duration,
+}
+
+impl Link {
+    /// Applies a report. The estimate is the report's (raises wait for
+    /// headroom and an interval anyway, so a noisy sample does little).
+    ///
+    /// Saturated — a backlog at the edge; or, in two reports in a row, a
+    /// filling bottleneck queue (RTT above its minimum), a transport holding
+    /// back what it was given (offered well above sent, near its window; not
+    /// a CPU stall with a wide-open window), or heavy loss: the link takes
+    /// what it delivered, less 10 % so the queues drain. Otherwise it takes at
+    /// least what it carries plus [`BudgetPolicy::probe_percent`], or the
+    /// congestion window if larger — no limit when the transport gives no
+    /// window (WebSocket).
+    pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) {
+        self.rtt = r.rtt;
+        let delivered = r.sent_bps / 1000 * u64::from(1000 - r.loss_permille.min(1000));
+        let queue_delay = if r.min_rtt.is_zero() {
+            Duration::ZERO
+        } else {
+            r.rtt.saturating_sub(r.min_rtt)
+        };
+        let held_back = r.offered_bps > r.sent_bps.saturating_mul(5) / 4
+            && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
+        let suspect = queue_delay > policy.max_queue_delay
+            || held_back
+            || r.loss_permille > policy.heavy_loss_permille;
+        self.saturated = r.queued > policy.saturated_backlog || (suspect && self.suspect);
+        self.suspect = suspect;
+        let e = if self.saturated {
+            delivered / 10 * 9
+        } else {
+            match r.window_bps {
+                Some(w) => w.max(delivered.saturating_mul(100 + policy.probe_percent) / 100),
+                None => u64::MAX,
+            }
+        };
+        self.estimate = Some(e);
+    }
+
+    /// Whether a raise is allowed now.
+    pub fn may_raise(&self, now: Millis, policy: &BudgetPolicy) -> bool {
+        let wait = self.raise_wait.max(policy.raise_interval);
+        self.raised_at
+            .is_none_or(|at| now.saturating_since(at) >= wait)
+    }
+
+    /// Something was lowered: a raise undone soon after it makes the next wait longer.
+    pub fn lowered(&mut self, now: Millis, policy: &BudgetPolicy) {
+        let wait = self.raise_wait.max(policy.raise_interval);
+        if self
+            .raised_at
+            .is_some_and(|at| now.saturating_since(at) < wait * 2)
+        {
+            self.raise_wait = (wait * 2).min(policy.max_raise_interval);
+        }
+        self.lowered_at = Some(now);
+    }
+
+    /// Something was raised.
+    pub fn raised(&mut self, now: Millis, policy: &BudgetPolicy) {
+        if self
+            .lowered_at
+            .is_none_or(|at| now.saturating_since(at) >= Duration::from_secs(10))
+        {
+            self.raise_wait = policy.raise_interval;
+        }
+        self.raised_at = Some(now);
+    }
+}
+
+/// A track's incoming bit rate per temporal layer (audio: layer 0), measured
+/// over windows of [`RateMeter::WINDOW`] and smoothed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct RateMeter {
+    since: Option<Millis>,
+    bytes: [u64; 3],
+    /// Smoothed bits/s per layer (not cumulative).
+    bps: [u64; 3],
+    measured: bool,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_millis(500);
+
+    /// Counts a frame of `layer` with `payload` bytes.
+    pub fn frame(&mut self, now: Millis, layer: u8, payload: u64) {
+        let since = *self.since.get_or_insert(now);
+        let elapsed = now.saturating_since(since);
+        if elapsed >= Self::WINDOW {
+            let ms = u64::try_from(elapsed.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            for (bps, bytes) in self.bps.iter_mut().zip(&mut self.bytes) {
+                let fresh = *bytes * 8000 / ms;
+                // A window is short next to a group of pictures: smooth over ~4.
+                *bps = if self.measured {
+                    (*bps * 3 + fresh) / 4
+                } else {
+                    fresh
+                };
+                *bytes = 0;
+            }
+            self.measured = true;
+            self.since = Some(now);
+        }
+        let l = usize::from(layer.min(MAX_TEMPORAL_LAYER));
+        self.bytes[l] += payload + FRAME_OVERHEAD_BYTES;
+    }
+
+    /// Bits/s of layers `0..=layer` together (0 before the first window closed).
+    pub fn up_to(&self, layer: u8) -> u64 {
+        self.bps[..=usize::from(layer.min(MAX_TEMPORAL_LAYER))]
+            .iter()
+            .sum()
+    }
+}
+
+/// One subscribed track as the allocation sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Want {
+    pub track: TrackId,
+    pub kind: MediaKind,
+    /// Video: 0 active speaker, 1 screen share, 2 others. Audio: 0 speaking, 1 not.
+    pub class: u8,
+    /// Audio level (-dBov, lower is louder; 127 silent or unknown).
+    pub level: u8,
+    /// Cumulative bits/s for layers 0..=i (audio: all in `[0]`).
+    pub bps: [u64; 3],
+}
+
+/// What a subscriber gets of one track: audio `Some(0)` on, video up to that
+/// layer; `None` off.
+pub(crate) type Allot = Option<u8>;
+
+/// Splits `budget` bits/s over `wants` (sorted by the caller or not; the
+/// result follows `wants`' order). In order:
+/// 1. all the audio if it fits; otherwise (a tight budget) the `last_n`
+///    loudest audio tracks, always;
+/// 2. video layer 0, by class (active speaker, screen, others), while it fits;
+/// 3. on a tight budget, the other audio tracks (speaking first, loudest
+///    first), while they fit;
+/// 4. video layer 1, then layer 2, by class, while they fit.
+///
+/// So no audio is dropped while an upper video layer is sent, the loudest
+/// `last_n` never, and on a thin link the active speaker's picture comes
+/// before the voices of those who are not the loudest.
+pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize) -> Vec<Allot> {
+    let mut out: Vec<Allot> = vec![None; wants.len()];
+    let mut left = budget;
+    let take = |cost: u64, left: &mut u64| {
+        if cost <= *left {
+            *left -= cost;
+            true
+        } else {
+            false
+        }
+    };
+    let mut audio: Vec<usize> = (0..wants.len())
+        .filter(|&i| wants[i].kind == MediaKind::Audio)
+        .collect();
+    audio.sort_by_key(|&i| (wants[i].class, wants[i].level, wants[i].track));
+    let mut video: Vec<usize> = (0..wants.len())
+        .filter(|&i| wants[i].kind == MediaKind::Video)
+        .collect();
+    video.sort_by_key(|&i| (wants[i].class, wants[i].track));
+
+    let all_audio: u64 = audio.iter().map(|&i| wants[i].bps[0]).sum();
+    let tight = all_audio > left;
+    for (n, &i) in audio.iter().enumerate() {
+        if !tight || n < last_n {
+            left = left.saturating_sub(wants[i].bps[0]);
+            out[i] = Some(0);
+        }
+    }
+    for &i in &video {
+        if take(wants[i].bps[0], &mut left) {
+            out[i] = Some(0);
+        }
+    }
+    for &i in audio.iter().skip(last_n) {
+        if out[i].is_none() && take(wants[i].bps[0], &mut left) {
+            out[i] = Some(0);
+        }
+    }
+    for layer in 1..=MAX_TEMPORAL_LAYER {
+        for &i in &video {
+            let l = usize::from(layer);
+            if out[i] == Some(layer - 1)
+                && take(
+                    wants[i].bps[l].saturating_sub(wants[i].bps[l - 1]),
+                    &mut left,
+                )
+            {
+                out[i] = Some(layer);
+            }
+        }
+    }
+    out
+}
+
+/// Orders allotments: off < layer 0 < layer 1 < layer 2.
+pub(crate) fn rank(a: Allot) -> i16 {
+    a.map_or(-1, i16::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audio(track: u32, level: u8, speaking: bool) -> Want {
+        Want {
+            track: TrackId(track),
+            kind: MediaKind::Audio,
+            class: u8::from(!speaking),
+            level,
+            bps: [50_000; 3],
+        }
+    }
+
+    fn video(track: u32, class: u8) -> Want {
+        Want {
+            track: TrackId(track),
+            kind: MediaKind::Video,
+            class,
+            level: 127,
+            bps: [100_000, 250_000, 400_000],
+        }
+    }
+
+    #[test]
+    fn allocation_order_table() {
+        // Two speakers (one loud), two silent tracks, the active speaker's
+        // video and one other video; last-N = 1. All the audio is 200k: below
+        // that, only the loudest is sure, then the active speaker's video,
+        // then the other audio.
+        let wants = [
+            audio(1, 20, true),
+            audio(2, 40, true),
+            audio(3, 127, false),
+            audio(4, 127, false),
+            video(10, 0),
+            video(11, 2),
+        ];
+        // (budget, expected allotments in `wants` order)
+        let table: [(u64, [Allot; 6]); 8] = [
+            (0, [Some(0), None, None, None, None, None]),
+            (100_000, [Some(0), Some(0), None, None, None, None]),
+            (199_999, [Some(0), None, None, None, Some(0), None]),
+            (300_000, [Some(0), Some(0), Some(0), Some(0), Some(0), None]),
+            (
+                400_000,
+                [Some(0), Some(0), Some(0), Some(0), Some(0), Some(0)],
+            ),
+            (
+                550_000,
+                [Some(0), Some(0), Some(0), Some(0), Some(1), Some(0)],
+            ),
+            (
+                700_000,
+                [Some(0), Some(0), Some(0), Some(0), Some(1), Some(1)],
+            ),
+            (
+                u64::MAX,
+                [Some(0), Some(0), Some(0), Some(0), Some(2), Some(2)],
+            ),
+        ];
+        for (budget, expected) in table {
+            assert_eq!(allocate(budget, &wants, 1), expected, "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn estimate_follows_window_and_saturated_backlog() {
+        let policy = BudgetPolicy::default();
+        let mut link = Link::default();
+        let ms = Duration::from_millis;
+        let r = |window: Option<u64>, sent: u64, queued: u64, loss: u16, rtt: u64| LinkReport {
+            rtt: ms(rtt),
+            min_rtt: ms(40),
+            window_bps: window,
+            sent_bps: sent,
+            offered_bps: sent,
+            loss_permille: loss,
+            queued,
+        };
+        let offered = |window: Option<u64>, sent: u64, offered: u64| LinkReport {
+            offered_bps: offered,
+            ..r(window, sent, 0, 0, 40)
+        };
+        // (report, estimate, saturated); signs other than the edge's backlog
+        // count from their second report in a row.
+        let table = [
+            // Not saturated: the window, or what it carries + 50 % if larger.
+            (r(Some(8_000_000), 1_000_000, 0, 0, 40), 8_000_000, false),
+            (r(Some(1_000_000), 1_000_000, 0, 10, 60), 1_485_000, false),
+            // A backlog at the edge: what it delivered, less 10 %, at once.
+            (
+                r(Some(8_000_000), 300_000, 128 * 1024, 0, 40),
+                270_000,
+                true,
+            ),
+            // A bottleneck queue filling (RTT 150 ms above its minimum).
+            (r(Some(8_000_000), 300_000, 0, 0, 190), 8_000_000, false),
+            (r(Some(8_000_000), 300_000, 0, 0, 190), 270_000, true),
+            // Heavy loss: what got through.
+            (r(Some(8_000_000), 400_000, 0, 100, 40), 324_000, true),
+            (r(Some(8_000_000), 400_000, 0, 0, 40), 8_000_000, false),
+            // The transport holds back what it is given, near its window.
+            (offered(Some(700_000), 300_000, 600_000), 700_000, false),
+            (offered(Some(700_000), 300_000, 600_000), 270_000, true),
+            // ... but not with a wide-open window (a stalled sender, not the link).
+            (
+                offered(Some(50_000_000), 300_000, 600_000),
+                50_000_000,
+                false,
+            ),
+            (
+                offered(Some(50_000_000), 300_000, 600_000),
+                50_000_000,
+                false,
+            ),
+            // WebSocket, nothing queued: no limit known.
+            (r(None, 100_000, 0, 0, 0), u64::MAX, false),
+            (r(None, 100_000, 128 * 1024, 0, 0), 90_000, true),
+        ];
+        for (report, estimate, saturated) in table {
+            link.report(&report, &policy);
+            assert_eq!(
+                (link.estimate, link.saturated),
+                (Some(estimate), saturated),
+                "{report:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn raises_undone_soon_wait_longer() {
+        let policy = BudgetPolicy::default();
+        let mut link = Link::default();
+        assert!(link.may_raise(Millis(0), &policy));
+        link.raised(Millis(0), &policy);
+        assert!(!link.may_raise(Millis(999), &policy));
+        assert!(link.may_raise(Millis(1000), &policy));
+        // Undone after 500 ms: the next raise waits 2 s, then 4 s ...
+        link.lowered(Millis(500), &policy);
+        assert!(!link.may_raise(Millis(1999), &policy));
+        assert!(link.may_raise(Millis(2000), &policy));
+        link.raised(Millis(2000), &policy);
+        link.lowered(Millis(2100), &policy);
+        assert!(!link.may_raise(Millis(5999), &policy));
+        for _ in 0..5 {
+            link.raised(Millis(6000), &policy);
+            link.lowered(Millis(6100), &policy);
+        }
+        assert_eq!(link.raise_wait, policy.max_raise_interval);
+        // A raise after a quiet 10 s starts over.
+        link.raised(Millis(20_000), &policy);
+        assert_eq!(link.raise_wait, policy.raise_interval);
+    }
+
+    #[test]
+    fn rate_meter_measures_layers() {
+        let mut m = RateMeter::default();
+        // 30 fps, 1000 bytes per frame on the wire, layers 0,2,1,2: the first
+        // window closes at 500 ms with frames 0..15 (4 + 4 + 7 of them).
+        for i in 0..=15u64 {
+            assert_eq!(m.up_to(2), 0, "nothing measured before the window closes");
+            let layer = [0, 2, 1, 2][(i % 4) as usize];
+            m.frame(Millis(i * 1000 / 30), layer, 1000 - FRAME_OVERHEAD_BYTES);
+        }
+        assert_eq!(m.up_to(0), 64_000);
+        assert_eq!(m.up_to(1), 128_000);
+        assert_eq!(m.up_to(2), 240_000);
+    }
+}
