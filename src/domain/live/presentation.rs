@@ -118,7 +118,9 @@ impl LiveRoom {
     /// Whether this person may present now (a presentation, a video):
     /// [`Person::may_present`], the one rule.
     pub fn may_present(&self, user_id: u64) -> bool {
-        self.people.get(&user_id).is_some_and(super::Person::may_present)
+        self.people
+            .get(&user_id)
+            .is_some_and(super::Person::may_present)
     }
 
     fn presenter_check(&self, user_id: u64) -> Result<(), LiveError> {
