@@ -584,12 +584,15 @@ async fn the_live_room_page_alone_admits_the_youtube_player() {
         "{room}"
     );
     assert!(
-        room.contains("script-src 'self' https://www.youtube.com;"),
+        room.contains("script-src 'self' 'wasm-unsafe-eval' https://www.youtube.com;"),
         "{room}"
     );
     for path in ["/", "/sessions/1", "/profile", "/app.js"] {
         let other = csp(path).await;
         assert!(!other.contains("youtube"), "{path}: {other}");
-        assert!(other.contains("script-src 'self';"), "{path}: {other}");
+        assert!(
+            other.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "{path}: {other}"
+        );
     }
 }
