@@ -4,15 +4,13 @@
 //! (page turns reach every event stream in order, late joiners land on the
 //! current page, takeover, permissions), and materials across a restart.
 
-use std::time::Duration;
-
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::live::{FAST, session_with_people};
 use crate::support::pdf::{deck, encrypted_deck};
-use crate::support::{Api, TestApp, assert_error};
+use crate::support::{Api, LiveStream, TestApp, assert_error};
 
 async fn upload(who: &Api, id: u64, title: &str, pdf: Vec<u8>) -> (StatusCode, Value) {
     who.raw(
@@ -244,81 +242,20 @@ async fn bad_uploads_are_refused_and_nothing_is_stored() {
     );
 }
 
-/// One participant's event stream, rebuilt into the current state.
-struct Stream {
-    resp: reqwest::Response,
-    buf: String,
-    state: Value,
-}
-
-impl Stream {
-    async fn open(app: &TestApp, who: &Api, id: u64) -> Stream {
-        let resp = who
-            .http
-            .get(format!("{}/api/sessions/{id}/live/events", app.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let mut s = Stream {
-            resp,
-            buf: String::new(),
-            state: Value::Null,
-        };
-        s.next().await;
-        s
-    }
-
-    /// Waits for the next `state` or `patch` and applies it.
-    async fn next(&mut self) -> &Value {
-        loop {
-            if let Some(i) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..i + 2).collect();
-                let ev = block
-                    .lines()
-                    .find_map(|l| l.strip_prefix("event: "))
-                    .unwrap_or("");
-                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
-                match (ev, data) {
-                    ("state", Some(d)) => {
-                        self.state = serde_json::from_str(d).unwrap();
-                        return &self.state;
-                    }
-                    ("patch", Some(d)) => {
-                        podium::http::patch::apply(
-                            &mut self.state,
-                            &serde_json::from_str(d).unwrap(),
-                        );
-                        return &self.state;
-                    }
-                    _ => continue,
-                }
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk())
-                .await
-                .expect("an event in time")
-                .unwrap()
-                .unwrap();
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+/// The pages `s` showed until it shows `last`, in order.
+async fn pages_until(s: &mut LiveStream, last: u64) -> Vec<u64> {
+    let mut seen = Vec::new();
+    s.until(&format!("page {last}"), |v| {
+        let page = v["presentation"]["page"].as_u64();
+        if let Some(p) = page
+            && seen.last() != Some(&p)
+        {
+            seen.push(p);
         }
-    }
-
-    /// The pages the stream showed until it shows `last`, in order.
-    async fn pages_until(&mut self, last: u64) -> Vec<u64> {
-        let mut seen = Vec::new();
-        loop {
-            let page = self.state["presentation"]["page"].as_u64();
-            if let Some(p) = page
-                && seen.last() != Some(&p)
-            {
-                seen.push(p);
-            }
-            if page == Some(last) {
-                return seen;
-            }
-            self.next().await;
-        }
-    }
+        page == Some(last)
+    })
+    .await;
+    seen
 }
 
 #[tokio::test]
@@ -350,7 +287,7 @@ async fn presenting_reaches_everyone_in_order_and_late_joiners_land_on_the_page(
 
     let mut streams = Vec::new();
     for who in [&host, &pres, &g1] {
-        streams.push(Stream::open(&app, who, id).await);
+        streams.push(LiveStream::open(who, &format!("{base}/events")).await);
     }
     let (s, v) = pres
         .post(&format!("{base}/presentation"), json!({"material": mid}))
@@ -366,7 +303,7 @@ async fn presenting_reaches_everyone_in_order_and_late_joiners_land_on_the_page(
         assert_eq!(s, StatusCode::OK, "{v}");
     }
     for s in &mut streams {
-        let seen = s.pages_until(5).await;
+        let seen = pages_until(s, 5).await;
         assert!(
             seen.windows(2).all(|w| w[0] < w[1]),
             "pages arrive in order: {seen:?}"
@@ -455,14 +392,14 @@ async fn presenting_reaches_everyone_in_order_and_late_joiners_land_on_the_page(
     host.post(&format!("{base}/presentation/page"), json!({"page": 6}))
         .await;
     for s in &mut streams {
-        s.pages_until(6).await;
+        pages_until(s, 6).await;
         assert_eq!(s.state["presentation"]["presenter"], host_id);
     }
 
     // A late joiner, and a reload, land on the current page.
     let (_, j) = g2.post(&format!("{base}/join"), json!({})).await;
     assert_eq!(j["live"]["presentation"]["page"], 6);
-    let late = Stream::open(&app, &g2, id).await;
+    let late = LiveStream::open(&g2, &format!("{base}/events")).await;
     assert_eq!(late.state["presentation"]["page"], 6);
     assert_eq!(late.state["presentation"]["title"], "Deck");
     assert_eq!(g1.get(&base).await.1["presentation"]["page"], 6);
@@ -472,12 +409,11 @@ async fn presenting_reaches_everyone_in_order_and_late_joiners_land_on_the_page(
     let (s, m2) = upload(&pres, id, "Backup", deck(2)).await;
     assert_eq!(s, StatusCode::CREATED, "{m2}");
     let m2 = m2["id"].as_u64().unwrap();
-    loop {
-        if streams[1].state["materials"].as_array().map(Vec::len) == Some(2) {
-            break;
-        }
-        streams[1].next().await;
-    }
+    streams[1]
+        .until("two materials", |v| {
+            v["materials"].as_array().map(Vec::len) == Some(2)
+        })
+        .await;
     let (s, _, _) = fetch(&g1, &page_any(id, m2, 1, 320)).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Stop: only the presenter or a host.
@@ -494,9 +430,8 @@ async fn presenting_reaches_everyone_in_order_and_late_joiners_land_on_the_page(
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["presentation"], Value::Null);
     for s in &mut streams {
-        while !s.state["presentation"].is_null() {
-            s.next().await;
-        }
+        s.until("no presentation", |v| v["presentation"].is_null())
+            .await;
     }
 }
 

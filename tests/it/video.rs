@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::live::{FAST, session_with_people};
-use crate::support::{Api, TestApp, assert_error};
+use crate::support::{Api, LiveStream, TestApp, assert_error};
 
 /// A WebM file as far as its header goes (EBML, DocType "webm"), then
 /// `len` bytes in all of a pattern that tells offsets apart.
@@ -302,64 +302,6 @@ async fn uploads_ranges_permissions_and_bad_input() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), &[0x1A, 0x45, 0xDF, 0xA3]);
 }
 
-/// An event stream that keeps the room state it was sent (states and patches).
-pub(crate) struct Stream {
-    resp: reqwest::Response,
-    buf: String,
-    pub state: Value,
-}
-
-impl Stream {
-    pub(crate) async fn open(app: &TestApp, api: &Api, id: u64) -> Stream {
-        let resp = api
-            .http
-            .get(format!("{}/api/sessions/{id}/live/events", app.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let mut s = Stream {
-            resp,
-            buf: String::new(),
-            state: Value::Null,
-        };
-        s.until(|v| !v.is_null()).await;
-        s
-    }
-
-    /// Reads events until the state satisfies `want` (each event within 5 s).
-    pub(crate) async fn until(&mut self, want: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            if want(&self.state) {
-                return self.state.clone();
-            }
-            if let Some(i) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..i + 2).collect();
-                let ev = block
-                    .lines()
-                    .find_map(|l| l.strip_prefix("event: "))
-                    .unwrap_or("");
-                let data = block.lines().find_map(|l| l.strip_prefix("data: "));
-                match (ev, data) {
-                    ("state", Some(d)) => self.state = serde_json::from_str(d).unwrap(),
-                    ("patch", Some(d)) => podium::http::patch::apply(
-                        &mut self.state,
-                        &serde_json::from_str(d).unwrap(),
-                    ),
-                    _ => {}
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(5), self.resp.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("no event in time; state: {}", self.state["video"]))
-                .unwrap()
-                .unwrap();
-            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-}
-
 #[tokio::test]
 async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
     let app = TestApp::start_with(FAST).await;
@@ -375,9 +317,9 @@ async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
         assert_eq!(s, StatusCode::OK, "{v}");
     }
     let mut streams = vec![
-        Stream::open(&app, &host, id).await,
-        Stream::open(&app, &pres, id).await,
-        Stream::open(&app, &g1, id).await,
+        LiveStream::open(&host, &format!("{base}/events")).await,
+        LiveStream::open(&pres, &format!("{base}/events")).await,
+        LiveStream::open(&g1, &format!("{base}/events")).await,
     ];
     assert_eq!(streams[1].state["me"]["can_show_video"], true);
     assert_eq!(streams[2].state["me"]["can_show_video"], false);
@@ -452,7 +394,7 @@ async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     for st in &mut streams {
-        let v = st.until(|s| !s["video"].is_null()).await["video"].clone();
+        let v = st.until("the video state", |s| !s["video"].is_null()).await["video"].clone();
         assert_eq!(v["kind"], "upload");
         assert_eq!(v["upload_id"], vid);
         assert_eq!(v["src"], format!("/api/sessions/{id}/videos/{vid}"));
@@ -469,20 +411,24 @@ async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
     pres.post(&format!("{base}/video/play"), json!({"position_ms": 0}))
         .await;
     for st in &mut streams {
-        st.until(|s| s["video"]["playing"] == true).await;
+        st.until("the video state", |s| s["video"]["playing"] == true)
+            .await;
     }
     let (s, v) = pres
         .post(&format!("{base}/video/pause"), json!({"position_ms": 1500}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     for st in &mut streams {
-        st.until(|s| s["video"]["playing"] == false && s["video"]["position_ms"] == 1500)
-            .await;
+        st.until("the video state", |s| {
+            s["video"]["playing"] == false && s["video"]["position_ms"] == 1500
+        })
+        .await;
     }
     pres.post(&format!("{base}/video/seek"), json!({"position_ms": 3000}))
         .await;
     for st in &mut streams {
-        st.until(|s| s["video"]["position_ms"] == 3000).await;
+        st.until("the video state", |s| s["video"]["position_ms"] == 3000)
+            .await;
     }
     assert_error(
         &pres
@@ -517,12 +463,15 @@ async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
     assert_eq!(s, StatusCode::OK, "{joined}");
     assert_eq!(joined["live"]["video"]["position_ms"], 3000);
     assert_eq!(joined["live"]["video"]["playing"], false);
-    let late = Stream::open(&app, &g2, id).await;
+    let late = LiveStream::open(&g2, &format!("{base}/events")).await;
     assert_eq!(late.state["video"]["position_ms"], 3000);
 
     // Playing: the position at `at` plus the time since.
     pres.post(&format!("{base}/video/play"), json!({})).await;
-    let v = streams[2].until(|s| s["video"]["playing"] == true).await["video"].clone();
+    let v = streams[2]
+        .until("the video state", |s| s["video"]["playing"] == true)
+        .await["video"]
+        .clone();
     assert_eq!(v["position_ms"], 3000, "play from where it was");
 
     // A YouTube link with a start time replaces it; another speaker takes over.
@@ -534,7 +483,10 @@ async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     for st in &mut streams {
-        let v = st.until(|s| s["video"]["kind"] == "youtube").await["video"].clone();
+        let v = st
+            .until("the video state", |s| s["video"]["kind"] == "youtube")
+            .await["video"]
+            .clone();
         assert_eq!(v["youtube_id"], "dQw4w9WgXcQ");
         assert_eq!(v["position_ms"], 65_000);
         assert_eq!(
@@ -553,7 +505,7 @@ async fn play_pause_and_seek_reach_every_stream_and_late_joiners() {
         .await;
     assert_eq!(s, StatusCode::OK);
     for st in &mut streams {
-        st.until(|s| s["video"].is_null()).await;
+        st.until("the video state", |s| s["video"].is_null()).await;
     }
 }
 

@@ -372,14 +372,15 @@ impl LiveStream {
         }
     }
 
-    /// Reads events until the state satisfies `pred` (10 s at most).
-    pub async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> &Value {
+    /// Reads events until the state satisfies `pred` (20 s at most); `pred`
+    /// sees every state the stream passes through.
+    pub async fn until(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> &Value {
         let wait = async {
             while !pred(&self.state) {
                 self.next().await;
             }
         };
-        tokio::time::timeout(Duration::from_secs(10), wait)
+        tokio::time::timeout(Duration::from_secs(20), wait)
             .await
             .unwrap_or_else(|_| panic!("the event stream never showed {what}: {}", self.state));
         &self.state
