@@ -444,7 +444,11 @@ export class MediaClient extends EventTarget {
       p.sender = new VideoSender({ ...base, features: this.features, requestKeyframe: () => p.pub.requestKeyframe() });
     } else {
       p.pub = new AudioPublisher(common);
-      p.sender = new AudioSender({ ...base, dgWriter: this.dgWriter, maxDatagram: this.maxDatagram });
+      p.sender = new AudioSender({
+        ...base, dgWriter: this.dgWriter, maxDatagram: this.maxDatagram,
+        // QUIC may lose a datagram; a WebSocket never does.
+        redundancy: this.transport === 'webtransport',
+      });
     }
     this.publications.set(trackId, p);
     const published = new Promise((resolve, reject) => {
@@ -576,16 +580,20 @@ export class MediaClient extends EventTarget {
         const { value, done } = await reader.read();
         if (done) break;
         this.counters.datagramsReceived += 1;
-        let frame;
+        let frames;
         try {
-          frame = W.decodeDatagram(value);
+          frames = W.decodeDatagramFrames(value);
         } catch (e) {
           this.counters.badDatagrams += 1;
           this.log(`bad datagram: ${e.message}`);
           continue;
         }
-        const r = this.receivers.get(frame.header.track);
-        if (r && r.kind === 'audio') r.frame(frame.header, frame.payload);
+        // A redundant datagram's copies come first (oldest first): a copy of
+        // a frame that was lost fills its gap before the newer frame decodes.
+        for (const { header, payload, copy } of frames) {
+          const r = this.receivers.get(header.track);
+          if (r && r.kind === 'audio') r.frame(header, payload, copy);
+        }
       }
     } catch (e) {
       if (this.state !== 'closed') this.log(`datagrams: ${e.message}`);

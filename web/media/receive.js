@@ -15,7 +15,9 @@
 //
 // AudioReceiver: an AudioDecoder (Opus). Datagrams may be reordered or lost:
 // frames older than the newest decoded one are dropped (late), gaps are counted
-// (lost) and concealed by the jitter buffer in audio-worklet.js.
+// (lost) and concealed by the jitter buffer in audio-worklet.js. A redundant
+// datagram's copy of the frame before it fills the gap its lost datagram left
+// (counted as recovered) and is ignored otherwise.
 //
 // Both record capture→decoded latency (timing.js) when the decoder outputs.
 
@@ -280,6 +282,7 @@ export class AudioReceiver {
     this.stats = {
       track, kind: 'audio', codec: 'opus', channels: config.channels,
       audioFramesReceived: 0, audioFramesDecoded: 0, audioFramesLost: 0, audioFramesLate: 0,
+      audioFramesRecovered: 0,
       bytes: 0, decodeErrors: 0,
     };
     this.lastSequence = -1;
@@ -307,9 +310,17 @@ export class AudioReceiver {
     this.player = player;
   }
 
-  frame(header, payload) {
+  /**
+   * An Opus frame; `copy`: the copy of an earlier frame that a redundant
+   * datagram carries (ignored unless its own datagram was lost).
+   */
+  frame(header, payload, copy = false) {
     if (this.closed) return;
     const s = this.stats;
+    if (copy) {
+      if (this.lastSequence >= 0 && header.sequence <= this.lastSequence) return;
+      s.audioFramesRecovered += 1;
+    }
     s.audioFramesReceived += 1;
     s.bytes += payload.length;
     if (this.lastSequence >= 0) {

@@ -10,8 +10,9 @@
 // 256 KiB, layer-2 frames are skipped (nothing depends on them in L1T3); above
 // 1 MiB the group's stream is reset and the encoder restarts at a keyframe.
 //
-// Audio (AudioSender): one datagram per Opus frame (0x01 + header + payload)
-// when it fits the limit (1200 bytes, the connection's maxDatagramSize, or a
+// Audio (AudioSender): one datagram per Opus frame (0x01 + header + payload;
+// over WebTransport 0x02, which also carries a copy of the previous frame, so
+// one lost datagram loses no audio: PROTOCOL.md §4.3) when it fits the limit (1200 bytes, the connection's maxDatagramSize, or a
 // lower test limit); otherwise the frame goes on the track's audio stream
 // (kind 0x02), opened when first needed and kept open. With a second of audio
 // already queued for the datagram writer, new frames are dropped (stale audio
@@ -105,12 +106,31 @@ export class AudioSender {
    * @param {object} o wt, trackId, counters, dgWriter (datagram writer),
    *   maxDatagram (bytes), log
    */
-  constructor({ wt, trackId, counters, dgWriter, maxDatagram, log }) {
-    Object.assign(this, { wt, trackId, counters, dgWriter, maxDatagram, log });
+  constructor({ wt, trackId, counters, dgWriter, maxDatagram, log, redundancy = false }) {
+    Object.assign(this, { wt, trackId, counters, dgWriter, maxDatagram, log, redundancy });
+    this.previous = null; // {header, payload} of the last frame, for the next datagram's copy
     this.writer = null;
     this.inflight = 0;
     this.chain = null;
     this.closed = false;
+  }
+
+  /**
+   * The datagram for a frame: with `redundancy`, a redundant datagram that
+   * also carries the previous frame (so one lost datagram loses no audio),
+   * where it fits; else the plain one.
+   */
+  datagram(header, payload) {
+    const previous = this.previous;
+    this.previous = { header, payload };
+    if (this.redundancy && previous && header.sequence - previous.header.sequence === 1) {
+      try {
+        return W.encodeRedundantDatagram(header, payload, [previous], this.maxDatagram);
+      } catch {
+        // Too large for the path: the plain datagram.
+      }
+    }
+    return W.encodeDatagram(header, payload, this.maxDatagram);
   }
 
   /** Sends a frame; returns false if it was dropped. */
@@ -121,7 +141,7 @@ export class AudioSender {
         this.counters.datagramsDropped += 1;
         return false;
       }
-      this.dgWriter.write(W.encodeDatagram(header, payload, this.maxDatagram)).catch(() => {});
+      this.dgWriter.write(this.datagram(header, payload)).catch(() => {});
       this.counters.datagramsSent += 1;
       return true;
     }

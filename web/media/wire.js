@@ -21,6 +21,9 @@ export const MAX_DESCRIPTION = 1024; // codec description, decoded bytes
 export const MAX_TEMPORAL_LAYER = 2;
 export const MAX_DIMENSION = 8192;
 export const DATAGRAM_FRAME = 0x01;
+export const DATAGRAM_REDUNDANT = 0x02; // a frame + copies of the ones before it
+export const MAX_REDUNDANT_FRAMES = 2;
+export const MAX_REDUNDANT_BACK = 15;
 export const STREAM_VIDEO = 0x01;
 export const STREAM_AUDIO = 0x02;
 export const MAX_VARINT = 2 ** 62 - 1;
@@ -500,6 +503,120 @@ export function decodeDatagram(bytes) {
   const payload = bytes.subarray(1 + n);
   checkPayload(payload);
   return { header, payload };
+}
+
+/**
+ * A redundant audio datagram (PROTOCOL.md §4.3): the frame `h`/`payload` with
+ * copies of `earlier` frames of the track ([{header, payload}], oldest first):
+ * 0x02, header, count, count × (back u8, timestamp back varint, length varint,
+ * payload), payload. Throws like the Rust encoder (same checks, nothing half made).
+ */
+export function encodeRedundantDatagram(h, payload, earlier, max = MAX_DATAGRAM_SIZE) {
+  checkFrameHeader(h);
+  checkPayload(payload);
+  if (earlier.length === 0 || earlier.length > MAX_REDUNDANT_FRAMES) {
+    throw invalidField('redundant frames', 'a redundant datagram carries 1 or 2 earlier frames');
+  }
+  let len = 1 + frameHeaderLen(h) + 1 + payload.length;
+  let lastBack = MAX_REDUNDANT_BACK + 1;
+  for (const e of earlier) {
+    checkPayload(e.payload);
+    const back = h.sequence - e.header.sequence;
+    if (e.header.track !== h.track || back < 1 || back > MAX_REDUNDANT_BACK || back >= lastBack
+      || e.header.timestamp > h.timestamp) {
+      throw invalidField('redundant frames', 'copies must be earlier frames of the track, oldest first, at most 15 back');
+    }
+    lastBack = back;
+    len += 1 + varintLen(h.timestamp - e.header.timestamp) + varintLen(e.payload.length) + e.payload.length;
+  }
+  if (len > max) throw oversized('datagram', len, max);
+  const out = new Uint8Array(len);
+  out[0] = DATAGRAM_REDUNDANT;
+  let at = putFrameHeader(out, 1, h);
+  out[at++] = earlier.length;
+  for (const e of earlier) {
+    out[at++] = h.sequence - e.header.sequence;
+    at = putVarint(out, at, h.timestamp - e.header.timestamp);
+    at = putVarint(out, at, e.payload.length);
+    out.set(e.payload, at);
+    at += e.payload.length;
+  }
+  out.set(payload, at);
+  return out;
+}
+
+/**
+ * Decodes a datagram of either type into its frames, oldest first:
+ * [{header, payload, copy}] where `copy` marks the earlier frames a redundant
+ * datagram repeats (payloads are views).
+ */
+export function decodeDatagramFrames(bytes) {
+  if (bytes.length === 0 || bytes[0] !== DATAGRAM_REDUNDANT) {
+    const { header, payload } = decodeDatagram(bytes);
+    return [{ header, payload, copy: false }];
+  }
+  if (bytes.length > MAX_DATAGRAM_SIZE) throw oversized('datagram', bytes.length, MAX_DATAGRAM_SIZE);
+  const [header, n] = decodeFrameHeader(bytes, 1);
+  let at = 1 + n;
+  if (at >= bytes.length) throw truncated('redundant frame count');
+  const count = bytes[at++];
+  if (count === 0 || count > MAX_REDUNDANT_FRAMES) throw invalidField('redundant frame count', 'must be 1 or 2');
+  const frames = [];
+  let lastBack = MAX_REDUNDANT_BACK + 1;
+  for (let i = 0; i < count; i++) {
+    if (at >= bytes.length) throw truncated('redundant frame');
+    const back = bytes[at++];
+    if (back === 0 || back >= lastBack || back > header.sequence) {
+      throw invalidField('redundant frame', 'must lie 1 to 15 frames back, oldest first');
+    }
+    lastBack = back;
+    const [tsBack, k1] = readVarint(bytes, at, 'redundant frame timestamp');
+    at += k1;
+    if (tsBack > header.timestamp) throw invalidField('redundant frame timestamp', 'before the epoch');
+    const [len, k2] = readVarint(bytes, at, 'redundant frame length');
+    at += k2;
+    if (at + len > bytes.length) throw truncated('redundant frame payload');
+    const payload = bytes.subarray(at, at + len);
+    checkPayload(payload);
+    at += len;
+    frames.push({
+      header: { ...header, sequence: header.sequence - back, timestamp: header.timestamp - tsBack },
+      payload,
+      copy: true,
+    });
+  }
+  const payload = bytes.subarray(at);
+  checkPayload(payload);
+  frames.push({ header, payload, copy: false });
+  return frames;
+}
+
+/**
+ * Which of a track's last 64 sequence numbers arrived (the Rust `SeqWindow`):
+ * with redundant datagrams a frame comes alone and again as a copy; take it once.
+ */
+export class SeqWindow {
+  constructor() {
+    this.newest = -1;
+    this.seen = new Uint8Array(64); // ring: seen[seq % 64] === 1 if seq arrived
+  }
+
+  /** Marks `seq`; false if it had arrived. 64 or more below the newest: counting started again. */
+  firstTime(seq) {
+    if (this.newest >= 0 && seq <= this.newest && this.newest - seq < 64) {
+      const first = this.seen[seq % 64] === 0;
+      this.seen[seq % 64] = 1;
+      return first;
+    }
+    if (this.newest >= 0 && seq > this.newest) {
+      for (let s = Math.max(this.newest + 1, seq - 63); s < seq; s++) this.seen[s % 64] = 0;
+    } else {
+      this.seen.fill(0);
+    }
+    this.seen[seq % 64] = 1;
+    this.newest = seq;
+    return true;
+  }
 }
 
 /** A stream header {kind: STREAM_VIDEO|STREAM_AUDIO, track, group} as bytes. */

@@ -295,6 +295,50 @@ test('datagrams: round trip, 1200-byte limit, errors', () => {
   for (const [name, b, code] of table) throwsCode(() => W.decodeDatagram(b), code, name);
 });
 
+test('redundant datagrams: the bytes the Rust side reads, errors, copies once', () => {
+  // header: flags 0x01, track 1, group 0, sequence 10, timestamp 1000; one copy 1 back, 20 µs earlier.
+  const head = [0x02, 0x01, 0x01, 0x00, 0x0a, 0x43, 0xe8];
+  const good = bytes(...head, 1, 1, 0x14, 1, 5, 6);
+  const h = { track: 1, group: 0, sequence: 10, timestamp: 1000, keyframe: true, layer: 0 };
+  const copy = { ...h, sequence: 9, timestamp: 980 };
+  eq(W.decodeDatagramFrames(good), [
+    { header: copy, payload: bytes(5), copy: true },
+    { header: h, payload: bytes(6), copy: false },
+  ]);
+  eq(W.encodeRedundantDatagram(h, bytes(6), [{ header: copy, payload: bytes(5) }]), good);
+  eq(W.decodeDatagramFrames(W.encodeDatagram(h, bytes(6))), [{ header: h, payload: bytes(6), copy: false }]);
+  const table = [
+    ['no count', bytes(...head), 'truncated'],
+    ['count 0', bytes(...head, 0, 5), 'invalid_field'],
+    ['count 3', bytes(...head, 3, 1, 0, 1, 5, 5), 'invalid_field'],
+    ['back 0', bytes(...head, 1, 0, 0, 1, 5, 5), 'invalid_field'],
+    ['back past sequence 0', bytes(...head, 1, 11, 0, 1, 5, 5), 'invalid_field'],
+    ['not oldest first', bytes(...head, 2, 1, 0, 1, 5, 2, 0, 1, 5, 5), 'invalid_field'],
+    ['timestamp before the epoch', bytes(...head, 1, 1, 0x44, 0x00, 1, 5, 5), 'invalid_field'],
+    ['copy longer than the datagram', bytes(...head, 1, 1, 0, 9, 5), 'truncated'],
+    ['empty copy', bytes(...head, 1, 1, 0, 0, 5), 'invalid_field'],
+    ['no own payload', bytes(...head, 1, 1, 0, 1, 5), 'invalid_field'],
+    ['cut in the copy', bytes(...head, 1, 1), 'truncated'],
+    ['over 1200 bytes', concat(bytes(...head, 1, 1, 0, 1, 5, 5), new Uint8Array(1200)), 'oversized'],
+    ['unknown type', bytes(0x03, 0, 1, 0, 0, 0, 9), 'unknown_datagram_type'],
+  ];
+  for (const [name, b, code] of table) throwsCode(() => W.decodeDatagramFrames(b), code, name);
+  const p = bytes(9);
+  const enc = [
+    ['no copies', [], 'invalid_field'],
+    ['other track', [{ header: { ...copy, track: 2 }, payload: p }], 'invalid_field'],
+    ['a later frame', [{ header: { ...h, sequence: 11 }, payload: p }], 'invalid_field'],
+    ['newest first', [{ header: copy, payload: p }, { header: { ...h, sequence: 8 }, payload: p }], 'invalid_field'],
+    ['empty copy', [{ header: copy, payload: bytes() }], 'invalid_field'],
+    ['too big', [{ header: copy, payload: new Uint8Array(1190) }], 'oversized'],
+  ];
+  for (const [name, earlier, code] of enc) throwsCode(() => W.encodeRedundantDatagram(h, p, earlier), code, name);
+
+  const w = new W.SeqWindow();
+  const seen = [1, 2, 4, 3, 4, 5, 5, 3, 1000, 0, 1].map((s) => w.firstTime(s));
+  eq(seen, [true, true, true, true, false, true, false, false, true, true, true]);
+});
+
 const key = (track, group, sequence = 0) => ({ track, group, sequence, timestamp: 1000 + sequence, keyframe: true, layer: 0 });
 const delta = (track, group, sequence, layer = 0) => ({ track, group, sequence, timestamp: 1000 + sequence, keyframe: false, layer });
 

@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use podium_media_core::wire::control::{Hello, Publish, Subscribe, Welcome};
-use podium_media_core::wire::media::{encode_datagram, encode_stream_frame};
+use podium_media_core::wire::media::{
+    encode_datagram, encode_redundant_datagram, encode_stream_frame,
+};
 use podium_media_core::{
     ClientMessage, ControlReader, FrameHeader, PROTOCOL_VERSION, ServerMessage, StreamHeader,
     TrackConfig, TrackId, WireError,
@@ -658,6 +660,10 @@ async fn send_audio(
     let mut tick = tokio::time::interval(AUDIO_FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut out = BytesMut::with_capacity(1500);
+    // Over QUIC each datagram carries a copy of the frame before it, as the
+    // browser's sender does: one lost datagram costs no audio.
+    let redundant = matches!(conn, Link::Wt(_));
+    let mut previous: Option<FrameHeader> = None;
     for sequence in 0u64.. {
         tick.tick().await;
         let packet = &clip.packets[sequence as usize % clip.packets.len()];
@@ -670,7 +676,21 @@ async fn send_audio(
             temporal_layer: 0,
         };
         out.clear();
-        if encode_datagram(&header, packet, &mut out).is_err() || !conn.send_datagram(&out) {
+        let earlier = previous.filter(|_| redundant).map(|h| {
+            (
+                h,
+                &clip.packets[h.sequence as usize % clip.packets.len()][..],
+            )
+        });
+        previous = Some(header);
+        let encoded = match earlier {
+            Some(e) => encode_redundant_datagram(&header, packet, &[e], &mut out).or_else(|_| {
+                out.clear();
+                encode_datagram(&header, packet, &mut out)
+            }),
+            None => encode_datagram(&header, packet, &mut out),
+        };
+        if encoded.is_err() || !conn.send_datagram(&out) {
             counters.failed.fetch_add(1, Relaxed);
             continue;
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use podium_media_core::wire::control::Subscribe;
-use podium_media_core::wire::media::decode_datagram;
+use podium_media_core::wire::media::{SeqWindow, decode_datagram_frames};
 use podium_media_core::{
     ClientMessage, Codec, ControlReader, FrameHeader, ServerMessage, StreamReader,
 };
@@ -73,6 +73,8 @@ pub struct ReceiveStats {
     pub bytes: u64,
     /// Frames that came as datagrams.
     pub datagrams: u64,
+    /// Of those, frames lost on the way that a later redundant datagram's copy brought.
+    pub recovered: u64,
     /// Incoming streams.
     pub streams: u64,
     /// Incoming streams the server reset.
@@ -110,6 +112,8 @@ struct State {
     codecs: HashMap<u32, Codec>,
     audio: HashMap<u32, (u64, opus::Decoder)>,
     video: HashMap<u32, VideoCheck>,
+    /// Datagram sequence numbers seen per track: copies count once.
+    datagram_seen: HashMap<u32, SeqWindow>,
 }
 
 pub(crate) struct Receiver {
@@ -184,10 +188,31 @@ impl Receiver {
     }
 
     /// A datagram arrived.
+    /// A datagram arrived: its frames (a redundant one's copies first) are
+    /// recorded once per sequence number.
     pub fn datagram(&self, datagram: &[u8]) {
-        match decode_datagram(datagram) {
-            Ok((header, payload)) => self.record(&header, payload, true),
-            Err(e) => tracing::warn!("bot: bad datagram: {e}"),
+        let frames = match decode_datagram_frames(datagram) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("bot: bad datagram: {e}");
+                return;
+            }
+        };
+        for (header, payload, copy) in frames.iter() {
+            let first = self
+                .state
+                .lock()
+                .expect("receive lock")
+                .datagram_seen
+                .entry(header.track)
+                .or_default()
+                .first_time(header.sequence);
+            if first {
+                self.record(&header, payload, true);
+                if copy {
+                    self.state.lock().expect("receive lock").stats.recovered += 1;
+                }
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use podium_media_core::wire::control::Hello;
-use podium_media_core::wire::media::decode_datagram;
+use podium_media_core::wire::media::decode_datagram_frames;
 use podium_media_core::{
     ClientMessage, CloseCode, ControlReader, Message, ParticipantId, StreamReader, WireError,
 };
@@ -341,23 +341,26 @@ async fn datagram_loop(
             return Ended::Gone;
         };
         let bytes = datagram.payload();
-        let (header, payload) = match decode_datagram(&bytes) {
-            Ok((h, p)) => (h, bytes.slice_ref(p)),
+        let frames = match decode_datagram_frames(&bytes) {
+            Ok(f) => f,
             Err(e) => return Ended::Wire(e),
         };
-        let input = Input::Frame {
-            conn: id,
-            from,
-            header,
-            payload,
-        };
-        match tx.try_send(input) {
-            Ok(()) => {}
-            // Audio is lossy: rather drop a datagram than wait.
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                counters.datagrams_dropped_in.fetch_add(1, Relaxed);
+        // Copies first (oldest first): the router forwards each sequence once.
+        for (header, payload, _copy) in frames.iter() {
+            let input = Input::Frame {
+                conn: id,
+                from,
+                header,
+                payload: bytes.slice_ref(payload),
+            };
+            match tx.try_send(input) {
+                Ok(()) => {}
+                // Audio is lossy: rather drop a datagram than wait.
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    counters.datagrams_dropped_in.fetch_add(1, Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Ended::SessionOver,
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Ended::SessionOver,
         }
     }
 }

@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use podium_media_core::wire::media::{encode_datagram, encode_stream_frame};
+use podium_media_core::wire::media::{
+    MAX_DATAGRAM_SIZE, encode_datagram, encode_redundant_datagram, encode_stream_frame,
+};
 use podium_media_core::wire::ws::WsMessage;
 use podium_media_core::{
     Action, EndMode, ForwardPlan, FrameHeader, LinkReport, MediaKind, ParticipantId, StreamHeader,
@@ -316,6 +318,9 @@ pub(crate) struct PreparedFrame {
     pub stream: Bytes,
     /// `0x01 | header | payload`, for audio; `None` if it is too large for a datagram.
     pub datagram: Option<Bytes>,
+    /// `0x02 | header | the track's previous frame | payload`, for audio
+    /// subscribers on lossy links; `None` without a previous frame or if too large.
+    pub redundant: Option<Bytes>,
     /// The WebSocket message for WebSocket subscribers (PROTOCOL.md §8): the
     /// datagram, or the frame on its stream; made only when one subscribes.
     pub ws: Option<Bytes>,
@@ -324,6 +329,23 @@ pub(crate) struct PreparedFrame {
 impl PreparedFrame {
     pub fn new(plan: &ForwardPlan, payload: &[u8], ws: bool) -> Result<Self, WireError> {
         Self::encode(plan.track, plan.kind, &plan.header, payload, ws)
+    }
+
+    /// Adds the redundant datagram: this frame with a copy of `previous`
+    /// (the track's frame before it, as forwarded). Left out when `previous`
+    /// is not an earlier frame close enough, or the pair does not fit.
+    pub fn with_previous(
+        mut self,
+        header: &FrameHeader,
+        payload: &[u8],
+        previous: (&FrameHeader, &[u8]),
+    ) -> Self {
+        let mut d = BytesMut::with_capacity(MAX_DATAGRAM_SIZE);
+        self.redundant =
+            encode_redundant_datagram(header, payload, &[(*previous.0, previous.1)], &mut d)
+                .ok()
+                .map(|()| d.freeze());
+        self
     }
 
     pub fn encode(
@@ -364,6 +386,7 @@ impl PreparedFrame {
             track,
             stream,
             datagram,
+            redundant: None,
             ws,
         })
     }
@@ -421,22 +444,28 @@ impl SubscriberQueue {
     /// Carries out one delivery of a prepared frame.
     pub fn deliver(self: &Arc<Self>, action: Action, frame: &PreparedFrame) {
         match action {
-            Action::Datagram => {
-                let sent = match &frame.datagram {
-                    Some(d) => match self.conn.send_datagram(d) {
+            Action::Datagram { redundant } => {
+                // The redundant form where asked and it fits, else the plain one.
+                let forms = [
+                    frame.redundant.as_ref().filter(|_| redundant),
+                    frame.datagram.as_ref(),
+                ];
+                let mut sent = false;
+                for d in forms.into_iter().flatten() {
+                    match self.conn.send_datagram(d) {
                         Ok(()) => {
                             self.counters.datagrams_sent.fetch_add(1, Relaxed);
                             self.handed.fetch_add(d.len() as u64, Relaxed);
-                            true
+                            sent = true;
+                            break;
                         }
-                        Err(SendDatagramError::TooLarge) => false,
+                        Err(SendDatagramError::TooLarge) => {}
                         Err(_) => {
                             self.counters.datagrams_failed.fetch_add(1, Relaxed);
                             return;
                         }
-                    },
-                    None => false,
-                };
+                    }
+                }
                 if !sent {
                     self.counters.datagram_fallbacks.fetch_add(1, Relaxed);
                     let key = (frame.track, 0);

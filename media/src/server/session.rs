@@ -313,6 +313,9 @@ pub(crate) struct SessionActor {
     ws_peers: usize,
     /// Keyframe cache: each video track's current group.
     groups: HashMap<TrackId, GroupCache>,
+    /// Each audio track's last forwarded frame (outgoing header, payload):
+    /// the copy the next redundant datagram carries.
+    last_audio: HashMap<TrackId, (FrameHeader, Bytes)>,
 }
 
 impl SessionActor {
@@ -337,6 +340,7 @@ impl SessionActor {
             grants: HashMap::new(),
             ws_peers: 0,
             groups: HashMap::new(),
+            last_audio: HashMap::new(),
         };
         let span = tracing::info_span!("session", id = id.0);
         tokio::spawn(tracing::Instrument::instrument(actor.run(rx), span));
@@ -573,13 +577,32 @@ impl SessionActor {
         if self.plan.sends().next().is_none() && !to_cache {
             return;
         }
-        let frame = match PreparedFrame::new(&self.plan, &payload, self.ws_peers > 0) {
+        let mut frame = match PreparedFrame::new(&self.plan, &payload, self.ws_peers > 0) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!("cannot encode a forwarded frame: {e}");
                 return;
             }
         };
+        if self.plan.kind == MediaKind::Audio {
+            let header = self.plan.header;
+            let wanted = self
+                .plan
+                .deliveries
+                .iter()
+                .any(|d| d.action == Action::Datagram { redundant: true });
+            if wanted && let Some((prev, prev_payload)) = self.last_audio.get(&self.plan.track) {
+                frame = frame.with_previous(&header, &payload, (prev, prev_payload));
+            }
+            // Kept only if newer: a copy that filled a gap is older than the last.
+            match self.last_audio.get(&self.plan.track) {
+                Some((prev, _)) if prev.sequence > header.sequence => {}
+                _ => {
+                    self.last_audio
+                        .insert(self.plan.track, (header, payload.clone()));
+                }
+            }
+        }
         let (track, group, layer) = (
             self.plan.track,
             self.plan.header.group,
@@ -692,6 +715,7 @@ impl SessionActor {
             }
             let router = &self.router;
             self.groups.retain(|t, _| router.track(*t).is_some());
+            self.last_audio.retain(|t, _| router.track(*t).is_some());
         }
     }
 

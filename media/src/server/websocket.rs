@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use podium_media_core::wire::media::decode_datagram;
+use podium_media_core::wire::media::decode_datagram_frames;
 use podium_media_core::wire::ws::{MAX_WS_MESSAGE, WsMessage};
 use podium_media_core::{
     Action, ClientMessage, CloseCode, ControlReader, EndMode, Message as _, ParticipantId,
@@ -160,7 +160,8 @@ impl WsQueue {
             return; // made whenever a WebSocket subscriber is connected
         };
         match action {
-            Action::Datagram => {
+            // A reliable socket loses nothing: never the redundant form.
+            Action::Datagram { .. } => {
                 if !self.admit(bytes.len() as u64) {
                     return;
                 }
@@ -687,21 +688,23 @@ where
         match message {
             WsMessage::Control(b) => reader.push(b),
             WsMessage::Datagram(d) => {
-                let (header, payload) = match decode_datagram(d) {
-                    Ok((h, p)) => (h, bytes.slice_ref(p)),
+                let frames = match decode_datagram_frames(d) {
+                    Ok(f) => f,
                     Err(e) => return Ended::Wire(e),
                 };
-                let input = Input::Frame {
-                    conn,
-                    from,
-                    header,
-                    payload,
-                };
-                match tx.try_send(input) {
-                    Ok(()) => {}
-                    // Audio is lossy: rather drop it than wait.
-                    Err(mpsc::error::TrySendError::Full(_)) => {}
-                    Err(mpsc::error::TrySendError::Closed(_)) => return Ended::SessionOver,
+                for (header, payload, _copy) in frames.iter() {
+                    let input = Input::Frame {
+                        conn,
+                        from,
+                        header,
+                        payload: bytes.slice_ref(payload),
+                    };
+                    match tx.try_send(input) {
+                        Ok(()) => {}
+                        // Audio is lossy: rather drop it than wait.
+                        Err(mpsc::error::TrySendError::Full(_)) => {}
+                        Err(mpsc::error::TrySendError::Closed(_)) => return Ended::SessionOver,
+                    }
                 }
             }
             WsMessage::Stream(header, data) => {

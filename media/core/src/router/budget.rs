@@ -75,6 +75,11 @@ pub struct BudgetPolicy {
     pub raise_interval: Duration,
     /// The longest wait between raises.
     pub max_raise_interval: Duration,
+    /// Audio goes out with redundancy once the link's smoothed loss (per
+    /// mille, over ~8 reports) reaches this ...
+    pub redundancy_on_permille: u16,
+    /// ... and plainly again once it falls below this.
+    pub redundancy_off_permille: u16,
 }
 
 impl Default for BudgetPolicy {
@@ -90,6 +95,8 @@ impl Default for BudgetPolicy {
             raise_headroom_percent: 15,
             raise_interval: Duration::from_millis(1000),
             max_raise_interval: Duration::from_secs(8),
+            redundancy_on_permille: 5,
+            redundancy_off_permille: 2,
         }
     }
 }
@@ -112,6 +119,10 @@ pub(crate) struct Link {
     pub lowered_at: Option<Millis>,
     /// The current wait between raises (zero: `raise_interval`).
     pub raise_wait: Duration,
+    /// Smoothed loss, in 1/16 per mille.
+    pub loss: u32,
+    /// The link loses enough packets for audio redundancy to pay.
+    pub lossy: bool,
 }
 
 impl Link {
@@ -150,6 +161,12 @@ impl Link {
             }
         };
         self.estimate = Some(e);
+        self.loss = (self.loss * 7 + u32::from(r.loss_permille.min(1000)) * 16) / 8;
+        self.lossy = if self.lossy {
+            self.loss >= u32::from(policy.redundancy_off_permille) * 16
+        } else {
+            self.loss >= u32::from(policy.redundancy_on_permille) * 16
+        };
     }
 
     /// Whether a raise is allowed now.
@@ -243,14 +260,16 @@ pub(crate) struct Want {
     pub bps: [u64; 3],
 }
 
-/// What a subscriber gets of one track: audio `Some(0)` on, video up to that
-/// layer; `None` off.
+/// What a subscriber gets of one track: audio `Some(0)` on, `Some(1)` on
+/// with redundancy; video up to that layer; `None` off.
 pub(crate) type Allot = Option<u8>;
 
 /// Splits `budget` bits/s over `wants` (sorted by the caller or not; the
 /// result follows `wants`' order). In order:
 /// 1. all the audio if it fits; otherwise (a tight budget) the `last_n`
-///    loudest audio tracks, always;
+///    loudest audio tracks, always; with `protect` (a lossy link) and room
+///    for all the audio twice, all of it with redundancy (`Some(1)`), which
+///    doubles its cost;
 /// 2. video layer 0, by class (active speaker, screen, others), while it fits;
 /// 3. on a tight budget, the other audio tracks (speaking first, loudest
 ///    first), while they fit;
@@ -259,7 +278,7 @@ pub(crate) type Allot = Option<u8>;
 /// So no audio is dropped while an upper video layer is sent, the loudest
 /// `last_n` never, and on a thin link the active speaker's picture comes
 /// before the voices of those who are not the loudest.
-pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize) -> Vec<Allot> {
+pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize, protect: bool) -> Vec<Allot> {
     let mut out: Vec<Allot> = vec![None; wants.len()];
     let mut left = budget;
     let take = |cost: u64, left: &mut u64| {
@@ -281,10 +300,17 @@ pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize) -> Vec<Allot>
 
     let all_audio: u64 = audio.iter().map(|&i| wants[i].bps[0]).sum();
     let tight = all_audio > left;
+    let redundant = protect && all_audio.saturating_mul(2) <= left;
     for (n, &i) in audio.iter().enumerate() {
         if !tight || n < last_n {
             left = left.saturating_sub(wants[i].bps[0]);
             out[i] = Some(0);
+        }
+    }
+    if redundant {
+        left -= all_audio;
+        for &i in &audio {
+            out[i] = Some(1);
         }
     }
     for &i in &video {
@@ -380,8 +406,78 @@ mod tests {
             ),
         ];
         for (budget, expected) in table {
-            assert_eq!(allocate(budget, &wants, 1), expected, "budget {budget}");
+            assert_eq!(
+                allocate(budget, &wants, 1, false),
+                expected,
+                "budget {budget}"
+            );
         }
+    }
+
+    #[test]
+    fn redundancy_comes_before_video_and_only_when_all_audio_fits_twice() {
+        let wants = [audio(1, 20, true), audio(2, 127, false), video(10, 0)];
+        let on = |a: Allot| a == Some(1);
+        // (budget, audio redundant, video allot); all the audio is 100k.
+        let table: [(u64, bool, Allot); 5] = [
+            (99_999, false, None),
+            (199_999, false, None),
+            (200_000, true, None),
+            (300_000, true, Some(0)),
+            (u64::MAX, true, Some(2)),
+        ];
+        for (budget, redundant, video) in table {
+            let got = allocate(budget, &wants, 1, true);
+            assert_eq!(
+                (on(got[0]), on(got[1]), got[2]),
+                (redundant, redundant, video),
+                "budget {budget}"
+            );
+            // Without loss nothing is redundant.
+            assert!(
+                allocate(budget, &wants, 1, false)[..2]
+                    .iter()
+                    .all(|a| !on(*a))
+            );
+        }
+    }
+
+    #[test]
+    fn lossy_links_follow_smoothed_loss_with_hysteresis() {
+        let policy = BudgetPolicy::default();
+        let mut link = Link::default();
+        let report = |loss: u16| LinkReport {
+            window_bps: Some(8_000_000),
+            sent_bps: 1_000_000,
+            offered_bps: 1_000_000,
+            loss_permille: loss,
+            ..LinkReport::default()
+        };
+        // A single lost packet in a short interval is not a lossy link.
+        link.report(&report(20), &policy);
+        assert!(!link.lossy);
+        for _ in 0..8 {
+            link.report(&report(0), &policy);
+        }
+        assert!(!link.lossy);
+        // 3 % steady: lossy within a few reports.
+        let mut reports = 0;
+        while !link.lossy {
+            link.report(&report(30), &policy);
+            reports += 1;
+        }
+        assert!(reports <= 2, "{reports} reports");
+        // 0.3 % keeps it (between off and on), no loss ends it.
+        for _ in 0..20 {
+            link.report(&report(3), &policy);
+        }
+        assert!(link.lossy);
+        let mut reports = 0;
+        while link.lossy {
+            link.report(&report(0), &policy);
+            reports += 1;
+        }
+        assert!((3..=40).contains(&reports), "{reports} reports");
     }
 
     #[test]

@@ -35,6 +35,13 @@
 //!   at the next frame; raising needs headroom and goes one layer (per track)
 //!   per [`BudgetPolicy::raise_interval`]. A video track allotted nothing has its
 //!   stream reset until it is allotted again.
+//! - Audio redundancy: on a link that loses packets (smoothed loss at or
+//!   above [`BudgetPolicy::redundancy_on_permille`]) whose budget holds all
+//!   its audio twice, audio goes out as redundant datagrams (each with a copy
+//!   of the track's previous frame) before any video is allotted. Incoming
+//!   audio frames are forwarded once per sequence number: the copies a
+//!   publisher's redundant datagrams carry fill gaps and are otherwise
+//!   dropped (counted in [`Stats::audio_copies_dropped`]).
 
 mod budget;
 mod plan;
@@ -63,7 +70,7 @@ use crate::wire::control::{
     AudioLevel, AudioLevels, ClientMessage, Permission, Pong, Published, RequestKeyframe, Roster,
     RosterEntry, SILENCE_LEVEL, ServerMessage, TrackAdded, TrackRemoved, Welcome,
 };
-use crate::wire::media::{FrameHeader, MAX_TEMPORAL_LAYER};
+use crate::wire::media::{FrameHeader, MAX_TEMPORAL_LAYER, SeqWindow};
 
 /// A refused control-plane call or client request.
 ///
@@ -238,6 +245,8 @@ struct Track {
     rate: RateMeter,
     /// Audio: the last reported level and when.
     loudness: Option<(u8, Millis)>,
+    /// Audio: the sequence numbers that arrived lately.
+    audio_seen: SeqWindow,
     /// Video: what the IO edge holds in its cache.
     cached: Option<CachedGroup>,
 }
@@ -289,8 +298,8 @@ struct Subscription {
     /// Video: the subscriber's stream for the track's current group is open.
     /// Audio: always true.
     open: bool,
-    /// What the subscriber's bandwidth allots it: audio `Some(0)` on; video
-    /// up to that layer; `None` off.
+    /// What the subscriber's bandwidth allots it: audio `Some(0)` on,
+    /// `Some(1)` on with redundancy; video up to that layer; `None` off.
     allot: Allot,
 }
 
@@ -747,6 +756,7 @@ impl Router {
                 last_frame: None,
                 rate: RateMeter::default(),
                 loudness: None,
+                audio_seen: SeqWindow::default(),
                 cached: None,
             },
         );
@@ -980,6 +990,10 @@ impl Router {
         if track.kind == MediaKind::Audio && publisher.audio_blocked {
             return reject(stats, RejectReason::AudioBlocked);
         }
+        if track.kind == MediaKind::Audio && !track.audio_seen.first_time(header.sequence) {
+            stats.audio_copies_dropped += 1;
+            return Ok(());
+        }
         track.last_frame = Some(now);
 
         plan.track = track_id;
@@ -995,10 +1009,13 @@ impl Router {
             track.rate.frame(now, 0, payload);
             plan.priority = Priority::High;
             for sub in &track.subscriptions {
-                let action = if sub.allot.is_some() {
+                let action = if let Some(level) = sub.allot {
                     stats.deliveries += 1;
                     stats.bytes_out += payload;
-                    Action::Datagram
+                    stats.redundant_deliveries += u64::from(level > 0);
+                    Action::Datagram {
+                        redundant: level > 0,
+                    }
                 } else {
                     stats.drops.budget += 1;
                     Action::Drop(DropReason::Budget)
@@ -1331,9 +1348,10 @@ impl Router {
                 },
             })
             .collect();
-        let down = allocate(estimate, &wants, policy.audio_last_n);
+        let protect = p.link.lossy;
+        let down = allocate(estimate, &wants, policy.audio_last_n, protect);
         let cautious = estimate / (100 + policy.raise_headroom_percent) * 100;
-        let up = allocate(cautious, &wants, policy.audio_last_n);
+        let up = allocate(cautious, &wants, policy.audio_last_n, protect);
         let may_raise = p.link.may_raise(now, policy);
         let (mut raised, mut lowered) = (false, false);
         for (i, want) in wants.iter().enumerate() {
@@ -1369,6 +1387,10 @@ impl Router {
                 continue;
             }
             sub.allot = next;
+            if want.kind == MediaKind::Audio && next.is_some() && current.is_some() {
+                // Redundancy on or off: no track gained or lost.
+                continue;
+            }
             if rank(next) < rank(current) {
                 self.stats.budget_lowered += 1;
                 lowered = true;

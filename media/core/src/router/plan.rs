@@ -38,7 +38,13 @@ pub enum Action {
     /// connection allows (or [`MAX_DATAGRAM_SIZE`](crate::wire::media::MAX_DATAGRAM_SIZE)),
     /// write it on the subscriber's audio stream for the track instead (stream
     /// header `Audio`, group 0), opening that stream if needed.
-    Datagram,
+    Datagram {
+        /// Carry copies of the track's previous frames with it (a redundant
+        /// datagram, PROTOCOL.md §4.3): the subscriber's link loses packets
+        /// and its budget has room for the copies. Where they do not fit, the
+        /// plain datagram.
+        redundant: bool,
+    },
     /// Write on the subscriber's stream for this video `group`. If `open`, first
     /// open a new unidirectional stream and write its `VideoGroup` header.
     Stream {

@@ -86,6 +86,11 @@ pub struct Stats {
     pub budget_lowered: u64,
     /// Allotment changes that raised it.
     pub budget_raised: u64,
+    /// Audio frames that arrived again (a copy in a redundant datagram of a
+    /// frame already forwarded) and were not forwarded twice.
+    pub audio_copies_dropped: u64,
+    /// Audio deliveries sent as redundant datagrams.
+    pub redundant_deliveries: u64,
 }
 
 impl Stats {

@@ -232,7 +232,7 @@ fn forwarding_between_two_participants() {
     h.audio(A).unwrap();
     assert_eq!(h.plan.track, mic);
     assert_eq!(h.plan.priority, Priority::High);
-    assert_eq!(h.action(B), Some(Action::Datagram));
+    assert_eq!(h.action(B), Some(Action::Datagram { redundant: false }));
 
     let s = h.router.stats();
     assert_eq!((s.frames_in, s.deliveries, s.rejected_frames), (7, 7, 0));
@@ -289,7 +289,7 @@ fn audio_subscription_starts_at_once() {
     h.subscribe(C, mic);
     assert_eq!(keyframe_requests(&h.drain()), 0);
     h.audio(A).unwrap();
-    assert_eq!(h.action(C), Some(Action::Datagram));
+    assert_eq!(h.action(C), Some(Action::Datagram { redundant: false }));
 }
 
 #[test]
@@ -376,7 +376,11 @@ fn slow_subscriber_loses_layers_then_the_group_then_resumes_at_a_keyframe() {
             assert_eq!(h.action(C), Some(want), "{kib} KiB, layer {layer}");
             assert_eq!(h.action(B), Some(SEND), "B unaffected");
             h.audio(A).unwrap();
-            assert_eq!(h.action(C), Some(Action::Datagram), "audio never dropped");
+            assert_eq!(
+                h.action(C),
+                Some(Action::Datagram { redundant: false }),
+                "audio never dropped"
+            );
         }
     }
     assert_eq!(h.router.congestion_layer(C), Some(0));
@@ -404,7 +408,7 @@ fn slow_subscriber_loses_layers_then_the_group_then_resumes_at_a_keyframe() {
         );
         assert_eq!(h.action(B), Some(SEND));
         h.audio(A).unwrap();
-        assert_eq!(h.action(C), Some(Action::Datagram));
+        assert_eq!(h.action(C), Some(Action::Datagram { redundant: false }));
     }
     // A second report over the limit while waiting resets nothing more.
     h.router.handle_backlog(h.now, C, 300 * 1024).unwrap();
@@ -1186,7 +1190,7 @@ fn a_blocked_microphone_reaches_no_one_until_unblocked() {
     assert!(h.action(B).is_some());
     h.router.set_audio_blocked(A, false).unwrap();
     h.at(30).audio(A).unwrap();
-    assert_eq!(h.action(B), Some(Action::Datagram));
+    assert_eq!(h.action(B), Some(Action::Datagram { redundant: false }));
     assert!(h.router.set_audio_blocked(C, true).is_err());
 }
 
@@ -1275,7 +1279,7 @@ fn link(window_bps: u64) -> LinkReport {
 /// cached frames up to its layer, this one included if it is low enough).
 fn is_sent(g: &Got) -> bool {
     match g.action {
-        Some(Action::Datagram | Action::Stream { .. }) => true,
+        Some(Action::Datagram { .. } | Action::Stream { .. }) => true,
         Some(Action::Replay { max_layer, .. }) => g.layer <= max_layer,
         _ => false,
     }
@@ -1341,7 +1345,7 @@ fn estimate_falls_then_upper_layers_are_dropped_at_the_next_frame() {
     for g in &got {
         match g.kind {
             MediaKind::Video => assert_eq!(g.action, Some(Action::Drop(DropReason::Budget))),
-            MediaKind::Audio => assert_eq!(g.action, Some(Action::Datagram)),
+            MediaKind::Audio => assert_eq!(g.action, Some(Action::Datagram { redundant: false })),
         }
     }
     assert!(h.router.stats().drops.budget > 0);
@@ -1718,4 +1722,111 @@ fn after_a_squeeze_every_track_comes_back_one_layer_per_interval() {
     media.run(&mut h, 3500, S);
     h.router.handle_link(h.now, S, link(20_000_000)).unwrap();
     assert_eq!(layers(&h), vec![Some(2); 5]);
+}
+
+/// An audio frame with an explicit sequence number (as the copies in a
+/// redundant datagram carry their own).
+fn audio_seq(h: &mut Harness, from: ParticipantId, sequence: u64) -> Result<(), RejectReason> {
+    let header = FrameHeader {
+        track: MIC,
+        group: 0,
+        sequence,
+        timestamp_us: h.now.0 * 1000,
+        keyframe: true,
+        temporal_layer: 0,
+    };
+    h.router
+        .handle_frame(h.now, from, &header, 100, &mut h.plan)
+}
+
+#[test]
+fn audio_copies_fill_gaps_and_are_forwarded_once() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    let mic = h.publish_audio(A);
+    h.subscribe(B, mic);
+    // (sequence, forwarded): 1, 2, then 4 (3 lost on the way in), then the
+    // redundant datagram [3, 4, 5]: 3 fills the gap, 4 is a copy, 5 is new.
+    let table = [
+        (1, true),
+        (2, true),
+        (4, true),
+        (3, true),
+        (4, false),
+        (5, true),
+        (5, false),
+        (3, false),
+    ];
+    for (sequence, forwarded) in table {
+        audio_seq(&mut h, A, sequence).unwrap();
+        assert_eq!(
+            h.action(B)
+                .is_some_and(|a| matches!(a, Action::Datagram { .. })),
+            forwarded,
+            "sequence {sequence}"
+        );
+    }
+    assert_eq!(h.router.stats().audio_copies_dropped, 3);
+    // A publisher that starts counting again (64 or more below) is heard.
+    audio_seq(&mut h, A, 1000).unwrap();
+    audio_seq(&mut h, A, 0).unwrap();
+    assert!(h.action(B).is_some());
+    audio_seq(&mut h, A, 1).unwrap();
+    assert!(h.action(B).is_some());
+}
+
+#[test]
+fn lossy_link_gets_redundant_audio_while_the_budget_holds_it_twice() {
+    let (mut h, mut media, _cam, mic) = measured_pair();
+    let audio_to_b = |h: &mut Harness| {
+        h.audio(A).unwrap();
+        h.action(B)
+    };
+    let lossy = |window: u64, loss: u16| LinkReport {
+        loss_permille: loss,
+        ..link(window)
+    };
+    // A wide link losing 3 %: redundant audio within a report or two, video
+    // kept whole.
+    let mut t = 2000;
+    for _ in 0..2 {
+        t += 100;
+        h.at(t);
+        h.router
+            .handle_link(h.now, B, lossy(10_000_000, 30))
+            .unwrap();
+    }
+    assert_eq!(
+        audio_to_b(&mut h),
+        Some(Action::Datagram { redundant: true })
+    );
+    assert_eq!(h.router.allotment(B, mic), Some(Some(1)));
+    let got = media.run(&mut h, t + 1000, B);
+    assert!(got.iter().all(is_sent), "video untouched on a wide link");
+    // The loss ends: plain datagrams again after a few reports.
+    t += 1000;
+    for _ in 0..10 {
+        t += 100;
+        h.at(t);
+        h.router
+            .handle_link(h.now, B, lossy(10_000_000, 0))
+            .unwrap();
+    }
+    assert_eq!(
+        audio_to_b(&mut h),
+        Some(Action::Datagram { redundant: false })
+    );
+    // Lossy again, but the link holds the audio only once: plain audio, and
+    // never less than the audio.
+    for _ in 0..3 {
+        t += 100;
+        h.at(t);
+        h.router.handle_link(h.now, B, lossy(80_000, 30)).unwrap();
+    }
+    assert_eq!(
+        audio_to_b(&mut h),
+        Some(Action::Datagram { redundant: false })
+    );
+    assert_eq!(h.router.allotment(B, mic), Some(Some(0)));
 }

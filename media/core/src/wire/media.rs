@@ -14,6 +14,13 @@ pub const MAX_DATAGRAM_SIZE: usize = 1200;
 pub const MAX_FRAME_SIZE: usize = 1 << 20;
 /// Datagram type byte: one media frame.
 pub const DATAGRAM_FRAME: u8 = 0x01;
+/// Datagram type byte: one audio frame with copies of the frames just before
+/// it on its track (redundancy against loss, PROTOCOL.md §4.3).
+pub const DATAGRAM_REDUNDANT: u8 = 0x02;
+/// The most earlier frames a redundant datagram carries.
+pub const MAX_REDUNDANT_FRAMES: usize = 2;
+/// How far back (in sequence numbers) an earlier frame may lie.
+pub const MAX_REDUNDANT_BACK: u64 = 15;
 
 const FLAG_KEYFRAME: u8 = 0b0000_0001;
 const LAYER_SHIFT: u32 = 1;
@@ -184,6 +191,225 @@ pub fn decode_datagram(buf: &[u8]) -> Result<(FrameHeader, &[u8]), WireError> {
     let payload = &buf[1 + n..];
     check_payload(payload.len())?;
     Ok((header, payload))
+}
+
+/// Appends a redundant audio datagram: the frame `header`/`payload` with
+/// copies of `earlier` frames of the same track, oldest first:
+/// `0x02 | header | count (u8) | count x (back (u8) | timestamp back (varint)
+/// | length (varint) | payload) | payload`, where `back` is how many
+/// sequence numbers before `header.sequence` the copy lies (1..=15, falling)
+/// and the timestamp back is in microseconds.
+///
+/// Fails (writing nothing) on an empty payload, more than
+/// [`MAX_REDUNDANT_FRAMES`] copies or none, a copy that is not an earlier
+/// frame of the track, or more than [`MAX_DATAGRAM_SIZE`] bytes.
+pub fn encode_redundant_datagram<B: BufMut>(
+    header: &FrameHeader,
+    payload: &[u8],
+    earlier: &[(FrameHeader, &[u8])],
+    out: &mut B,
+) -> Result<(), WireError> {
+    header.validate()?;
+    check_payload(payload.len())?;
+    if earlier.is_empty() || earlier.len() > MAX_REDUNDANT_FRAMES {
+        return Err(WireError::InvalidField {
+            field: "redundant frames",
+            reason: "a redundant datagram carries 1 or 2 earlier frames",
+        });
+    }
+    let mut len = 1 + header.encoded_len() + 1 + payload.len();
+    let mut last_back = MAX_REDUNDANT_BACK + 1;
+    for (h, p) in earlier {
+        check_payload(p.len())?;
+        let back = header.sequence.wrapping_sub(h.sequence);
+        if h.track != header.track
+            || h.sequence >= header.sequence
+            || back > MAX_REDUNDANT_BACK
+            || back >= last_back
+            || h.timestamp_us > header.timestamp_us
+        {
+            return Err(WireError::InvalidField {
+                field: "redundant frames",
+                reason: "copies must be earlier frames of the track, oldest first, at most 15 back",
+            });
+        }
+        last_back = back;
+        let ts_back = header.timestamp_us - h.timestamp_us;
+        len += 1 + varint::len(ts_back) + varint::len(p.len() as u64) + p.len();
+    }
+    if len > MAX_DATAGRAM_SIZE {
+        return Err(WireError::Oversized {
+            what: "datagram",
+            len: len as u64,
+            max: MAX_DATAGRAM_SIZE as u64,
+        });
+    }
+    out.put_u8(DATAGRAM_REDUNDANT);
+    header.encode(out)?;
+    out.put_u8(earlier.len() as u8);
+    for (h, p) in earlier {
+        out.put_u8((header.sequence - h.sequence) as u8);
+        varint::put(out, header.timestamp_us - h.timestamp_us);
+        varint::put(out, p.len() as u64);
+        out.put_slice(p);
+    }
+    out.put_slice(payload);
+    Ok(())
+}
+
+/// The frames of one datagram, oldest first: the earlier copies a redundant
+/// datagram carries, then its own frame (the only one of a `0x01` datagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatagramFrames<'a> {
+    frames: [(FrameHeader, &'a [u8]); MAX_REDUNDANT_FRAMES + 1],
+    len: usize,
+}
+
+impl<'a> DatagramFrames<'a> {
+    /// Every frame, oldest first; `true` marks a copy (an earlier frame).
+    pub fn iter(&self) -> impl Iterator<Item = (FrameHeader, &'a [u8], bool)> + '_ {
+        let last = self.len - 1;
+        self.frames[..self.len]
+            .iter()
+            .enumerate()
+            .map(move |(i, (h, p))| (*h, *p, i < last))
+    }
+
+    /// The datagram's own (newest) frame.
+    pub fn newest(&self) -> (FrameHeader, &'a [u8]) {
+        self.frames[self.len - 1]
+    }
+
+    /// How many frames (1 + copies).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: a datagram carries at least its own frame.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Decodes a datagram of either type into its frames (see [`DatagramFrames`]);
+/// payloads are sub-slices of `buf`.
+pub fn decode_datagram_frames(buf: &[u8]) -> Result<DatagramFrames<'_>, WireError> {
+    match buf.first() {
+        Some(&DATAGRAM_REDUNDANT) => {}
+        _ => {
+            let (header, payload) = decode_datagram(buf)?;
+            let mut frames = [(FrameHeader::default(), &[][..]); MAX_REDUNDANT_FRAMES + 1];
+            frames[0] = (header, payload);
+            return Ok(DatagramFrames { frames, len: 1 });
+        }
+    }
+    if buf.len() > MAX_DATAGRAM_SIZE {
+        return Err(WireError::Oversized {
+            what: "datagram",
+            len: buf.len() as u64,
+            max: MAX_DATAGRAM_SIZE as u64,
+        });
+    }
+    let (header, n) = FrameHeader::decode(&buf[1..])?;
+    let mut at = 1 + n;
+    let count = usize::from(*buf.get(at).ok_or(WireError::Truncated {
+        what: "redundant frame count",
+    })?);
+    at += 1;
+    if count == 0 || count > MAX_REDUNDANT_FRAMES {
+        return Err(WireError::InvalidField {
+            field: "redundant frame count",
+            reason: "must be 1 or 2",
+        });
+    }
+    let mut frames = [(FrameHeader::default(), &[][..]); MAX_REDUNDANT_FRAMES + 1];
+    let mut last_back = MAX_REDUNDANT_BACK + 1;
+    for slot in frames.iter_mut().take(count) {
+        let back = u64::from(*buf.get(at).ok_or(WireError::Truncated {
+            what: "redundant frame",
+        })?);
+        at += 1;
+        if back == 0 || back >= last_back || back > header.sequence {
+            return Err(WireError::InvalidField {
+                field: "redundant frame",
+                reason: "must lie 1 to 15 frames back, oldest first",
+            });
+        }
+        last_back = back;
+        let (ts_back, k) = varint::get(&buf[at..], "redundant frame timestamp")?;
+        at += k;
+        if ts_back > header.timestamp_us {
+            return Err(WireError::InvalidField {
+                field: "redundant frame timestamp",
+                reason: "before the epoch",
+            });
+        }
+        let (len, k) = varint::get(&buf[at..], "redundant frame length")?;
+        at += k;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|&e| e <= buf.len())
+            .ok_or(WireError::Truncated {
+                what: "redundant frame payload",
+            })?;
+        check_payload(end - at)?;
+        *slot = (
+            FrameHeader {
+                sequence: header.sequence - back,
+                timestamp_us: header.timestamp_us - ts_back,
+                ..header
+            },
+            &buf[at..end],
+        );
+        at = end;
+    }
+    let payload = &buf[at..];
+    check_payload(payload.len())?;
+    frames[count] = (header, payload);
+    Ok(DatagramFrames {
+        frames,
+        len: count + 1,
+    })
+}
+
+/// Which of a track's last 64 sequence numbers arrived: with redundant
+/// datagrams a frame comes once alone and again as a copy in the next one(s);
+/// receivers (the SFU's router, bots, pages) take each sequence once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeqWindow {
+    newest: Option<u64>,
+    /// Bit `i`: `newest - i` arrived.
+    seen: u64,
+}
+
+impl SeqWindow {
+    /// Marks `sequence` as arrived; false if it had.
+    ///
+    /// A sequence 64 or more below the newest cannot be a copy (copies lie at
+    /// most 15 back): the publisher started counting again, and the window
+    /// starts over from it.
+    pub fn first_time(&mut self, sequence: u64) -> bool {
+        match self.newest {
+            Some(newest) if sequence <= newest && newest - sequence < 64 => {
+                let bit = 1u64 << (newest - sequence);
+                let first = self.seen & bit == 0;
+                self.seen |= bit;
+                first
+            }
+            Some(newest) if sequence > newest => {
+                let shift = sequence - newest;
+                self.seen = if shift >= 64 { 0 } else { self.seen << shift } | 1;
+                self.newest = Some(sequence);
+                true
+            }
+            _ => {
+                self.newest = Some(sequence);
+                self.seen = 1;
+                true
+            }
+        }
+    }
 }
 
 /// What a unidirectional media stream carries (its first byte).

@@ -446,6 +446,176 @@ fn datagrams_round_trip() {
 }
 
 #[test]
+fn redundant_datagrams_round_trip() {
+    let mut g = Gen(3);
+    for _ in 0..500 {
+        let mut h = g.frame_header();
+        h.keyframe = true;
+        h.temporal_layer = 0;
+        h.sequence = h.sequence.max(2);
+        h.timestamp_us = h.timestamp_us.max(40_000);
+        let copies = 1 + g.below(2) as usize;
+        let payloads: Vec<Vec<u8>> = (0..=copies)
+            .map(|_| {
+                let n = 1 + g.below(300) as usize;
+                g.bytes(n)
+            })
+            .collect();
+        let earlier: Vec<(FrameHeader, &[u8])> = (0..copies)
+            .map(|i| {
+                let back = (copies - i) as u64;
+                let header = FrameHeader {
+                    sequence: h.sequence - back,
+                    timestamp_us: h.timestamp_us - back * 20_000,
+                    ..h
+                };
+                (header, &payloads[i][..])
+            })
+            .collect();
+        let mut out = Vec::new();
+        encode_redundant_datagram(&h, &payloads[copies], &earlier, &mut out).unwrap();
+        let frames = decode_datagram_frames(&out).unwrap();
+        let got: Vec<_> = frames.iter().collect();
+        assert_eq!(got.len(), copies + 1);
+        for (i, (header, payload, copy)) in got.into_iter().enumerate() {
+            let (want_h, want_p) = if i < copies {
+                earlier[i]
+            } else {
+                (h, &payloads[copies][..])
+            };
+            assert_eq!((header, payload, copy), (want_h, want_p, i < copies));
+        }
+        assert_eq!(frames.newest(), (h, &payloads[copies][..]));
+    }
+    // A plain datagram decodes as one frame, not a copy.
+    let h = FrameHeader {
+        track: 3,
+        sequence: 9,
+        keyframe: true,
+        ..FrameHeader::default()
+    };
+    let mut out = Vec::new();
+    encode_datagram(&h, &[1, 2, 3], &mut out).unwrap();
+    let frames = decode_datagram_frames(&out).unwrap();
+    assert_eq!(
+        frames.iter().collect::<Vec<_>>(),
+        [(h, &[1u8, 2, 3][..], false)]
+    );
+}
+
+#[test]
+fn redundant_datagram_errors() {
+    let h = FrameHeader {
+        track: 1,
+        sequence: 20,
+        timestamp_us: 400_000,
+        keyframe: true,
+        ..FrameHeader::default()
+    };
+    let back = |n: u64| FrameHeader {
+        sequence: h.sequence - n,
+        timestamp_us: h.timestamp_us - n * 20_000,
+        ..h
+    };
+    // Encoding refuses what decoding would, and writes nothing.
+    let p: &[u8] = &[9; 10];
+    let other_track = FrameHeader {
+        track: 2,
+        ..back(1)
+    };
+    let later = FrameHeader { sequence: 21, ..h };
+    type Copies<'a> = Vec<(FrameHeader, &'a [u8])>;
+    let cases: Vec<(&str, Copies, &str)> = vec![
+        ("no copies", vec![], "invalid_field"),
+        (
+            "three copies",
+            vec![(back(3), p), (back(2), p), (back(1), p)],
+            "invalid_field",
+        ),
+        ("other track", vec![(other_track, p)], "invalid_field"),
+        ("a later frame", vec![(later, p)], "invalid_field"),
+        (
+            "newest first",
+            vec![(back(1), p), (back(2), p)],
+            "invalid_field",
+        ),
+        ("16 back", vec![(back(16), p)], "invalid_field"),
+        ("empty copy", vec![(back(1), &[][..])], "invalid_field"),
+        (
+            "too big",
+            vec![(back(2), &[1; 600][..]), (back(1), &[1; 600][..])],
+            "oversized",
+        ),
+    ];
+    for (name, earlier, code) in cases {
+        let mut out = Vec::new();
+        let err = encode_redundant_datagram(&h, p, &earlier, &mut out).unwrap_err();
+        assert_eq!(err.code(), code, "{name}");
+        assert!(out.is_empty(), "{name}");
+    }
+
+    // header: flags 0x01, track 1, group 0, sequence 10, timestamp 1000 (2-byte varint).
+    let head = [0x02, 0x01, 0x01, 0x00, 0x0a, 0x43, 0xe8];
+    let with = |rest: &[u8]| [&head[..], rest].concat();
+    let table: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("no count", with(&[]), "truncated"),
+        ("count 0", with(&[0, 5]), "invalid_field"),
+        ("count 3", with(&[3, 1, 0, 1, 5, 5]), "invalid_field"),
+        ("back 0", with(&[1, 0, 0, 1, 5, 5]), "invalid_field"),
+        (
+            "back past sequence 0",
+            with(&[1, 11, 0, 1, 5, 5]),
+            "invalid_field",
+        ),
+        (
+            "not oldest first",
+            with(&[2, 1, 0, 1, 5, 2, 0, 1, 5, 5]),
+            "invalid_field",
+        ),
+        (
+            "timestamp before the epoch",
+            with(&[1, 1, 0x44, 0x00, 1, 5, 5]),
+            "invalid_field",
+        ),
+        (
+            "copy longer than the datagram",
+            with(&[1, 1, 0, 9, 5]),
+            "truncated",
+        ),
+        ("empty copy", with(&[1, 1, 0, 0, 5]), "invalid_field"),
+        ("no own payload", with(&[1, 1, 0, 1, 5]), "invalid_field"),
+        ("cut in the copy's header", with(&[1, 1]), "truncated"),
+        (
+            "over 1200 bytes",
+            with(&[1, 1, 0, 1, 5, 5])
+                .into_iter()
+                .chain([0; 1200])
+                .collect(),
+            "oversized",
+        ),
+        (
+            "unknown type",
+            vec![0x03, 0, 1, 0, 0, 0, 9],
+            "unknown_datagram_type",
+        ),
+    ];
+    for (name, bytes, code) in table {
+        assert_eq!(
+            decode_datagram_frames(&bytes).unwrap_err().code(),
+            code,
+            "{name}"
+        );
+    }
+    // The same bytes with a good copy decode.
+    let good = with(&[1, 1, 0x40, 0x14, 1, 5, 6]);
+    let frames = decode_datagram_frames(&good).unwrap();
+    let got: Vec<_> = frames.iter().collect();
+    assert_eq!(got[0].0.sequence, 9);
+    assert_eq!(got[0].0.timestamp_us, 1000 - 20);
+    assert_eq!((got[0].1, got[1].1), (&[5u8][..], &[6u8][..]));
+}
+
+#[test]
 fn datagram_limits_and_errors() {
     let h = FrameHeader {
         track: 1,
@@ -693,6 +863,7 @@ fn random_bytes_never_panic() {
         let _ = ServerMessage::decode(&input);
         let _ = FrameHeader::decode(&input);
         let _ = decode_datagram(&input);
+        let _ = decode_datagram_frames(&input);
         let _ = StreamHeader::decode(&input);
         let _ = decode_stream_frame(&input);
         let mut reader = StreamReader::new();
