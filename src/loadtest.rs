@@ -419,7 +419,7 @@ mod netns {
             r = term.recv() => r.is_some(),
         };
         if stop {
-            eprintln!("interrupted: stopping the server and removing the namespace");
+            eprintln!("interrupted: stopping the server (and removing a --netem namespace)");
             let pid = SERVER_PID.load(Relaxed);
             if pid != 0 {
                 let _ = Command::new("kill").arg(pid.to_string()).status();
@@ -602,9 +602,9 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    if spec.is_some() {
-        rt.spawn(netns::teardown_on_signal());
-    }
+    // Every run: a Ctrl-C or SIGTERM stops the server child (and removes the
+    // namespace of a `--netem` run) instead of leaving it behind.
+    rt.spawn(netns::teardown_on_signal());
     let mut reports: Vec<LoadtestReport> = Vec::new();
     let mut summary = String::new();
     let runs: Vec<(Scenario, usize)> = match &sessions {

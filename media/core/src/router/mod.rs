@@ -24,7 +24,8 @@
 //! - Keyframe cache: the IO edge keeps each video track's current group (up
 //!   to [`RouterConfig::max_cached_group_bytes`], as the plan's [`CacheOp`]
 //!   says). A subscriber that needs a start (new subscription, group dropped,
-//!   video allotted again) is started from it ([`Action::Replay`]) once its
+//!   video allotted again, its own keyframe request at most once a second)
+//!   is started from it ([`Action::Replay`]) once its
 //!   backlog is low, so one subscriber's need makes no publisher send a
 //!   keyframe to everyone; only without a usable cache is a keyframe requested.
 //! - Bandwidth: the IO edge reports each subscriber's link ([`LinkReport`]);
@@ -301,6 +302,8 @@ struct Subscription {
     /// What the subscriber's bandwidth allots it: audio `Some(0)` on,
     /// `Some(1)` on with redundancy; video up to that layer; `None` off.
     allot: Allot,
+    /// Video: when its keyframe request last restarted it from the cache.
+    restarted_at: Option<Millis>,
 }
 
 impl Subscription {
@@ -827,6 +830,7 @@ impl Router {
                 } else {
                     MAX_TEMPORAL_LAYER
                 }),
+                restarted_at: None,
             });
         }
         if let Some(p) = self.participants.get_mut(&participant) {
@@ -898,9 +902,38 @@ impl Router {
         {
             return Err(RouterError::NotSubscribed(track));
         }
-        if self.tracks.get(&track).map(|t| t.kind) == Some(MediaKind::Video) {
-            self.want_keyframe(now, track);
+        if self.tracks.get(&track).map(|t| t.kind) != Some(MediaKind::Video) {
+            return Ok(());
         }
+        // Served from the keyframe cache where it can be: the subscriber's
+        // stream is reset and the next frame starts it again from the
+        // group's keyframe (as after a dropped group), so the publisher
+        // sends no keyframe to everyone. At most once per
+        // `keyframe_request_interval` per subscription; beyond that, or
+        // without a usable cache, the publisher is asked (throttled).
+        let interval = self.config.keyframe_request_interval;
+        let max_replay = self.config.max_replay_frames;
+        if let Some(t) = self.tracks.get_mut(&track)
+            && t.cache_usable(max_replay)
+            && let Some(i) = t
+                .subscriptions
+                .iter()
+                .position(|s| s.subscriber == participant)
+            && t.subscriptions[i]
+                .restarted_at
+                .is_none_or(|at| now.saturating_since(at) >= interval)
+        {
+            let sub = t.subscriptions[i];
+            if let Some(end) = stream_end(t, &sub) {
+                self.outputs.push_back(Output::EndStream(end));
+            }
+            let sub = &mut t.subscriptions[i];
+            sub.open = false;
+            sub.restarted_at = Some(now);
+            self.stats.keyframe_requests_from_cache += 1;
+            return Ok(());
+        }
+        self.want_keyframe(now, track);
         Ok(())
     }
 

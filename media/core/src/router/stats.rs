@@ -82,6 +82,9 @@ pub struct Stats {
     pub keyframe_requests_coalesced: u64,
     /// Subscribers started from the keyframe cache instead of a publisher keyframe.
     pub cache_replays: u64,
+    /// Subscribers' keyframe requests answered by a restart from the cache
+    /// (the publisher was not asked).
+    pub keyframe_requests_from_cache: u64,
     /// Allotment changes that lowered a subscriber's share of a track (budget).
     pub budget_lowered: u64,
     /// Allotment changes that raised it.

@@ -1830,3 +1830,61 @@ fn lossy_link_gets_redundant_audio_while_the_budget_holds_it_twice() {
     );
     assert_eq!(h.router.allotment(B, mic), Some(Some(0)));
 }
+
+#[test]
+fn a_subscribers_keyframe_request_is_served_from_the_cache() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    h.join(C, RoomId::MAIN, false);
+    let cam = h.publish_video(A);
+    h.subscribe(B, cam);
+    h.subscribe(C, cam);
+    h.video(A, 1, true, 0).unwrap();
+    h.at(33).video(A, 1, false, 2).unwrap();
+    h.drain();
+    // B's decoder failed: its stream is reset and the next frame starts it
+    // again from the cached group; C goes on; A is not asked.
+    h.at(200);
+    h.router.request_keyframe(h.now, B, cam).unwrap();
+    let out = h.drain();
+    assert_eq!(keyframe_requests(&out), 0);
+    assert_eq!(
+        ends(&out),
+        [StreamEnd {
+            subscriber: B,
+            track: cam,
+            group: 1,
+            mode: EndMode::Reset
+        }]
+    );
+    h.at(216).video(A, 1, false, 1).unwrap();
+    assert!(matches!(h.action(B), Some(Action::Replay { group: 1, .. })));
+    assert_eq!(
+        h.action(C),
+        Some(Action::Stream {
+            group: 1,
+            open: false
+        })
+    );
+    assert_eq!(h.router.stats().keyframe_requests_from_cache, 1);
+    // Again within a second: the publisher is asked instead (its own
+    // throttle let it: the subscriptions' requests were at 0).
+    h.at(1050);
+    h.router.request_keyframe(h.now, B, cam).unwrap();
+    let out = h.drain();
+    assert_eq!(keyframe_requests(&out), 1);
+    assert!(ends(&out).is_empty());
+    // A second later the cache serves it again.
+    h.at(1250);
+    h.router.request_keyframe(h.now, B, cam).unwrap();
+    assert_eq!(keyframe_requests(&h.drain()), 0);
+    assert_eq!(h.router.stats().keyframe_requests_from_cache, 2);
+    // Without a cache the publisher is asked.
+    let (mut h, cam, _mic) = two_participants();
+    h.video(A, 1, true, 0).unwrap();
+    h.drain();
+    h.at(2000);
+    h.router.request_keyframe(h.now, B, cam).unwrap();
+    assert_eq!(keyframe_requests(&h.drain()), 1);
+}
