@@ -155,6 +155,48 @@ struct ServeOptions<'a> {
     congestion: Congestion,
 }
 
+/// What the server's router did over the whole run (warm-up included), from
+/// its `/metrics`: the frames each rule kept from subscribers and the
+/// redundant audio it sent. `None` if the page cannot be read.
+async fn policy_counters(client: &reqwest::Client, origin: &str) -> Option<String> {
+    let text = client
+        .get(format!("{origin}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    let dropped = |reason: &str| {
+        value(&format!(
+            "podium_media_frames_dropped_total{{reason=\"{reason}\"}} "
+        ))
+    };
+    let saturated = |cause: &str| {
+        value(&format!(
+            "podium_media_link_saturated_total{{cause=\"{cause}\"}} "
+        ))
+    };
+    Some(format!(
+        "link reports saturated by backlog {}, queue delay {}, held back {}, loss {}; frames dropped for budget {}, congestion {}, stale group {}; group drops {}; redundant audio sent {}; keyframe requests {}",
+        saturated("backlog"),
+        saturated("queue_delay"),
+        saturated("held_back"),
+        saturated("loss"),
+        dropped("budget"),
+        dropped("congestion"),
+        dropped("stale_group"),
+        value("podium_media_group_drops_total "),
+        value("podium_media_redundant_audio_deliveries_total "),
+        value("podium_media_keyframe_requests_total "),
+    ))
+}
+
 /// Starts `podium serve` with a temp data dir (on loopback ephemeral ports,
 /// or in the benchmark's network namespace), creates the admin and starts a
 /// live session.
@@ -684,12 +726,14 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
                 });
             }
             let r = loadtest::run_sessions(&config, &targets, app.pid).await;
+            let policy = policy_counters(&app.client, &app.origin).await;
             drop(app);
-            r.map_err(anyhow::Error::from)
+            r.map(|reports| (reports, policy))
+                .map_err(anyhow::Error::from)
         });
         // With --sessions, a count that fails (e.g. bots time out) is a
         // result too: say so and go on with the next count.
-        let mut run_reports = match result {
+        let (mut run_reports, policy) = match result {
             Err(e) if sessions.is_some() => {
                 summary.push_str(&format!("{count} session(s): failed: {e:#}\n"));
                 eprintln!("{count} session(s) failed: {e:#}");
@@ -708,6 +752,9 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
             }
             if let Some(c) = &counts {
                 label.push_str(&format!(" (link: {c})"));
+            }
+            if let Some(p) = &policy {
+                label.push_str(&format!("; server, whole run: {p}"));
             }
             r.label = Some(label);
         }

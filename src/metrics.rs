@@ -315,6 +315,14 @@ struct ReasonLabel {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabel {
+    cause: &'static str,
+}
+
+/// The causes of `MediaCounters::saturated`, in its order.
+pub const SATURATION_CAUSES: [&str; 4] = ["backlog", "queue_delay", "held_back", "loss"];
+
 /// The media engine's counters of one live session (they only grow while it runs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaCounters {
@@ -331,6 +339,12 @@ pub struct MediaCounters {
     pub drop_congestion: u64,
     pub drop_layer_preference: u64,
     pub drop_stale_group: u64,
+    /// ... or not covered by the subscriber's bandwidth estimate.
+    pub drop_budget: u64,
+    /// Audio deliveries sent as redundant datagrams (a lossy link).
+    pub redundant_deliveries: u64,
+    /// Link reports that counted as saturated, by cause (`SATURATION_CAUSES`).
+    pub saturated: [u64; 4],
     /// Groups cut short for a lagging subscriber.
     pub group_drops: u64,
     /// Frames dropped because a subscriber's queue hit its hard limit.
@@ -356,6 +370,11 @@ impl MediaCounters {
         self.drop_congestion += o.drop_congestion;
         self.drop_layer_preference += o.drop_layer_preference;
         self.drop_stale_group += o.drop_stale_group;
+        self.drop_budget += o.drop_budget;
+        self.redundant_deliveries += o.redundant_deliveries;
+        for (a, b) in self.saturated.iter_mut().zip(o.saturated) {
+            *a += b;
+        }
         self.group_drops += o.group_drops;
         self.queue_overflow += o.queue_overflow;
         self.keyframe_requests += o.keyframe_requests;
@@ -481,6 +500,12 @@ impl Metrics {
         );
         counter(
             r,
+            "podium_media_redundant_audio_deliveries",
+            "Audio frames sent as redundant datagrams (with a copy of the frame before) to subscribers whose links lose packets",
+            t.redundant_deliveries,
+        );
+        counter(
+            r,
             "podium_media_fanout_frames",
             "Frames fanned out to subscribers",
             t.fanout_frames,
@@ -513,13 +538,23 @@ impl Metrics {
             ("congestion", t.drop_congestion),
             ("layer_preference", t.drop_layer_preference),
             ("stale_group", t.drop_stale_group),
+            ("budget", t.drop_budget),
         ] {
             dropped.get_or_create(&ReasonLabel { reason }).inc_by(v);
         }
         r.register(
             "podium_media_frames_dropped",
-            "Frames not delivered by policy, by reason (layer: congestion, layer_preference; group: awaiting_keyframe, stale_group)",
+            "Frames not delivered by policy, by reason (layer: congestion, layer_preference; group: awaiting_keyframe, stale_group; the subscriber's bandwidth: budget)",
             dropped,
+        );
+        let saturated = Family::<CauseLabel, Counter>::default();
+        for (cause, v) in SATURATION_CAUSES.iter().zip(t.saturated) {
+            saturated.get_or_create(&CauseLabel { cause }).inc_by(v);
+        }
+        r.register(
+            "podium_media_link_saturated",
+            "Subscriber link reports that counted as saturated (the bandwidth estimate fell to what the link delivered), by cause",
+            saturated,
         );
         let lost = Family::<ReasonLabel, Counter>::default();
         lost.get_or_create(&ReasonLabel {

@@ -131,6 +131,15 @@ async fn media_counters_move_while_bots_publish_and_a_sessions_series_go_when_it
     );
     get(
         &first,
+        "podium_media_frames_dropped_total{reason=\"budget\"}",
+    );
+    get(&first, "podium_media_redundant_audio_deliveries_total");
+    get(
+        &first,
+        "podium_media_link_saturated_total{cause=\"backlog\"}",
+    );
+    get(
+        &first,
         "podium_media_datagrams_lost_total{reason=\"send_failed\"}",
     );
 

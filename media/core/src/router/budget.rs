@@ -101,6 +101,19 @@ impl Default for BudgetPolicy {
     }
 }
 
+/// Why a link report counted as saturated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Saturation {
+    /// The edge's backlog for the subscriber is above `saturated_backlog`.
+    Backlog,
+    /// Two reports with the RTT `max_queue_delay` above its minimum.
+    QueueDelay,
+    /// Two reports with the transport holding back what it was given.
+    HeldBack,
+    /// Two reports with the smoothed loss above `heavy_loss_permille`.
+    Loss,
+}
+
 /// A subscriber's link as the router sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Link {
@@ -137,7 +150,7 @@ impl Link {
     /// least what it carries plus [`BudgetPolicy::probe_percent`], or the
     /// congestion window if larger — no limit when the transport gives no
     /// window (WebSocket).
-    pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) {
+    pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) -> Option<Saturation> {
         self.rtt = r.rtt;
         let delivered = r.sent_bps / 1000 * u64::from(1000 - r.loss_permille.min(1000));
         let queue_delay = if r.min_rtt.is_zero() {
@@ -147,11 +160,26 @@ impl Link {
         };
         let held_back = r.offered_bps > r.sent_bps.saturating_mul(5) / 4
             && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
-        let suspect = queue_delay > policy.max_queue_delay
-            || held_back
-            || r.loss_permille > policy.heavy_loss_permille;
-        self.saturated = r.queued > policy.saturated_backlog || (suspect && self.suspect);
-        self.suspect = suspect;
+        // Loss counts smoothed (over ~8 reports): random loss of a few per
+        // cent makes single short intervals look heavy, and is not congestion.
+        self.loss = (self.loss * 7 + u32::from(r.loss_permille.min(1000)) * 16) / 8;
+        let heavy_loss = self.loss > u32::from(policy.heavy_loss_permille) * 16;
+        let suspect = if queue_delay > policy.max_queue_delay {
+            Some(Saturation::QueueDelay)
+        } else if held_back {
+            Some(Saturation::HeldBack)
+        } else if heavy_loss {
+            Some(Saturation::Loss)
+        } else {
+            None
+        };
+        let cause = if r.queued > policy.saturated_backlog {
+            Some(Saturation::Backlog)
+        } else {
+            suspect.filter(|_| self.suspect)
+        };
+        self.saturated = cause.is_some();
+        self.suspect = suspect.is_some();
         let e = if self.saturated {
             delivered / 10 * 9
         } else {
@@ -161,12 +189,12 @@ impl Link {
             }
         };
         self.estimate = Some(e);
-        self.loss = (self.loss * 7 + u32::from(r.loss_permille.min(1000)) * 16) / 8;
         self.lossy = if self.lossy {
             self.loss >= u32::from(policy.redundancy_off_permille) * 16
         } else {
             self.loss >= u32::from(policy.redundancy_on_permille) * 16
         };
+        cause
     }
 
     /// Whether a raise is allowed now.
@@ -513,8 +541,8 @@ mod tests {
             // A bottleneck queue filling (RTT 150 ms above its minimum).
             (r(Some(8_000_000), 300_000, 0, 0, 190), 8_000_000, false),
             (r(Some(8_000_000), 300_000, 0, 0, 190), 270_000, true),
-            // Heavy loss: what got through.
-            (r(Some(8_000_000), 400_000, 0, 100, 40), 324_000, true),
+            // One interval with heavy loss is not enough (loss is smoothed).
+            (r(Some(8_000_000), 400_000, 0, 100, 40), 8_000_000, false),
             (r(Some(8_000_000), 400_000, 0, 0, 40), 8_000_000, false),
             // The transport holds back what it is given, near its window.
             (offered(Some(700_000), 300_000, 600_000), 700_000, false),
@@ -542,6 +570,31 @@ mod tests {
                 "{report:?}"
             );
         }
+    }
+
+    #[test]
+    fn random_loss_is_not_congestion_but_lasting_heavy_loss_is() {
+        let policy = BudgetPolicy::default();
+        let report = |loss: u16| LinkReport {
+            window_bps: Some(8_000_000),
+            sent_bps: 1_000_000,
+            offered_bps: 1_000_000,
+            loss_permille: loss,
+            ..LinkReport::default()
+        };
+        // 3 % on average, in short intervals of 0 to 10 %: never saturated.
+        let mut link = Link::default();
+        for i in 0..200u16 {
+            let loss = [0, 100, 20, 60, 0, 0, 40, 20, 30, 30][usize::from(i % 10)];
+            assert_eq!(link.report(&report(loss), &policy), None, "report {i}");
+        }
+        // 10 % lasting: saturated within a few reports, the estimate what got through.
+        let mut reports = 0;
+        while link.report(&report(100), &policy) != Some(Saturation::Loss) {
+            reports += 1;
+            assert!(reports < 20, "never saturated");
+        }
+        assert_eq!(link.estimate, Some(810_000));
     }
 
     #[test]

@@ -60,8 +60,8 @@ pub use plan::{
 };
 pub use policy::{BacklogPolicy, RouterConfig};
 
-use self::budget::{Allot, Link, RateMeter, Want, allocate, rank};
-pub use stats::{DropStats, RejectReason, RejectStats, Stats};
+use self::budget::{Allot, Link, RateMeter, Saturation, Want, allocate, rank};
+pub use stats::{DropStats, RejectReason, RejectStats, SaturationStats, Stats};
 
 use self::policy::{Congestion, KeyframeThrottle};
 use crate::ids::{Millis, ParticipantId, RoomId, TrackId};
@@ -1305,7 +1305,13 @@ impl Router {
         self.handle_backlog(now, subscriber, report.queued)?;
         let policy = self.config.budget.clone();
         if let Some(p) = self.participants.get_mut(&subscriber) {
-            p.link.report(&report, &policy);
+            match p.link.report(&report, &policy) {
+                Some(Saturation::Backlog) => self.stats.saturated.backlog += 1,
+                Some(Saturation::QueueDelay) => self.stats.saturated.queue_delay += 1,
+                Some(Saturation::HeldBack) => self.stats.saturated.held_back += 1,
+                Some(Saturation::Loss) => self.stats.saturated.loss += 1,
+                None => {}
+            }
         }
         self.reallot(now, subscriber);
         Ok(())

@@ -57,6 +57,20 @@ pub struct DropStats {
     pub budget: u64,
 }
 
+/// Link reports that counted as saturated (the estimate then fell to what
+/// the link delivered), by the sign that showed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SaturationStats {
+    /// The edge's backlog for the subscriber.
+    pub backlog: u64,
+    /// RTT well above its minimum (a queue filling somewhere).
+    pub queue_delay: u64,
+    /// The transport holding back what it was given.
+    pub held_back: u64,
+    /// Heavy loss (smoothed).
+    pub loss: u64,
+}
+
 /// The router's counters since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -94,6 +108,8 @@ pub struct Stats {
     pub audio_copies_dropped: u64,
     /// Audio deliveries sent as redundant datagrams.
     pub redundant_deliveries: u64,
+    /// Saturated link reports, by sign.
+    pub saturated: SaturationStats,
 }
 
 impl Stats {
