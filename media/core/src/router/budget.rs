@@ -90,7 +90,7 @@ impl Default for BudgetPolicy {
             speaking_for: Duration::from_millis(1000),
             saturated_backlog: 64 * 1024,
             max_queue_delay: Duration::from_millis(100),
-            heavy_loss_permille: 50,
+            heavy_loss_permille: 100,
             probe_percent: 50,
             raise_headroom_percent: 15,
             raise_interval: Duration::from_millis(1000),
@@ -588,13 +588,13 @@ mod tests {
             let loss = [0, 100, 20, 60, 0, 0, 40, 20, 30, 30][usize::from(i % 10)];
             assert_eq!(link.report(&report(loss), &policy), None, "report {i}");
         }
-        // 10 % lasting: saturated within a few reports, the estimate what got through.
+        // 20 % lasting: saturated within a few reports, the estimate what got through.
         let mut reports = 0;
-        while link.report(&report(100), &policy) != Some(Saturation::Loss) {
+        while link.report(&report(200), &policy) != Some(Saturation::Loss) {
             reports += 1;
             assert!(reports < 20, "never saturated");
         }
-        assert_eq!(link.estimate, Some(810_000));
+        assert_eq!(link.estimate, Some(720_000));
     }
 
     #[test]
