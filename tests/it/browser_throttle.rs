@@ -125,10 +125,12 @@ async fn quic_public_port_is_where_pages_connect() {
 
 /// What a page's decoder put out for the host's camera, read from the stage
 /// tile (web/live/stage.js): frames decoded so far, frames and the highest
-/// temporal layer in the last second, and the decoded size.
+/// temporal layer in the last second, frames decoded per temporal layer,
+/// and the decoded size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct TileMedia {
     frames: u64,
+    by_layer: [u64; 3],
     fps: u64,
     layer: i64,
     width: u64,
@@ -146,8 +148,19 @@ async fn tile_media(page: &Browser, who: u64) -> TileMedia {
             .and_then(|s| s.parse::<i64>().ok())
             .unwrap_or(-1)
     };
+    let mut by_layer = [0; 3];
+    for (n, count) in by_layer.iter_mut().zip(
+        v["layerFrames"]
+            .as_str()
+            .unwrap_or("")
+            .split(',')
+            .map(|c| c.parse::<u64>().unwrap_or(0)),
+    ) {
+        *n = count;
+    }
     TileMedia {
         frames: n("framesDecoded").max(0) as u64,
+        by_layer,
         fps: n("fps").max(0) as u64,
         layer: n("layer"),
         width: n("decodedWidth").max(0) as u64,
@@ -161,6 +174,8 @@ async fn tile_media(page: &Browser, who: u64) -> TileMedia {
 struct Seen {
     /// Frames decoded in the window.
     frames: u64,
+    /// Of them, per temporal layer.
+    by_layer: [u64; 3],
     /// The highest temporal layer decoded in it (-1: none).
     layer: i64,
     /// The last decoded size.
@@ -169,14 +184,20 @@ struct Seen {
 }
 
 /// Whether the thin page sees the speaker at a lower quality than the clear
-/// page over the same window: still some video, and a lower temporal layer
-/// or well under half the frames. Once publishers send two spatial qualities
+/// page over the same window: still some video, and a lower top temporal
+/// layer, or under half the clear page's share of frames from that top layer
+/// (a router probing upwards lets a few through), or under half the frames.
+/// The share, not the count, because on a busy machine both pages' decoders
+/// may fall behind alike. Once publishers send two spatial qualities
 /// (simulcast), a smaller decoded size belongs here too
 /// (`thin.height < clear.height`).
 fn sees_a_lower_layer(thin: &Seen, clear: &Seen) -> bool {
     let lower_layer = thin.layer < clear.layer;
+    let top = clear.layer.clamp(0, 2) as usize;
+    let share = |s: &Seen| s.by_layer[top] as f64 / s.by_layer.iter().sum::<u64>().max(1) as f64;
+    let fewer_from_top = clear.layer > 0 && share(thin) * 2.0 < share(clear);
     let fewer_frames = thin.frames * 2 < clear.frames;
-    thin.frames > 0 && (lower_layer || fewer_frames)
+    thin.frames > 0 && (lower_layer || fewer_from_top || fewer_frames)
 }
 
 /// Watches both pages' tiles of `who` for `secs` seconds.
@@ -197,6 +218,9 @@ async fn watch(thin: &Browser, clear: &Browser, who: u64, secs: u64) -> (Seen, S
         for (page, first, s) in [(thin, start.0, &mut seen.0), (clear, start.1, &mut seen.1)] {
             let now = tile_media(page, who).await;
             s.frames = now.frames.saturating_sub(first.frames);
+            for l in 0..3 {
+                s.by_layer[l] = now.by_layer[l].saturating_sub(first.by_layer[l]);
+            }
             if now.fps > 0 {
                 s.layer = s.layer.max(now.layer);
             }
@@ -325,25 +349,46 @@ async fn a_page_on_a_thin_link_hears_the_speaker_and_sees_a_lower_layer() {
     // Tom sees the host at a lower layer than Clara, over 10-second windows
     // (the router needs a moment to learn the link): waited for, at most 12
     // windows. Printed with what the host sent and the thin link carried.
-    let sent = "window.podiumLive.stats().totals.bytesSent";
+    let sent =
+        "[window.podiumLive.stats().totals.bytesSent, window.podiumLive.stats().totals.framesSent]";
     let mut windows = Vec::new();
     loop {
-        let (b0, f0) = (host.eval(sent).await.as_u64().unwrap_or(0), relay.flows());
+        let (h0, f0) = (host.eval(sent).await, relay.flows());
         let (t, c) = watch(&tom, &clara, hid, 10).await;
-        let (b1, f1) = (host.eval(sent).await.as_u64().unwrap_or(0), relay.flows());
-        let thin_kbit = flow_of(&f1, &thin)
+        let (h1, f1) = (host.eval(sent).await, relay.flows());
+        let delta = |i: usize| {
+            h1[i]
+                .as_u64()
+                .unwrap_or(0)
+                .saturating_sub(h0[i].as_u64().unwrap_or(0))
+        };
+        let links: Vec<String> = f1
             .iter()
-            .zip(flow_of(&f0, &thin))
-            .map(|(b, a)| (b.stats.down_bytes - a.stats.down_bytes) * 8 / 10_000)
-            .sum::<u64>();
+            .zip(&f0)
+            .map(|(b, a)| {
+                format!(
+                    "{} kbit/s to {}",
+                    (b.stats.down_bytes - a.stats.down_bytes) * 8 / 10_000,
+                    if b.link == thin {
+                        "Tom (thin)"
+                    } else {
+                        "a clear flow"
+                    }
+                )
+            })
+            .collect();
         println!(
-            "10 s: host sent {} kbit/s, the thin link carried {thin_kbit} kbit/s to Tom; thin page {} frames, top layer {}, {}x{}; clear page {} frames, top layer {}, {}x{}",
-            b1.saturating_sub(b0) * 8 / 10_000,
+            "10 s: host sent {} kbit/s, {} video frames; relay carried {}; thin page {} frames (per layer {:?}), top layer {}, {}x{}; clear page {} frames (per layer {:?}), top layer {}, {}x{}",
+            delta(0) * 8 / 10_000,
+            delta(1),
+            links.join(", "),
             t.frames,
+            t.by_layer,
             t.layer,
             t.width,
             t.height,
             c.frames,
+            c.by_layer,
             c.layer,
             c.width,
             c.height
@@ -383,16 +428,12 @@ async fn a_page_on_a_thin_link_hears_the_speaker_and_sees_a_lower_layer() {
             Value::from("webtransport")
         );
     }
-    let latency =
-        "JSON.stringify(window.podiumLive.stats().subscribed.map(s => [s.kind, s.latency]))";
-    println!(
-        "thin page capture->decoded latency (ms): {}",
-        tom.eval(latency).await
-    );
-    println!(
-        "clear page capture->decoded latency (ms): {}",
-        clara.eval(latency).await
-    );
+    // What each page's receivers saw (printed for the record).
+    let receivers = "JSON.stringify(window.podiumLive.stats().subscribed.map(s => s.kind === 'video' \
+        ? {video: {received: s.framesReceived, decoded: s.framesDecoded, keyframes: s.keyframes, keyframe_requests: s.keyframeRequests, groups: s.groups, groups_reset: s.groupsReset, dropped: s.framesDropped, latency_ms: s.latency}} \
+        : {audio: {decoded: s.audioFramesDecoded, lost: s.audioFramesLost, late: s.audioFramesLate, latency_ms: s.latency}}))";
+    println!("thin page receivers: {}", tom.eval(receivers).await);
+    println!("clear page receivers: {}", clara.eval(receivers).await);
     for b in [host, tom, clara] {
         b.close().await;
     }

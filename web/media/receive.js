@@ -65,7 +65,7 @@ export class VideoReceiver {
     this.latency = new LatencyStats();
     this.stats = {
       track, kind: 'video', codec: config.codec, width: 0, height: 0,
-      framesReceived: 0, framesDecoded: 0, framesDropped: 0, framesStale: 0, framesReordered: 0,
+      framesReceived: 0, framesDecoded: 0, framesDecodedByLayer: [0, 0, 0], framesDropped: 0, framesStale: 0, framesReordered: 0,
       bytes: 0, keyframes: 0, keyframeRequests: 0, decodeErrors: 0, groups: 0, groupsReset: 0,
     };
     this.current = -1; // the newest group being decoded
@@ -243,7 +243,9 @@ export class VideoReceiver {
     const s = this.stats;
     s.framesDecoded += 1;
     this.latency.add(this.clock.nowMs() - frame.timestamp / 1000);
-    this.decodedAt.push({ at: performance.now(), layer: this.layerOf.get(frame.timestamp) ?? 0 });
+    const layer = this.layerOf.get(frame.timestamp) ?? 0;
+    s.framesDecodedByLayer[Math.min(layer, 2)] += 1;
+    this.decodedAt.push({ at: performance.now(), layer });
     this.layerOf.delete(frame.timestamp);
     if (this.decodedAt.length > 120) this.decodedAt.shift();
     s.width = frame.displayWidth;
@@ -271,7 +273,7 @@ export class VideoReceiver {
   }
 
   snapshot() {
-    return { ...this.stats, waitingKeyframe: this.waitingKey, latency: this.latency.summary(), recent: this.recent() };
+    return { ...this.stats, framesDecodedByLayer: [...this.stats.framesDecodedByLayer], waitingKeyframe: this.waitingKey, latency: this.latency.summary(), recent: this.recent() };
   }
 
   close() {
