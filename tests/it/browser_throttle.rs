@@ -434,6 +434,19 @@ async fn a_page_on_a_thin_link_hears_the_speaker_and_sees_a_lower_layer() {
         : {audio: {decoded: s.audioFramesDecoded, lost: s.audioFramesLost, late: s.audioFramesLate, latency_ms: s.latency}}))";
     println!("thin page receivers: {}", tom.eval(receivers).await);
     println!("clear page receivers: {}", clara.eval(receivers).await);
+    let metrics = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("podium_media_frames_dropped_total")
+            || l.starts_with("podium_media_keyframe_requests_total")
+            || l.starts_with("podium_media_datagrams_lost_total")
+    }) {
+        println!("server: {line}");
+    }
     for b in [host, tom, clara] {
         b.close().await;
     }
