@@ -2,7 +2,8 @@
 //! server and its SFU over real WebTransport, with the media engine's UDP
 //! port reached through the link simulator (`podium_media::loadtest::netem`,
 //! the one `podium loadtest --netem` uses) as `[server] quic_public_port`.
-//! The host speaks on stage with the fake camera and microphone; one
+//! The host speaks on stage (Chromium's fake microphone, and a fake camera
+//! playing a grainy picture, `grainy_camera`); one
 //! audience page's flow goes over a thin link (400 kbit/s, 20 ms each way),
 //! another's over a clear one. The thin page keeps hearing the host over
 //! WebTransport and sees the host's video at a lower layer than the clear
@@ -27,8 +28,8 @@ const THIN: &str = "rate=400kbit,delay=20ms";
 /// A camera the encoder cannot squeeze below its target (publish.js: 500
 /// kbit/s): 640x360 at 30 fps, a moving block over a grey room, with fresh
 /// grain in a quarter of every frame. So the host's video needs more than
-/// the thin link carries whatever the machine's frame rate (Chromium's own
-/// fake pattern compresses to ~290 kbit/s at 20 fps, which would fit).
+/// the thin link carries (~650 kbit/s measured here; Chromium's own fake
+/// pattern compresses to ~290 kbit/s at 20 fps, which would fit).
 fn grainy_camera(path: &std::path::Path) {
     const W: usize = 640;
     const H: usize = 360;
