@@ -68,7 +68,9 @@ impl Server {
 /// www.youtube-nocookie.com. `'wasm-unsafe-eval'` lets the page and its
 /// workers compile WebAssembly (the video background's person segmentation,
 /// web/vendor) and nothing else: `eval` and inline scripts stay refused.
-fn content_security_policy(host: &str, quic: SocketAddr, youtube: bool) -> String {
+/// `connect-src` admits the media engine's WebTransport URL at the port
+/// browsers reach (`server.quic_public_port`, else the bound one).
+fn content_security_policy(host: &str, quic_port: u16, youtube: bool) -> String {
     let (script, frame) = if youtube {
         (
             " https://www.youtube.com",
@@ -81,7 +83,7 @@ fn content_security_policy(host: &str, quic: SocketAddr, youtube: bool) -> Strin
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{script}; style-src 'self'; img-src 'self' data: blob:; \
          media-src 'self' blob:; connect-src 'self' https://{host}:{port}; worker-src 'self' blob:; \
          {frame}object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        port = quic.port()
+        port = quic_port
     )
 }
 
@@ -123,8 +125,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Serv
         .context("setting up mail delivery")?;
     let (media_port, bridge) = MediaPort::new(sfu.clone());
     let state = Arc::new(AppState {
-        csp: content_security_policy(&public_host, sfu.local_addr(), false),
-        csp_live_room: content_security_policy(&public_host, sfu.local_addr(), true),
+        csp: content_security_policy(&public_host, sfu.public_port(), false),
+        csp_live_room: content_security_policy(&public_host, sfu.public_port(), true),
         secure_cookies: base_url.starts_with("https://"),
         mail_ctx,
         mail_from,
@@ -266,6 +268,7 @@ async fn start_sfu(
         key,
         OriginPolicy::allow([base_url.to_owned()]),
     );
+    cfg.public_port = config.server.quic_public_port;
     // The load test compares congestion controllers (BBR is the default).
     if let Ok(cc) = std::env::var("PODIUM_MEDIA_CONGESTION") {
         cfg.congestion = cc

@@ -161,6 +161,7 @@ pub struct RawServer {
     pub data_dir: Option<PathBuf>,
     pub http_addr: Option<String>,
     pub quic_addr: Option<String>,
+    pub quic_public_port: Option<i64>,
     pub public_url: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
@@ -272,6 +273,11 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub http_addr: SocketAddr,
     pub quic_addr: SocketAddr,
+    /// The UDP port browsers reach the media engine at when a NAT, a
+    /// container or a load balancer maps `quic_addr`'s port to another;
+    /// `None`: `quic_addr`'s bound port. Goes into the WebTransport URL and
+    /// the Content-Security-Policy.
+    pub quic_public_port: Option<u16>,
     /// The origin people type in their browser, e.g. `https://talks.example.org`.
     /// `None` means "whatever Host the request came with" (local use).
     pub public_url: Option<String>,
@@ -367,6 +373,17 @@ impl Config {
                 "server.quic_addr",
                 s.quic_addr.as_deref().unwrap_or(DEFAULT_QUIC_ADDR),
             )?,
+            quic_public_port: s
+                .quic_public_port
+                .map(|p| {
+                    u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
+                        invalid(
+                            "server.quic_public_port",
+                            format!("{p} is not a UDP port: give the port people reach, 1..=65535 (leave it out to use quic_addr's)"),
+                        )
+                    })
+                })
+                .transpose()?,
             public_url: s
                 .public_url
                 .map(|u| parse_public_url("server.public_url", &u))
@@ -916,6 +933,29 @@ mod tests {
                 "{text:?} gave {err:?}, expected it to name {key}"
             );
         }
+    }
+
+    #[test]
+    fn quic_public_port_is_a_port_people_reach() {
+        assert_eq!(Config::default().server.quic_public_port, None);
+        let c = Config::parse("[server]\nquic_public_port = 443").unwrap();
+        assert_eq!(c.server.quic_public_port, Some(443));
+        let c = Config::parse("[server]\nquic_public_port = 65535").unwrap();
+        assert_eq!(c.server.quic_public_port, Some(65535));
+        for bad in ["0", "65536", "-1", "4294967297"] {
+            let text = format!("[server]\nquic_public_port = {bad}");
+            let err = Config::parse(&text).expect_err(&text).to_string();
+            assert!(
+                err.contains("server.quic_public_port")
+                    && err.contains(&format!("{bad} is not a UDP port"))
+                    && err.contains("1..=65535"),
+                "{text:?} gave {err:?}"
+            );
+        }
+        let err = Config::parse("[server]\nquic_public_port = \"443\"")
+            .expect_err("a string")
+            .to_string();
+        assert!(err.contains("quic_public_port"), "{err}");
     }
 
     #[test]

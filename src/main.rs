@@ -58,7 +58,13 @@ fn main() -> anyhow::Result<()> {
             println!("{}: OK", file.display());
             println!("  data dir:   {}", config.server.data_dir.display());
             println!("  HTTP:       {}", config.server.http_addr);
-            println!("  QUIC:       {} (UDP)", config.server.quic_addr);
+            match config.server.quic_public_port {
+                Some(port) => println!(
+                    "  QUIC:       {} (UDP), reached at port {port}",
+                    config.server.quic_addr
+                ),
+                None => println!("  QUIC:       {} (UDP)", config.server.quic_addr),
+            }
             println!(
                 "  community:  {} ({})",
                 config.community.name, config.community.time_zone_name

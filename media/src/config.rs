@@ -101,6 +101,10 @@ impl std::fmt::Display for Congestion {
 pub struct SfuConfig {
     /// UDP address to listen on; port 0 picks a free port (see [`SfuHandle::local_addr`](crate::SfuHandle::local_addr)).
     pub bind: SocketAddr,
+    /// The UDP port browsers reach the server at, when a NAT, a container or
+    /// a load balancer maps it to another than the bound one; `None`: the
+    /// bound port. It goes into [`SfuHandle::session_url`](crate::SfuHandle::session_url).
+    pub public_port: Option<u16>,
     /// The TLS certificate.
     pub certificate: CertificateConfig,
     /// Allowed page origins.
@@ -154,6 +158,7 @@ impl SfuConfig {
     pub fn new(bind: SocketAddr, token_key: JoinTokenKey, origins: OriginPolicy) -> Self {
         Self {
             bind,
+            public_port: None,
             certificate: CertificateConfig::default(),
             origins,
             token_key,

@@ -59,6 +59,45 @@ fn config_check_accepts_the_example_and_names_bad_keys() {
 }
 
 #[test]
+fn config_check_shows_the_quic_public_port_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("podium.toml");
+    std::fs::write(
+        &file,
+        "[server]\nquic_addr = \"0.0.0.0:8443\"\nquic_public_port = 443\n",
+    )
+    .unwrap();
+    let out = podium()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("QUIC:       0.0.0.0:8443 (UDP), reached at port 443"),
+        "{shown}"
+    );
+    for bad in ["0", "70000", "-443"] {
+        std::fs::write(&file, format!("[server]\nquic_public_port = {bad}\n")).unwrap();
+        for args in [&["config", "check"][..], &["serve", "--config"][..]] {
+            let out = podium().args(args).arg(&file).output().unwrap();
+            assert!(!out.status.success(), "{args:?} with {bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("server.quic_public_port")
+                    && err.contains(&format!("{bad} is not a UDP port")),
+                "{args:?} with {bad}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
 fn config_check_reports_every_problem_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("podium.toml");

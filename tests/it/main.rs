@@ -12,6 +12,7 @@ mod browser_events;
 mod browser_firefox;
 mod browser_rooms;
 mod browser_slides;
+mod browser_throttle;
 mod browser_video;
 mod browser_ws;
 mod cli;

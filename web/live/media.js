@@ -609,6 +609,22 @@ export class LiveMedia extends EventTarget {
     return r && r.stats ? r.stats.framesDecoded || 0 : 0;
   }
 
+  /** What the decoder puts out for a video track: size, frames decoded per temporal layer, frames and highest layer in the last second. */
+  decodedVideo(track) {
+    const r = this.client && this.client.receivers.get(track);
+    if (!r || !r.recent) return null;
+    return { width: r.stats.width, height: r.stats.height, byLayer: r.stats.framesDecodedByLayer, ...r.recent() };
+  }
+
+  /** Audio frames decoded so far from a participant (all their audio tracks). */
+  audioFramesDecoded(participant) {
+    let n = 0;
+    for (const r of this.client ? this.client.receivers.values() : []) {
+      if (r.kind === 'audio' && r.participant === participant) n += r.stats.audioFramesDecoded || 0;
+    }
+    return n;
+  }
+
   // ------------------------------------------------------------ levels
 
   onLevels(levels) {

@@ -4,7 +4,10 @@
 //
 // Tiles are kept across states (keyed by user id) so the video canvases the
 // MediaClient draws on stay in place. Hooks: .lr-tile[data-user-id] with
-// data-speaking, data-mic, data-camera, data-frames-decoded; the video is
+// data-speaking, data-mic, data-camera, data-frames-decoded, what the decoder
+// put out (data-decoded-width/-height; data-fps and data-layer: frames and
+// highest temporal layer in the last second; data-layer-frames: frames
+// decoded per temporal layer, "n0,n1,n2"; data-audio-frames-decoded); the video is
 // canvas.tile-video (video.tile-video.tile-self for my own camera);
 // screen shares are .lr-tile[data-screen-of]. #stage-countdown,
 // #stage-countdown-number, #cancel-countdown, #audience-count, #queue-pill.
@@ -230,6 +233,9 @@ export function createStage(room) {
       if (!t.track || !media) continue;
       const n = media.framesDecoded(t.track);
       t.el.dataset.framesDecoded = String(n);
+      const d = media.decodedVideo(t.track);
+      if (d) Object.assign(t.el.dataset, { decodedWidth: d.width, decodedHeight: d.height, fps: d.fps, layer: d.layer, layerFrames: d.byLayer.join(',') });
+      if (t.kind === 'camera') t.el.dataset.audioFramesDecoded = String(media.audioFramesDecoded(t.userId));
       if (t.kind === 'camera' && n > 0 && t.el.dataset.camera === 'on') t.el.classList.add('has-video');
     }
   }

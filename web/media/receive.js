@@ -20,6 +20,9 @@
 // (counted as recovered) and is ignored otherwise.
 //
 // Both record capture→decoded latency (timing.js) when the decoder outputs.
+// What the decoder put out over the last second (`recent()`: frames and the
+// highest temporal layer among them) shows which layers this subscriber
+// really gets, e.g. fewer on a thin link.
 
 import { LatencyStats } from './timing.js';
 import { fromBase64 } from './wire.js';
@@ -64,7 +67,7 @@ export class VideoReceiver {
     this.latency = new LatencyStats();
     this.stats = {
       track, kind: 'video', codec: config.codec, width: 0, height: 0,
-      framesReceived: 0, framesDecoded: 0, framesDropped: 0, framesStale: 0, framesReordered: 0,
+      framesReceived: 0, framesDecoded: 0, framesDecodedByLayer: [0, 0, 0], framesDropped: 0, framesStale: 0, framesReordered: 0,
       bytes: 0, keyframes: 0, keyframeRequests: 0, decodeErrors: 0, groups: 0, groupsReset: 0,
     };
     this.current = -1; // the newest group being decoded
@@ -76,6 +79,8 @@ export class VideoReceiver {
     this.canvas = null;
     this.ctx2d = null;
     this.onDecoded = null; // optional hook(frame) before the frame is closed
+    this.layerOf = new Map(); // timestamp → temporal layer of a chunk in the decoder
+    this.decodedAt = []; // {at, layer} of the frames output in the last second
     this.closed = false;
     this.decoder = null;
     this.timer = setInterval(() => this.tick(), 250);
@@ -177,6 +182,8 @@ export class VideoReceiver {
       this.decoder.decode(new EncodedVideoChunk({
         type: header.keyframe ? 'key' : 'delta', timestamp: header.timestamp, data: payload,
       }));
+      if (this.layerOf.size > 64) this.layerOf.clear(); // outputs the decoder never gave
+      this.layerOf.set(header.timestamp, header.layer || 0);
       if (header.keyframe) this.waitingKey = false;
     } catch (e) {
       s.decodeErrors += 1;
@@ -238,6 +245,11 @@ export class VideoReceiver {
     const s = this.stats;
     s.framesDecoded += 1;
     this.latency.add(this.clock.nowMs() - frame.timestamp / 1000);
+    const layer = this.layerOf.get(frame.timestamp) ?? 0;
+    s.framesDecodedByLayer[Math.min(layer, 2)] += 1;
+    this.decodedAt.push({ at: performance.now(), layer });
+    this.layerOf.delete(frame.timestamp);
+    if (this.decodedAt.length > 120) this.decodedAt.shift();
     s.width = frame.displayWidth;
     s.height = frame.displayHeight;
     try {
@@ -255,8 +267,15 @@ export class VideoReceiver {
     }
   }
 
+  /** Frames decoded in the last second and the highest temporal layer among them (-1: none). */
+  recent() {
+    const since = performance.now() - 1000;
+    while (this.decodedAt.length && this.decodedAt[0].at < since) this.decodedAt.shift();
+    return { fps: this.decodedAt.length, layer: this.decodedAt.reduce((m, f) => Math.max(m, f.layer), -1) };
+  }
+
   snapshot() {
-    return { ...this.stats, waitingKeyframe: this.waitingKey, latency: this.latency.summary() };
+    return { ...this.stats, framesDecodedByLayer: [...this.stats.framesDecodedByLayer], waitingKeyframe: this.waitingKey, latency: this.latency.summary(), recent: this.recent() };
   }
 
   close() {

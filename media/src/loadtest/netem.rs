@@ -10,14 +10,19 @@
 //! more than `queue` of sending time), then the delay. Each client flow (its
 //! UDP source address) gets its own shaper, so `rate` is each participant's
 //! own access link, and delay and loss apply in both directions.
+//!
+//! A flow keeps the link it got when its first packet arrived; the link for
+//! flows that start later can be changed while the relay runs
+//! ([`Relay::set_link_for_new_flows`]), so one client can be put on a thin
+//! link and the others not (the browser test of a throttled page does this).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -342,12 +347,32 @@ impl RelayCounters {
     }
 }
 
+/// One client flow of a relay: who, on which link, and its own counts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FlowStats {
+    /// The client's UDP address.
+    pub client: SocketAddr,
+    /// The link the flow got when it started (both directions).
+    pub link: LinkSpec,
+    /// This flow's packet counts.
+    pub stats: RelayStats,
+}
+
+/// What the relay's tasks share with its handle: the link new flows get and
+/// the flows so far.
+#[derive(Debug)]
+struct Links {
+    for_new_flows: Mutex<LinkSpec>,
+    flows: Mutex<Vec<(SocketAddr, LinkSpec, Arc<RelayCounters>)>>,
+}
+
 /// A running relay: clients send to [`local_addr`](Self::local_addr), each
 /// client flow reaches `upstream` from its own socket. Stops when dropped.
 #[derive(Debug)]
 pub struct Relay {
     local_addr: SocketAddr,
     counters: Arc<RelayCounters>,
+    links: Arc<Links>,
     task: JoinHandle<()>,
 }
 
@@ -367,19 +392,36 @@ impl Relay {
         upstream_bind: IpAddr,
         spec: LinkSpec,
     ) -> io::Result<Relay> {
-        let socket = Arc::new(UdpSocket::bind(listen).await?);
+        let socket = UdpSocket::bind(listen).await?;
+        Self::start_on(socket, upstream, upstream_bind, spec)
+    }
+
+    /// Like [`start`](Self::start) on a socket bound already: its port can be
+    /// handed out (e.g. as a server's public QUIC port) before the upstream
+    /// is known. Needs a tokio runtime.
+    pub fn start_on(
+        socket: UdpSocket,
+        upstream: SocketAddr,
+        upstream_bind: IpAddr,
+        spec: LinkSpec,
+    ) -> io::Result<Relay> {
         let local_addr = socket.local_addr()?;
         let counters = Arc::new(RelayCounters::default());
+        let links = Arc::new(Links {
+            for_new_flows: Mutex::new(spec),
+            flows: Mutex::new(Vec::new()),
+        });
         let task = tokio::spawn(accept_loop(
-            socket,
+            Arc::new(socket),
             upstream,
             upstream_bind,
-            spec,
+            links.clone(),
             counters.clone(),
         ));
         Ok(Relay {
             local_addr,
             counters,
+            links,
             task,
         })
     }
@@ -389,9 +431,54 @@ impl Relay {
         self.local_addr
     }
 
-    /// The counts so far.
+    /// The counts so far (all flows).
     pub fn stats(&self) -> RelayStats {
         self.counters.snapshot()
+    }
+
+    /// The link flows whose first packet arrives from now on get; flows
+    /// already running keep theirs.
+    pub fn set_link_for_new_flows(&self, spec: LinkSpec) {
+        *lock(&self.links.for_new_flows) = spec;
+    }
+
+    /// Every client flow so far, in the order they started.
+    pub fn flows(&self) -> Vec<FlowStats> {
+        lock(&self.links.flows)
+            .iter()
+            .map(|(client, link, counters)| FlowStats {
+                client: *client,
+                link: *link,
+                stats: counters.snapshot(),
+            })
+            .collect()
+    }
+}
+
+/// The relay's locks guard plain values, so a panic elsewhere cannot leave
+/// them half-changed: a poisoned lock is used as it is.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The relay's counters and one flow's: each verdict counts in both.
+#[derive(Debug, Clone)]
+struct Counts {
+    all: Arc<RelayCounters>,
+    flow: Arc<RelayCounters>,
+}
+
+impl Counts {
+    fn count(&self, v: Verdict) {
+        self.all.count(v);
+        self.flow.count(v);
+    }
+
+    fn down(&self, bytes: usize) {
+        for c in [&self.all, &self.flow] {
+            c.down_packets.fetch_add(1, Relaxed);
+            c.down_bytes.fetch_add(bytes as u64, Relaxed);
+        }
     }
 }
 
@@ -420,6 +507,7 @@ async fn sender(
 
 struct Flow {
     up: Shaper,
+    counts: Counts,
     tx: mpsc::UnboundedSender<Packet>,
     _tasks: [JoinHandle<()>; 2],
 }
@@ -436,7 +524,7 @@ async fn accept_loop(
     socket: Arc<UdpSocket>,
     upstream: SocketAddr,
     upstream_bind: IpAddr,
-    spec: LinkSpec,
+    links: Arc<Links>,
     counters: Arc<RelayCounters>,
 ) {
     let mut flows: HashMap<SocketAddr, Flow> = HashMap::new();
@@ -454,9 +542,17 @@ async fn accept_loop(
         let flow = match flows.entry(from) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                match open_flow(&socket, from, upstream, upstream_bind, spec, &counters).await {
+                let spec = *lock(&links.for_new_flows);
+                let counts = Counts {
+                    all: counters.clone(),
+                    flow: Arc::new(RelayCounters::default()),
+                };
+                match open_flow(&socket, from, upstream, upstream_bind, spec, counts.clone()).await
+                {
                     Ok(flow) => {
                         counters.flows.fetch_add(1, Relaxed);
+                        counts.flow.flows.fetch_add(1, Relaxed);
+                        lock(&links.flows).push((from, spec, counts.flow));
                         e.insert(flow)
                     }
                     Err(err) => {
@@ -467,7 +563,7 @@ async fn accept_loop(
             }
         };
         let v = flow.up.offer(now, n, rand::random::<f64>());
-        counters.count(v);
+        flow.counts.count(v);
         if let Verdict::SendAt(at) = v {
             let _ = flow.tx.send((at, Bytes::copy_from_slice(&buf[..n])));
         }
@@ -480,7 +576,7 @@ async fn open_flow(
     upstream: SocketAddr,
     upstream_bind: IpAddr,
     spec: LinkSpec,
-    counters: &Arc<RelayCounters>,
+    counts: Counts,
 ) -> io::Result<Flow> {
     let server_side = Arc::new(UdpSocket::bind(SocketAddr::new(upstream_bind, 0)).await?);
     server_side.connect(upstream).await?;
@@ -488,7 +584,7 @@ async fn open_flow(
     let (down_tx, down_rx) = mpsc::unbounded_channel();
     let up_sender = tokio::spawn(sender(server_side.clone(), None, up_rx));
     let down_socket = client_side.clone();
-    let counters = counters.clone();
+    let down_counts = counts.clone();
     let down = tokio::spawn(async move {
         let _sender = AbortOnDrop(tokio::spawn(sender(down_socket, Some(client), down_rx)));
         let mut shaper = Shaper::new(spec, Instant::now());
@@ -502,9 +598,8 @@ async fn open_flow(
                 }
             };
             let v = shaper.offer(Instant::now(), n, rand::random::<f64>());
-            counters.count(v);
-            counters.down_packets.fetch_add(1, Relaxed);
-            counters.down_bytes.fetch_add(n as u64, Relaxed);
+            down_counts.count(v);
+            down_counts.down(n);
             if let Verdict::SendAt(at) = v {
                 let _ = down_tx.send((at, Bytes::copy_from_slice(&buf[..n])));
             }
@@ -512,6 +607,7 @@ async fn open_flow(
     });
     Ok(Flow {
         up: Shaper::new(spec, Instant::now()),
+        counts,
         tx: up_tx,
         _tasks: [up_sender, down],
     })
@@ -647,5 +743,43 @@ mod tests {
         let stats = relay.stats();
         assert_eq!((stats.flows, stats.too_big), (1, 1));
         assert_eq!(stats.delivered, 3);
+    }
+
+    #[tokio::test]
+    async fn only_flows_started_after_the_switch_get_the_new_link() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let listen = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay::start_on(
+            listen,
+            server.local_addr().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+            LinkSpec::default(),
+        )
+        .unwrap();
+        let mut buf = [0u8; 64];
+        let first = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        first.send_to(b"one", relay.local_addr()).await.unwrap();
+        let (n, _) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"one");
+
+        // Flows from now on lose everything; the first flow keeps its link.
+        let cut: LinkSpec = "loss=100%".parse().unwrap();
+        relay.set_link_for_new_flows(cut);
+        let second = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        second.send_to(b"lost", relay.local_addr()).await.unwrap();
+        first.send_to(b"two", relay.local_addr()).await.unwrap();
+        let (n, _) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"two", "the second flow's packet is lost");
+
+        let flows = relay.flows();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(flows[0].client, first.local_addr().unwrap());
+        assert_eq!(flows[0].link, LinkSpec::default());
+        assert_eq!((flows[0].stats.delivered, flows[0].stats.lost), (2, 0));
+        assert_eq!(flows[1].client, second.local_addr().unwrap());
+        assert_eq!(flows[1].link, cut);
+        assert_eq!((flows[1].stats.delivered, flows[1].stats.lost), (0, 1));
+        let all = relay.stats();
+        assert_eq!((all.flows, all.delivered, all.lost), (2, 2, 1));
     }
 }

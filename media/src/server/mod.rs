@@ -261,12 +261,22 @@ impl SfuHandle {
         connection::session_path(session)
     }
 
+    /// The UDP port browsers connect to: the configured public port
+    /// ([`SfuConfig::public_port`]), else the bound one.
+    pub fn public_port(&self) -> u16 {
+        self.shared
+            .config
+            .public_port
+            .unwrap_or(self.local_addr.port())
+    }
+
     /// `https://{host}:{port}/live/{session}`, the URL a page connects to.
-    /// `host` is the name or address browsers reach this server at.
+    /// `host` is the name or address browsers reach this server at, `port`
+    /// its [`public_port`](Self::public_port).
     pub fn session_url(&self, host: &str, session: SessionId) -> String {
         format!(
             "https://{host}:{}{}",
-            self.local_addr.port(),
+            self.public_port(),
             connection::session_path(session)
         )
     }
