@@ -80,6 +80,9 @@ pub struct BudgetPolicy {
     pub redundancy_on_permille: u16,
     /// ... and plainly again once it falls below this.
     pub redundancy_off_permille: u16,
+    /// After a saturated report, the estimate grows back by this many percent
+    /// per report until it reaches what the transport's window allows.
+    pub regrow_percent: u64,
 }
 
 impl Default for BudgetPolicy {
@@ -97,6 +100,7 @@ impl Default for BudgetPolicy {
             max_raise_interval: Duration::from_secs(8),
             redundancy_on_permille: 5,
             redundancy_off_permille: 2,
+            regrow_percent: 3,
         }
     }
 }
@@ -136,6 +140,9 @@ pub(crate) struct Link {
     pub loss: u32,
     /// The link loses enough packets for audio redundancy to pay.
     pub lossy: bool,
+    /// Since the last saturation: the most the estimate may be, growing
+    /// each report; `None` once it reaches the window's rate.
+    pub ceiling: Option<u64>,
 }
 
 impl Link {
@@ -160,10 +167,14 @@ impl Link {
         };
         let held_back = r.offered_bps > r.sent_bps.saturating_mul(5) / 4
             && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
-        // Loss counts smoothed (over ~8 reports): random loss of a few per
-        // cent makes single short intervals look heavy, and is not congestion.
+        // Heavy loss is congestion when it lasts: this interval's above
+        // `heavy_loss_permille` and the smoothed loss (~8 reports) above half
+        // of it. Random loss of a few per cent makes single short intervals
+        // look heavy; a lingering average alone would keep cutting a link
+        // that stopped losing.
         self.loss = (self.loss * 7 + u32::from(r.loss_permille.min(1000)) * 16) / 8;
-        let heavy_loss = self.loss > u32::from(policy.heavy_loss_permille) * 16;
+        let heavy_loss = r.loss_permille > policy.heavy_loss_permille
+            && self.loss > u32::from(policy.heavy_loss_permille) * 8;
         let suspect = if queue_delay > policy.max_queue_delay {
             Some(Saturation::QueueDelay)
         } else if held_back {
@@ -181,11 +192,34 @@ impl Link {
         self.saturated = cause.is_some();
         self.suspect = suspect.is_some();
         let e = if self.saturated {
-            delivered / 10 * 9
+            let e = delivered / 10 * 9;
+            self.ceiling = Some(e);
+            e
         } else {
-            match r.window_bps {
+            let open = match r.window_bps {
                 Some(w) => w.max(delivered.saturating_mul(100 + policy.probe_percent) / 100),
                 None => u64::MAX,
+            };
+            // After a saturation the estimate grows back from what the link
+            // took, `regrow_percent` a report, instead of jumping to the
+            // congestion window (BBR keeps about twice the path's
+            // bandwidth-delay product in flight): a link found thin is
+            // probed again gently, not flooded every time it drains.
+            match self.ceiling {
+                Some(c) => {
+                    let c = c
+                        .saturating_mul(100 + policy.regrow_percent)
+                        .div_ceil(100)
+                        .max(c + 1);
+                    if c >= open {
+                        self.ceiling = None;
+                        open
+                    } else {
+                        self.ceiling = Some(c);
+                        c
+                    }
+                }
+                None => open,
             }
         };
         self.estimate = Some(e);
@@ -563,6 +597,8 @@ mod tests {
             (r(None, 100_000, 128 * 1024, 0, 0), 90_000, true),
         ];
         for (report, estimate, saturated) in table {
+            // How the estimate grows back after a saturation has its own test.
+            link.ceiling = None;
             link.report(&report, &policy);
             assert_eq!(
                 (link.estimate, link.saturated),
@@ -595,6 +631,44 @@ mod tests {
             assert!(reports < 20, "never saturated");
         }
         assert_eq!(link.estimate, Some(720_000));
+    }
+
+    #[test]
+    fn after_a_saturation_the_estimate_grows_back_gently() {
+        let policy = BudgetPolicy::default();
+        let mut link = Link::default();
+        let report = |sent: u64, loss: u16| LinkReport {
+            window_bps: Some(600_000),
+            sent_bps: sent,
+            offered_bps: sent,
+            loss_permille: loss,
+            ..LinkReport::default()
+        };
+        // A thin link flooded: a quarter of what it is sent is lost.
+        let mut saturated = None;
+        for _ in 0..4 {
+            saturated = link.report(&report(560_000, 250), &policy);
+        }
+        assert_eq!(saturated, Some(Saturation::Loss));
+        assert_eq!(link.estimate, Some(378_000));
+        // The loss stops: the estimate grows 3 % a report, not back to the
+        // window's 600 kbit/s at once (which would flood the link again).
+        let mut last = 378_000;
+        for i in 0..15 {
+            assert_eq!(link.report(&report(300_000, 0), &policy), None);
+            let e = link.estimate.unwrap();
+            assert!(
+                e > last && e <= last * 103 / 100 + 1,
+                "report {i}: {last} -> {e}"
+            );
+            last = e;
+        }
+        // ... until it reaches the window; then the window counts again.
+        for _ in 0..20 {
+            link.report(&report(300_000, 0), &policy);
+        }
+        assert_eq!(link.estimate, Some(600_000));
+        assert_eq!(link.ceiling, None);
     }
 
     #[test]
