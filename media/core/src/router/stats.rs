@@ -86,6 +86,8 @@ pub struct Stats {
     pub budget_lowered: u64,
     /// Allotment changes that raised it.
     pub budget_raised: u64,
+    /// Subscribers switched from one quality of a simulcast camera to the other.
+    pub quality_switches: u64,
 }
 
 impl Stats {
