@@ -4,7 +4,9 @@
 //
 // Tiles are kept across states (keyed by user id) so the video canvases the
 // MediaClient draws on stay in place. Hooks: .lr-tile[data-user-id] with
-// data-speaking, data-mic, data-camera, data-frames-decoded; the video is
+// data-speaking, data-mic, data-camera, data-frames-decoded,
+// data-decoded-height (the last decoded frame's height: which quality of a
+// simulcast camera arrives); the video is
 // canvas.tile-video (video.tile-video.tile-self for my own camera);
 // screen shares are .lr-tile[data-screen-of]. #stage-countdown,
 // #stage-countdown-number, #cancel-countdown, #audience-count, #queue-pill.
@@ -230,6 +232,7 @@ export function createStage(room) {
       if (!t.track || !media) continue;
       const n = media.framesDecoded(t.track);
       t.el.dataset.framesDecoded = String(n);
+      t.el.dataset.decodedHeight = String(media.decodedHeight(t.track));
       if (t.kind === 'camera' && n > 0 && t.el.dataset.camera === 'on') t.el.classList.add('has-video');
     }
   }

@@ -30,6 +30,7 @@ const U32_MAX = 2 ** 32 - 1;
 export const C = Object.freeze({
   Hello: 0x01, Publish: 0x02, Unpublish: 0x03, Subscribe: 0x04,
   Unsubscribe: 0x05, LayerPreference: 0x06, KeyframeRequest: 0x07, Ping: 0x08,
+  ViewSize: 0x09,
 });
 /** Server → client message types. */
 export const S = Object.freeze({
@@ -159,16 +160,20 @@ const arrayOf = (schema) => (v) => {
   return null;
 };
 const trackConfig = (v) => checkTrackConfig(v);
+const height = (v) => u32(v) ?? (v <= 8192 ? null : 'max_height must be at most 8192');
+// A field that may be absent (checked when present).
+const optional = (check) => Object.assign((v) => check(v), { optional: true });
 
 const SCHEMAS = {
   [C.Hello]: ['Hello', { version, token: str }],
-  [C.Publish]: ['Publish', { track_id: u32, config: trackConfig }],
+  [C.Publish]: ['Publish', { track_id: u32, config: trackConfig, simulcast_of: optional(u32) }],
   [C.Unpublish]: ['Unpublish', { track_id: u32 }],
   [C.Subscribe]: ['Subscribe', { track: u32 }],
   [C.Unsubscribe]: ['Unsubscribe', { track: u32 }],
   [C.LayerPreference]: ['LayerPreference', { track: u32, max_temporal_layer: layer }],
   [C.KeyframeRequest]: ['KeyframeRequest', { track: u32 }],
   [C.Ping]: ['Ping', { nonce: u64 }],
+  [C.ViewSize]: ['ViewSize', { track: u32, max_height: height }],
   [S.Welcome]: ['Welcome', { version, participant: u64, room: u32, may_publish: bool, server_time: u64 }],
   [S.TrackAdded]: ['TrackAdded', { track: u32, participant: u64, config: trackConfig }],
   [S.TrackRemoved]: ['TrackRemoved', { track: u32, participant: u64 }],
@@ -195,7 +200,10 @@ function checkObject(obj, schema) {
     if (!Object.hasOwn(schema, key)) return `unknown field \`${key}\``;
   }
   for (const [key, check] of Object.entries(schema)) {
-    if (!Object.hasOwn(obj, key)) return `missing field \`${key}\``;
+    if (!Object.hasOwn(obj, key)) {
+      if (check.optional) continue;
+      return `missing field \`${key}\``;
+    }
     const e = check(obj[key]);
     if (e) return typeof e === 'string' ? `${key}: ${e}` : e;
   }
@@ -284,7 +292,7 @@ export function encodeControl(type, body) {
 // Which type bytes a reader of each direction accepts.
 const DIRECTION = {
   server: (t) => t >= 0x81 && t <= 0x8a, // a client reads what the server sends
-  client: (t) => t >= 0x01 && t <= 0x08,
+  client: (t) => t >= 0x01 && t <= 0x09,
 };
 
 // Total framed length (prefix included) once 4 bytes are there, else null.
