@@ -265,14 +265,21 @@ struct Track {
     out_group: Option<u64>,
     /// The last frame's sequence number as it arrived.
     last_sequence: u64,
+    /// A simulcast camera's quality: added (wrapping) to its sequence
+    /// numbers; set at each keyframe (see [`Numbering`]).
+    sequence_shift: u64,
 }
 
-/// The group and sequence numbers a simulcast camera's subscribers see:
-/// counted over the frames of both qualities, so a switch at a keyframe of
-/// the other quality continues one stream (a newer group, a higher sequence).
+/// The group and sequence numbers a simulcast camera's subscribers see, so
+/// a switch at a keyframe of the other quality continues one stream: every
+/// keyframe of either quality opens the next group id; a quality's frames
+/// keep their own sequence numbers, shifted at each of its keyframes to
+/// follow the highest number either quality has had.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Numbering {
+    /// The last group id given out.
     group: u64,
+    /// The highest sequence number given out.
     sequence: u64,
 }
 
@@ -927,6 +934,7 @@ impl Router {
                 small: None,
                 out_group: None,
                 last_sequence: 0,
+                sequence_shift: 0,
             },
         );
         if let Some(p) = self.participants.get_mut(&participant) {
@@ -1383,21 +1391,25 @@ impl Router {
         // numbers count over both qualities.
         let camera_id = track.simulcast_of.unwrap_or(track_id);
         let is_small = track.simulcast_of.is_some();
+        // Sequence numbers: each quality's own, shifted at each of its
+        // keyframes to follow the highest number either quality has had, so a
+        // group runs on without gaps and a switch never goes back.
         let numbering = self.numbering.get_mut(&camera_id);
         if header.keyframe {
             let out = match numbering {
                 Some(n) => {
                     n.group += 1;
-                    n.sequence += 1;
-                    plan.header.sequence = n.sequence;
+                    track.sequence_shift = n.sequence.wrapping_add(1).wrapping_sub(header.sequence);
                     n.group
                 }
                 None => group,
             };
             previous = track.out_group.replace(out);
-        } else if let Some(n) = numbering {
-            n.sequence += 1;
-            plan.header.sequence = n.sequence;
+        }
+        if let Some(n) = self.numbering.get_mut(&camera_id) {
+            let out = header.sequence.wrapping_add(track.sequence_shift);
+            n.sequence = n.sequence.max(out);
+            plan.header.sequence = out;
         }
         let Some(out_group) = track.out_group else {
             return Ok(());

@@ -1732,6 +1732,8 @@ const SMALL: u32 = 12;
 struct Simulcast {
     i: u64,
     groups: [u64; 2],
+    /// Each quality's own sequence numbers (the small one's start elsewhere).
+    sequences: [u64; 2],
     force: [bool; 2],
     /// Everything the router sent, in order.
     outputs: Vec<Output>,
@@ -1758,6 +1760,7 @@ impl Simulcast {
         Self {
             i: 0,
             groups: [0, 0],
+            sequences: [100, 7000],
             force: [false, false],
             outputs: Vec::new(),
             plan_ends: Vec::new(),
@@ -1765,11 +1768,23 @@ impl Simulcast {
     }
 
     fn frame(h: &mut Harness, client: u32, group: u64, key: bool, layer: u8, bytes: usize) {
-        h.seq += 1;
+        Self::frame_numbered(h, client, group, h.seq + 1, key, layer, bytes);
+    }
+
+    fn frame_numbered(
+        h: &mut Harness,
+        client: u32,
+        group: u64,
+        sequence: u64,
+        key: bool,
+        layer: u8,
+        bytes: usize,
+    ) {
+        h.seq = sequence;
         let header = FrameHeader {
             track: client,
             group,
-            sequence: h.seq,
+            sequence,
             timestamp_us: h.now.0 * 1000,
             keyframe: key,
             temporal_layer: layer,
@@ -1807,7 +1822,16 @@ impl Simulcast {
                     } else {
                         [0, 2, 1, 2][(i % 4) as usize]
                     };
-                    Self::frame(h, client, self.groups[q], key, layer, bytes);
+                    self.sequences[q] += 1;
+                    Self::frame_numbered(
+                        h,
+                        client,
+                        self.groups[q],
+                        self.sequences[q],
+                        key,
+                        layer,
+                        bytes,
+                    );
                     self.plan_ends.extend(h.plan.ends.iter().copied());
                     got.push(SimGot {
                         at: h.now,
@@ -2015,11 +2039,15 @@ fn simulcast_subscriber_sees_one_stream_with_growing_groups_and_sequences() {
         group: full_group,
         mode: EndMode::Finish,
     }));
-    // What B receives: the camera's id, groups that only grow, sequences too.
+    // What B receives: the camera's id, groups that only grow, sequences
+    // too, without gaps inside a group (B gets every layer).
     let received: Vec<&SimGot> = got.iter().filter(|g| sent(g)).collect();
     for w in received.windows(2) {
         assert!(w[1].group >= w[0].group, "{w:?}");
         assert!(w[1].sequence > w[0].sequence, "{w:?}");
+        if w[1].group == w[0].group && !matches!(w[1].action, Some(Action::Replay { .. })) {
+            assert_eq!(w[1].sequence, w[0].sequence + 1, "{w:?}");
+        }
     }
     assert!(received.iter().any(|g| g.group > full_group));
     assert_eq!(h.router.stats().quality_switches, 1);
