@@ -306,6 +306,8 @@ export class MediaClient extends EventTarget {
       case W.S.Error: return this.onServerError(body);
       case W.S.Pong: return this.onPong(body);
       case W.S.Published: return this.onPublished(body);
+      case W.S.TrackWanted:
+        return this.publications.get(body.track_id)?.pub.setWanted?.(body.wanted);
       default: return undefined;
     }
   }

@@ -18,7 +18,9 @@
 // the same codec and L1T3 where supported) is fed every frame the full one
 // takes, scaled down on an OffscreenCanvas; it has its own groups, sequence
 // numbers and keyframe requests, and the client publishes it as the camera's
-// small quality (`simulcast_of`, PROTOCOL.md §3.2). Screen shares stay
+// small quality (`simulcast_of`, PROTOCOL.md §3.2). While the server says
+// nobody receives the full quality (TrackWanted false) the full encoder is
+// skipped; it resumes with a keyframe. Screen shares stay
 // single: their text needs the full size, and a tile that shows one is big.
 //
 // Mute = stop sending: captured frames are closed without being encoded, so no
@@ -166,11 +168,24 @@ export class VideoPublisher extends Publisher {
     this.due = null; // capture timestamp (µs) of the next frame slot
     this.scaler = null;
     this.small = null; // SmallEncoding, for cameras (simulcast) unless options.simulcast === false
+    this.unwanted = false; // the server says nobody receives the full quality (TrackWanted)
     this.stats = {
       trackId: this.trackId, kind: 'video', source: this.source, codec: null, layers: 0, width: 0, height: 0,
       framesCaptured: 0, framesEncoded: 0, framesSent: 0, framesNotSent: 0, framesSkipped: 0,
-      bytes: 0, keyframes: 0, keyframeRequests: 0, encoderErrors: 0,
+      bytes: 0, keyframes: 0, keyframeRequests: 0, encoderErrors: 0, framesUnwanted: 0, unwanted: false,
     };
+  }
+
+  /**
+   * The server's TrackWanted for a simulcast camera: while nobody receives
+   * the full quality it is not encoded (the small one goes on); when it is
+   * wanted again it resumes with a keyframe.
+   */
+  setWanted(wanted) {
+    if (!this.small) return;
+    if (this.unwanted && wanted) this.forceKey = true;
+    this.unwanted = !wanted;
+    this.stats.unwanted = this.unwanted;
   }
 
   /** Starts capture and encoding; resolves with the TrackConfig once the first frame is encoded. */
@@ -257,6 +272,12 @@ export class VideoPublisher extends Publisher {
       return;
     }
     this.small?.encode(frame);
+    // Paused only once configured: the first frame gives the TrackConfig.
+    if (this.unwanted && this.config) {
+      this.stats.framesUnwanted += 1;
+      frame.close();
+      return;
+    }
     if (enc.encodeQueueSize > 2) {
       this.stats.framesSkipped += 1; // the encoder is behind: skip rather than queue
       frame.close();

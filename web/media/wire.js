@@ -36,7 +36,7 @@ export const C = Object.freeze({
 export const S = Object.freeze({
   Welcome: 0x81, TrackAdded: 0x82, TrackRemoved: 0x83, Roster: 0x84,
   Permission: 0x85, RequestKeyframe: 0x86, AudioLevels: 0x87, Error: 0x88,
-  Pong: 0x89, Published: 0x8a,
+  Pong: 0x89, Published: 0x8a, TrackWanted: 0x8b,
 });
 
 /** Undecodable input (or an unencodable value); `code` as in PROTOCOL.md §6. */
@@ -184,6 +184,7 @@ const SCHEMAS = {
   [S.Error]: ['Error', { code: str, reason: str }],
   [S.Pong]: ['Pong', { nonce: u64, server_time: u64 }],
   [S.Published]: ['Published', { track_id: u32, track: u32 }],
+  [S.TrackWanted]: ['TrackWanted', { track_id: u32, wanted: bool }],
 };
 
 /** The message name of a type byte ('Ping'), or undefined. */
@@ -291,7 +292,7 @@ export function encodeControl(type, body) {
 
 // Which type bytes a reader of each direction accepts.
 const DIRECTION = {
-  server: (t) => t >= 0x81 && t <= 0x8a, // a client reads what the server sends
+  server: (t) => t >= 0x81 && t <= 0x8b, // a client reads what the server sends
   client: (t) => t >= 0x01 && t <= 0x09,
 };
 

@@ -132,6 +132,7 @@ const SERVER = [
   [W.S.Error, { code: 'track_not_in_room', reason: 'track 7 is not in your room' }],
   [W.S.Pong, { nonce: 42, server_time: 123500 }],
   [W.S.Published, { track_id: 1, track: 7 }],
+  [W.S.TrackWanted, { track_id: 1, wanted: false }],
 ];
 
 test('every message round trips', () => {

@@ -35,6 +35,17 @@
 //!   at the next frame; raising needs headroom and goes one layer (per track)
 //!   per [`BudgetPolicy::raise_interval`]. A video track allotted nothing has its
 //!   stream reset until it is allotted again.
+//! - Simulcast: a camera may have a small quality ([`Router::publish_simulcast`]),
+//!   a track that is never announced nor subscribed to. The camera's
+//!   subscribers each get one quality: its allotment is a step of a ladder
+//!   (small layers 0..=2, then full layers 0..=2), capped at the small
+//!   quality for a view at most 4/3 of its height ([`Router::set_view_size`]).
+//!   A subscriber switches quality only at a keyframe of the other one (asked
+//!   for, throttled) or by a replay of its cached group when that group is
+//!   newer than anything it was sent; the old stream is finished. Frames of
+//!   both qualities go out under the camera's id with groups and sequence
+//!   numbers renumbered over both (`Numbering`), so every subscriber sees
+//!   one ordinary stream.
 
 mod budget;
 mod plan;
@@ -61,7 +72,7 @@ use crate::track::{MediaKind, MediaParams, TrackConfig, TrackConfigError, TrackS
 use crate::wire::PROTOCOL_VERSION;
 use crate::wire::control::{
     AudioLevel, AudioLevels, ClientMessage, Permission, Pong, Published, RequestKeyframe, Roster,
-    RosterEntry, SILENCE_LEVEL, ServerMessage, TrackAdded, TrackRemoved, Welcome,
+    RosterEntry, SILENCE_LEVEL, ServerMessage, TrackAdded, TrackRemoved, TrackWanted, Welcome,
 };
 use crate::wire::media::{FrameHeader, MAX_TEMPORAL_LAYER};
 
@@ -260,6 +271,9 @@ struct Track {
     simulcast_of: Option<TrackId>,
     /// A simulcast camera: its small quality's track.
     small: Option<TrackId>,
+    /// A simulcast camera: whether its publisher was last told (or assumes)
+    /// that someone wants its full quality (`TrackWanted`).
+    full_wanted: bool,
     /// The id subscribers see for the current group (`group` renumbered over
     /// both qualities of a simulcast camera; otherwise `group`).
     out_group: Option<u64>,
@@ -408,6 +422,8 @@ pub struct Router {
     audio_levels_due: Option<Millis>,
     /// Per simulcast camera (its track id): the numbers its subscribers see.
     numbering: BTreeMap<TrackId, Numbering>,
+    /// Something that decides whether a camera's full quality is wanted changed.
+    wanted_dirty: bool,
 }
 
 impl Default for Router {
@@ -431,6 +447,7 @@ impl Router {
             stats: Stats::default(),
             audio_levels_due: None,
             numbering: BTreeMap::new(),
+            wanted_dirty: false,
         }
     }
 
@@ -565,6 +582,7 @@ impl Router {
         for track in subs {
             if let Some(t) = self.tracks.get_mut(&track) {
                 t.subscriptions.retain(|s| s.subscriber != participant);
+                self.wanted_dirty = true;
             }
         }
         if let Some(r) = self.rooms.get_mut(&room) {
@@ -870,6 +888,7 @@ impl Router {
         };
         let id = self.add_track(now, participant, client_id, config, Some(camera_id))?;
         self.numbering.entry(camera_id).or_insert(start);
+        self.wanted_dirty = true;
         if let Some(camera) = self.tracks.get_mut(&camera_id) {
             camera.small = Some(id);
             // Its subscribers' steps were temporal layers of the one quality:
@@ -932,6 +951,7 @@ impl Router {
                 cached: None,
                 simulcast_of,
                 small: None,
+                full_wanted: true,
                 out_group: None,
                 last_sequence: 0,
                 sequence_shift: 0,
@@ -1018,6 +1038,7 @@ impl Router {
         if let Some(p) = self.participants.get_mut(&participant) {
             p.subscriptions.insert(track);
         }
+        self.wanted_dirty = true;
         // Started from the cache at the track's next frame; otherwise ask.
         if !is_audio && !cached {
             self.want_keyframe(now, encoding);
@@ -1050,6 +1071,7 @@ impl Router {
             })
             .ok_or(RouterError::NotSubscribed(track))?;
         let before = sub.max_height.replace(max_height);
+        self.wanted_dirty = true;
         let Some(top) = top else {
             return Ok(());
         };
@@ -1235,20 +1257,28 @@ impl Router {
     }
 
     /// The tracks of `participant` whose frames arrived within `within`
-    /// before `now` (what it is really sending, not what it announced).
+    /// before `now` (what it is really sending, not what it announced). A
+    /// simulcast camera flows while either quality does (its full quality
+    /// pauses while nobody wants it); its small quality is not listed.
     pub fn flowing(
         &self,
         now: Millis,
         participant: ParticipantId,
         within: u64,
     ) -> impl Iterator<Item = TrackInfo> + '_ {
+        let recent = move |t: &Track| {
+            t.last_frame
+                .is_some_and(|at| now.0.saturating_sub(at.0) <= within)
+        };
         self.tracks
             .values()
             .filter(move |t| {
                 t.owner == participant
                     && t.simulcast_of.is_none()
-                    && t.last_frame
-                        .is_some_and(|at| now.0.saturating_sub(at.0) <= within)
+                    && (recent(t)
+                        || t.small
+                            .and_then(|s| self.tracks.get(&s))
+                            .is_some_and(recent))
             })
             .map(|t| TrackInfo {
                 id: t.id,
@@ -1866,6 +1896,7 @@ impl Router {
                 p.link.raised(now, policy);
             }
         }
+        self.wanted_dirty |= !changed.is_empty();
         for track in changed {
             self.switch_started(now, subscriber, track);
         }
@@ -1942,9 +1973,36 @@ impl Router {
     /// Roster changes are coalesced: rosters go out once the queue is otherwise empty.
     pub fn poll_output(&mut self) -> Option<Output> {
         if self.outputs.is_empty() {
+            self.flush_wanted();
             self.flush_rosters();
         }
         self.outputs.pop_front()
+    }
+
+    /// Tells each simulcast camera's publisher when its full quality becomes
+    /// wanted (some subscriber's allotment is a full-quality step) or
+    /// unwanted; a camera whose small quality went is wanted again.
+    fn flush_wanted(&mut self) {
+        if !std::mem::take(&mut self.wanted_dirty) {
+            return;
+        }
+        let mut changes = Vec::new();
+        for t in self.tracks.values_mut() {
+            if t.kind != MediaKind::Video || t.simulcast_of.is_some() {
+                continue;
+            }
+            let wanted = t.small.is_none()
+                || t.subscriptions
+                    .iter()
+                    .any(|s| s.allot.is_some_and(|step| step >= 3));
+            if wanted != t.full_wanted {
+                t.full_wanted = wanted;
+                changes.push((t.owner, t.client_id, wanted));
+            }
+        }
+        for (owner, track_id, wanted) in changes {
+            self.send(owner, TrackWanted { track_id, wanted });
+        }
     }
 
     // ----- internals -----------------------------------------------------------------
@@ -2037,6 +2095,7 @@ impl Router {
         if let Some(t) = self.tracks.get_mut(&track) {
             t.subscriptions.swap_remove(i);
         }
+        self.wanted_dirty = true;
         if let Some(group) = group {
             self.outputs.push_back(Output::EndStream(StreamEnd {
                 subscriber,
@@ -2060,6 +2119,7 @@ impl Router {
         if let Some(t) = self.tracks.get_mut(&track) {
             t.subscriptions.clear();
         }
+        self.wanted_dirty = true;
         for (subscriber, group) in ends {
             if let Some(group) = group {
                 self.outputs.push_back(Output::EndStream(StreamEnd {
@@ -2126,6 +2186,7 @@ impl Router {
             return;
         };
         t.small = None;
+        self.wanted_dirty = true;
         let mut ends = Vec::new();
         for sub in &mut t.subscriptions {
             // Steps become the one quality's temporal layers.

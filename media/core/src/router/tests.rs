@@ -1963,8 +1963,14 @@ fn simulcast_publish_is_checked_and_the_small_quality_is_not_announced() {
         .handle_control(h.now, A, publish(SMALL, small(), CAM))
         .unwrap();
     let out = h.drain();
+    // Answered; and as nobody subscribes to the camera, its full quality is
+    // not wanted.
     let small_id = match &control_to(&out, A)[..] {
-        [ServerMessage::Published(p)] if p.track_id == SMALL => p.track,
+        [ServerMessage::Published(p), ServerMessage::TrackWanted(w)]
+            if p.track_id == SMALL && w.track_id == CAM && !w.wanted =>
+        {
+            p.track
+        }
         other => panic!("{other:?}"),
     };
     assert!(control_to(&out, B).is_empty(), "no TrackAdded for it");
@@ -2223,4 +2229,45 @@ fn unpublishing_the_small_quality_moves_its_subscribers_to_the_full_one() {
     assert!(
         matches!(h.action(B), Some(Action::Stream { open: true, group }) if group > small_group)
     );
+}
+
+#[test]
+fn the_publisher_is_told_when_nobody_wants_the_full_quality_and_when_someone_does() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    let wanted = |out: &[Output]| -> Vec<(u32, bool)> {
+        control_to(out, A)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::TrackWanted(w) => Some((w.track_id, w.wanted)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(wanted(&media.outputs).is_empty(), "wanted from the start");
+    // B's only view is small: nobody wants the full quality.
+    h.router.set_view_size(h.now, B, cam, 180).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, false)]);
+    media.run(&mut h, 3000, B);
+    assert!(wanted(&media.outputs).is_empty(), "said once");
+    // C comes with no limit known: full quality, wanted again.
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
+    // C leaves: unwanted; B's view grows: wanted.
+    h.router.leave(h.now, C).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, false)]);
+    h.router.set_view_size(h.now, B, cam, 720).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
+    // A thin link puts B on the small quality: unwanted; the small quality
+    // unpublished: the full one is the only one, wanted.
+    h.router.handle_link(h.now, B, link(110_000)).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, false)]);
+    // While only the small quality flows, the camera counts as sending.
+    let t = h.now.0 + 2000;
+    h.at(t);
+    Simulcast::frame(&mut h, SMALL, media.groups[1] + 1, true, 0, 250);
+    let flowing: Vec<TrackId> = h.router.flowing(h.now, A, 500).map(|t| t.id).collect();
+    assert_eq!(flowing, vec![cam]);
+    h.router.unpublish(h.now, A, SMALL).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
 }

@@ -246,6 +246,8 @@ messages! {
         0x89 => Pong(Pong),
         /// Answer to `Publish`: the track's global id.
         0x8a => Published(Published),
+        /// To a publisher of a simulcast camera: whether anyone wants its full quality.
+        0x8b => TrackWanted(TrackWanted),
     }
 }
 
@@ -564,6 +566,22 @@ pub struct Published {
 }
 
 impl Body for Published {}
+
+/// `TrackWanted` (0x8b): to the publisher of a simulcast camera (only to
+/// one that sent `Publish` with `simulcast_of`): whether any subscriber
+/// wants the camera's full quality now. While `false` the publisher may stop
+/// encoding it (the small quality goes on); when `true` again it resumes
+/// with a keyframe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackWanted {
+    /// The publisher's id for the camera's (full quality's) track.
+    pub track_id: u32,
+    /// Whether anyone wants it.
+    pub wanted: bool,
+}
+
+impl Body for TrackWanted {}
 
 fn check_version(version: u32) -> Result<(), BodyError> {
     if version != PROTOCOL_VERSION {

@@ -98,6 +98,11 @@ fn client_messages() -> Vec<ClientMessage> {
 
 fn server_messages() -> Vec<ServerMessage> {
     vec![
+        TrackWanted {
+            track_id: 1,
+            wanted: false,
+        }
+        .into(),
         Welcome {
             version: 1,
             participant: ParticipantId(4),
