@@ -200,3 +200,53 @@ async fn bad_simulcast_requests_are_refused_with_clear_codes() {
     assert_eq!(code, 1, "{text}");
     assert!(text.starts_with("invalid_body: "), "{text}");
 }
+
+/// Ten publishers of a simulcast camera and a microphone; a subscriber
+/// that reads ~300 kbit/s (its QUIC flow control holds the server back)
+/// gets video: the small quality, never the full one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thin_subscriber_gets_small_video_among_ten_publishers() {
+    let server = Server::start().await;
+    let small_clip = VideoClip::fixture_small();
+    let mut pubs = Vec::new();
+    for i in 1..=10u64 {
+        let mut p = server.publisher(i, 0).await;
+        let small = p
+            .bot
+            .publish_simulcast(SMALL, small_clip.track_config(), CAM)
+            .await
+            .unwrap();
+        let tx = p.bot.start_video(SMALL, small, small_clip.clone());
+        pubs.push((p, tx));
+    }
+    let mut config = server.bot_config(50, 0, false);
+    config.receive_window = Some(16 * 1024);
+    config.read_rate = Some(37_500);
+    config.decode = DecodeChecks {
+        audio_every: 0,
+        video_frames_per_track: u32::MAX,
+    };
+    let slow = podium_media::bot::Bot::connect(config).await.unwrap();
+    let cams: Vec<u32> = pubs.iter().map(|(p, _)| p.video_track()).collect();
+    let decoded = |s: &podium_media::bot::ReceiveStats| -> u64 {
+        cams.iter().map(|c| s.track(*c).decoded).sum()
+    };
+    let s = slow
+        .wait_until("small video", std::time::Duration::from_secs(30), |s| {
+            decoded(s) >= 20
+        })
+        .await
+        .unwrap();
+    for c in &cams {
+        let t = s.track(*c);
+        assert!(
+            t.decoded == 0 || t.decoded_height == 180,
+            "camera {c}: {t:?}"
+        );
+    }
+    let audio: u64 = pubs
+        .iter()
+        .map(|(p, _)| s.track(p.audio_track()).frames)
+        .sum();
+    assert!(audio > 0);
+}
