@@ -4,8 +4,9 @@
 //! guest on a low window (a tile at most 240 px high) decodes the small one,
 //! each as the one continuous stream the SFU makes of the two (the decoded
 //! frame size is read from the tile's `data-decoded-height`). Making the
-//! low window tall brings the full quality back. Screenshots of both
-//! guests.
+//! low window tall brings the full quality back. Before anyone watches, the
+//! host's page is told nobody wants the full quality and stops encoding it.
+//! Screenshots of both guests.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -78,6 +79,11 @@ async fn a_small_tile_decodes_the_small_quality_and_a_big_one_the_full() {
         )
         .await;
     assert_eq!(small["height"], 180, "{small}");
+    // Nobody watches yet: the server says the full quality is not wanted
+    // and the host's page stops encoding it (the small one goes on).
+    let camera = "window.podiumLive.stats().published.find(p => p.kind === 'video' && p.source === 'camera')";
+    host.wait_js(&format!("{camera}.unwanted"), 20, |v| v == true)
+        .await;
 
     let wide = Browser::launch_sized(1280, 900).await;
     let low = Browser::launch_sized(1100, 520).await;
@@ -95,6 +101,7 @@ async fn a_small_tile_decodes_the_small_quality_and_a_big_one_the_full() {
         })
         .await;
     assert!(big["shown"].as_u64().unwrap() > 240, "{big}");
+    assert_eq!(host.eval(&format!("{camera}.unwanted")).await, false);
     let little: Value = low
         .wait_js(&tile(hid), 60, |v| {
             v["decoded"] == 180 && v["frames"].as_u64().unwrap_or(0) > 10
