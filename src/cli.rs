@@ -85,6 +85,10 @@ pub struct LoadtestArgs {
     /// The server's QUIC congestion controller: bbr, cubic or newreno.
     #[arg(long, default_value = "bbr")]
     pub congestion: String,
+    /// Publish one quality per camera (no 320x180 simulcast track beside
+    /// the 640x360 one), as before simulcast, for comparisons.
+    #[arg(long)]
+    pub no_simulcast: bool,
 }
 
 #[derive(Debug, Default, Clone, Args)]

@@ -657,6 +657,7 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
     for (scenario, count) in runs {
         let mut config = LoadtestConfig::new(scenario, Mode::Sfu);
         config.duration = Duration::from_secs(args.duration);
+        config.simulcast = !args.no_simulcast;
         let mut network = spec.map(|s| Network::build(s, slow_spec)).transpose()?;
         let where_ = match &network {
             Some(n) => n.describe(),
@@ -849,6 +850,7 @@ mod tests {
             slow: None,
             sessions: None,
             congestion: "bbr".into(),
+            no_simulcast: false,
         };
         let netem = Some("clean".to_owned());
         let cases = [

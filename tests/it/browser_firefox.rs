@@ -143,10 +143,12 @@ async fn firefox_goes_on_stage_and_chromium_sees_and_hears_it() {
     fox.wait_js("document.body.dataset.onStage", 30, |v| v == "1")
         .await;
 
-    // Firefox publishes camera (VP8) and microphone (Opus) ...
+    // Firefox publishes camera (VP8, in two qualities: the host's tile may
+    // be small enough for the 180-line one alone, and then only that one is
+    // encoded) and microphone (Opus) ...
     let published = fox
         .wait_js(
-            "window.podiumLive.stats() ? window.podiumLive.stats().published.filter(p => p.live).map(p => [p.source, p.codec, p.framesSent || p.audioFramesSent || 0]) : []",
+            "window.podiumLive.stats() ? window.podiumLive.stats().published.filter(p => p.live).map(p => [p.source, p.codec, (p.framesSent || p.audioFramesSent || 0) + (p.small ? p.small.framesSent : 0), p.small ? p.small.codec : null]) : []",
             60,
             |v| {
                 v.as_array().is_some_and(|a| {

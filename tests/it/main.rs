@@ -11,6 +11,7 @@ mod browser_accounts;
 mod browser_events;
 mod browser_firefox;
 mod browser_rooms;
+mod browser_simulcast;
 mod browser_slides;
 mod browser_throttle;
 mod browser_video;

@@ -32,8 +32,10 @@
 //   (live.stage, as the server says; attachVideo to a canvas.tile-video per
 //   track, attachAudio for audio);
 //   the rest is unsubscribed; with more than 4 people on stage camera tiles
-//   ask for temporal layers 0–1 only (setLayerPreference). AudioLevels give
-//   the active speaker.
+//   ask for temporal layers 0–1 only (setLayerPreference). Each video canvas
+//   is watched (ResizeObserver, debounced): its height in device pixels goes
+//   to the server (setViewSize), which sends a small tile a camera's small
+//   quality. AudioLevels give the active speaker.
 
 import { h } from '../dom.js';
 import { BackgroundEffect } from '../media/background.js';
@@ -42,6 +44,7 @@ import { webSocketUrl } from '../media/ws-transport.js';
 
 const SPEAKING_LEVEL = 50; // −dBov: lower is louder; quieter than this is not speech
 const SPEAKING_HOLD_MS = 1500;
+const VIEW_SIZE_DEBOUNCE_MS = 250;
 // Camera tracks are at most 640x360 (publish.js VIDEO_PRESETS.camera); larger is a screen.
 const CAMERA_MAX = { width: 640, height: 360 };
 
@@ -557,6 +560,7 @@ export class LiveMedia extends EventTarget {
           if (sub.kind === 'video') {
             sub.canvas = h('canvas', { class: 'tile-video', width: info.config.width || 640, height: info.config.height || 360, dataset: { track } });
             c.attachVideo(track, sub.canvas);
+            sub.size = this.watchSize(sub);
           } else {
             sub.audio = c.attachAudio(track).catch((err) => this.log(`audio ${track}: ${err.message}`));
           }
@@ -567,12 +571,14 @@ export class LiveMedia extends EventTarget {
         }
       } else if (!want && have) {
         c.unsubscribe(track);
+        have.size?.disconnect();
         this.subs.delete(track);
         touched = true;
       }
     }
     for (const track of [...this.subs.keys()]) {
       if (!c.tracks.has(track)) {
+        this.subs.get(track).size?.disconnect();
         this.subs.delete(track);
         touched = true;
       }
@@ -602,6 +608,35 @@ export class LiveMedia extends EventTarget {
     }
     const camera = vids.find((s) => s !== screen) || null;
     return { camera, screen };
+  }
+
+  // Reports how tall a video canvas is shown (device pixels), 250 ms after
+  // its size last changed, so the server picks the quality that fills it.
+  watchSize(sub) {
+    if (typeof ResizeObserver !== 'function') return null;
+    let timer = null;
+    const report = () => {
+      const el = sub.canvas;
+      if (!el.isConnected || !this.client) return;
+      this.client.setViewSize(sub.track, el.getBoundingClientRect().height * (window.devicePixelRatio || 1));
+    };
+    const ro = new ResizeObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(report, VIEW_SIZE_DEBOUNCE_MS);
+    });
+    ro.observe(sub.canvas);
+    return {
+      disconnect() {
+        clearTimeout(timer);
+        ro.disconnect();
+      },
+    };
+  }
+
+  /** The height of the last decoded frame of a video track (0 before one). */
+  decodedHeight(track) {
+    const r = this.client && this.client.receivers.get(track);
+    return r && r.stats ? r.stats.height || 0 : 0;
   }
 
   framesDecoded(track) {

@@ -236,6 +236,7 @@ export function createStage(room) {
       const d = media.decodedVideo(t.track);
       if (d) Object.assign(t.el.dataset, { decodedWidth: d.width, decodedHeight: d.height, fps: d.fps, layer: d.layer, layerFrames: d.byLayer.join(',') });
       if (t.kind === 'camera') t.el.dataset.audioFramesDecoded = String(media.audioFramesDecoded(t.userId));
+      t.el.dataset.decodedHeight = String(media.decodedHeight(t.track));
       if (t.kind === 'camera' && n > 0 && t.el.dataset.camera === 'on') t.el.classList.add('has-video');
     }
   }

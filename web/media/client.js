@@ -37,7 +37,7 @@ import { AudioOutput } from './audio-out.js';
 import { VideoSender, AudioSender, AUDIO_SEND_ORDER } from './send.js';
 import { WebSocketTransport } from './ws-transport.js';
 
-const PUBLISH_ERRORS = new Set(['not_allowed_to_publish', 'invalid_track_config', 'duplicate_track', 'too_many_tracks']);
+const PUBLISH_ERRORS = new Set(['not_allowed_to_publish', 'invalid_track_config', 'duplicate_track', 'too_many_tracks', 'invalid_simulcast', 'unknown_client_track']);
 
 export class MediaClient extends EventTarget {
   /**
@@ -306,6 +306,8 @@ export class MediaClient extends EventTarget {
       case W.S.Error: return this.onServerError(body);
       case W.S.Pong: return this.onPong(body);
       case W.S.Published: return this.onPublished(body);
+      case W.S.TrackWanted:
+        return this.publications.get(body.track_id)?.pub.setWanted?.(body.wanted);
       default: return undefined;
     }
   }
@@ -404,7 +406,45 @@ export class MediaClient extends EventTarget {
     p.live = true;
     p.pub.requestKeyframe?.(); // frames were dropped until now: start with a fresh group
     p.resolve({ trackId, track, config: p.config });
+    if (p.small) return; // a camera's small quality: not a track of its own for the app
     this.emit('published', { trackId, track, config: p.config });
+    if (p.pub.small) this.publishSmall(p).catch((e) => this.log(`track ${trackId}: small quality not published: ${e.message}`));
+  }
+
+  // Publishes a camera's small quality (publish.js SmallEncoding) linked to
+  // it (`simulcast_of`): the server forwards one of the two to each
+  // subscriber. It lives and ends with the camera.
+  async publishSmall(camera) {
+    const enc = camera.pub.small;
+    const trackId = this.nextTrackId++;
+    enc.trackId = trackId;
+    const q = { trackId, source: 'camera', small: true, track: null, live: false, config: null, pub: enc };
+    q.sender = new VideoSender({ wt: this.wt, trackId, counters: this.counters, log: this.log, features: this.features, requestKeyframe: () => enc.requestKeyframe() });
+    enc.onFrame = (_enc, h, payload) => this.sendFrame(q, h, payload);
+    camera.smallPub = q;
+    this.publications.set(trackId, q);
+    const published = new Promise((resolve, reject) => {
+      q.resolve = resolve;
+      q.reject = reject;
+    });
+    published.catch(() => {});
+    let timer;
+    try {
+      q.config = await enc.configured;
+      if (this.state !== 'connected' || !this.publications.has(trackId) || !camera.live) throw new Error('the session or camera ended');
+      this.pendingPublishes.push(q);
+      this.send(W.C.Publish, { track_id: trackId, config: q.config, simulcast_of: camera.trackId });
+      timer = setTimeout(() => q.reject(new Error('no answer to Publish within 10 s')), 10_000);
+      return await published;
+    } catch (e) {
+      this.stopPublication(q);
+      this.publications.delete(trackId);
+      if (camera.smallPub === q) camera.smallPub = null;
+      this.pendingPublishes = this.pendingPublishes.filter((x) => x !== q);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ------------------------------------------------------------ publishing
@@ -497,7 +537,11 @@ export class MediaClient extends EventTarget {
     this.stopPublication(p);
     this.publications.delete(p.trackId);
     p.reject?.(new Error(reason));
-    this.emit('unpublished', { trackId: p.trackId, track: p.track, reason });
+    if (p.smallPub) {
+      this.endPublication(p.smallPub, reason);
+      p.smallPub = null;
+    }
+    if (!p.small) this.emit('unpublished', { trackId: p.trackId, track: p.track, reason });
   }
 
   stopPublication(p) {
@@ -536,6 +580,19 @@ export class MediaClient extends EventTarget {
     this.send(W.C.Unsubscribe, { track });
     r.close();
     this.receivers.delete(track);
+  }
+
+  /**
+   * Tells the server how tall (device pixels; 0 = not shown) a subscribed
+   * video track is shown: a camera with a small quality is sent that one
+   * when it is enough (PROTOCOL.md §3.2 ViewSize). Repeats are not sent.
+   */
+  setViewSize(track, maxHeight) {
+    const r = this.receivers.get(track);
+    const h = Math.max(0, Math.min(8192, Math.round(maxHeight)));
+    if (!r || r.kind !== 'video' || r.viewHeight === h) return;
+    r.viewHeight = h;
+    this.send(W.C.ViewSize, { track, max_height: h });
   }
 
   /** Receive temporal layers 0..=maxLayer only (0, 1 or 2). */
@@ -668,7 +725,11 @@ export class MediaClient extends EventTarget {
    * bytes, keyframes, latency {count, p50, p95, min, max, last} in ms), plus totals.
    */
   stats() {
-    const published = [...this.publications.values()].map((p) => ({ ...p.pub.stats, track: p.track, live: p.live, muted: p.pub.muted }));
+    // A camera's small quality is reported inside the camera's entry.
+    const published = [...this.publications.values()].filter((p) => !p.small).map((p) => ({
+      ...p.pub.stats, track: p.track, live: p.live, muted: p.pub.muted,
+      ...(p.smallPub ? { small: { ...p.smallPub.pub.stats, trackId: p.smallPub.trackId, track: p.smallPub.track, live: p.smallPub.live } } : {}),
+    }));
     const subscribed = [...this.receivers.values()].map((r) => ({ ...r.snapshot(), participant: r.participant }));
     const sum = (list, key) => list.reduce((n, s) => n + (s[key] || 0), 0);
     const video = subscribed.filter((s) => s.kind === 'video');

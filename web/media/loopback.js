@@ -28,7 +28,8 @@ export async function startLoopback({ stream, canvas, log = () => {}, options = 
   if (videoTrack) {
     const part = { receiver: null, reader: null, group: -1 };
     part.pub = new VideoPublisher({
-      trackId: 1, track: videoTrack, source: 'camera', clock, log, options,
+      // One quality: the loopback has no server to pick between two.
+      trackId: 1, track: videoTrack, source: 'camera', clock, log, options: { simulcast: false, ...options },
       onFrame: (_p, header, payload) => loopVideo(part, header, payload),
     });
     const config = await part.pub.start();

@@ -14,6 +14,15 @@
 // layer comes from `metadata.svc.temporalLayerId`; audio: group 0, every frame a
 // "keyframe". Timestamps are capture times on the shared timeline (timing.js).
 //
+// Simulcast (cameras): a second encoder (SmallEncoding, 320x180 ~130 kbit/s,
+// the same codec and L1T3 where supported) is fed every frame the full one
+// takes, scaled down on an OffscreenCanvas; it has its own groups, sequence
+// numbers and keyframe requests, and the client publishes it as the camera's
+// small quality (`simulcast_of`, PROTOCOL.md §3.2). While the server says
+// nobody receives the full quality (TrackWanted false) the full encoder is
+// skipped; it resumes with a keyframe. Screen shares stay
+// single: their text needs the full size, and a tile that shows one is big.
+//
 // Mute = stop sending: captured frames are closed without being encoded, so no
 // CPU and no bytes are spent, but the track stays published (subscribers keep
 // their decoder and see no frames). Unmuting a video track makes the next frame
@@ -26,7 +35,11 @@ import { MAX_DESCRIPTION, toBase64 } from './wire.js';
 
 /** Defaults per source; any field can be overridden by the publish options. */
 export const VIDEO_PRESETS = {
-  camera: { maxWidth: 640, maxHeight: 360, maxFps: 30, bitrate: 500_000, keyframeIntervalMs: 10_000 },
+  camera: {
+    maxWidth: 640, maxHeight: 360, maxFps: 30, bitrate: 500_000, keyframeIntervalMs: 10_000,
+    // Simulcast: a second, small encoding of the same frames (SmallEncoding).
+    small: { maxWidth: 320, maxHeight: 180, bitrate: 130_000 },
+  },
   screen: { maxWidth: 1280, maxHeight: 720, maxFps: 15, bitrate: 1_000_000, keyframeIntervalMs: 10_000 },
 };
 
@@ -102,6 +115,7 @@ class Publisher {
     this.stopped = true;
     this.reader?.cancel().catch(() => {});
     if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
+    this.small?.stop();
   }
 
   /** Opens the capture (capture.js); stop() during the wait releases it. */
@@ -153,11 +167,25 @@ export class VideoPublisher extends Publisher {
     this.lastKeyAt = 0;
     this.due = null; // capture timestamp (µs) of the next frame slot
     this.scaler = null;
+    this.small = null; // SmallEncoding, for cameras (simulcast) unless options.simulcast === false
+    this.unwanted = false; // the server says nobody receives the full quality (TrackWanted)
     this.stats = {
       trackId: this.trackId, kind: 'video', source: this.source, codec: null, layers: 0, width: 0, height: 0,
       framesCaptured: 0, framesEncoded: 0, framesSent: 0, framesNotSent: 0, framesSkipped: 0,
-      bytes: 0, keyframes: 0, keyframeRequests: 0, encoderErrors: 0,
+      bytes: 0, keyframes: 0, keyframeRequests: 0, encoderErrors: 0, framesUnwanted: 0, unwanted: false,
     };
+  }
+
+  /**
+   * The server's TrackWanted for a simulcast camera: while nobody receives
+   * the full quality it is not encoded (the small one goes on); when it is
+   * wanted again it resumes with a keyframe.
+   */
+  setWanted(wanted) {
+    if (!this.small) return;
+    if (this.unwanted && wanted) this.forceKey = true;
+    this.unwanted = !wanted;
+    this.stats.unwanted = this.unwanted;
   }
 
   /** Starts capture and encoding; resolves with the TrackConfig once the first frame is encoded. */
@@ -180,6 +208,20 @@ export class VideoPublisher extends Publisher {
     this.choice = choice;
     this.width = width;
     this.height = height;
+    const small = this.settings.small;
+    if (small && this.settings.simulcast !== false) {
+      const size = fitSize(width, height, small.maxWidth, small.maxHeight);
+      if (size.height < height) {
+        try {
+          const smallChoice = await chooseVideoCodec({
+            ...size, bitrate: small.bitrate, framerate: this.settings.maxFps, prefer: choice.codec,
+          });
+          this.small = new SmallEncoding({ parent: this, choice: smallChoice, ...size });
+        } catch (e) {
+          this.log(`track ${this.trackId}: no small quality: ${e.message}`);
+        }
+      }
+    }
     this.configured = new Promise((resolve, reject) => {
       this.resolveConfig = resolve;
       this.rejectConfig = reject;
@@ -214,7 +256,10 @@ export class VideoPublisher extends Publisher {
   }
 
   setMuted(muted) {
-    if (this.muted && !muted) this.forceKey = true;
+    if (this.muted && !muted) {
+      this.forceKey = true;
+      if (this.small) this.small.forceKey = true;
+    }
     super.setMuted(muted);
   }
 
@@ -223,6 +268,13 @@ export class VideoPublisher extends Publisher {
     this.mediaClock.observe(frame.timestamp);
     const enc = this.encoder;
     if (this.muted || this.stopped || !enc || enc.state !== 'configured' || this.tooSoon(frame.timestamp)) {
+      frame.close();
+      return;
+    }
+    this.small?.encode(frame);
+    // Paused only once configured: the first frame gives the TrackConfig.
+    if (this.unwanted && this.config) {
+      this.stats.framesUnwanted += 1;
       frame.close();
       return;
     }
@@ -290,6 +342,127 @@ export class VideoPublisher extends Publisher {
       timestamp: this.clock.toTimelineUs(this.mediaClock.toLocalMs(chunk.timestamp)), keyframe, layer,
     };
     if (this.emit(header, payload)) this.stats.framesSent += 1;
+  }
+}
+
+/**
+ * The small quality of a camera (simulcast): its own VideoEncoder fed the
+ * camera's frames scaled down. The client gives it a `trackId` and an
+ * `onFrame(encoding, header, payload)` sink (returning true when sent), and
+ * publishes it with `simulcast_of` once `configured` resolves with its
+ * TrackConfig. `stop()` closes it; the camera's stop() does too.
+ */
+export class SmallEncoding {
+  constructor({ parent, choice, width, height }) {
+    this.parent = parent;
+    this.choice = choice;
+    this.width = width;
+    this.height = height;
+    this.trackId = null;
+    this.onFrame = () => false;
+    this.group = 0;
+    this.sequence = 0;
+    this.forceKey = true;
+    this.lastKeyAt = 0;
+    this.stopped = false;
+    this.config = null;
+    const canvas = new OffscreenCanvas(width, height);
+    this.scaler = { canvas, ctx: canvas.getContext('2d') };
+    this.stats = {
+      quality: 'small', codec: choice.codec, layers: choice.layers, width, height,
+      framesEncoded: 0, framesSent: 0, framesNotSent: 0, framesSkipped: 0,
+      bytes: 0, keyframes: 0, keyframeRequests: 0, encoderErrors: 0,
+    };
+    this.configured = new Promise((resolve, reject) => {
+      this.resolveConfig = resolve;
+      this.rejectConfig = reject;
+    });
+    this.configured.catch(() => {});
+    this.makeEncoder();
+  }
+
+  makeEncoder() {
+    this.encoder = new VideoEncoder({
+      output: (chunk, metadata) => this.onChunk(chunk, metadata),
+      error: (e) => {
+        this.stats.encoderErrors += 1;
+        this.parent.log(`track ${this.trackId}: small video encoder error: ${e.message}`);
+        if (!this.config) this.rejectConfig(e);
+        if (!this.stopped && this.stats.encoderErrors <= 5) this.makeEncoder();
+      },
+    });
+    this.encoder.configure(this.choice.config);
+    this.forceKey = true;
+  }
+
+  /** Make its next frame a keyframe (RequestKeyframe for its track id). */
+  requestKeyframe() {
+    this.stats.keyframeRequests += 1;
+    this.forceKey = true;
+  }
+
+  /** Encodes a scaled copy of `frame` (the caller keeps and closes `frame`). */
+  encode(frame) {
+    const enc = this.encoder;
+    if (this.stopped || enc.state !== 'configured') return;
+    if (enc.encodeQueueSize > 2) {
+      this.stats.framesSkipped += 1;
+      return;
+    }
+    const now = performance.now();
+    const keyFrame = this.forceKey || now - this.lastKeyAt >= this.parent.settings.keyframeIntervalMs;
+    if (keyFrame) {
+      this.forceKey = false;
+      this.lastKeyAt = now;
+    }
+    let input = null;
+    try {
+      this.scaler.ctx.drawImage(frame, 0, 0, this.width, this.height);
+      input = new VideoFrame(this.scaler.canvas, { timestamp: frame.timestamp, duration: frame.duration ?? undefined });
+      enc.encode(input, { keyFrame });
+    } catch (e) {
+      this.parent.log(`track ${this.trackId}: small encode failed: ${e.message}`);
+    } finally {
+      input?.close();
+    }
+  }
+
+  onChunk(chunk, metadata) {
+    if (this.stopped) return;
+    if (!this.config) {
+      this.config = { kind: 'video', codec: this.choice.codec, width: this.width, height: this.height, source: 'camera' };
+      const desc = metadata?.decoderConfig?.description;
+      if (desc && desc.byteLength > 0 && desc.byteLength <= MAX_DESCRIPTION) this.config.description = toBase64(bytesOf(desc));
+      this.resolveConfig(this.config);
+    }
+    const keyframe = chunk.type === 'key';
+    if (keyframe) {
+      this.group += 1;
+      this.stats.keyframes += 1;
+      this.lastKeyAt = performance.now();
+    }
+    const layer = keyframe ? 0 : Math.min(2, Math.max(0, metadata?.svc?.temporalLayerId ?? 0));
+    const payload = new Uint8Array(chunk.byteLength);
+    chunk.copyTo(payload);
+    this.stats.framesEncoded += 1;
+    const p = this.parent;
+    const header = {
+      track: this.trackId, group: this.group, sequence: this.sequence++,
+      timestamp: p.clock.toTimelineUs(p.mediaClock.toLocalMs(chunk.timestamp)), keyframe, layer,
+    };
+    if (this.onFrame(this, header, payload)) {
+      this.stats.framesSent += 1;
+      this.stats.bytes += payload.length;
+    } else {
+      this.stats.framesNotSent += 1;
+    }
+  }
+
+  stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.encoder.state !== 'closed') this.encoder.close();
+    this.rejectConfig(new Error('stopped'));
   }
 }
 

@@ -33,12 +33,13 @@ const U32_MAX = 2 ** 32 - 1;
 export const C = Object.freeze({
   Hello: 0x01, Publish: 0x02, Unpublish: 0x03, Subscribe: 0x04,
   Unsubscribe: 0x05, LayerPreference: 0x06, KeyframeRequest: 0x07, Ping: 0x08,
+  ViewSize: 0x09,
 });
 /** Server → client message types. */
 export const S = Object.freeze({
   Welcome: 0x81, TrackAdded: 0x82, TrackRemoved: 0x83, Roster: 0x84,
   Permission: 0x85, RequestKeyframe: 0x86, AudioLevels: 0x87, Error: 0x88,
-  Pong: 0x89, Published: 0x8a,
+  Pong: 0x89, Published: 0x8a, TrackWanted: 0x8b,
 });
 
 /** Undecodable input (or an unencodable value); `code` as in PROTOCOL.md §6. */
@@ -162,16 +163,20 @@ const arrayOf = (schema) => (v) => {
   return null;
 };
 const trackConfig = (v) => checkTrackConfig(v);
+const height = (v) => u32(v) ?? (v <= 8192 ? null : 'max_height must be at most 8192');
+// A field that may be absent (checked when present).
+const optional = (check) => Object.assign((v) => check(v), { optional: true });
 
 const SCHEMAS = {
   [C.Hello]: ['Hello', { version, token: str }],
-  [C.Publish]: ['Publish', { track_id: u32, config: trackConfig }],
+  [C.Publish]: ['Publish', { track_id: u32, config: trackConfig, simulcast_of: optional(u32) }],
   [C.Unpublish]: ['Unpublish', { track_id: u32 }],
   [C.Subscribe]: ['Subscribe', { track: u32 }],
   [C.Unsubscribe]: ['Unsubscribe', { track: u32 }],
   [C.LayerPreference]: ['LayerPreference', { track: u32, max_temporal_layer: layer }],
   [C.KeyframeRequest]: ['KeyframeRequest', { track: u32 }],
   [C.Ping]: ['Ping', { nonce: u64 }],
+  [C.ViewSize]: ['ViewSize', { track: u32, max_height: height }],
   [S.Welcome]: ['Welcome', { version, participant: u64, room: u32, may_publish: bool, server_time: u64 }],
   [S.TrackAdded]: ['TrackAdded', { track: u32, participant: u64, config: trackConfig }],
   [S.TrackRemoved]: ['TrackRemoved', { track: u32, participant: u64 }],
@@ -182,6 +187,7 @@ const SCHEMAS = {
   [S.Error]: ['Error', { code: str, reason: str }],
   [S.Pong]: ['Pong', { nonce: u64, server_time: u64 }],
   [S.Published]: ['Published', { track_id: u32, track: u32 }],
+  [S.TrackWanted]: ['TrackWanted', { track_id: u32, wanted: bool }],
 };
 
 /** The message name of a type byte ('Ping'), or undefined. */
@@ -198,7 +204,10 @@ function checkObject(obj, schema) {
     if (!Object.hasOwn(schema, key)) return `unknown field \`${key}\``;
   }
   for (const [key, check] of Object.entries(schema)) {
-    if (!Object.hasOwn(obj, key)) return `missing field \`${key}\``;
+    if (!Object.hasOwn(obj, key)) {
+      if (check.optional) continue;
+      return `missing field \`${key}\``;
+    }
     const e = check(obj[key]);
     if (e) return typeof e === 'string' ? `${key}: ${e}` : e;
   }
@@ -286,8 +295,8 @@ export function encodeControl(type, body) {
 
 // Which type bytes a reader of each direction accepts.
 const DIRECTION = {
-  server: (t) => t >= 0x81 && t <= 0x8a, // a client reads what the server sends
-  client: (t) => t >= 0x01 && t <= 0x08,
+  server: (t) => t >= 0x81 && t <= 0x8b, // a client reads what the server sends
+  client: (t) => t >= 0x01 && t <= 0x09,
 };
 
 // Total framed length (prefix included) once 4 bytes are there, else null.

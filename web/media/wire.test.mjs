@@ -116,6 +116,9 @@ const CLIENT = [
   [W.C.LayerPreference, { track: 7, max_temporal_layer: 1 }],
   [W.C.KeyframeRequest, { track: 7 }],
   [W.C.Ping, { nonce: 42 }],
+  [W.C.Publish, { track_id: 4, config: { kind: 'video', codec: 'av1', width: 320, height: 180 }, simulcast_of: 1 }],
+  [W.C.ViewSize, { track: 7, max_height: 180 }],
+  [W.C.ViewSize, { track: 7, max_height: 0 }],
 ];
 const SERVER = [
   [W.S.Welcome, { version: 1, participant: 4, room: 0, may_publish: true, server_time: 123456 }],
@@ -129,6 +132,7 @@ const SERVER = [
   [W.S.Error, { code: 'track_not_in_room', reason: 'track 7 is not in your room' }],
   [W.S.Pong, { nonce: 42, server_time: 123500 }],
   [W.S.Published, { track_id: 1, track: 7 }],
+  [W.S.TrackWanted, { track_id: 1, wanted: false }],
 ];
 
 test('every message round trips', () => {
@@ -167,6 +171,9 @@ test('malformed control messages are refused with the Rust codes', () => {
     ['layer 3', framed(0x06, '{"track":1,"max_temporal_layer":3}'), 'invalid_body'],
     ['bad utf-8', badUtf8, 'invalid_body'],
     ['bad codec config', framed(0x02, '{"track_id":1,"config":{"kind":"audio","codec":"av1","width":1,"height":1}}'), 'invalid_body'],
+    ['simulcast_of negative', framed(0x02, '{"track_id":2,"config":{"kind":"video","codec":"av1","width":320,"height":180},"simulcast_of":-1}'), 'invalid_body'],
+    ['view size too tall', framed(0x09, '{"track":1,"max_height":8193}'), 'invalid_body'],
+    ['view size without height', framed(0x09, '{"track":1}'), 'invalid_body'],
     ['deep nesting', framed(0x08, `{"nonce":${'['.repeat(500)}1${']'.repeat(500)}}`), 'invalid_body'],
   ];
   for (const [name, b, code] of table) throwsCode(() => W.decodeControl(b, 'client'), code, name);

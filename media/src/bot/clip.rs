@@ -14,6 +14,9 @@ use crate::codec::av1::{is_keyframe, parse_ivf};
 
 /// The fixture clip: 640x360, 30 fps, 2 s, AV1 (libaom, realtime), a keyframe every 30 frames.
 pub const FIXTURE_IVF: &[u8] = include_bytes!("../../fixtures/clip-640x360-30fps.ivf");
+/// The same picture at 320x180 (~125 kbit/s): the small quality of a
+/// simulcast camera, keyframes at the same frames.
+pub const FIXTURE_SMALL_IVF: &[u8] = include_bytes!("../../fixtures/clip-320x180-30fps.ivf");
 
 /// Opus frame length the bots use.
 pub const AUDIO_FRAME: Duration = Duration::from_millis(20);
@@ -46,6 +49,11 @@ impl VideoClip {
     /// The fixture clip.
     pub fn fixture() -> Arc<VideoClip> {
         Arc::new(Self::from_ivf(FIXTURE_IVF).expect("the fixture clip is valid"))
+    }
+
+    /// The fixture clip's small quality (320x180), for simulcast.
+    pub fn fixture_small() -> Arc<VideoClip> {
+        Arc::new(Self::from_ivf(FIXTURE_SMALL_IVF).expect("the small fixture clip is valid"))
     }
 
     /// Reads an AV1 IVF file; its first frame must be a keyframe.
@@ -173,6 +181,22 @@ mod tests {
         let mut d = Av1Decoder::new().unwrap();
         for f in &clip.frames[..30] {
             assert!(d.decode(&f.data).unwrap().is_some());
+        }
+    }
+
+    #[test]
+    fn small_fixture_clip_matches_the_full_one_at_a_quarter_of_the_pixels() {
+        let clip = VideoClip::fixture_small();
+        assert_eq!((clip.width, clip.height, clip.frames.len()), (320, 180, 60));
+        let keys: Vec<usize> = (0..60).filter(|&i| clip.frames[i].keyframe).collect();
+        assert_eq!(keys, [0, 30], "keyframes where the full clip has them");
+        let kbps = clip.bitrate() / 1000.0;
+        assert!((90.0..160.0).contains(&kbps), "{kbps} kbps");
+        assert!(kbps < VideoClip::fixture().bitrate() / 1000.0 / 3.0);
+        for &k in &keys {
+            let mut d = Av1Decoder::new().unwrap();
+            let p = d.decode(&clip.frames[k].data).unwrap().expect("a picture");
+            assert_eq!((p.width(), p.height()), (320, 180));
         }
     }
 

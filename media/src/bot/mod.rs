@@ -547,7 +547,32 @@ impl Bot {
         track_id: u32,
         config: TrackConfig,
     ) -> Result<TrackId, BotError> {
-        self.send(Publish { track_id, config }).await?;
+        self.publish_as(track_id, config, None).await
+    }
+
+    /// Publishes the small quality of our video track `of` (simulcast) and
+    /// waits for `Published` (or the `Error` refusing it).
+    pub async fn publish_simulcast(
+        &mut self,
+        track_id: u32,
+        config: TrackConfig,
+        of: u32,
+    ) -> Result<TrackId, BotError> {
+        self.publish_as(track_id, config, Some(of)).await
+    }
+
+    async fn publish_as(
+        &mut self,
+        track_id: u32,
+        config: TrackConfig,
+        simulcast_of: Option<u32>,
+    ) -> Result<TrackId, BotError> {
+        self.send(Publish {
+            track_id,
+            config,
+            simulcast_of,
+        })
+        .await?;
         let answer = self
             .wait_for("Published", Duration::from_secs(10), |m| match m {
                 ServerMessage::Published(p) => p.track_id == track_id,

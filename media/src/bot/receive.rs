@@ -60,6 +60,9 @@ pub struct TrackStats {
     pub decoded: u64,
     /// Frames that failed to decode.
     pub decode_errors: u64,
+    /// Height of the last decoded picture (0 before one): which quality of
+    /// a simulcast camera arrives.
+    pub decoded_height: u32,
     newest_group: Option<u64>,
     last_sequence: Option<u64>,
 }
@@ -339,15 +342,20 @@ fn check_video(state: &mut State, checks: DecodeChecks, header: &FrameHeader, pa
     let Some(decoder) = check.decoder.as_mut() else {
         return;
     };
-    let ok = matches!(decoder.decode(payload), Ok(Some(_)));
+    let height = match decoder.decode(payload) {
+        Ok(Some(picture)) => Some(picture.height()),
+        _ => None,
+    };
+    let ok = height.is_some();
     if ok {
         check.decoded += 1;
     } else {
         check.decoder = None;
     }
     let t = state.stats.tracks.entry(header.track).or_default();
-    if ok {
+    if let Some(h) = height {
         t.decoded += 1;
+        t.decoded_height = h;
     } else {
         t.decode_errors += 1;
     }

@@ -37,6 +37,8 @@ use crate::token::{JoinClaims, JoinTokenKey, SessionId};
 
 /// Client track id of the bots' camera.
 pub const VIDEO_TRACK_ID: u32 = 1;
+/// The bots' client track id for their camera's small quality (simulcast).
+pub const SMALL_VIDEO_TRACK_ID: u32 = 3;
 /// Client track id of the bots' microphone.
 pub const AUDIO_TRACK_ID: u32 = 2;
 
@@ -215,6 +217,9 @@ pub struct LoadtestConfig {
     pub drain: Duration,
     /// Fan-out mode of an in-process SFU.
     pub fanout: FanoutMode,
+    /// Publishers also send their camera's small quality (320x180,
+    /// `VideoClip::fixture_small`) as a simulcast track (SFU mode only).
+    pub simulcast: bool,
 }
 
 impl LoadtestConfig {
@@ -227,6 +232,7 @@ impl LoadtestConfig {
             warmup_timeout: Duration::from_secs(20),
             drain: Duration::from_secs(1),
             fanout: FanoutMode::Sequential,
+            simulcast: true,
         }
     }
 }
@@ -550,6 +556,10 @@ struct Prepared {
     url: String,
     bots: Vec<(Member, Bot)>,
     tracks: Vec<Track>,
+    /// The small qualities' senders, held so they keep running (dropping a
+    /// `Publisher` stops it); their frames are not counted as sent: a
+    /// subscriber gets one quality of each camera.
+    _small: Vec<Publisher>,
     connect_retries: u64,
 }
 
@@ -645,6 +655,8 @@ async fn prepare(
 
     // Publish.
     let mut tracks: Vec<Track> = Vec::new();
+    let mut small = Vec::new();
+    let small_clip = VideoClip::fixture_small();
     for (m, bot) in &mut bots {
         if !m.publishes {
             continue;
@@ -667,6 +679,17 @@ async fn prepare(
             audio: false,
             publisher: bot.start_video(VIDEO_TRACK_ID, v, video.clone()),
         });
+        if config.simulcast && config.mode == Mode::Sfu {
+            let s = bot
+                .publish_simulcast(
+                    SMALL_VIDEO_TRACK_ID,
+                    small_clip.track_config(),
+                    VIDEO_TRACK_ID,
+                )
+                .await
+                .map_err(err)?;
+            small.push(bot.start_video(SMALL_VIDEO_TRACK_ID, s, small_clip.clone()));
+        }
         tracks.push(Track {
             room: m.room,
             owner: m.id,
@@ -704,6 +727,7 @@ async fn prepare(
         url,
         bots,
         tracks,
+        _small: small,
         connect_retries,
     })
 }

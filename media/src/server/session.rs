@@ -571,7 +571,7 @@ impl SessionActor {
         }
         let cache = self.plan.cache;
         if cache == CacheOp::Clear {
-            self.groups.remove(&self.plan.track);
+            self.groups.remove(&self.plan.source);
         }
         let to_cache = matches!(cache, CacheOp::Restart | CacheOp::Append);
         if self.plan.sends().next().is_none() && !to_cache {
@@ -603,8 +603,9 @@ impl SessionActor {
                 }
             }
         }
+        // Cached per encoding: a simulcast camera's two qualities each have theirs.
         let (track, group, layer) = (
-            self.plan.track,
+            self.plan.source,
             self.plan.header.group,
             self.plan.header.temporal_layer,
         );

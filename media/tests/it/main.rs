@@ -10,4 +10,5 @@ mod keyframes;
 mod malformed;
 mod rooms;
 mod setup_race;
+mod simulcast;
 mod support;

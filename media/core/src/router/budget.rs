@@ -318,12 +318,22 @@ pub(crate) struct Want {
     pub class: u8,
     /// Audio level (-dBov, lower is louder; 127 silent or unknown).
     pub level: u8,
-    /// Cumulative bits/s for layers 0..=i (audio: all in `[0]`).
-    pub bps: [u64; 3],
+    /// How many steps the track offers (see [`Allot`]): audio 1; video 3
+    /// (temporal layers 0..=2); a simulcast camera 6 (small quality layers
+    /// 0..=2, then full quality layers 0..=2), or 3 when the subscriber's
+    /// view is small enough for the small quality.
+    pub rungs: u8,
+    /// Bits/s of each step (audio: all in `[0]`): cumulative within a quality.
+    pub bps: [u64; MAX_RUNGS],
 }
 
-/// What a subscriber gets of one track: audio `Some(0)` on, `Some(1)` on
-/// with redundancy; video up to that layer; `None` off.
+/// The most steps a track offers: two qualities of three temporal layers.
+pub(crate) const MAX_RUNGS: usize = 6;
+
+/// What a subscriber gets of one track, a step of its ladder: audio `Some(0)`
+/// on, `Some(1)` on with redundancy; video `Some(layer)`; a simulcast camera
+/// `Some(0..=2)` the small quality up to that layer, `Some(3..=5)` the full
+/// quality up to layer `step - 3`; `None` off.
 pub(crate) type Allot = Option<u8>;
 
 /// Splits `budget` bits/s over `wants` (sorted by the caller or not; the
@@ -332,10 +342,15 @@ pub(crate) type Allot = Option<u8>;
 ///    loudest audio tracks, always; with `protect` (a lossy link) and room
 ///    for all the audio twice, all of it with redundancy (`Some(1)`), which
 ///    doubles its cost;
-/// 2. video layer 0, by class (active speaker, screen, others), while it fits;
+/// 2. the first step of each video (layer 0; the small quality's layer 0 for
+///    a simulcast camera), by class (active speaker, screen, others), while
+///    it fits;
 /// 3. on a tight budget, the other audio tracks (speaking first, loudest
 ///    first), while they fit;
-/// 4. video layer 1, then layer 2, by class, while they fit.
+/// 4. the next steps, one round per step (every track's second step by
+///    class, then every third, ...), while they fit. A step's cost is what
+///    it adds to the previous one; going from the small quality to the full
+///    one frees what the small one took.
 ///
 /// So no audio is dropped while an upper video layer is sent, the loudest
 /// `last_n` never, and on a thin link the active speaker's picture comes
@@ -356,7 +371,7 @@ pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize, protect: bool
         .collect();
     audio.sort_by_key(|&i| (wants[i].class, wants[i].level, wants[i].track));
     let mut video: Vec<usize> = (0..wants.len())
-        .filter(|&i| wants[i].kind == MediaKind::Video)
+        .filter(|&i| wants[i].kind == MediaKind::Video && wants[i].rungs > 0)
         .collect();
     video.sort_by_key(|&i| (wants[i].class, wants[i].track));
 
@@ -385,23 +400,24 @@ pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize, protect: bool
             out[i] = Some(0);
         }
     }
-    for layer in 1..=MAX_TEMPORAL_LAYER {
+    for step in 1..MAX_RUNGS as u8 {
         for &i in &video {
-            let l = usize::from(layer);
-            if out[i] == Some(layer - 1)
+            let s = usize::from(step);
+            if step < wants[i].rungs
+                && out[i] == Some(step - 1)
                 && take(
-                    wants[i].bps[l].saturating_sub(wants[i].bps[l - 1]),
+                    wants[i].bps[s].saturating_sub(wants[i].bps[s - 1]),
                     &mut left,
                 )
             {
-                out[i] = Some(layer);
+                out[i] = Some(step);
             }
         }
     }
     out
 }
 
-/// Orders allotments: off < layer 0 < layer 1 < layer 2.
+/// Orders allotments: off < step 0 < step 1 < ...
 pub(crate) fn rank(a: Allot) -> i16 {
     a.map_or(-1, i16::from)
 }
@@ -416,7 +432,8 @@ mod tests {
             kind: MediaKind::Audio,
             class: u8::from(!speaking),
             level,
-            bps: [50_000; 3],
+            rungs: 1,
+            bps: [50_000; MAX_RUNGS],
         }
     }
 
@@ -426,7 +443,49 @@ mod tests {
             kind: MediaKind::Video,
             class,
             level: 127,
-            bps: [100_000, 250_000, 400_000],
+            rungs: 3,
+            bps: [100_000, 250_000, 400_000, 0, 0, 0],
+        }
+    }
+
+    /// A simulcast camera: small 60/90/120k, full 200/350/500k.
+    fn camera(track: u32, class: u8, rungs: u8) -> Want {
+        Want {
+            track: TrackId(track),
+            kind: MediaKind::Video,
+            class,
+            level: 127,
+            rungs,
+            bps: [60_000, 90_000, 120_000, 200_000, 350_000, 500_000],
+        }
+    }
+
+    #[test]
+    fn simulcast_ladder_small_first_then_upgrades() {
+        // Audio 50k, the active speaker's camera and another camera, the
+        // other one shown in a small tile (small quality only).
+        let wants = [audio(1, 20, true), camera(10, 0, 6), camera(11, 2, 3)];
+        let table: [(u64, [Allot; 3]); 8] = [
+            // Audio first, then the small quality's base layer by priority.
+            (50_000, [Some(0), None, None]),
+            (110_000, [Some(0), Some(0), None]),
+            (170_000, [Some(0), Some(0), Some(0)]),
+            // Upgrades one round per step: both to small layer 1 ...
+            (230_000, [Some(0), Some(1), Some(1)]),
+            // ... to small layer 2, then the speaker to the full quality
+            // (200k, freeing the small one's 120k).
+            (290_000, [Some(0), Some(2), Some(2)]),
+            (370_000, [Some(0), Some(3), Some(2)]),
+            (520_000, [Some(0), Some(4), Some(2)]),
+            // The small tile never goes past the small quality.
+            (u64::MAX, [Some(0), Some(5), Some(2)]),
+        ];
+        for (budget, expected) in table {
+            assert_eq!(
+                allocate(budget, &wants, 3, false),
+                expected,
+                "budget {budget}"
+            );
         }
     }
 

@@ -43,6 +43,17 @@
 //!   audio frames are forwarded once per sequence number: the copies a
 //!   publisher's redundant datagrams carry fill gaps and are otherwise
 //!   dropped (counted in [`Stats::audio_copies_dropped`]).
+//! - Simulcast: a camera may have a small quality ([`Router::publish_simulcast`]),
+//!   a track that is never announced nor subscribed to. The camera's
+//!   subscribers each get one quality: its allotment is a step of a ladder
+//!   (small layers 0..=2, then full layers 0..=2), capped at the small
+//!   quality for a view at most 4/3 of its height ([`Router::set_view_size`]).
+//!   A subscriber switches quality only at a keyframe of the other one (asked
+//!   for, throttled) or by a replay of its cached group when that group is
+//!   newer than anything it was sent; the old stream is finished. Frames of
+//!   both qualities go out under the camera's id with groups and sequence
+//!   numbers renumbered over both (`Numbering`), so every subscriber sees
+//!   one ordinary stream.
 
 mod budget;
 mod plan;
@@ -60,16 +71,16 @@ pub use plan::{
 };
 pub use policy::{BacklogPolicy, RouterConfig};
 
-use self::budget::{Allot, Link, RateMeter, Saturation, Want, allocate, rank};
+use self::budget::{Allot, Link, MAX_RUNGS, RateMeter, Saturation, Want, allocate, rank};
 pub use stats::{DropStats, RejectReason, RejectStats, SaturationStats, Stats};
 
 use self::policy::{Congestion, KeyframeThrottle};
 use crate::ids::{Millis, ParticipantId, RoomId, TrackId};
-use crate::track::{MediaKind, TrackConfig, TrackConfigError, TrackSource};
+use crate::track::{MediaKind, MediaParams, TrackConfig, TrackConfigError, TrackSource};
 use crate::wire::PROTOCOL_VERSION;
 use crate::wire::control::{
     AudioLevel, AudioLevels, ClientMessage, Permission, Pong, Published, RequestKeyframe, Roster,
-    RosterEntry, SILENCE_LEVEL, ServerMessage, TrackAdded, TrackRemoved, Welcome,
+    RosterEntry, SILENCE_LEVEL, ServerMessage, TrackAdded, TrackRemoved, TrackWanted, Welcome,
 };
 use crate::wire::media::{FrameHeader, MAX_TEMPORAL_LAYER, SeqWindow};
 
@@ -154,6 +165,18 @@ pub enum RouterError {
     /// All 2^32 track ids were used.
     #[error("no track ids left")]
     TrackIdsExhausted,
+    /// A `Publish` with `simulcast_of` that breaks the simulcast rules.
+    #[error("invalid simulcast: {0}")]
+    InvalidSimulcast(String),
+    /// `Subscribe` (or another request) names the small quality of a
+    /// simulcast camera, which is not a track of its own.
+    #[error("{track} is the small quality of {of}: subscribe to {of}")]
+    SmallQuality {
+        /// The small quality's id.
+        track: TrackId,
+        /// The camera's track.
+        of: TrackId,
+    },
 }
 
 impl RouterError {
@@ -181,6 +204,8 @@ impl RouterError {
             RouterError::NotAudio(_) => "not_audio",
             RouterError::UnexpectedHello => "unexpected_hello",
             RouterError::TrackIdsExhausted => "track_ids_exhausted",
+            RouterError::InvalidSimulcast(_) => "invalid_simulcast",
+            RouterError::SmallQuality { .. } => "small_quality",
         }
     }
 }
@@ -250,7 +275,41 @@ struct Track {
     audio_seen: SeqWindow,
     /// Video: what the IO edge holds in its cache.
     cached: Option<CachedGroup>,
+    /// The small quality of a simulcast camera: the camera's track. Such a
+    /// track is not announced and has no subscriptions of its own; the
+    /// camera's subscribers get its frames when they are on the small quality.
+    simulcast_of: Option<TrackId>,
+    /// A simulcast camera: its small quality's track.
+    small: Option<TrackId>,
+    /// A simulcast camera: whether its publisher was last told (or assumes)
+    /// that someone wants its full quality (`TrackWanted`).
+    full_wanted: bool,
+    /// The id subscribers see for the current group (`group` renumbered over
+    /// both qualities of a simulcast camera; otherwise `group`).
+    out_group: Option<u64>,
+    /// The last frame's sequence number as it arrived.
+    last_sequence: u64,
+    /// A simulcast camera's quality: added (wrapping) to its sequence
+    /// numbers; set at each keyframe (see [`Numbering`]).
+    sequence_shift: u64,
 }
+
+/// The group and sequence numbers a simulcast camera's subscribers see, so
+/// a switch at a keyframe of the other quality continues one stream: every
+/// keyframe of either quality opens the next group id; a quality's frames
+/// keep their own sequence numbers, shifted at each of its keyframes to
+/// follow the highest number either quality has had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Numbering {
+    /// The last group id given out.
+    group: u64,
+    /// The highest sequence number given out.
+    sequence: u64,
+}
+
+/// A view this many device pixels high, or less, per 3 pixels of the small
+/// quality's height (x4/3: 240 for 180), gets the small quality.
+const SMALL_VIEW_PER_3_PX: u32 = 4;
 
 /// The group the IO edge caches for a video track (from its keyframe).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,20 +358,52 @@ struct Subscription {
     /// Video: the subscriber's stream for the track's current group is open.
     /// Audio: always true.
     open: bool,
-    /// What the subscriber's bandwidth allots it: audio `Some(0)` on,
-    /// `Some(1)` on with redundancy; video up to that layer; `None` off.
+    /// What the subscriber's bandwidth allots it: a step of the track's
+    /// ladder (see [`Allot`]; audio `Some(1)`: with redundancy); `None` off.
     allot: Allot,
     /// Video: when its keyframe request last restarted it from the cache.
     restarted_at: Option<Millis>,
+    /// A simulcast camera: the quality it receives (or starts on) now is the
+    /// small one. Changes at a keyframe of the other quality (or a replay of
+    /// its cached group).
+    on_small: bool,
+    /// From `ViewSize`: the height it shows the track at.
+    max_height: Option<u32>,
+    /// The newest group (as subscribers see it) it was sent: it is never
+    /// started on an older one (a simulcast camera's other quality may have
+    /// an older group in the cache).
+    last_group: Option<u64>,
 }
 
 impl Subscription {
+    /// Whether starting it on `group` keeps its groups growing.
+    fn may_start(&self, group: u64) -> bool {
+        self.last_group.is_none_or(|g| group >= g)
+    }
+}
+
+impl Subscription {
+    /// Whether its allotment asks for the small quality of a camera with one.
+    fn wants_small(&self, simulcast: bool) -> bool {
+        simulcast && self.allot.is_some_and(|s| s < 3)
+    }
+
+    /// The temporal layer its allotment allows on the quality it receives now.
+    fn budget_layer(&self, simulcast: bool) -> u8 {
+        match self.allot {
+            None => 0,
+            Some(step) if !simulcast => step.min(MAX_TEMPORAL_LAYER),
+            // On the small quality, waiting for the full one: all of it.
+            Some(step) if step >= 3 && self.on_small => MAX_TEMPORAL_LAYER,
+            Some(step) => step % 3,
+        }
+    }
+
     /// Updates the forwarded layer range for a frame of `layer`, given the
-    /// subscriber's congestion cap: lowered at once, raised only at a layer-0
-    /// frame (which depends on no upper layer, so nothing forwarded after it
-    /// references a frame that was dropped).
-    fn adjust_layer(&mut self, congestion_cap: u8, layer: u8) {
-        let budget_cap = self.allot.unwrap_or(0);
+    /// subscriber's congestion cap and its allotment's layer: lowered at
+    /// once, raised only at a layer-0 frame (which depends on no upper layer,
+    /// so nothing forwarded after it references a frame that was dropped).
+    fn adjust_layer(&mut self, congestion_cap: u8, budget_cap: u8, layer: u8) {
         let cap = congestion_cap.min(budget_cap);
         let target = self.preferred_layer.min(cap);
         if target < self.active_layer {
@@ -341,6 +432,10 @@ pub struct Router {
     outputs: VecDeque<Output>,
     stats: Stats,
     audio_levels_due: Option<Millis>,
+    /// Per simulcast camera (its track id): the numbers its subscribers see.
+    numbering: BTreeMap<TrackId, Numbering>,
+    /// Something that decides whether a camera's full quality is wanted changed.
+    wanted_dirty: bool,
 }
 
 impl Default for Router {
@@ -363,6 +458,8 @@ impl Router {
             outputs: VecDeque::new(),
             stats: Stats::default(),
             audio_levels_due: None,
+            numbering: BTreeMap::new(),
+            wanted_dirty: false,
         }
     }
 
@@ -497,6 +594,7 @@ impl Router {
         for track in subs {
             if let Some(t) = self.tracks.get_mut(&track) {
                 t.subscriptions.retain(|s| s.subscriber != participant);
+                self.wanted_dirty = true;
             }
         }
         if let Some(r) = self.rooms.get_mut(&room) {
@@ -537,6 +635,7 @@ impl Router {
             .tracks
             .iter()
             .filter(|(_, t)| t.owner != participant && self.room_of(t.owner) == Some(from))
+            .filter(|(_, t)| t.simulcast_of.is_none())
             .map(|(id, t)| (*id, t.owner))
             .collect();
         for (track, owner) in seen {
@@ -554,9 +653,15 @@ impl Router {
 
         // Its tracks leave the old room.
         for &track in &own {
+            let small = self
+                .tracks
+                .get(&track)
+                .is_some_and(|t| t.simulcast_of.is_some());
             if may_publish {
                 self.end_all_subscriptions(track);
-                self.broadcast_except(from, participant, TrackRemoved { track, participant });
+                if !small {
+                    self.broadcast_except(from, participant, TrackRemoved { track, participant });
+                }
             } else {
                 self.remove_track(track, true);
             }
@@ -585,7 +690,9 @@ impl Router {
         // ... and enter the new one.
         if may_publish {
             for &track in &own {
-                if let Some(t) = self.tracks.get(&track) {
+                if let Some(t) = self.tracks.get(&track)
+                    && t.simulcast_of.is_none()
+                {
                     let added = TrackAdded {
                         track,
                         participant,
@@ -684,7 +791,12 @@ impl Router {
     ) -> Result<(), RouterError> {
         let result = match message {
             ClientMessage::Hello(_) => Err(RouterError::UnexpectedHello),
-            ClientMessage::Publish(m) => self.publish(now, from, m.track_id, m.config).map(drop),
+            ClientMessage::Publish(m) => match m.simulcast_of {
+                Some(of) => self
+                    .publish_simulcast(now, from, m.track_id, m.config, of)
+                    .map(drop),
+                None => self.publish(now, from, m.track_id, m.config).map(drop),
+            },
             ClientMessage::Unpublish(m) => self.unpublish(now, from, m.track_id).map(drop),
             ClientMessage::Subscribe(m) => self.subscribe(now, from, m.track),
             ClientMessage::Unsubscribe(m) => self.unsubscribe(now, from, m.track),
@@ -692,6 +804,7 @@ impl Router {
                 self.set_layer_preference(from, m.track, m.max_temporal_layer)
             }
             ClientMessage::KeyframeRequest(m) => self.request_keyframe(now, from, m.track),
+            ClientMessage::ViewSize(m) => self.set_view_size(now, from, m.track, m.max_height),
             ClientMessage::Ping(m) => {
                 let joined = self.participant(from).map(|_| ());
                 joined.map(|()| {
@@ -715,10 +828,98 @@ impl Router {
     /// `TrackAdded` to the rest of its room.
     pub fn publish(
         &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        client_id: u32,
+        config: TrackConfig,
+    ) -> Result<TrackId, RouterError> {
+        self.add_track(now, participant, client_id, config, None)
+    }
+
+    /// Publishes the small quality of the participant's video track
+    /// `of` (its client id): simulcast. The new track is answered with
+    /// `Published` but not announced: the camera's subscribers get one of the
+    /// two qualities, as one stream (see the [module docs](self)). Refused
+    /// with `invalid_simulcast` unless `of` is a video track of the
+    /// participant's with no small quality yet, not itself a small one, of
+    /// the same codec and larger than `config`; with `unknown_client_track`
+    /// if it publishes no track `of`.
+    pub fn publish_simulcast(
+        &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        client_id: u32,
+        config: TrackConfig,
+        of: u32,
+    ) -> Result<TrackId, RouterError> {
+        let p = self.participant(participant)?;
+        if !p.may_publish {
+            return Err(RouterError::NotAllowedToPublish);
+        }
+        config.validate()?;
+        let camera_id = p.track(of).ok_or(RouterError::UnknownClientTrack(of))?;
+        let camera = self
+            .tracks
+            .get(&camera_id)
+            .ok_or(RouterError::UnknownClientTrack(of))?;
+        let invalid = |m: String| Err(RouterError::InvalidSimulcast(m));
+        let (
+            MediaParams::Video { width, height },
+            MediaParams::Video {
+                width: w,
+                height: h,
+            },
+        ) = (config.params, camera.config.params)
+        else {
+            return invalid(format!(
+                "only video has a small quality (track {client_id} or {of} is audio)"
+            ));
+        };
+        if camera.simulcast_of.is_some() {
+            return invalid(format!("track {of} is itself a small quality"));
+        }
+        if camera.small.is_some() {
+            return invalid(format!(
+                "track {of} already has a small quality (two qualities per camera)"
+            ));
+        }
+        if config.codec != camera.config.codec {
+            return invalid(format!(
+                "the small quality must use the codec of track {of} ({:?})",
+                camera.config.codec
+            ));
+        }
+        if height >= h || width > w {
+            return invalid(format!(
+                "the small quality ({width}x{height}) must be smaller than track {of} ({w}x{h})"
+            ));
+        }
+        let start = Numbering {
+            group: camera.out_group.unwrap_or(0),
+            sequence: camera.last_sequence,
+        };
+        let id = self.add_track(now, participant, client_id, config, Some(camera_id))?;
+        self.numbering.entry(camera_id).or_insert(start);
+        self.wanted_dirty = true;
+        if let Some(camera) = self.tracks.get_mut(&camera_id) {
+            camera.small = Some(id);
+            // Its subscribers' steps were temporal layers of the one quality:
+            // now they are the full quality's.
+            for sub in &mut camera.subscriptions {
+                sub.allot = sub.allot.map(|l| l + 3);
+                sub.on_small = false;
+            }
+        }
+        Ok(id)
+    }
+
+    fn add_track(
+        &mut self,
         _now: Millis,
         participant: ParticipantId,
         client_id: u32,
         config: TrackConfig,
+        simulcast_of: Option<TrackId>,
     ) -> Result<TrackId, RouterError> {
         let p = self.participant(participant)?;
         if !p.may_publish {
@@ -761,6 +962,12 @@ impl Router {
                 loudness: None,
                 audio_seen: SeqWindow::default(),
                 cached: None,
+                simulcast_of,
+                small: None,
+                full_wanted: true,
+                out_group: None,
+                last_sequence: 0,
+                sequence_shift: 0,
             },
         );
         if let Some(p) = self.participants.get_mut(&participant) {
@@ -773,7 +980,9 @@ impl Router {
                 track: id,
             },
         );
-        self.broadcast_except(room, participant, added);
+        if simulcast_of.is_none() {
+            self.broadcast_except(room, participant, added);
+        }
         Ok(id)
     }
 
@@ -810,6 +1019,9 @@ impl Router {
             .tracks
             .get(&track)
             .ok_or(RouterError::UnknownTrack(track))?;
+        if let Some(of) = t.simulcast_of {
+            return Err(RouterError::SmallQuality { track, of });
+        }
         if self.room_of(t.owner) != Some(room) {
             return Err(RouterError::TrackNotInRoom(track));
         }
@@ -817,7 +1029,12 @@ impl Router {
             return Ok(());
         }
         let is_audio = t.kind == MediaKind::Audio;
-        let cached = t.cache_usable(self.config.max_replay_frames);
+        let simulcast = t.small.is_some();
+        let top = if simulcast { 5 } else { MAX_TEMPORAL_LAYER };
+        // A limited link starts on the small quality (its first step).
+        let on_small = simulcast && limited;
+        let encoding = self.encoding(track, on_small);
+        let cached = self.cache_usable(encoding);
         if let Some(t) = self.tracks.get_mut(&track) {
             t.subscriptions.push(Subscription {
                 subscriber: participant,
@@ -825,22 +1042,142 @@ impl Router {
                 active_layer: cap,
                 lowered_by: DropReason::Congestion,
                 open: is_audio,
-                allot: Some(if is_audio || limited {
-                    0
-                } else {
-                    MAX_TEMPORAL_LAYER
-                }),
+                allot: Some(if is_audio || limited { 0 } else { top }),
+                on_small,
+                max_height: None,
+                last_group: None,
                 restarted_at: None,
             });
         }
         if let Some(p) = self.participants.get_mut(&participant) {
             p.subscriptions.insert(track);
         }
+        self.wanted_dirty = true;
         // Started from the cache at the track's next frame; otherwise ask.
         if !is_audio && !cached {
-            self.want_keyframe(now, track);
+            self.want_keyframe(now, encoding);
         }
         Ok(())
+    }
+
+    /// The subscriber shows a subscribed video track `max_height` device
+    /// pixels high (`ViewSize`). Where the track has a small quality and the
+    /// view is at most 4/3 of its height, the subscriber gets the small
+    /// quality whatever its bandwidth; a larger view lets it have the full
+    /// one again (at once on an unlimited link, else as its budget allows).
+    pub fn set_view_size(
+        &mut self,
+        now: Millis,
+        participant: ParticipantId,
+        track: TrackId,
+        max_height: u32,
+    ) -> Result<(), RouterError> {
+        let p = self.participant(participant)?;
+        let unlimited = p.link.estimate.is_none_or(|e| e == u64::MAX);
+        let top = self.top_step(track, Some(max_height));
+        let sub = self
+            .tracks
+            .get_mut(&track)
+            .and_then(|t| {
+                t.subscriptions
+                    .iter_mut()
+                    .find(|s| s.subscriber == participant)
+            })
+            .ok_or(RouterError::NotSubscribed(track))?;
+        let before = sub.max_height.replace(max_height);
+        self.wanted_dirty = true;
+        let Some(top) = top else {
+            return Ok(());
+        };
+        let grew = before.is_some_and(|b| b < max_height);
+        match sub.allot {
+            Some(step) if step > top => sub.allot = Some(top),
+            Some(_) if grew && unlimited => sub.allot = Some(top),
+            _ => {}
+        }
+        self.switch_started(now, participant, track);
+        Ok(())
+    }
+
+    /// The track's highest step for a view `max_height` high: `None` for
+    /// audio; a simulcast camera's small quality only (2) when the view is
+    /// small enough for it.
+    fn top_step(&self, track: TrackId, max_height: Option<u32>) -> Option<u8> {
+        let t = self.tracks.get(&track)?;
+        if t.kind != MediaKind::Video {
+            return None;
+        }
+        let Some(small) = t.small.and_then(|s| self.tracks.get(&s)) else {
+            return Some(MAX_TEMPORAL_LAYER);
+        };
+        let small_height = match small.config.params {
+            MediaParams::Video { height, .. } => height,
+            MediaParams::Audio { .. } => 0,
+        };
+        let fits_small =
+            max_height.is_some_and(|h| h.saturating_mul(3) <= small_height * SMALL_VIEW_PER_3_PX);
+        Some(if fits_small { 2 } else { 5 })
+    }
+
+    /// The track a subscriber of `track` gets its frames from: the small
+    /// quality's when `small` and the track has one, else `track`.
+    fn encoding(&self, track: TrackId, small: bool) -> TrackId {
+        match self.tracks.get(&track).and_then(|t| t.small) {
+            Some(s) if small => s,
+            _ => track,
+        }
+    }
+
+    /// Whether some subscriber could be started from `encoding`'s cache.
+    fn cache_usable(&self, encoding: TrackId) -> bool {
+        self.tracks
+            .get(&encoding)
+            .is_some_and(|t| t.cache_usable(self.config.max_replay_frames))
+    }
+
+    /// The group id the subscriber's open stream of `track` has (the quality
+    /// it is on), if a stream may be open.
+    fn open_group(&self, track: TrackId, sub: &Subscription) -> Option<u64> {
+        let t = self.tracks.get(&track)?;
+        match t.kind {
+            MediaKind::Audio => Some(0),
+            MediaKind::Video if sub.open => {
+                self.tracks
+                    .get(&self.encoding(track, sub.on_small))?
+                    .out_group
+            }
+            MediaKind::Video => None,
+        }
+    }
+
+    /// After a subscriber's allotment of a simulcast camera changed: if it
+    /// now wants the quality it does not receive, and that quality's cache
+    /// cannot start it, a keyframe of that quality is asked for (throttled);
+    /// the switch happens at it.
+    fn switch_started(&mut self, now: Millis, subscriber: ParticipantId, track: TrackId) {
+        let Some(t) = self.tracks.get(&track) else {
+            return;
+        };
+        let simulcast = t.small.is_some();
+        let Some(sub) = t.subscriptions.iter().find(|s| s.subscriber == subscriber) else {
+            return;
+        };
+        if !simulcast || sub.allot.is_none() {
+            return;
+        }
+        let small = sub.wants_small(simulcast);
+        if small == sub.on_small && sub.open {
+            return;
+        }
+        let encoding = self.encoding(track, small);
+        let newer = self
+            .tracks
+            .get(&encoding)
+            .and_then(|t| t.out_group)
+            .is_some_and(|g| sub.may_start(g));
+        if !self.cache_usable(encoding) || !newer {
+            self.want_keyframe(now, encoding);
+        }
     }
 
     /// Ends a subscription (its stream, if any, is reset).
@@ -902,38 +1239,56 @@ impl Router {
         {
             return Err(RouterError::NotSubscribed(track));
         }
-        if self.tracks.get(&track).map(|t| t.kind) != Some(MediaKind::Video) {
+        let Some(t) = self.tracks.get(&track) else {
+            return Ok(());
+        };
+        if t.kind != MediaKind::Video {
             return Ok(());
         }
+        let Some(sub) = t
+            .subscriptions
+            .iter()
+            .find(|s| s.subscriber == participant)
+            .copied()
+        else {
+            return Ok(());
+        };
+        // The quality it is on (or starting on).
+        let encoding = self.encoding(track, sub.on_small);
         // Served from the keyframe cache where it can be: the subscriber's
         // stream is reset and the next frame starts it again from the
         // group's keyframe (as after a dropped group), so the publisher
         // sends no keyframe to everyone. At most once per
-        // `keyframe_request_interval` per subscription; beyond that, or
-        // without a usable cache, the publisher is asked (throttled).
+        // `keyframe_request_interval` per subscription; beyond that, without
+        // a usable cache, or on a simulcast camera's small quality (whose
+        // switches have their own rules), the publisher is asked (throttled).
         let interval = self.config.keyframe_request_interval;
-        let max_replay = self.config.max_replay_frames;
-        if let Some(t) = self.tracks.get_mut(&track)
-            && t.cache_usable(max_replay)
-            && let Some(i) = t
-                .subscriptions
-                .iter()
-                .position(|s| s.subscriber == participant)
-            && t.subscriptions[i]
+        if encoding == track
+            && self.cache_usable(track)
+            && sub
                 .restarted_at
                 .is_none_or(|at| now.saturating_since(at) >= interval)
         {
-            let sub = t.subscriptions[i];
-            if let Some(end) = stream_end(t, &sub) {
-                self.outputs.push_back(Output::EndStream(end));
+            if let Some(group) = self.open_group(track, &sub) {
+                self.outputs.push_back(Output::EndStream(StreamEnd {
+                    subscriber: participant,
+                    track,
+                    group,
+                    mode: EndMode::Reset,
+                }));
             }
-            let sub = &mut t.subscriptions[i];
-            sub.open = false;
-            sub.restarted_at = Some(now);
+            if let Some(sub) = self.tracks.get_mut(&track).and_then(|t| {
+                t.subscriptions
+                    .iter_mut()
+                    .find(|s| s.subscriber == participant)
+            }) {
+                sub.open = false;
+                sub.restarted_at = Some(now);
+            }
             self.stats.keyframe_requests_from_cache += 1;
             return Ok(());
         }
-        self.want_keyframe(now, track);
+        self.want_keyframe(now, encoding);
         Ok(())
     }
 
@@ -954,19 +1309,28 @@ impl Router {
     }
 
     /// The tracks of `participant` whose frames arrived within `within`
-    /// before `now` (what it is really sending, not what it announced).
+    /// before `now` (what it is really sending, not what it announced). A
+    /// simulcast camera flows while either quality does (its full quality
+    /// pauses while nobody wants it); its small quality is not listed.
     pub fn flowing(
         &self,
         now: Millis,
         participant: ParticipantId,
         within: u64,
     ) -> impl Iterator<Item = TrackInfo> + '_ {
+        let recent = move |t: &Track| {
+            t.last_frame
+                .is_some_and(|at| now.0.saturating_sub(at.0) <= within)
+        };
         self.tracks
             .values()
             .filter(move |t| {
                 t.owner == participant
-                    && t.last_frame
-                        .is_some_and(|at| now.0.saturating_sub(at.0) <= within)
+                    && t.simulcast_of.is_none()
+                    && (recent(t)
+                        || t.small
+                            .and_then(|s| self.tracks.get(&s))
+                            .is_some_and(recent))
             })
             .map(|t| TrackInfo {
                 id: t.id,
@@ -1028,8 +1392,10 @@ impl Router {
             return Ok(());
         }
         track.last_frame = Some(now);
+        track.last_sequence = header.sequence;
 
         plan.track = track_id;
+        plan.source = track_id;
         plan.kind = track.kind;
         plan.header = FrameHeader {
             track: track_id.0,
@@ -1063,21 +1429,16 @@ impl Router {
 
         plan.priority = Priority::Normal;
         let group = header.group;
-        let participants = &self.participants;
-        let policy = &self.config.backlog;
         let max_cached = self.config.max_cached_group_bytes;
-        let congestion = |p: ParticipantId| {
-            participants
-                .get(&p)
-                .map(|p| p.congestion)
-                .unwrap_or_default()
-        };
+        let max_replay = self.config.max_replay_frames;
 
+        // The encoding's own state: group rules, rate, cache.
+        let mut previous = None;
         if header.keyframe {
             if track.group.is_some_and(|current| group <= current) {
                 return reject(stats, RejectReason::GroupRegression);
             }
-            let previous = track.group.replace(group);
+            track.group = Some(group);
             track.keyframes.keyframe_arrived();
             track.rate.frame(now, 0, payload);
             if payload <= max_cached {
@@ -1091,12 +1452,134 @@ impl Router {
                 track.cached = None;
                 plan.cache = CacheOp::Clear;
             }
-            for sub in &mut track.subscriptions {
-                let c = congestion(sub.subscriber);
+        } else {
+            match track.group {
+                Some(current) if group < current => {
+                    stats.drops.stale_group += 1;
+                    return Ok(());
+                }
+                Some(current) if group == current => {}
+                _ => return reject(stats, RejectReason::MissingKeyframe),
+            }
+            let layer = header.temporal_layer;
+            track.rate.frame(now, layer, payload);
+            if let Some(c) = &mut track.cached
+                && c.group == group
+            {
+                if c.bytes + payload <= max_cached {
+                    c.bytes += payload;
+                    c.frames[usize::from(layer.min(MAX_TEMPORAL_LAYER))] += 1;
+                    plan.cache = CacheOp::Append;
+                } else {
+                    track.cached = None;
+                    plan.cache = CacheOp::Clear;
+                }
+            }
+        }
+        // What subscribers see: a simulcast camera's groups and sequence
+        // numbers count over both qualities.
+        let camera_id = track.simulcast_of.unwrap_or(track_id);
+        let is_small = track.simulcast_of.is_some();
+        // Sequence numbers: each quality's own, shifted at each of its
+        // keyframes to follow the highest number either quality has had, so a
+        // group runs on without gaps and a switch never goes back.
+        let numbering = self.numbering.get_mut(&camera_id);
+        if header.keyframe {
+            let out = match numbering {
+                Some(n) => {
+                    n.group += 1;
+                    track.sequence_shift = n.sequence.wrapping_add(1).wrapping_sub(header.sequence);
+                    n.group
+                }
+                None => group,
+            };
+            previous = track.out_group.replace(out);
+        }
+        if let Some(n) = self.numbering.get_mut(&camera_id) {
+            let out = header.sequence.wrapping_add(track.sequence_shift);
+            n.sequence = n.sequence.max(out);
+            plan.header.sequence = out;
+        }
+        let Some(out_group) = track.out_group else {
+            return Ok(());
+        };
+        plan.track = camera_id;
+        plan.header.track = camera_id.0;
+        plan.header.group = out_group;
+        let cache_usable = track.cache_usable(max_replay);
+        let cache = track.current_cache();
+        let track_keyframes_pending = track.keyframes.is_pending();
+        let other = if is_small {
+            Some(camera_id)
+        } else {
+            track.small
+        };
+
+        // The other quality's current group (a switching subscriber's stream).
+        let other_group = other
+            .and_then(|t| self.tracks.get(&t))
+            .and_then(|t| t.out_group);
+        let participants = &self.participants;
+        let policy = &self.config.backlog;
+        let congestion = |p: ParticipantId| {
+            participants
+                .get(&p)
+                .map(|p| p.congestion)
+                .unwrap_or_default()
+        };
+        let stats = &mut self.stats;
+        let Some(camera) = self.tracks.get_mut(&camera_id) else {
+            return Ok(());
+        };
+        let simulcast = camera.small.is_some();
+        let layer = header.temporal_layer;
+        let mut someone_waits = false;
+        for sub in &mut camera.subscriptions {
+            let c = congestion(sub.subscriber);
+            let wants_small = sub.wants_small(simulcast);
+            if !sub.open && sub.allot.is_some() {
+                // Nothing open: it starts on the quality it wants.
+                sub.on_small = wants_small;
+            }
+            if sub.on_small != is_small {
+                // A frame of the quality it does not receive now: it switches
+                // here if it wants this one and the frame (a keyframe) or the
+                // cache (a replay) can start it.
+                if sub.allot.is_none() || wants_small != is_small {
+                    continue;
+                }
+                let replay = cache
+                    .and_then(|cache| {
+                        let cap = sub.preferred_layer.min(c.max_layer);
+                        cache.replay_layer(cap.min(sub.allot.unwrap_or(0) % 3), max_replay)
+                    })
+                    .filter(|_| c.backlog <= policy.recover_below && sub.may_start(out_group));
+                if !header.keyframe && replay.is_none() {
+                    someone_waits |= !cache_usable || !sub.may_start(out_group);
+                    continue;
+                }
+                // The old quality's stream ends after what was sent: the
+                // new quality's group has a larger id.
+                if sub.open
+                    && let Some(g) = other_group
+                {
+                    plan.ends.push(StreamEnd {
+                        subscriber: sub.subscriber,
+                        track: camera_id,
+                        group: g,
+                        mode: EndMode::Finish,
+                    });
+                }
+                sub.on_small = is_small;
+                sub.open = false;
+                stats.quality_switches += 1;
+            }
+            let budget_cap = sub.budget_layer(simulcast);
+            if header.keyframe {
                 if let (true, Some(previous)) = (sub.open, previous) {
                     plan.ends.push(StreamEnd {
                         subscriber: sub.subscriber,
-                        track: track_id,
+                        track: camera_id,
                         group: previous,
                         mode: if c.is_lagging(policy) {
                             EndMode::Reset
@@ -1115,46 +1598,19 @@ impl Router {
                     continue;
                 }
                 sub.open = true;
-                sub.adjust_layer(c.max_layer, 0);
+                sub.last_group = Some(out_group);
+                sub.adjust_layer(c.max_layer, budget_cap, 0);
                 stats.deliveries += 1;
                 stats.bytes_out += payload;
                 plan.deliveries.push(Delivery {
                     subscriber: sub.subscriber,
-                    action: Action::Stream { group, open: true },
+                    action: Action::Stream {
+                        group: out_group,
+                        open: true,
+                    },
                 });
+                continue;
             }
-            return Ok(());
-        }
-
-        match track.group {
-            Some(current) if group < current => {
-                stats.drops.stale_group += 1;
-                return Ok(());
-            }
-            Some(current) if group == current => {}
-            _ => return reject(stats, RejectReason::MissingKeyframe),
-        }
-
-        let layer = header.temporal_layer;
-        track.rate.frame(now, layer, payload);
-        if let Some(c) = &mut track.cached
-            && c.group == group
-        {
-            if c.bytes + payload <= max_cached {
-                c.bytes += payload;
-                c.frames[usize::from(layer.min(MAX_TEMPORAL_LAYER))] += 1;
-                plan.cache = CacheOp::Append;
-            } else {
-                track.cached = None;
-                plan.cache = CacheOp::Clear;
-            }
-        }
-        let max_replay = self.config.max_replay_frames;
-        let cache_usable = track.cache_usable(max_replay);
-        let cache = track.current_cache();
-        let mut someone_waits = false;
-        for sub in &mut track.subscriptions {
-            let c = congestion(sub.subscriber);
             let action = if !sub.open {
                 if sub.allot.is_none() {
                     stats.drops.budget += 1;
@@ -1162,37 +1618,41 @@ impl Router {
                 } else if let Some(max_layer) = cache
                     .and_then(|cache| {
                         cache.replay_layer(
-                            sub.preferred_layer
-                                .min(c.max_layer)
-                                .min(sub.allot.unwrap_or(0)),
+                            sub.preferred_layer.min(c.max_layer).min(budget_cap),
                             max_replay,
                         )
                     })
-                    .filter(|_| c.backlog <= policy.recover_below)
+                    .filter(|_| c.backlog <= policy.recover_below && sub.may_start(out_group))
                 {
                     // Start it from the cache: keyframe and the frames since
                     // (of fewer layers if the group is long; the others come
                     // back at the next layer-0 frame).
                     sub.open = true;
+                    sub.last_group = Some(out_group);
                     sub.active_layer = max_layer;
                     stats.cache_replays += 1;
                     stats.deliveries += 1;
                     stats.bytes_out += payload;
-                    Action::Replay { group, max_layer }
+                    Action::Replay {
+                        group: out_group,
+                        max_layer,
+                    }
                 } else {
-                    someone_waits |= !cache_usable;
+                    someone_waits |= !cache_usable || !sub.may_start(out_group);
                     stats.drops.awaiting_keyframe += 1;
                     Action::Drop(DropReason::AwaitingKeyframe)
                 }
             } else {
                 let cap = c.max_layer;
-                sub.adjust_layer(cap, layer);
+                sub.adjust_layer(cap, budget_cap, layer);
                 if layer <= sub.active_layer {
                     stats.deliveries += 1;
                     stats.bytes_out += payload;
-                    Action::Stream { group, open: false }
+                    Action::Stream {
+                        group: out_group,
+                        open: false,
+                    }
                 } else {
-                    let budget_cap = sub.allot.unwrap_or(0);
                     let reason = if layer > sub.preferred_layer {
                         DropReason::LayerPreference
                     } else if layer > budget_cap && budget_cap < cap {
@@ -1219,7 +1679,8 @@ impl Router {
         // Someone still waits for a keyframe the cache cannot give: if the
         // last request is old enough (lost, or ignored by the encoder), ask again.
         if someone_waits
-            && !track.keyframes.is_pending()
+            && !track_keyframes_pending
+            && let Some(track) = self.tracks.get_mut(&track_id)
             && track
                 .keyframes
                 .want(now, self.config.keyframe_request_interval)
@@ -1260,18 +1721,31 @@ impl Router {
         }
         let subs: Vec<TrackId> = p.subscriptions.iter().copied().collect();
         for track_id in subs {
-            let Some(track) = self.tracks.get_mut(&track_id) else {
+            let Some(track) = self.tracks.get(&track_id) else {
                 continue;
             };
-            let (Some(group), MediaKind::Video) = (track.group, track.kind) else {
+            if track.kind != MediaKind::Video {
                 continue;
-            };
-            let cached = track.cache_usable(self.config.max_replay_frames);
+            }
+            let simulcast = track.small.is_some();
             let Some(sub) = track
                 .subscriptions
-                .iter_mut()
+                .iter()
                 .find(|s| s.subscriber == subscriber && s.open)
             else {
+                continue;
+            };
+            let Some(group) = self.open_group(track_id, sub) else {
+                continue;
+            };
+            // It restarts on the quality it wants.
+            let encoding = self.encoding(track_id, sub.wants_small(simulcast));
+            let cached = self.cache_usable(encoding);
+            let Some(sub) = self.tracks.get_mut(&track_id).and_then(|t| {
+                t.subscriptions
+                    .iter_mut()
+                    .find(|s| s.subscriber == subscriber)
+            }) else {
                 continue;
             };
             sub.open = false;
@@ -1283,7 +1757,7 @@ impl Router {
                 mode: EndMode::Reset,
             }));
             if !cached {
-                self.want_keyframe(now, track_id);
+                self.want_keyframe(now, encoding);
             }
         }
         Ok(())
@@ -1369,22 +1843,42 @@ impl Router {
                         kind: t.kind,
                         class: u8::from(loud.is_none()),
                         level: loud.map_or(SILENCE_LEVEL, |(l, _)| l),
-                        bps: [t.rate.up_to(0); 3],
+                        rungs: 1,
+                        bps: [t.rate.up_to(0); MAX_RUNGS],
                     }
                 }
-                MediaKind::Video => Want {
-                    track: t.id,
-                    kind: t.kind,
-                    class: if Some(t.owner) == active {
-                        0
-                    } else if t.config.source == Some(TrackSource::Screen) {
-                        1
-                    } else {
-                        2
-                    },
-                    level: SILENCE_LEVEL,
-                    bps: [t.rate.up_to(0), t.rate.up_to(1), t.rate.up_to(2)],
-                },
+                MediaKind::Video => {
+                    let max_height = t
+                        .subscriptions
+                        .iter()
+                        .find(|s| s.subscriber == subscriber)
+                        .and_then(|s| s.max_height);
+                    let rungs = self.top_step(t.id, max_height).map_or(0, |s| s + 1);
+                    let full = [t.rate.up_to(0), t.rate.up_to(1), t.rate.up_to(2)];
+                    let mut bps = [0; MAX_RUNGS];
+                    match t.small.and_then(|s| self.tracks.get(&s)) {
+                        Some(small) => {
+                            let s = &small.rate;
+                            bps[..3].copy_from_slice(&[s.up_to(0), s.up_to(1), s.up_to(2)]);
+                            bps[3..].copy_from_slice(&full);
+                        }
+                        None => bps[..3].copy_from_slice(&full),
+                    }
+                    Want {
+                        track: t.id,
+                        kind: t.kind,
+                        class: if Some(t.owner) == active {
+                            0
+                        } else if t.config.source == Some(TrackSource::Screen) {
+                            1
+                        } else {
+                            2
+                        },
+                        level: SILENCE_LEVEL,
+                        rungs,
+                        bps,
+                    }
+                }
             })
             .collect();
         let protect = p.link.lossy;
@@ -1393,11 +1887,19 @@ impl Router {
         let up = allocate(cautious, &wants, policy.audio_last_n, protect);
         let may_raise = p.link.may_raise(now, policy);
         let (mut raised, mut lowered) = (false, false);
+        let mut changed = Vec::new();
         for (i, want) in wants.iter().enumerate() {
+            let Some(track) = self.tracks.get(&want.track) else {
+                continue;
+            };
+            let small_group = track
+                .small
+                .and_then(|s| self.tracks.get(&s))
+                .and_then(|s| s.out_group);
             let Some(track) = self.tracks.get_mut(&want.track) else {
                 continue;
             };
-            let group = track.group;
+            let full_group = track.out_group;
             let Some(sub) = track
                 .subscriptions
                 .iter_mut()
@@ -1430,6 +1932,12 @@ impl Router {
                 // Redundancy on or off: no track gained or lost.
                 continue;
             }
+            changed.push(want.track);
+            let group = if sub.on_small {
+                small_group
+            } else {
+                full_group
+            };
             if rank(next) < rank(current) {
                 self.stats.budget_lowered += 1;
                 lowered = true;
@@ -1457,6 +1965,10 @@ impl Router {
             if raised {
                 p.link.raised(now, policy);
             }
+        }
+        self.wanted_dirty |= !changed.is_empty();
+        for track in changed {
+            self.switch_started(now, subscriber, track);
         }
     }
 
@@ -1531,9 +2043,36 @@ impl Router {
     /// Roster changes are coalesced: rosters go out once the queue is otherwise empty.
     pub fn poll_output(&mut self) -> Option<Output> {
         if self.outputs.is_empty() {
+            self.flush_wanted();
             self.flush_rosters();
         }
         self.outputs.pop_front()
+    }
+
+    /// Tells each simulcast camera's publisher when its full quality becomes
+    /// wanted (some subscriber's allotment is a full-quality step) or
+    /// unwanted; a camera whose small quality went is wanted again.
+    fn flush_wanted(&mut self) {
+        if !std::mem::take(&mut self.wanted_dirty) {
+            return;
+        }
+        let mut changes = Vec::new();
+        for t in self.tracks.values_mut() {
+            if t.kind != MediaKind::Video || t.simulcast_of.is_some() {
+                continue;
+            }
+            let wanted = t.small.is_none()
+                || t.subscriptions
+                    .iter()
+                    .any(|s| s.allot.is_some_and(|step| step >= 3));
+            if wanted != t.full_wanted {
+                t.full_wanted = wanted;
+                changes.push((t.owner, t.client_id, wanted));
+            }
+        }
+        for (owner, track_id, wanted) in changes {
+            self.send(owner, TrackWanted { track_id, wanted });
+        }
     }
 
     // ----- internals -----------------------------------------------------------------
@@ -1576,6 +2115,7 @@ impl Router {
             .tracks
             .iter()
             .filter(|(_, t)| t.owner != participant && self.room_of(t.owner) == Some(room))
+            .filter(|(_, t)| t.simulcast_of.is_none())
             .map(|(id, t)| TrackAdded {
                 track: *id,
                 participant: t.owner,
@@ -1611,7 +2151,7 @@ impl Router {
         if let Some(p) = self.participants.get_mut(&subscriber) {
             p.subscriptions.remove(&track);
         }
-        let Some(t) = self.tracks.get_mut(&track) else {
+        let Some(t) = self.tracks.get(&track) else {
             return;
         };
         let Some(i) = t
@@ -1621,23 +2161,45 @@ impl Router {
         else {
             return;
         };
-        let sub = t.subscriptions.swap_remove(i);
-        if let Some(end) = stream_end(t, &sub) {
-            self.outputs.push_back(Output::EndStream(end));
+        let group = self.open_group(track, &t.subscriptions[i]);
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.subscriptions.swap_remove(i);
+        }
+        self.wanted_dirty = true;
+        if let Some(group) = group {
+            self.outputs.push_back(Output::EndStream(StreamEnd {
+                subscriber,
+                track,
+                group,
+                mode: EndMode::Reset,
+            }));
         }
     }
 
     /// Ends every subscription to a track (streams reset).
     fn end_all_subscriptions(&mut self, track: TrackId) {
-        let Some(t) = self.tracks.get_mut(&track) else {
+        let Some(t) = self.tracks.get(&track) else {
             return;
         };
-        let subs = std::mem::take(&mut t.subscriptions);
-        for sub in &subs {
-            if let Some(end) = stream_end(t, sub) {
-                self.outputs.push_back(Output::EndStream(end));
+        let ends: Vec<(ParticipantId, Option<u64>)> = t
+            .subscriptions
+            .iter()
+            .map(|sub| (sub.subscriber, self.open_group(track, sub)))
+            .collect();
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.subscriptions.clear();
+        }
+        self.wanted_dirty = true;
+        for (subscriber, group) in ends {
+            if let Some(group) = group {
+                self.outputs.push_back(Output::EndStream(StreamEnd {
+                    subscriber,
+                    track,
+                    group,
+                    mode: EndMode::Reset,
+                }));
             }
-            if let Some(p) = self.participants.get_mut(&sub.subscriber) {
+            if let Some(p) = self.participants.get_mut(&subscriber) {
                 p.subscriptions.remove(&track);
             }
         }
@@ -1645,11 +2207,23 @@ impl Router {
 
     /// Removes a track: subscriptions end, `TrackRemoved` to its room (and to
     /// the owner too if `tell_owner`, when the server removes it).
+    ///
+    /// A simulcast camera's small quality goes with it (its owner told); a
+    /// small quality removed alone moves the camera's subscribers that were
+    /// on it back to the full one (their stream reset; they restart from its
+    /// cache or its next keyframe).
     fn remove_track(&mut self, track: TrackId, tell_owner: bool) {
+        if let Some(small) = self.tracks.get(&track).and_then(|t| t.small) {
+            self.remove_track(small, true);
+        }
+        if let Some(camera) = self.tracks.get(&track).and_then(|t| t.simulcast_of) {
+            self.small_removed(camera);
+        }
         self.end_all_subscriptions(track);
         let Some(t) = self.tracks.remove(&track) else {
             return;
         };
+        self.numbering.remove(&track);
         let owner = t.owner;
         let Some(p) = self.participants.get_mut(&owner) else {
             return;
@@ -1663,7 +2237,46 @@ impl Router {
         if tell_owner {
             self.send(owner, removed.clone());
         }
-        self.broadcast_except(room, owner, removed);
+        if t.simulcast_of.is_none() {
+            self.broadcast_except(room, owner, removed);
+        }
+    }
+
+    /// The small quality of `camera` is going: its subscribers on it are
+    /// reset and go back to the full quality.
+    fn small_removed(&mut self, camera: TrackId) {
+        let Some(t) = self.tracks.get(&camera) else {
+            return;
+        };
+        let small_group = t
+            .small
+            .and_then(|s| self.tracks.get(&s))
+            .and_then(|s| s.out_group);
+        let Some(t) = self.tracks.get_mut(&camera) else {
+            return;
+        };
+        t.small = None;
+        self.wanted_dirty = true;
+        let mut ends = Vec::new();
+        for sub in &mut t.subscriptions {
+            // Steps become the one quality's temporal layers.
+            sub.allot = sub.allot.map(|s| s % 3);
+            if sub.on_small {
+                sub.on_small = false;
+                if sub.open {
+                    sub.open = false;
+                    if let Some(group) = small_group {
+                        ends.push(StreamEnd {
+                            subscriber: sub.subscriber,
+                            track: camera,
+                            group,
+                            mode: EndMode::Reset,
+                        });
+                    }
+                }
+            }
+        }
+        self.outputs.extend(ends.into_iter().map(Output::EndStream));
     }
 
     fn send_audio_levels(&mut self) {
@@ -1732,19 +2345,4 @@ impl Router {
                 .collect(),
         }
     }
-}
-
-/// The stream to end when `sub` stops receiving `track`, if one may be open.
-fn stream_end(track: &Track, sub: &Subscription) -> Option<StreamEnd> {
-    let group = match track.kind {
-        MediaKind::Audio => 0,
-        MediaKind::Video if sub.open => track.group?,
-        MediaKind::Video => return None,
-    };
-    Some(StreamEnd {
-        subscriber: sub.subscriber,
-        track: track.id,
-        group,
-        mode: EndMode::Reset,
-    })
 }

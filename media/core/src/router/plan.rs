@@ -128,14 +128,20 @@ pub enum CacheOp {
 /// it, so the hot path does not allocate once its vectors have grown.
 #[derive(Debug, Clone)]
 pub struct ForwardPlan {
-    /// The frame's global track id.
+    /// The global track id subscribers see (also in `header`): the frame's
+    /// track, or for the small quality of a simulcast camera the camera's
+    /// track.
     pub track: TrackId,
+    /// The track the frame arrived on (the encoding): what [`CacheOp`] and
+    /// [`Action::Replay`] refer to. Equals `track` but for a small quality.
+    pub source: TrackId,
     /// The track's kind.
     pub kind: MediaKind,
     /// Audio before video.
     pub priority: Priority,
-    /// The header to send: the incoming header with the global track id.
-    /// Encode it once and share it among all deliveries.
+    /// The header to send: the incoming header with the global track id
+    /// (and, for a simulcast camera, the group and sequence renumbered over
+    /// both qualities). Encode it once and share it among all deliveries.
     pub header: FrameHeader,
     /// One entry per subscriber of the track, sends and drops alike.
     pub deliveries: Vec<Delivery>,
@@ -150,6 +156,7 @@ impl Default for ForwardPlan {
     fn default() -> Self {
         Self {
             track: TrackId(0),
+            source: TrackId(0),
             kind: MediaKind::Video,
             priority: Priority::Normal,
             header: FrameHeader::default(),

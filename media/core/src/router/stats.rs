@@ -110,6 +110,8 @@ pub struct Stats {
     pub redundant_deliveries: u64,
     /// Saturated link reports, by sign.
     pub saturated: SaturationStats,
+    /// Subscribers switched from one quality of a simulcast camera to the other.
+    pub quality_switches: u64,
 }
 
 impl Stats {

@@ -16,6 +16,7 @@ struct Harness {
     now: Millis,
     plan: ForwardPlan,
     seq: u64,
+    audio_seq: u64,
 }
 
 impl Harness {
@@ -29,6 +30,7 @@ impl Harness {
             now: Millis(0),
             plan: ForwardPlan::new(),
             seq: 0,
+            audio_seq: 0,
         }
     }
 
@@ -91,11 +93,12 @@ impl Harness {
     }
 
     fn audio(&mut self, from: ParticipantId) -> Result<(), RejectReason> {
-        self.seq += 1;
+        // Audio's own count: the router forwards each audio sequence once.
+        self.audio_seq += 1;
         let header = FrameHeader {
             track: MIC,
             group: 0,
-            sequence: self.seq,
+            sequence: self.audio_seq,
             timestamp_us: self.now.0 * 1000,
             keyframe: true,
             temporal_layer: 0,
@@ -339,6 +342,7 @@ fn frames_of_non_publishers_reach_no_one_and_are_counted() {
             crate::wire::control::Publish {
                 track_id: 1,
                 config: TrackConfig::av1(1, 1),
+                simulcast_of: None,
             }
             .into(),
         )
@@ -1887,4 +1891,555 @@ fn a_subscribers_keyframe_request_is_served_from_the_cache() {
     h.at(2000);
     h.router.request_keyframe(h.now, B, cam).unwrap();
     assert_eq!(keyframe_requests(&h.drain()), 1);
+}
+
+// ----- simulcast: two qualities of one camera ---------------------------------------
+
+const SMALL: u32 = 12;
+
+/// A publisher of a simulcast camera (full 1000-byte frames, small 250-byte
+/// ones, both 25 fps, layers 0,2,1,2, a keyframe every 25 frames; the small
+/// quality's keyframes 12 frames after the full one's) and a microphone. It
+/// answers `RequestKeyframe` at its next frame of that quality.
+struct Simulcast {
+    i: u64,
+    groups: [u64; 2],
+    /// Each quality's own sequence numbers (the small one's start elsewhere).
+    sequences: [u64; 2],
+    force: [bool; 2],
+    /// Everything the router sent, in order.
+    outputs: Vec<Output>,
+    /// The plans' stream ends.
+    plan_ends: Vec<StreamEnd>,
+}
+
+/// What the subscriber got of one video frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SimGot {
+    at: Millis,
+    small: bool,
+    key: bool,
+    layer: u8,
+    /// `None`: not among the frame's deliveries (the other quality's).
+    action: Option<Action>,
+    /// The header as planned (camera's id, renumbered group).
+    group: u64,
+    sequence: u64,
+}
+
+impl Simulcast {
+    fn new() -> Self {
+        Self {
+            i: 0,
+            groups: [0, 0],
+            sequences: [100, 7000],
+            force: [false, false],
+            outputs: Vec::new(),
+            plan_ends: Vec::new(),
+        }
+    }
+
+    fn frame(h: &mut Harness, client: u32, group: u64, key: bool, layer: u8, bytes: usize) {
+        Self::frame_numbered(h, client, group, h.seq + 1, key, layer, bytes);
+    }
+
+    fn frame_numbered(
+        h: &mut Harness,
+        client: u32,
+        group: u64,
+        sequence: u64,
+        key: bool,
+        layer: u8,
+        bytes: usize,
+    ) {
+        h.seq = sequence;
+        let header = FrameHeader {
+            track: client,
+            group,
+            sequence,
+            timestamp_us: h.now.0 * 1000,
+            keyframe: key,
+            temporal_layer: layer,
+        };
+        h.router
+            .handle_frame(h.now, A, &header, bytes, &mut h.plan)
+            .unwrap();
+    }
+
+    /// Media from `h.now` up to `until` in 20 ms steps; what `sub` gets of
+    /// the video, and whether all audio reached it.
+    fn run(&mut self, h: &mut Harness, until: u64, sub: ParticipantId) -> (Vec<SimGot>, bool) {
+        let mut got = Vec::new();
+        let mut audio_ok = true;
+        let mut t = h.now.0;
+        while t < until {
+            h.at(t);
+            h.router.handle_timeout(h.now);
+            h.audio(A).unwrap();
+            audio_ok &= matches!(h.action(sub), Some(Action::Datagram { .. }));
+            if t.is_multiple_of(40) {
+                let i = self.i;
+                self.i += 1;
+                for (q, (client, bytes, offset)) in
+                    [(CAM, 1000, 0), (SMALL, 250, 12)].into_iter().enumerate()
+                {
+                    let natural = (i + offset).is_multiple_of(25);
+                    let key = natural || self.force[q] || self.groups[q] == 0;
+                    if key {
+                        self.groups[q] += 1;
+                        self.force[q] = false;
+                    }
+                    let layer = if key {
+                        0
+                    } else {
+                        [0, 2, 1, 2][(i % 4) as usize]
+                    };
+                    self.sequences[q] += 1;
+                    Self::frame_numbered(
+                        h,
+                        client,
+                        self.groups[q],
+                        self.sequences[q],
+                        key,
+                        layer,
+                        bytes,
+                    );
+                    self.plan_ends.extend(h.plan.ends.iter().copied());
+                    got.push(SimGot {
+                        at: h.now,
+                        small: q == 1,
+                        key,
+                        layer,
+                        action: h.action(sub),
+                        group: h.plan.header.group,
+                        sequence: h.plan.header.sequence,
+                    });
+                }
+            }
+            let out = h.drain();
+            for o in &out {
+                if let Output::Control {
+                    to: A,
+                    message: ServerMessage::RequestKeyframe(r),
+                } = o
+                {
+                    self.force[usize::from(r.track_id == SMALL)] = true;
+                }
+            }
+            self.outputs.extend(out);
+            t += 20;
+        }
+        h.at(until);
+        (got, audio_ok)
+    }
+}
+
+fn sent(g: &SimGot) -> bool {
+    matches!(
+        g.action,
+        Some(Action::Stream { .. } | Action::Replay { .. })
+    )
+}
+
+/// A publishes a simulcast camera and a microphone; B subscribes; 2 s of
+/// media on the full quality (no limit known yet).
+fn simulcast_pair(h: Harness) -> (Harness, Simulcast, TrackId, TrackId) {
+    let mut h = h;
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, false);
+    let cam = h.publish_video(A);
+    let mic = h.publish_audio(A);
+    h.router
+        .publish_simulcast(h.now, A, SMALL, TrackConfig::av1(320, 180), CAM)
+        .unwrap();
+    h.subscribe(B, cam);
+    h.subscribe(B, mic);
+    h.drain();
+    let mut media = Simulcast::new();
+    let (got, audio) = media.run(&mut h, 2000, B);
+    assert!(audio);
+    for g in got.iter().skip(2) {
+        assert_eq!(sent(g), !g.small, "{g:?}");
+    }
+    (h, media, cam, mic)
+}
+
+#[test]
+fn simulcast_publish_is_checked_and_the_small_quality_is_not_announced() {
+    let mut h = Harness::new();
+    h.join(A, RoomId::MAIN, true);
+    h.join(B, RoomId::MAIN, true);
+    let cam = h.publish_video(A);
+    h.publish_audio(A);
+    h.router
+        .publish(h.now, B, CAM, TrackConfig::av1(640, 360))
+        .unwrap();
+    h.drain();
+    let publish = |track_id: u32, config: TrackConfig, of: u32| {
+        ClientMessage::from(crate::wire::control::Publish {
+            track_id,
+            config,
+            simulcast_of: Some(of),
+        })
+    };
+    let small = || TrackConfig::av1(320, 180);
+    // (request, code): nothing is published for any of them.
+    let table = [
+        (publish(20, small(), 99), "unknown_client_track"),
+        (publish(20, small(), MIC), "invalid_simulcast"),
+        (
+            publish(20, TrackConfig::opus(48000, 1), CAM),
+            "invalid_simulcast",
+        ),
+        (
+            publish(20, TrackConfig::vp8(320, 180), CAM),
+            "invalid_simulcast",
+        ),
+        (
+            publish(20, TrackConfig::av1(640, 360), CAM),
+            "invalid_simulcast",
+        ),
+        (
+            publish(20, TrackConfig::av1(1280, 180), CAM),
+            "invalid_simulcast",
+        ),
+        (publish(CAM, small(), CAM), "duplicate_track"),
+    ];
+    for (request, code) in table {
+        let err = h
+            .router
+            .handle_control(h.now, A, request.clone())
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{request:?}");
+        let to_a = h.messages_to(A);
+        assert!(
+            matches!(&to_a[..], [ServerMessage::Error(e)] if e.code == code && !e.reason.is_empty()),
+            "{request:?}: {to_a:?}"
+        );
+    }
+    // B's camera is B's: A cannot link to it (client ids are per publisher;
+    // A has no track 30).
+    h.router
+        .publish(h.now, B, 30, TrackConfig::av1(640, 360))
+        .unwrap();
+    h.drain();
+    let err = h
+        .router
+        .handle_control(h.now, A, publish(20, small(), 30))
+        .unwrap_err();
+    assert_eq!(err, RouterError::UnknownClientTrack(30));
+    h.drain();
+
+    // The real one: answered, not announced to B.
+    h.router
+        .handle_control(h.now, A, publish(SMALL, small(), CAM))
+        .unwrap();
+    let out = h.drain();
+    // Answered; and as nobody subscribes to the camera, its full quality is
+    // not wanted.
+    let small_id = match &control_to(&out, A)[..] {
+        [ServerMessage::Published(p), ServerMessage::TrackWanted(w)]
+            if p.track_id == SMALL && w.track_id == CAM && !w.wanted =>
+        {
+            p.track
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(control_to(&out, B).is_empty(), "no TrackAdded for it");
+    // A third quality, and a small one of the small one, are refused.
+    for request in [publish(21, small(), CAM), publish(21, small(), SMALL)] {
+        let err = h.router.handle_control(h.now, A, request).unwrap_err();
+        assert_eq!(err.code(), "invalid_simulcast");
+    }
+    // It is not a track to subscribe to, and never "flowing" on its own.
+    let err = h.router.subscribe(h.now, B, small_id).unwrap_err();
+    assert_eq!(
+        err,
+        RouterError::SmallQuality {
+            track: small_id,
+            of: cam
+        }
+    );
+    assert_eq!(err.code(), "small_quality");
+    // A late joiner hears of the camera only.
+    h.join(C, RoomId::MAIN, false);
+    let added: Vec<TrackId> = h
+        .messages_to(C)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::TrackAdded(t) => Some(t.track),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        added.contains(&cam) && !added.contains(&small_id),
+        "{added:?}"
+    );
+    // Unpublishing the camera removes the small quality too (A is told).
+    h.router.unpublish(h.now, A, CAM).unwrap();
+    let out = h.drain();
+    let removed: Vec<TrackId> = control_to(&out, A)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::TrackRemoved(t) => Some(t.track),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, vec![small_id]);
+    assert!(h.router.track(small_id).is_none());
+    assert!(
+        control_to(&out, C)
+            .iter()
+            .all(|m| !matches!(m, ServerMessage::TrackRemoved(t) if t.track == small_id))
+    );
+}
+
+#[test]
+fn simulcast_subscriber_sees_one_stream_with_growing_groups_and_sequences() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    // A small view: the small quality at once, whatever the bandwidth.
+    h.router.set_view_size(h.now, B, cam, 180).unwrap();
+    let (got, _) = media.run(&mut h, 4000, B);
+    let switch = got
+        .iter()
+        .position(|g| g.small && sent(g))
+        .expect("switched to the small quality");
+    assert!(got[..switch].iter().all(|g| sent(g) != g.small));
+    assert!(
+        got[switch + 1..].iter().all(|g| sent(g) == g.small),
+        "{got:?}"
+    );
+    // The full quality's stream was finished (what was sent still arrives).
+    let full_group = got[..switch].iter().rev().find(|g| !g.small).unwrap().group;
+    assert!(media.plan_ends.contains(&StreamEnd {
+        subscriber: B,
+        track: cam,
+        group: full_group,
+        mode: EndMode::Finish,
+    }));
+    // What B receives: the camera's id, groups that only grow, sequences
+    // too, without gaps inside a group (B gets every layer).
+    let received: Vec<&SimGot> = got.iter().filter(|g| sent(g)).collect();
+    for w in received.windows(2) {
+        assert!(w[1].group >= w[0].group, "{w:?}");
+        assert!(w[1].sequence > w[0].sequence, "{w:?}");
+        if w[1].group == w[0].group && !matches!(w[1].action, Some(Action::Replay { .. })) {
+            assert_eq!(w[1].sequence, w[0].sequence + 1, "{w:?}");
+        }
+    }
+    assert!(received.iter().any(|g| g.group > full_group));
+    assert_eq!(h.router.stats().quality_switches, 1);
+    // The small quality's frames go out under the camera's id; the cache
+    // that holds them is the small track's.
+    let small = h.router.resolve_track(A, SMALL).unwrap();
+    Simulcast::frame(&mut h, SMALL, media.groups[1], false, 0, 250);
+    assert_eq!((h.plan.track, h.plan.source), (cam, small));
+    assert_eq!(h.plan.header.track, cam.0);
+}
+
+#[test]
+fn estimate_falls_then_the_small_quality_within_one_round_trip() {
+    // With the cache: the small quality's current group (newer than the
+    // full one's, which began at 2000 ms) is replayed at its next frame, no
+    // keyframe asked of anyone.
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    media.run(&mut h, 2600, B);
+    let asked = keyframe_requests(&media.outputs);
+    h.router.handle_link(h.now, B, link(110_000)).unwrap();
+    assert_eq!(
+        h.router.allotment(B, cam),
+        Some(Some(1)),
+        "small, layers 0-1"
+    );
+    let (got, audio) = media.run(&mut h, 2640, B);
+    assert!(audio, "audio never dropped");
+    let small = got.iter().find(|g| g.small).unwrap();
+    assert!(
+        matches!(small.action, Some(Action::Replay { max_layer: 1, .. })),
+        "{small:?}"
+    );
+    assert_eq!(keyframe_requests(&media.outputs), asked);
+    let (got, audio) = media.run(&mut h, 4000, B);
+    assert!(audio);
+    assert!(
+        got.iter().all(|g| sent(g) == (g.small && g.layer <= 1)),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn estimate_falls_without_cache_the_small_keyframe_is_asked_for_and_switched_at() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::without_cache());
+    let before = keyframe_requests(&media.outputs);
+    h.router.handle_link(h.now, B, link(110_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(1)));
+    let out = h.drain();
+    let asked: Vec<u32> = control_to(&out, A)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::RequestKeyframe(r) => Some(r.track_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec![SMALL], "the small quality's keyframe, at once");
+    media.force[1] = true;
+    media.outputs.extend(out);
+    // The publisher answers at its next frame (one round trip): B switches
+    // at that keyframe; the full quality meanwhile stays within layer 1.
+    let (got, audio) = media.run(&mut h, 2040, B);
+    assert!(audio);
+    let small = got.iter().find(|g| g.small).unwrap();
+    assert!(small.key);
+    assert!(
+        matches!(small.action, Some(Action::Stream { open: true, .. })),
+        "{small:?}"
+    );
+    assert_eq!(keyframe_requests(&media.outputs), before + 1);
+    let (got, _) = media.run(&mut h, 3000, B);
+    assert!(
+        got.iter().all(|g| sent(g) == (g.small && g.layer <= 1)),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn estimate_recovers_then_the_full_quality_comes_back_one_step_per_interval() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    h.router.handle_link(h.now, B, link(110_000)).unwrap();
+    media.run(&mut h, 2500, B);
+    assert_eq!(h.router.allotment(B, cam), Some(Some(1)));
+    // Plenty again: one step now (small layer 2), the next after a second.
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
+    let (got, _) = media.run(&mut h, 3000, B);
+    assert!(got.iter().all(|g| !sent(g) || g.small), "still small");
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(2)), "500 ms later");
+    media.run(&mut h, 3500, B);
+    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(3)), "full, layer 0");
+    let (got, audio) = media.run(&mut h, 4500, B);
+    assert!(audio);
+    let back = got
+        .iter()
+        .position(|g| !g.small && sent(g))
+        .expect("back on the full quality");
+    assert!(
+        got[back..]
+            .iter()
+            .all(|g| sent(g) == (!g.small && g.layer == 0)),
+        "{got:?}"
+    );
+    assert_eq!(h.router.stats().quality_switches, 2);
+}
+
+#[test]
+fn a_small_view_keeps_the_small_quality_with_bandwidth_to_spare() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    h.router.set_view_size(h.now, B, cam, 239).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
+    for until in (2500..=6000).step_by(500) {
+        h.router.handle_link(h.now, B, link(50_000_000)).unwrap();
+        let (got, audio) = media.run(&mut h, until, B);
+        assert!(audio);
+        assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
+        if until > 2500 {
+            assert!(got.iter().all(|g| sent(g) == g.small), "{got:?}");
+        }
+    }
+    // A view above 4/3 of 180 px: the full quality again, a step per interval.
+    h.router.set_view_size(h.now, B, cam, 360).unwrap();
+    h.router.handle_link(h.now, B, link(50_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(3)));
+    media.run(&mut h, 7000, B);
+    h.router.handle_link(h.now, B, link(50_000_000)).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(4)));
+    let (got, _) = media.run(&mut h, 8000, B);
+    assert!(got.iter().any(|g| !g.small && sent(g)));
+    assert!(
+        got.iter()
+            .rev()
+            .take(10)
+            .all(|g| sent(g) == (!g.small && g.layer <= 1)),
+        "{got:?}"
+    );
+    // Without link reports (no limit known) a larger view is the full
+    // quality at once.
+    let (mut h, _, cam, _) = simulcast_pair(Harness::new());
+    h.router.set_view_size(h.now, B, cam, 100).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
+    h.router.set_view_size(h.now, B, cam, 720).unwrap();
+    assert_eq!(h.router.allotment(B, cam), Some(Some(5)));
+    // ViewSize for a track not subscribed: refused.
+    assert_eq!(
+        h.router.set_view_size(h.now, C, cam, 100),
+        Err(RouterError::UnknownParticipant(C))
+    );
+    assert_eq!(
+        h.router.set_view_size(h.now, A, cam, 100),
+        Err(RouterError::NotSubscribed(cam))
+    );
+}
+
+#[test]
+fn unpublishing_the_small_quality_moves_its_subscribers_to_the_full_one() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    h.router.set_view_size(h.now, B, cam, 180).unwrap();
+    media.run(&mut h, 3000, B);
+    let small_group = h.plan.header.group;
+    h.router.unpublish(h.now, A, SMALL).unwrap();
+    let out = h.drain();
+    assert!(
+        ends(&out)
+            .iter()
+            .any(|e| e.subscriber == B && e.mode == EndMode::Reset)
+    );
+    assert!(control_to(&out, B).is_empty(), "B never knew of it");
+    // Its frames are now refused; B restarts on the full quality.
+    h.at(3000);
+    h.video(A, 1000, true, 0).unwrap();
+    assert!(
+        matches!(h.action(B), Some(Action::Stream { open: true, group }) if group > small_group)
+    );
+}
+
+#[test]
+fn the_publisher_is_told_when_nobody_wants_the_full_quality_and_when_someone_does() {
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    let wanted = |out: &[Output]| -> Vec<(u32, bool)> {
+        control_to(out, A)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::TrackWanted(w) => Some((w.track_id, w.wanted)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(wanted(&media.outputs).is_empty(), "wanted from the start");
+    // B's only view is small: nobody wants the full quality.
+    h.router.set_view_size(h.now, B, cam, 180).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, false)]);
+    media.run(&mut h, 3000, B);
+    assert!(wanted(&media.outputs).is_empty(), "said once");
+    // C comes with no limit known: full quality, wanted again.
+    h.join(C, RoomId::MAIN, false);
+    h.subscribe(C, cam);
+    assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
+    // C leaves: unwanted; B's view grows: wanted.
+    h.router.leave(h.now, C).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, false)]);
+    h.router.set_view_size(h.now, B, cam, 720).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
+    // A thin link puts B on the small quality: unwanted; the small quality
+    // unpublished: the full one is the only one, wanted.
+    h.router.handle_link(h.now, B, link(110_000)).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, false)]);
+    // While only the small quality flows, the camera counts as sending.
+    let t = h.now.0 + 2000;
+    h.at(t);
+    Simulcast::frame(&mut h, SMALL, media.groups[1] + 1, true, 0, 250);
+    let flowing: Vec<TrackId> = h.router.flowing(h.now, A, 500).map(|t| t.id).collect();
+    assert_eq!(flowing, vec![cam]);
+    h.router.unpublish(h.now, A, SMALL).unwrap();
+    assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
 }

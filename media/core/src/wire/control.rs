@@ -218,6 +218,8 @@ messages! {
         0x07 => KeyframeRequest(KeyframeRequest),
         /// Liveness and round-trip probe.
         0x08 => Ping(Ping),
+        /// How tall the receiver shows a video track (picks its quality).
+        0x09 => ViewSize(ViewSize),
     }
 }
 
@@ -244,6 +246,8 @@ messages! {
         0x89 => Pong(Pong),
         /// Answer to `Publish`: the track's global id.
         0x8a => Published(Published),
+        /// To a publisher of a simulcast camera: whether anyone wants its full quality.
+        0x8b => TrackWanted(TrackWanted),
     }
 }
 
@@ -303,6 +307,12 @@ pub struct Publish {
     pub track_id: u32,
     /// Codec and parameters.
     pub config: TrackConfig,
+    /// Simulcast: this track is a smaller encoding of the same camera as the
+    /// client's track `simulcast_of` (already published, video, same codec,
+    /// at most one small encoding per track). It is not announced to others:
+    /// subscribers of `simulcast_of` get one of the two, chosen by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulcast_of: Option<u32>,
 }
 
 impl Body for Publish {}
@@ -365,6 +375,28 @@ pub struct KeyframeRequest {
 }
 
 impl Body for KeyframeRequest {}
+
+/// `ViewSize` (0x09): the receiver shows a subscribed video track at most
+/// `max_height` device pixels high (0: not shown). Where the track has a
+/// small quality (simulcast), a view that the small one fills well enough
+/// gets it whatever the bandwidth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSize {
+    /// Global track id.
+    pub track: TrackId,
+    /// Height of the view in device pixels, 0..=8192.
+    pub max_height: u32,
+}
+
+impl Body for ViewSize {
+    fn check(&self) -> Result<(), BodyError> {
+        if self.max_height > crate::track::TrackConfig::MAX_DIMENSION {
+            return Err(BodyError::Invalid("max_height must be at most 8192"));
+        }
+        Ok(())
+    }
+}
 
 /// `Ping` (0x08).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -534,6 +566,22 @@ pub struct Published {
 }
 
 impl Body for Published {}
+
+/// `TrackWanted` (0x8b): to the publisher of a simulcast camera (only to
+/// one that sent `Publish` with `simulcast_of`): whether any subscriber
+/// wants the camera's full quality now. While `false` the publisher may stop
+/// encoding it (the small quality goes on); when `true` again it resumes
+/// with a keyframe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackWanted {
+    /// The publisher's id for the camera's (full quality's) track.
+    pub track_id: u32,
+    /// Whether anyone wants it.
+    pub wanted: bool,
+}
+
+impl Body for TrackWanted {}
 
 fn check_version(version: u32) -> Result<(), BodyError> {
     if version != PROTOCOL_VERSION {

@@ -58,11 +58,19 @@ fn client_messages() -> Vec<ClientMessage> {
         Publish {
             track_id: 1,
             config: TrackConfig::opus(48000, 1),
+            simulcast_of: None,
         }
         .into(),
         Publish {
             track_id: u32::MAX,
             config: TrackConfig::av1(1280, 720).with_description(vec![0x81, 0x08, 0x0c, 0]),
+            simulcast_of: None,
+        }
+        .into(),
+        Publish {
+            track_id: 2,
+            config: TrackConfig::av1(320, 180),
+            simulcast_of: Some(u32::MAX),
         }
         .into(),
         Unpublish { track_id: 7 }.into(),
@@ -75,11 +83,26 @@ fn client_messages() -> Vec<ClientMessage> {
         .into(),
         KeyframeRequest { track: TrackId(9) }.into(),
         Ping { nonce: 1 << 52 }.into(),
+        ViewSize {
+            track: TrackId(3),
+            max_height: 180,
+        }
+        .into(),
+        ViewSize {
+            track: TrackId(3),
+            max_height: 0,
+        }
+        .into(),
     ]
 }
 
 fn server_messages() -> Vec<ServerMessage> {
     vec![
+        TrackWanted {
+            track_id: 1,
+            wanted: false,
+        }
+        .into(),
         Welcome {
             version: 1,
             participant: ParticipantId(4),
@@ -263,6 +286,42 @@ fn malformed_client_messages_are_errors() {
                 0x02,
                 r#"{"track_id":1,"config":{"kind":"audio","codec":"av1","width":1,"height":1}}"#,
             ),
+            "invalid_body",
+        ),
+        (
+            "simulcast_of negative",
+            framed(
+                0x02,
+                r#"{"track_id":2,"config":{"kind":"video","codec":"av1","width":320,"height":180},"simulcast_of":-1}"#,
+            ),
+            "invalid_body",
+        ),
+        (
+            "simulcast_of not a number",
+            framed(
+                0x02,
+                r#"{"track_id":2,"config":{"kind":"video","codec":"av1","width":320,"height":180},"simulcast_of":"1"}"#,
+            ),
+            "invalid_body",
+        ),
+        (
+            "view size too tall",
+            framed(0x09, r#"{"track":1,"max_height":8193}"#),
+            "invalid_body",
+        ),
+        (
+            "view size negative",
+            framed(0x09, r#"{"track":1,"max_height":-1}"#),
+            "invalid_body",
+        ),
+        (
+            "view size without height",
+            framed(0x09, r#"{"track":1}"#),
+            "invalid_body",
+        ),
+        (
+            "view size unknown field",
+            framed(0x09, r#"{"track":1,"max_height":10,"max_width":10}"#),
             "invalid_body",
         ),
         (
