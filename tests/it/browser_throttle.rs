@@ -189,11 +189,11 @@ struct Seen {
 /// layer, or under half the clear page's share of frames from that top layer
 /// (a router probing upwards lets a few through), or under half the frames.
 /// The share, not the count, because on a busy machine both pages' decoders
-/// may fall behind alike. Once publishers send two spatial qualities
-/// (simulcast), a smaller decoded size belongs here too
-/// (`thin.height < clear.height`).
+/// may fall behind alike. Or the camera's small simulcast quality: a
+/// smaller decoded picture than the clear page's.
 fn sees_a_lower_layer(thin: &Seen, clear: &Seen) -> bool {
-    let lower_layer = thin.layer < clear.layer;
+    let smaller = thin.height > 0 && thin.height < clear.height;
+    let lower_layer = smaller || thin.layer < clear.layer;
     let top = clear.layer.clamp(0, 2) as usize;
     let share = |s: &Seen| s.by_layer[top] as f64 / s.by_layer.iter().sum::<u64>().max(1) as f64;
     let fewer_from_top = clear.layer > 0 && share(thin) * 2.0 < share(clear);
