@@ -363,10 +363,6 @@ struct Subscription {
     allot: Allot,
     /// Video: when its keyframe request last restarted it from the cache.
     restarted_at: Option<Millis>,
-    /// The budget lowered it once: from then on it rises one step per
-    /// interval. Until then (a new subscription starting low on a limited
-    /// link) it may rise as far as half the estimate allows at once.
-    settled: bool,
     /// A simulcast camera: the quality it receives (or starts on) now is the
     /// small one. Changes at a keyframe of the other quality (or a replay of
     /// its cached group).
@@ -1051,7 +1047,6 @@ impl Router {
                 max_height: None,
                 last_group: None,
                 restarted_at: None,
-                settled: false,
             });
         }
         if let Some(p) = self.participants.get_mut(&participant) {
@@ -1096,11 +1091,7 @@ impl Router {
         };
         let grew = before.is_some_and(|b| b < max_height);
         match sub.allot {
-            Some(step) if step > top => {
-                sub.allot = Some(top);
-                // Growing the view again climbs one step per interval.
-                sub.settled = true;
-            }
+            Some(step) if step > top => sub.allot = Some(top),
             Some(_) if grew && unlimited => sub.allot = Some(top),
             _ => {}
         }
@@ -1894,9 +1885,6 @@ impl Router {
         let down = allocate(estimate, &wants, policy.audio_last_n, protect);
         let cautious = estimate / (100 + policy.raise_headroom_percent) * 100;
         let up = allocate(cautious, &wants, policy.audio_last_n, protect);
-        // A new subscription with twice the room its higher steps need goes
-        // there at once instead of one step per interval (see `settled`).
-        let ample = allocate(estimate / 2, &wants, policy.audio_last_n, protect);
         let may_raise = p.link.may_raise(now, policy);
         let (mut raised, mut lowered) = (false, false);
         let mut changed = Vec::new();
@@ -1926,17 +1914,10 @@ impl Router {
                 match want.kind {
                     // Audio is cheap and late audio useless: on at once.
                     MediaKind::Audio => up[i],
-                    // Every track the cautious split allows, one step; a
-                    // subscription the budget never lowered (its start on a
-                    // limited link) as far as half the estimate allows.
+                    // Every track the cautious split allows, one layer.
                     MediaKind::Video if may_raise => {
                         raised = true;
-                        let one = current.map_or(0, |l| l + 1);
-                        if sub.settled {
-                            Some(one)
-                        } else {
-                            Some(ample[i].map_or(one, |a| a.max(one)))
-                        }
+                        Some(current.map_or(0, |l| l + 1))
                     }
                     MediaKind::Video => current,
                 }
@@ -1958,7 +1939,6 @@ impl Router {
                 full_group
             };
             if rank(next) < rank(current) {
-                sub.settled = true;
                 self.stats.budget_lowered += 1;
                 lowered = true;
             } else {

@@ -2443,34 +2443,3 @@ fn the_publisher_is_told_when_nobody_wants_the_full_quality_and_when_someone_doe
     h.router.unpublish(h.now, A, SMALL).unwrap();
     assert_eq!(wanted(&h.drain()), vec![(CAM, true)]);
 }
-
-#[test]
-fn a_new_subscription_on_a_wide_link_goes_up_at_once_then_one_step_after_a_squeeze() {
-    let mut h = Harness::new();
-    h.join(A, RoomId::MAIN, true);
-    h.join(B, RoomId::MAIN, false);
-    let cam = h.publish_video(A);
-    let mic = h.publish_audio(A);
-    // B's link is known before it subscribes: it starts at the base layer.
-    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
-    h.subscribe(B, cam);
-    h.subscribe(B, mic);
-    h.drain();
-    assert_eq!(h.router.allotment(B, cam), Some(Some(0)));
-    let mut media = Media::new(&[A]);
-    media.run(&mut h, 2000, B);
-    // Ten megabits for ~270 kbit/s: straight to the top layer.
-    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
-    assert_eq!(h.router.allotment(B, cam), Some(Some(2)));
-    // Squeezed, then wide again: now one layer per interval.
-    media.run(&mut h, 2100, B);
-    h.router.handle_link(h.now, B, link(130_000)).unwrap();
-    assert_eq!(h.router.allotment(B, cam), Some(Some(0)));
-    // (The raise was undone within two intervals: the next waits 2 s.)
-    media.run(&mut h, 3200, B);
-    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
-    assert_eq!(h.router.allotment(B, cam), Some(Some(0)));
-    media.run(&mut h, 4100, B);
-    h.router.handle_link(h.now, B, link(10_000_000)).unwrap();
-    assert_eq!(h.router.allotment(B, cam), Some(Some(1)));
-}
