@@ -202,19 +202,18 @@ impl Receiver {
             }
         };
         for (header, payload, copy) in frames.iter() {
-            let first = self
-                .state
-                .lock()
-                .expect("receive lock")
-                .datagram_seen
-                .entry(header.track)
-                .or_default()
-                .first_time(header.sequence);
+            let first = {
+                let mut state = self.state.lock().expect("receive lock");
+                let first = state
+                    .datagram_seen
+                    .entry(header.track)
+                    .or_default()
+                    .first_time(header.sequence);
+                state.stats.recovered += u64::from(first && copy);
+                first
+            };
             if first {
                 self.record(&header, payload, true);
-                if copy {
-                    self.state.lock().expect("receive lock").stats.recovered += 1;
-                }
             }
         }
     }

@@ -1791,16 +1791,18 @@ fn lossy_link_gets_redundant_audio_while_the_budget_holds_it_twice() {
         loss_permille: loss,
         ..link(window)
     };
+    // `n` link reports for B, 100 ms apart.
+    let report = |h: &mut Harness, t: &mut u64, n: usize, r: LinkReport| {
+        for _ in 0..n {
+            *t += 100;
+            h.at(*t);
+            h.router.handle_link(h.now, B, r).unwrap();
+        }
+    };
     // A wide link losing 3 %: redundant audio within a report or two, video
     // kept whole.
     let mut t = 2000;
-    for _ in 0..2 {
-        t += 100;
-        h.at(t);
-        h.router
-            .handle_link(h.now, B, lossy(10_000_000, 30))
-            .unwrap();
-    }
+    report(&mut h, &mut t, 2, lossy(10_000_000, 30));
     assert_eq!(
         audio_to_b(&mut h),
         Some(Action::Datagram { redundant: true })
@@ -1810,24 +1812,14 @@ fn lossy_link_gets_redundant_audio_while_the_budget_holds_it_twice() {
     assert!(got.iter().all(is_sent), "video untouched on a wide link");
     // The loss ends: plain datagrams again after a few reports.
     t += 1000;
-    for _ in 0..10 {
-        t += 100;
-        h.at(t);
-        h.router
-            .handle_link(h.now, B, lossy(10_000_000, 0))
-            .unwrap();
-    }
+    report(&mut h, &mut t, 10, lossy(10_000_000, 0));
     assert_eq!(
         audio_to_b(&mut h),
         Some(Action::Datagram { redundant: false })
     );
     // Lossy again, but the link holds the audio only once: plain audio, and
     // never less than the audio.
-    for _ in 0..3 {
-        t += 100;
-        h.at(t);
-        h.router.handle_link(h.now, B, lossy(80_000, 30)).unwrap();
-    }
+    report(&mut h, &mut t, 3, lossy(80_000, 30));
     assert_eq!(
         audio_to_b(&mut h),
         Some(Action::Datagram { redundant: false })
