@@ -183,11 +183,12 @@ async fn policy_counters(client: &reqwest::Client, origin: &str) -> Option<Strin
         ))
     };
     Some(format!(
-        "link reports saturated by backlog {}, queue delay {}, held back {}, loss {}; frames dropped for budget {}, congestion {}, stale group {}; group drops {}; redundant audio sent {}; keyframe requests {}",
+        "link reports saturated by backlog {}, queue delay {}, held back {}, loss {}, backed up {}; frames dropped for budget {}, congestion {}, stale group {}; group drops {}; redundant audio sent {}; keyframe requests {}",
         saturated("backlog"),
         saturated("queue_delay"),
         saturated("held_back"),
         saturated("loss"),
+        saturated("backed_up"),
         dropped("budget"),
         dropped("congestion"),
         dropped("stale_group"),
@@ -223,7 +224,10 @@ async fn spawn_app(dir: &std::path::Path, opts: &ServeOptions<'_>) -> anyhow::Re
         .arg(dir)
         .env("PODIUM_MEDIA_TOKEN_KEY", hex(key.as_bytes()))
         .env("PODIUM_MEDIA_CONGESTION", opts.congestion.to_string())
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("PODIUM_LOADTEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

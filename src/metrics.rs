@@ -321,7 +321,13 @@ struct CauseLabel {
 }
 
 /// The causes of `MediaCounters::saturated`, in its order.
-pub const SATURATION_CAUSES: [&str; 4] = ["backlog", "queue_delay", "held_back", "loss"];
+pub const SATURATION_CAUSES: [&str; 5] = [
+    "backlog",
+    "queue_delay",
+    "held_back",
+    "loss",
+    "backed_up",
+];
 
 /// The media engine's counters of one live session (they only grow while it runs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -344,7 +350,7 @@ pub struct MediaCounters {
     /// Audio deliveries sent as redundant datagrams (a lossy link).
     pub redundant_deliveries: u64,
     /// Link reports that counted as saturated, by cause (`SATURATION_CAUSES`).
-    pub saturated: [u64; 4],
+    pub saturated: [u64; SATURATION_CAUSES.len()],
     /// Groups cut short for a lagging subscriber.
     pub group_drops: u64,
     /// Frames dropped because a subscriber's queue hit its hard limit.

@@ -101,6 +101,14 @@ impl PeerQueue {
         }
     }
 
+    /// The router's rate limit for the subscriber (bits/s, `None`: none):
+    /// its stream writes are paced to it (see [`Pacer`]).
+    pub fn limit(&self, bps: Option<u64>) {
+        if let PeerQueue::Quic(q) = self {
+            q.pacer.limit(bps);
+        }
+    }
+
     /// The transport's counters now, for the link report.
     pub fn link_sample(&self) -> LinkSample {
         match self {
@@ -111,6 +119,7 @@ impl PeerQueue {
                     min_rtt: stats.path.min_rtt,
                     cwnd: Some(stats.path.cwnd),
                     sent_bytes: stats.udp_tx.bytes,
+                    acked_bytes: q.acked.as_ref().map(|a| a.load(Relaxed)),
                     offered_bytes: q.handed.load(Relaxed),
                     sent_packets: stats.path.sent_packets,
                     lost_packets: stats.path.lost_packets,
@@ -136,6 +145,9 @@ pub(crate) struct LinkSample {
     /// QUIC's congestion window in bytes (`None`: WebSocket).
     pub cwnd: Option<u64>,
     pub sent_bytes: u64,
+    /// Bytes the peer acknowledged (`None`: WebSocket, or a controller that
+    /// does not count them).
+    pub acked_bytes: Option<u64>,
     /// Bytes the edge handed to the transport (accepted stream writes, datagrams).
     pub offered_bytes: u64,
     pub sent_packets: u64,
@@ -161,6 +173,11 @@ impl LinkSample {
             min_rtt: self.min_rtt,
             window_bps: self.cwnd.map(|w| w.saturating_mul(8_000_000) / rtt_micros),
             sent_bps: bytes.saturating_mul(8_000_000) / micros,
+            acked_bps: self.acked_bytes.map(|a| {
+                a.saturating_sub(earlier.acked_bytes.unwrap_or(a))
+                    .saturating_mul(8_000_000)
+                    / micros
+            }),
             offered_bps: offered.saturating_mul(8_000_000) / micros,
             loss_permille: u16::try_from((lost * 1000).checked_div(packets).unwrap_or(0))
                 .unwrap_or(1000)
@@ -406,6 +423,10 @@ pub(crate) struct SubscriberQueue {
     queued: AtomicU64,
     /// Bytes QUIC accepted from us (stream writes and datagrams) since the start.
     handed: AtomicU64,
+    /// Bytes the subscriber acknowledged since the start (see [`super::acked`]).
+    acked: Option<Arc<AtomicU64>>,
+    /// Holds stream writes to the router's rate limit.
+    pacer: Pacer,
     /// Open streams by (global track, group); audio fallback streams use group 0.
     streams: Mutex<HashMap<(TrackId, u64), StreamHandle>>,
     next_priority: AtomicI32,
@@ -424,6 +445,8 @@ impl SubscriberQueue {
         counters: Arc<IoCounters>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            acked: super::acked::acked_counter(conn.quic_connection()),
+            pacer: Pacer::default(),
             conn,
             queued: AtomicU64::new(0),
             handed: AtomicU64::new(0),
@@ -456,6 +479,7 @@ impl SubscriberQueue {
                         Ok(()) => {
                             self.counters.datagrams_sent.fetch_add(1, Relaxed);
                             self.handed.fetch_add(d.len() as u64, Relaxed);
+                            self.pacer.spend(d.len() + DATAGRAM_OVERHEAD);
                             sent = true;
                             break;
                         }
@@ -650,7 +674,20 @@ impl SubscriberQueue {
         }
         while let Some(bytes) = rx.recv().await {
             *in_flight = bytes.len() as u64;
-            let result = s.write_all(&bytes).await;
+            let result = if self.pacer.limited() {
+                // In pieces of about a packet, each when the pacer allows.
+                let mut result = Ok(());
+                for piece in bytes.chunks(PACED_PIECE) {
+                    self.pacer.take(piece.len() + PIECE_OVERHEAD).await;
+                    result = s.write_all(piece).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                result
+            } else {
+                s.write_all(&bytes).await
+            };
             self.queued.fetch_sub(*in_flight, Relaxed);
             *in_flight = 0;
             if result.is_err() {
@@ -662,6 +699,89 @@ impl SubscriberQueue {
             self.handed.fetch_add(bytes.len() as u64, Relaxed);
         }
         Outcome::Finished
+    }
+}
+
+/// Bytes written to a paced stream at a time: about a packet's payload.
+const PACED_PIECE: usize = 1100;
+/// What a piece costs on the wire beyond its bytes (IP, UDP, QUIC header,
+/// AEAD tag, stream frame header), roughly.
+const PIECE_OVERHEAD: usize = 60;
+/// What an audio datagram costs on the wire beyond its bytes, roughly (the
+/// same, less the stream frame's offset).
+const DATAGRAM_OVERHEAD: usize = 55;
+
+/// A token bucket for a subscriber's stream writes, at the rate the router
+/// sets for a link known to be limited ([`Router::rate_limit`]); no limit
+/// otherwise. quinn sends what it is given as fast as its congestion window
+/// and pacer allow, and its pacer lets bursts of ten packets go at once: a
+/// keyframe then overflows the shallow queue in front of a thin link, and
+/// the audio behind it is lost too. Paced here, a burst waits at the edge
+/// (counted in the subscriber's backlog) and leaves at about the rate the
+/// link takes. Audio datagrams are not held, but what they take is
+/// counted: the streams wait for it.
+///
+/// [`Router::rate_limit`]: podium_media_core::Router::rate_limit
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    /// Bits/s; 0: no limit.
+    rate: AtomicU64,
+    bucket: Mutex<Bucket>,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    /// Bytes that may be written now.
+    tokens: f64,
+    last: Option<std::time::Instant>,
+}
+
+impl Pacer {
+    /// The bucket holds at most this long at the rate, and at least two pieces.
+    const DEPTH: Duration = Duration::from_millis(20);
+
+    pub fn limit(&self, bps: Option<u64>) {
+        self.rate.store(bps.unwrap_or(0), Relaxed);
+    }
+
+    pub fn limited(&self) -> bool {
+        self.rate.load(Relaxed) != 0
+    }
+
+    /// Counts `bytes` sent without waiting (a datagram): later writes wait
+    /// for them.
+    pub fn spend(&self, bytes: usize) {
+        if self.limited() {
+            let mut b = self.bucket.lock().expect("pacer");
+            // At most a second's debt at 100 kbit/s: the bucket recovers.
+            b.tokens = (b.tokens - bytes as f64).max(-12_500.0);
+        }
+    }
+
+    /// Waits until `bytes` may be written (at once if the limit was lifted).
+    pub async fn take(&self, bytes: usize) {
+        loop {
+            let rate = self.rate.load(Relaxed);
+            if rate == 0 {
+                return;
+            }
+            let bytes_per_s = rate as f64 / 8.0;
+            let wait = {
+                let mut b = self.bucket.lock().expect("pacer");
+                let now = std::time::Instant::now();
+                let depth = (bytes_per_s * Self::DEPTH.as_secs_f64()).max(2.0 * PACED_PIECE as f64);
+                let elapsed = b.last.map_or(0.0, |l| now.duration_since(l).as_secs_f64());
+                b.tokens = (b.tokens + elapsed * bytes_per_s).min(depth);
+                b.last = Some(now);
+                let need = bytes as f64;
+                if b.tokens >= need {
+                    b.tokens -= need;
+                    return;
+                }
+                Duration::from_secs_f64((need - b.tokens) / bytes_per_s)
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
     }
 }
 
@@ -716,6 +836,7 @@ mod tests {
             min_rtt: Duration::from_millis(40),
             cwnd: Some(50_000),
             sent_bytes: 1_000_000,
+            acked_bytes: Some(900_000),
             offered_bytes: 500_000,
             sent_packets: 1000,
             lost_packets: 10,
@@ -724,6 +845,7 @@ mod tests {
         let now = LinkSample {
             rtt: Duration::from_millis(50),
             sent_bytes: 1_125_000,
+            acked_bytes: Some(1_000_000),
             offered_bytes: 750_000,
             sent_packets: 1100,
             lost_packets: 13,
@@ -734,6 +856,7 @@ mod tests {
         assert_eq!(r.sent_bps, 10_000_000, "125 kB in 100 ms");
         assert_eq!(r.offered_bps, 20_000_000, "250 kB handed over");
         assert_eq!(r.window_bps, Some(8_000_000), "50 kB per 50 ms");
+        assert_eq!(r.acked_bps, Some(8_000_000), "100 kB acknowledged");
         assert_eq!(r.loss_permille, 30, "3 of 100 packets");
         assert_eq!((r.rtt, r.queued), (Duration::from_millis(50), 4096));
         // WebSocket: no window; nothing sent, no loss; a zero interval divides by 1 µs.
@@ -742,7 +865,7 @@ mod tests {
             ..LinkSample::default()
         };
         let r = ws.since(&LinkSample::default(), Duration::ZERO);
-        assert_eq!((r.window_bps, r.loss_permille), (None, 0));
+        assert_eq!((r.window_bps, r.acked_bps, r.loss_permille), (None, None, 0));
         assert_eq!(r.sent_bps, 80_000_000);
     }
 

@@ -7,6 +7,7 @@
 //! (`sfu-fanout-*`) is used by the fan-out when [`FanoutMode`] says so; two
 //! codec threads (`sfu-codec-audio`, `sfu-codec-video`) decode samples.
 
+mod acked;
 mod connection;
 mod fanout;
 mod session;
@@ -130,11 +131,13 @@ pub(crate) fn transport_config(c: &SfuConfig) -> Result<QuicTransportConfig, Med
     // Publishers open one stream per group of pictures; leave room for bursts.
     t.max_concurrent_uni_streams(wtransport::quinn::VarInt::from_u32(256));
     use wtransport::quinn::congestion;
-    t.congestion_controller_factory(match c.congestion {
+    let inner: Arc<dyn congestion::ControllerFactory + Send + Sync> = match c.congestion {
         Congestion::Bbr => Arc::new(congestion::BbrConfig::default()),
         Congestion::Cubic => Arc::new(congestion::CubicConfig::default()),
         Congestion::NewReno => Arc::new(congestion::NewRenoConfig::default()),
-    });
+    };
+    // Wrapped to count acknowledged bytes for the link reports.
+    t.congestion_controller_factory(Arc::new(acked::CountingFactory(inner)));
     Ok(t)
 }
 

@@ -698,6 +698,23 @@ impl SessionActor {
         }
         for (p, report) in reports {
             let _ = self.router.handle_link(now, p, report);
+            if let Some(peer) = self.peers.get(&p) {
+                peer.queue.limit(self.router.rate_limit(p));
+            }
+            tracing::trace!(
+                target: "podium_media::link",
+                participant = p.0,
+                rtt_ms = report.rtt.as_millis() as u64,
+                min_rtt_ms = report.min_rtt.as_millis() as u64,
+                window_kbps = report.window_bps.map(|w| w / 1000),
+                sent_kbps = report.sent_bps / 1000,
+                offered_kbps = report.offered_bps / 1000,
+                loss = report.loss_permille,
+                queued = report.queued,
+                estimate_kbps = self.router.bandwidth_estimate(p).map(|e| e / 1000),
+                allot = %self.router.allotment_summary(p),
+                "link report"
+            );
         }
         self.ticks += 1;
         if self.ticks.is_multiple_of(50) {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::ids::{Millis, TrackId};
+use crate::ids::{Millis, ParticipantId, TrackId};
 use crate::track::MediaKind;
 use crate::wire::media::MAX_TEMPORAL_LAYER;
 
@@ -34,6 +34,9 @@ pub struct LinkReport {
     /// Bits/s the transport took from the edge over the interval (bytes
     /// written into it, including what it dropped or lost).
     pub sent_bps: u64,
+    /// Bits/s the peer acknowledged over the interval: what the path really
+    /// carried (`None` where the transport does not say: WebSocket).
+    pub acked_bps: Option<u64>,
     /// Bits/s the edge handed to the transport over the interval (stream
     /// writes it accepted, datagrams). Much more than `sent_bps` means the
     /// transport is buffering: its congestion controller holds it back.
@@ -54,6 +57,9 @@ pub struct BudgetPolicy {
     pub speaking_level: u8,
     /// How long a level report keeps a track speaking.
     pub speaking_for: Duration,
+    /// Another speaker becomes the active one (whose picture comes first)
+    /// after being the loudest this long, while the active one still speaks.
+    pub speaker_hold: Duration,
     /// A backlog above this many bytes means the link takes less than the
     /// edge offers: the estimate is then what it really took (`sent_bps`).
     pub saturated_backlog: u64,
@@ -62,6 +68,17 @@ pub struct BudgetPolicy {
     pub max_queue_delay: Duration,
     /// Loss (per mille) above which the link counts as saturated too.
     pub heavy_loss_permille: u16,
+    /// Where acknowledgements are counted: the link is backed up (saturated,
+    /// from its second report) when the smoothed rate sent is this many
+    /// percent above the smoothed rate acknowledged, plus `backed_up_slack_bps`
+    /// (a queue in front of a thin link fills and drops what does not fit).
+    pub backed_up_percent: u64,
+    /// See `backed_up_percent`: a margin for links carrying little.
+    pub backed_up_slack_bps: u64,
+    /// A path limit (see `Link::path_limited`) is forgotten after this many
+    /// reports without a saturation: the estimate then grows back at
+    /// `regrow_percent` again, probing the link anew.
+    pub path_limit_reports: u32,
     /// An unsaturated link is assumed to take at least this many percent more
     /// than it carries now (or its congestion window, if larger): room to
     /// probe one layer up.
@@ -81,8 +98,12 @@ pub struct BudgetPolicy {
     /// ... and plainly again once it falls below this.
     pub redundancy_off_permille: u16,
     /// After a saturated report, the estimate grows back by this many percent
-    /// per report until it reaches what the transport's window allows.
+    /// per report until it reaches what the link delivered when it saturated ...
     pub regrow_percent: u64,
+    /// ... and by this many per mille beyond that, until it reaches what the
+    /// transport's window allows: a link found thin is probed above its last
+    /// limit slowly, not flooded every few seconds.
+    pub regrow_above_permille: u64,
 }
 
 impl Default for BudgetPolicy {
@@ -91,9 +112,13 @@ impl Default for BudgetPolicy {
             audio_last_n: 3,
             speaking_level: 50,
             speaking_for: Duration::from_millis(1000),
+            speaker_hold: Duration::from_millis(2000),
             saturated_backlog: 64 * 1024,
             max_queue_delay: Duration::from_millis(100),
             heavy_loss_permille: 100,
+            backed_up_percent: 25,
+            backed_up_slack_bps: 32_000,
+            path_limit_reports: 100,
             probe_percent: 50,
             raise_headroom_percent: 15,
             raise_interval: Duration::from_millis(1000),
@@ -101,6 +126,7 @@ impl Default for BudgetPolicy {
             redundancy_on_permille: 5,
             redundancy_off_permille: 2,
             regrow_percent: 3,
+            regrow_above_permille: 10,
         }
     }
 }
@@ -116,6 +142,8 @@ pub(crate) enum Saturation {
     HeldBack,
     /// Two reports with the smoothed loss above `heavy_loss_permille`.
     Loss,
+    /// Two reports with much more sent than acknowledged.
+    BackedUp,
 }
 
 /// A subscriber's link as the router sees it.
@@ -143,6 +171,27 @@ pub(crate) struct Link {
     /// Since the last saturation: the most the estimate may be, growing
     /// each report; `None` once it reaches the window's rate.
     pub ceiling: Option<u64>,
+    /// What the link delivered at its last saturation (the regrowth slows
+    /// down above it); `u64::MAX` unless `path_limited`.
+    pub knee: u64,
+    /// The last saturation was the path's (queue delay, loss, sent but not
+    /// acknowledged), and the estimate has not grown back to the window
+    /// since: the link is thin, so bursts are paced to the estimate (see
+    /// `Router::rate_limit`).
+    pub path_limited: bool,
+    /// Reports since the last saturated one.
+    pub quiet_reports: u32,
+    /// The active speaker as this subscriber's allotment last saw it.
+    pub speaker: Option<ParticipantId>,
+    /// The loudest speaker when it is not the active one, and since when.
+    pub challenger: Option<(ParticipantId, Millis)>,
+    /// Smoothed bits/s sent and acknowledged (where acknowledgements are
+    /// counted; over ~4 reports).
+    pub sent_avg: u64,
+    pub acked_avg: Option<u64>,
+    /// The most the link was recently seen to deliver: a maximum of
+    /// `acked_avg` decaying ~3 % a report.
+    pub delivered_max: u64,
 }
 
 impl Link {
@@ -159,12 +208,34 @@ impl Link {
     /// window (WebSocket).
     pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) -> Option<Saturation> {
         self.rtt = r.rtt;
-        let delivered = r.sent_bps / 1000 * u64::from(1000 - r.loss_permille.min(1000));
+        let smooth = |avg: u64, fresh: u64| (avg * 3 + fresh) / 4;
+        self.sent_avg = smooth(self.sent_avg, r.sent_bps);
+        // What got through: acknowledged where the transport counts it;
+        // otherwise what it sent, less what it declared lost (which lags
+        // while a queue in front of the link fills).
+        let (delivered, backed_up) = match r.acked_bps {
+            Some(acked) => {
+                let avg = self.acked_avg.map_or(acked, |a| smooth(a, acked));
+                self.acked_avg = Some(avg);
+                self.delivered_max = avg.max(self.delivered_max - self.delivered_max / 32);
+                let backed_up = self.sent_avg
+                    > avg.saturating_mul(100 + policy.backed_up_percent) / 100
+                        + policy.backed_up_slack_bps;
+                (avg, backed_up)
+            }
+            None => {
+                let d = r.sent_bps / 1000 * u64::from(1000 - r.loss_permille.min(1000));
+                self.delivered_max = d.max(self.delivered_max - self.delivered_max / 32);
+                (d, false)
+            }
+        };
         let queue_delay = if r.min_rtt.is_zero() {
             Duration::ZERO
         } else {
             r.rtt.saturating_sub(r.min_rtt)
         };
+        // (The transport's own window: a rate limit the IO edge applies, see
+        // `Router::rate_limit`, holds bursts back on purpose.)
         let held_back = r.offered_bps > r.sent_bps.saturating_mul(5) / 4
             && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
         // Heavy loss is congestion when it lasts: this interval's above
@@ -181,6 +252,8 @@ impl Link {
             Some(Saturation::HeldBack)
         } else if heavy_loss {
             Some(Saturation::Loss)
+        } else if backed_up {
+            Some(Saturation::BackedUp)
         } else {
             None
         };
@@ -191,9 +264,26 @@ impl Link {
         };
         self.saturated = cause.is_some();
         self.suspect = suspect.is_some();
+        self.quiet_reports = if self.saturated {
+            0
+        } else {
+            self.quiet_reports.saturating_add(1)
+        };
+        if self.path_limited && self.quiet_reports >= policy.path_limit_reports {
+            self.path_limited = false;
+            self.knee = u64::MAX;
+        }
         let e = if self.saturated {
             let e = delivered / 10 * 9;
             self.ceiling = Some(e);
+            // The path itself showed its limit (not the edge's backlog or a
+            // transport holding back, which a busy server causes too): probe
+            // above it slowly, and only as far as deliveries back it.
+            self.path_limited = matches!(
+                cause,
+                Some(Saturation::QueueDelay | Saturation::Loss | Saturation::BackedUp)
+            );
+            self.knee = if self.path_limited { delivered } else { u64::MAX };
             e
         } else {
             let open = match r.window_bps {
@@ -207,12 +297,27 @@ impl Link {
             // probed again gently, not flooded every time it drains.
             match self.ceiling {
                 Some(c) => {
-                    let c = c
-                        .saturating_mul(100 + policy.regrow_percent)
-                        .div_ceil(100)
-                        .max(c + 1);
+                    let c = if c < self.knee {
+                        c.saturating_mul(100 + policy.regrow_percent)
+                            .div_ceil(100)
+                            .min(self.knee)
+                            .max(c + 1)
+                    } else {
+                        // Sending little (a few voices) shows nothing about
+                        // the room above the knee.
+                        let backed = self.knee.max(
+                            self.delivered_max
+                                .saturating_mul(100 + policy.probe_percent)
+                                / 100,
+                        );
+                        c.saturating_mul(1000 + policy.regrow_above_permille)
+                            .div_ceil(1000)
+                            .max(c + 1)
+                            .min(backed.max(c))
+                    };
                     if c >= open {
                         self.ceiling = None;
+                        self.path_limited = false;
                         open
                     } else {
                         self.ceiling = Some(c);
@@ -314,6 +419,10 @@ impl RateMeter {
 pub(crate) struct Want {
     pub track: TrackId,
     pub kind: MediaKind,
+    /// The subscriber gets the track now: among videos of one class, those
+    /// already on keep their place before others (no swapping which of two
+    /// equal cameras fits).
+    pub on: bool,
     /// Video: 0 active speaker, 1 screen share, 2 others. Audio: 0 speaking, 1 not.
     pub class: u8,
     /// Audio level (-dBov, lower is louder; 127 silent or unknown).
@@ -338,8 +447,8 @@ pub(crate) type Allot = Option<u8>;
 
 /// Splits `budget` bits/s over `wants` (sorted by the caller or not; the
 /// result follows `wants`' order). In order:
-/// 1. all the audio if it fits; otherwise (a tight budget) the `last_n`
-///    loudest audio tracks, always; with `protect` (a lossy link) and room
+/// 1. all the audio if it takes at most half the budget; otherwise (a
+///    tight budget) the `last_n` loudest audio tracks, always; with `protect` (a lossy link) and room
 ///    for all the audio twice, all of it with redundancy (`Some(1)`), which
 ///    doubles its cost;
 /// 2. the first step of each video (layer 0; the small quality's layer 0 for
@@ -373,10 +482,13 @@ pub(crate) fn allocate(budget: u64, wants: &[Want], last_n: usize, protect: bool
     let mut video: Vec<usize> = (0..wants.len())
         .filter(|&i| wants[i].kind == MediaKind::Video && wants[i].rungs > 0)
         .collect();
-    video.sort_by_key(|&i| (wants[i].class, wants[i].track));
+    video.sort_by_key(|&i| (wants[i].class, !wants[i].on, wants[i].track));
 
     let all_audio: u64 = audio.iter().map(|&i| wants[i].bps[0]).sum();
-    let tight = all_audio > left;
+    // Tight: all the audio would take more than half the budget. Ten voices
+    // at once on a thin link are noise anyway; the loudest few and the
+    // active speaker's picture are worth more.
+    let tight = all_audio > left / 2;
     let redundant = protect && all_audio.saturating_mul(2) <= left;
     for (n, &i) in audio.iter().enumerate() {
         if !tight || n < last_n {
@@ -430,6 +542,7 @@ mod tests {
         Want {
             track: TrackId(track),
             kind: MediaKind::Audio,
+            on: false,
             class: u8::from(!speaking),
             level,
             rungs: 1,
@@ -441,6 +554,7 @@ mod tests {
         Want {
             track: TrackId(track),
             kind: MediaKind::Video,
+            on: false,
             class,
             level: 127,
             rungs: 3,
@@ -453,11 +567,34 @@ mod tests {
         Want {
             track: TrackId(track),
             kind: MediaKind::Video,
+            on: false,
             class,
             level: 127,
             rungs,
             bps: [60_000, 90_000, 120_000, 200_000, 350_000, 500_000],
         }
+    }
+
+    #[test]
+    fn a_thin_link_gets_the_loudest_voices_and_the_base_layer() {
+        // 300 kbit/s, ten people talking at once (43k each with overhead),
+        // ten simulcast cameras whose small base layer takes 65k.
+        let mut wants: Vec<Want> = (0..10)
+            .map(|i| Want {
+                bps: [43_000; MAX_RUNGS],
+                ..audio(i, 20 + i as u8, true)
+            })
+            .collect();
+        wants.extend((10..20).map(|i| Want {
+            bps: [65_000, 90_000, 120_000, 200_000, 350_000, 500_000],
+            ..camera(i, if i == 10 { 0 } else { 2 }, 6)
+        }));
+        let out = allocate(285_000 / 115 * 100, &wants, 3, false);
+        let voices = out[..10].iter().filter(|a| a.is_some()).count();
+        let pictures = out[10..].iter().filter(|a| a.is_some()).count();
+        assert_eq!((voices, pictures), (4, 1), "{out:?}");
+        assert_eq!(out[10], Some(0), "the active speaker's base layer");
+        assert!(out[..3].iter().all(|a| a.is_some()), "the loudest three");
     }
 
     #[test]
@@ -492,9 +629,9 @@ mod tests {
     #[test]
     fn allocation_order_table() {
         // Two speakers (one loud), two silent tracks, the active speaker's
-        // video and one other video; last-N = 1. All the audio is 200k: below
-        // that, only the loudest is sure, then the active speaker's video,
-        // then the other audio.
+        // video and one other video; last-N = 1. All the audio is 200k: while
+        // that is more than half the budget, only the loudest is sure, then
+        // the videos' base layers, then the other audio.
         let wants = [
             audio(1, 20, true),
             audio(2, 40, true),
@@ -508,7 +645,7 @@ mod tests {
             (0, [Some(0), None, None, None, None, None]),
             (100_000, [Some(0), Some(0), None, None, None, None]),
             (199_999, [Some(0), None, None, None, Some(0), None]),
-            (300_000, [Some(0), Some(0), Some(0), Some(0), Some(0), None]),
+            (300_000, [Some(0), Some(0), None, None, Some(0), Some(0)]),
             (
                 400_000,
                 [Some(0), Some(0), Some(0), Some(0), Some(0), Some(0)],
@@ -542,7 +679,8 @@ mod tests {
         // (budget, audio redundant, video allot); all the audio is 100k.
         let table: [(u64, bool, Allot); 5] = [
             (99_999, false, None),
-            (199_999, false, None),
+            // Tight (all the audio is more than half): the loudest, then video.
+            (199_999, false, Some(0)),
             (200_000, true, None),
             (300_000, true, Some(0)),
             (u64::MAX, true, Some(2)),
@@ -611,6 +749,7 @@ mod tests {
             min_rtt: ms(40),
             window_bps: window,
             sent_bps: sent,
+            acked_bps: None,
             offered_bps: sent,
             loss_permille: loss,
             queued,
@@ -710,10 +849,12 @@ mod tests {
         }
         assert_eq!(saturated, Some(Saturation::Loss));
         assert_eq!(link.estimate, Some(378_000));
-        // The loss stops: the estimate grows 3 % a report, not back to the
-        // window's 600 kbit/s at once (which would flood the link again).
+        assert!(link.path_limited, "loss is the path's limit");
+        // The loss stops: the estimate grows 3 % a report up to what the
+        // link delivered when it saturated (420k), not back to the window's
+        // 600 kbit/s at once (which would flood the link again) ...
         let mut last = 378_000;
-        for i in 0..15 {
+        for i in 0..4 {
             assert_eq!(link.report(&report(300_000, 0), &policy), None);
             let e = link.estimate.unwrap();
             assert!(
@@ -722,7 +863,22 @@ mod tests {
             );
             last = e;
         }
-        // ... until it reaches the window; then the window counts again.
+        assert_eq!(last, 420_000, "the knee");
+        // ... then 1 % a report, and no further than half again what the
+        // link carries (here 300k: 450k).
+        for i in 0..20 {
+            link.report(&report(300_000, 0), &policy);
+            let e = link.estimate.unwrap();
+            assert!(e >= last && e <= last * 101 / 100 + 1, "report {i}: {last} -> {e}");
+            last = e;
+        }
+        assert!((440_000..=450_000).contains(&last), "{last}");
+        // After `path_limit_reports` quiet reports the limit is forgotten:
+        // 3 % a report again, until the window counts again.
+        for _ in 0..policy.path_limit_reports {
+            link.report(&report(300_000, 0), &policy);
+        }
+        assert!(!link.path_limited);
         for _ in 0..20 {
             link.report(&report(300_000, 0), &policy);
         }

@@ -63,7 +63,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
 pub use budget::{BudgetPolicy, FRAME_OVERHEAD_BYTES, LinkReport};
 pub use plan::{
@@ -1784,6 +1784,7 @@ impl Router {
                 Some(Saturation::QueueDelay) => self.stats.saturated.queue_delay += 1,
                 Some(Saturation::HeldBack) => self.stats.saturated.held_back += 1,
                 Some(Saturation::Loss) => self.stats.saturated.loss += 1,
+                Some(Saturation::BackedUp) => self.stats.saturated.backed_up += 1,
                 None => {}
             }
         }
@@ -1797,6 +1798,17 @@ impl Router {
         self.participants.get(&participant)?.link.estimate
     }
 
+    /// The rate the IO edge should hold the subscriber's transport to, in
+    /// bits/s: its estimate while its path is known to be limited (since a
+    /// saturation by queue delay, loss or unacknowledged sending, until the
+    /// estimate grew back to what the transport's window allows); `None`
+    /// otherwise. Bursts — a keyframe, a replayed group — then leave at about
+    /// the rate the link takes instead of overflowing the queue in front of it.
+    pub fn rate_limit(&self, participant: ParticipantId) -> Option<u64> {
+        let link = &self.participants.get(&participant)?.link;
+        link.estimate.filter(|_| link.path_limited)
+    }
+
     /// What the subscriber's budget allots it of a track: audio `Some(0)`
     /// forwarded, video up to that temporal layer; `None` nothing.
     pub fn allotment(&self, participant: ParticipantId, track: TrackId) -> Option<Option<u8>> {
@@ -1806,6 +1818,41 @@ impl Router {
             .iter()
             .find(|s| s.subscriber == participant)
             .map(|s| s.allot)
+    }
+
+    /// What the subscriber's budget allots it, for logs: how many audio
+    /// tracks it hears (with redundancy), and each video track's step.
+    pub fn allotment_summary(&self, participant: ParticipantId) -> String {
+        let Some(p) = self.participants.get(&participant) else {
+            return String::new();
+        };
+        let (mut audio, mut redundant, mut video) = (0, 0, String::new());
+        let (mut audio_bps, mut small_base_bps) = (0, 0);
+        for t in p.subscriptions.iter().filter_map(|id| self.tracks.get(id)) {
+            let Some(s) = t.subscriptions.iter().find(|s| s.subscriber == participant) else {
+                continue;
+            };
+            if t.kind == MediaKind::Video {
+                let base = t.small.and_then(|s| self.tracks.get(&s)).unwrap_or(t);
+                small_base_bps = small_base_bps.max(base.rate.up_to(0));
+            }
+            match (t.kind, s.allot) {
+                (MediaKind::Audio, Some(a)) => {
+                    audio += 1;
+                    audio_bps += t.rate.up_to(0);
+                    redundant += usize::from(a > 0);
+                }
+                (MediaKind::Audio, None) => {}
+                (MediaKind::Video, a) => {
+                    video.push(a.map_or('-', |a| char::from(b'0' + a.min(9))));
+                }
+            }
+        }
+        format!(
+            "audio {audio} ({redundant} redundant, {} kbit/s), video [{video}] (base layer up to {} kbit/s)",
+            audio_bps / 1000,
+            small_base_bps / 1000
+        )
     }
 
     /// Splits the subscriber's estimate over its tracks again.
@@ -1822,15 +1869,47 @@ impl Router {
                 *level <= policy.speaking_level && now.saturating_since(*at) <= policy.speaking_for
             })
         };
-        // The active speaker: the loudest speaking audio track's owner.
-        let active = p
+        // The active speaker: the loudest speaking audio track's owner, held
+        // while it keeps speaking until another has been the loudest for
+        // `speaker_hold` (people talking over each other do not make the
+        // pictures on a thin link change every few hundred milliseconds).
+        let speakers: Vec<(u8, ParticipantId)> = p
             .subscriptions
             .iter()
             .filter_map(|id| self.tracks.get(id))
             .filter(|t| t.kind == MediaKind::Audio)
             .filter_map(|t| speaking(t).map(|(level, _)| (level, t.owner)))
-            .min()
-            .map(|(_, owner)| owner);
+            .collect();
+        let loudest = speakers.iter().min().map(|(_, owner)| *owner);
+        let held = p
+            .link
+            .speaker
+            .filter(|s| speakers.iter().any(|(_, o)| o == s));
+        let (active, challenger) = match (held, loudest) {
+            (Some(h), Some(l)) if h != l => match p.link.challenger {
+                Some((c, since)) if c == l => {
+                    if now.saturating_since(since) >= policy.speaker_hold {
+                        (Some(l), None)
+                    } else {
+                        (Some(h), Some((c, since)))
+                    }
+                }
+                _ => (Some(h), Some((l, now))),
+            },
+            (Some(h), _) => (Some(h), None),
+            (None, l) => (l, None),
+        };
+        let on: HashSet<TrackId> = p
+            .subscriptions
+            .iter()
+            .filter_map(|id| self.tracks.get(id))
+            .filter(|t| {
+                t.subscriptions
+                    .iter()
+                    .any(|s| s.subscriber == subscriber && s.allot.is_some())
+            })
+            .map(|t| t.id)
+            .collect();
         let wants: Vec<Want> = p
             .subscriptions
             .iter()
@@ -1841,6 +1920,7 @@ impl Router {
                     Want {
                         track: t.id,
                         kind: t.kind,
+                        on: on.contains(&t.id),
                         class: u8::from(loud.is_none()),
                         level: loud.map_or(SILENCE_LEVEL, |(l, _)| l),
                         rungs: 1,
@@ -1867,6 +1947,7 @@ impl Router {
                     Want {
                         track: t.id,
                         kind: t.kind,
+                        on: on.contains(&t.id),
                         class: if Some(t.owner) == active {
                             0
                         } else if t.config.source == Some(TrackSource::Screen) {
@@ -1959,6 +2040,8 @@ impl Router {
             }
         }
         if let Some(p) = self.participants.get_mut(&subscriber) {
+            p.link.speaker = active;
+            p.link.challenger = challenger;
             if lowered {
                 p.link.lowered(now, policy);
             }

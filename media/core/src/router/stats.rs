@@ -69,6 +69,8 @@ pub struct SaturationStats {
     pub held_back: u64,
     /// Heavy loss (smoothed).
     pub loss: u64,
+    /// Much more sent than acknowledged (a queue in front of a thin link).
+    pub backed_up: u64,
 }
 
 /// The router's counters since it was created.

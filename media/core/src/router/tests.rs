@@ -1273,6 +1273,7 @@ fn link(window_bps: u64) -> LinkReport {
         min_rtt: Duration::from_millis(40),
         window_bps: Some(window_bps),
         sent_bps: 0,
+        acked_bps: None,
         offered_bps: 0,
         loss_permille: 0,
         queued: 0,
