@@ -760,27 +760,32 @@ impl Pacer {
 
     /// Waits until `bytes` may be written (at once if the limit was lifted).
     pub async fn take(&self, bytes: usize) {
-        loop {
-            let rate = self.rate.load(Relaxed);
-            if rate == 0 {
-                return;
-            }
-            let bytes_per_s = rate as f64 / 8.0;
-            let wait = {
-                let mut b = self.bucket.lock().expect("pacer");
-                let now = std::time::Instant::now();
-                let depth = (bytes_per_s * Self::DEPTH.as_secs_f64()).max(2.0 * PACED_PIECE as f64);
-                let elapsed = b.last.map_or(0.0, |l| now.duration_since(l).as_secs_f64());
-                b.tokens = (b.tokens + elapsed * bytes_per_s).min(depth);
-                b.last = Some(now);
-                let need = bytes as f64;
-                if b.tokens >= need {
-                    b.tokens -= need;
-                    return;
-                }
-                Duration::from_secs_f64((need - b.tokens) / bytes_per_s)
-            };
+        while let Some(wait) = self.reserve(std::time::Instant::now(), bytes) {
             tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+
+    /// Takes `bytes` from the bucket as of `now` if it holds them (`None`:
+    /// write now); otherwise how long to wait before asking again.
+    fn reserve(&self, now: std::time::Instant, bytes: usize) -> Option<Duration> {
+        let rate = self.rate.load(Relaxed);
+        if rate == 0 {
+            return None;
+        }
+        let bytes_per_s = rate as f64 / 8.0;
+        let mut b = self.bucket.lock().expect("pacer");
+        let depth = (bytes_per_s * Self::DEPTH.as_secs_f64()).max(2.0 * PACED_PIECE as f64);
+        let elapsed = b
+            .last
+            .map_or(0.0, |l| now.saturating_duration_since(l).as_secs_f64());
+        b.tokens = (b.tokens + elapsed * bytes_per_s).min(depth);
+        b.last = Some(now);
+        let need = bytes as f64;
+        if b.tokens >= need {
+            b.tokens -= need;
+            None
+        } else {
+            Some(Duration::from_secs_f64((need - b.tokens) / bytes_per_s))
         }
     }
 }
@@ -867,6 +872,42 @@ mod tests {
         let r = ws.since(&LinkSample::default(), Duration::ZERO);
         assert_eq!((r.window_bps, r.acked_bps, r.loss_permille), (None, None, 0));
         assert_eq!(r.sent_bps, 80_000_000);
+    }
+
+    #[test]
+    fn the_pacer_holds_writes_to_the_rate_and_counts_datagrams() {
+        let pacer = Pacer::default();
+        let t0 = std::time::Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // No limit: at once.
+        assert_eq!(pacer.reserve(t0, 1_000_000), None);
+        // 80 kbit/s = 10 kB/s: a kB waits 100 ms for an empty bucket ...
+        pacer.limit(Some(80_000));
+        assert!(pacer.limited());
+        assert_eq!(pacer.reserve(at(0), 1000), Some(Duration::from_millis(100)));
+        assert_eq!(pacer.reserve(at(100), 1000), None);
+        // ... and ten of them, asked for when told, go in a second.
+        let mut now = 100;
+        for _ in 0..10 {
+            while let Some(wait) = pacer.reserve(at(now), 1000) {
+                now += u64::try_from(wait.as_millis()).unwrap().max(1);
+            }
+        }
+        assert!((1090..=1110).contains(&now), "{now}");
+        // The bucket holds at most two pieces after a quiet spell.
+        assert_eq!(pacer.reserve(at(now + 5000), 2 * PACED_PIECE), None);
+        assert!(pacer.reserve(at(now + 5000), 1).is_some());
+        // A 2 kB datagram sent meanwhile: the next piece waits for it too
+        // (the bucket held 2.2 kB, a piece took 1 kB, the datagram 2 kB: the
+        // next kB needs 1.8 kB more, 180 ms).
+        now += 6000;
+        assert_eq!(pacer.reserve(at(now), 1000), None);
+        pacer.spend(2000);
+        let wait = pacer.reserve(at(now), 1000).expect("waits").as_millis();
+        assert!((179..=181).contains(&wait), "{wait}");
+        // The limit lifted: at once again.
+        pacer.limit(None);
+        assert_eq!(pacer.reserve(at(now), 1_000_000), None);
     }
 
     #[test]

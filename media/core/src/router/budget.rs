@@ -70,8 +70,10 @@ pub struct BudgetPolicy {
     pub heavy_loss_permille: u16,
     /// Where acknowledgements are counted: the link is backed up (saturated,
     /// from its second report) when the smoothed rate sent is this many
-    /// percent above the smoothed rate acknowledged, plus `backed_up_slack_bps`
-    /// (a queue in front of a thin link fills and drops what does not fit).
+    /// percent above the smoothed rate acknowledged, plus `backed_up_slack_bps`,
+    /// with the RTT a quarter of `max_queue_delay` above its minimum (a queue
+    /// in front of a thin link fills and drops what does not fit; on a lossy
+    /// path with no queue, acknowledgements lag and this is not congestion).
     pub backed_up_percent: u64,
     /// See `backed_up_percent`: a margin for links carrying little.
     pub backed_up_slack_bps: u64,
@@ -208,8 +210,16 @@ impl Link {
     /// window (WebSocket).
     pub fn report(&mut self, r: &LinkReport, policy: &BudgetPolicy) -> Option<Saturation> {
         self.rtt = r.rtt;
+        let queue_delay = if r.min_rtt.is_zero() {
+            Duration::ZERO
+        } else {
+            r.rtt.saturating_sub(r.min_rtt)
+        };
         let smooth = |avg: u64, fresh: u64| (avg * 3 + fresh) / 4;
-        self.sent_avg = smooth(self.sent_avg, r.sent_bps);
+        self.sent_avg = match self.acked_avg {
+            Some(_) => smooth(self.sent_avg, r.sent_bps),
+            None => r.sent_bps,
+        };
         // What got through: acknowledged where the transport counts it;
         // otherwise what it sent, less what it declared lost (which lags
         // while a queue in front of the link fills).
@@ -220,7 +230,8 @@ impl Link {
                 self.delivered_max = avg.max(self.delivered_max - self.delivered_max / 32);
                 let backed_up = self.sent_avg
                     > avg.saturating_mul(100 + policy.backed_up_percent) / 100
-                        + policy.backed_up_slack_bps;
+                        + policy.backed_up_slack_bps
+                    && queue_delay > policy.max_queue_delay / 4;
                 (avg, backed_up)
             }
             None => {
@@ -228,11 +239,6 @@ impl Link {
                 self.delivered_max = d.max(self.delivered_max - self.delivered_max / 32);
                 (d, false)
             }
-        };
-        let queue_delay = if r.min_rtt.is_zero() {
-            Duration::ZERO
-        } else {
-            r.rtt.saturating_sub(r.min_rtt)
         };
         // (The transport's own window: a rate limit the IO edge applies, see
         // `Router::rate_limit`, holds bursts back on purpose.)
@@ -804,6 +810,47 @@ mod tests {
                 "{report:?}"
             );
         }
+    }
+
+    #[test]
+    fn sent_but_not_acknowledged_is_saturation_and_random_loss_is_not() {
+        let policy = BudgetPolicy::default();
+        let ms = Duration::from_millis;
+        // (sent, acknowledged, queueing delay in ms)
+        let report = |sent: u64, acked: u64, queue: u64| LinkReport {
+            rtt: ms(40 + queue),
+            min_rtt: ms(40),
+            window_bps: Some(50_000_000),
+            sent_bps: sent,
+            acked_bps: Some(acked),
+            offered_bps: sent,
+            ..LinkReport::default()
+        };
+        // 3 % lost at random: 97 % acknowledged, never saturated.
+        let mut link = Link::default();
+        for i in 0..50 {
+            assert_eq!(link.report(&report(2_000_000, 1_940_000, 5), &policy), None, "{i}");
+        }
+        // A keyframe's burst: one interval well above what is acknowledged,
+        // then the acknowledgements catch up. Not saturated.
+        assert_eq!(link.report(&report(6_000_000, 2_000_000, 30), &policy), None);
+        assert_eq!(link.report(&report(1_000_000, 5_000_000, 30), &policy), None);
+        // Acknowledgements lagging with no queue building (loss recovery on
+        // a long path): not congestion.
+        for i in 0..10 {
+            assert_eq!(link.report(&report(3_000_000, 1_500_000, 0), &policy), None, "{i}");
+        }
+        assert!(!link.path_limited);
+        // A thin link taking 300k of 500k, its queue filling: saturated at
+        // the second report, the estimate what was acknowledged less 10 %.
+        let mut link = Link::default();
+        assert_eq!(link.report(&report(500_000, 300_000, 60), &policy), None);
+        assert_eq!(
+            link.report(&report(500_000, 300_000, 60), &policy),
+            Some(Saturation::BackedUp)
+        );
+        assert_eq!(link.estimate, Some(270_000));
+        assert!(link.path_limited);
     }
 
     #[test]

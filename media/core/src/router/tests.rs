@@ -1483,6 +1483,82 @@ fn tight_budget_forwards_the_loudest_audio_and_the_active_speaker_s_base_layer()
 }
 
 #[test]
+fn the_active_speaker_is_held_while_another_talks_over_it() {
+    const S: ParticipantId = ParticipantId(9);
+    let (mut h, mut media, tracks) = crowd();
+    let cams = |h: &Harness| -> Vec<bool> {
+        tracks
+            .iter()
+            .map(|(cam, _)| h.router.allotment(S, *cam).unwrap().is_some())
+            .collect()
+    };
+    // 280 kbit/s holds the loudest voices and one base layer, with the
+    // headroom to start it. Participant 4 speaks: its picture.
+    let mut t = h.now.0;
+    let mut step = |h: &mut Harness, media: &mut Media, levels: &[(usize, u8)]| {
+        t += 200;
+        media.run(h, t, S);
+        for &(i, level) in levels {
+            h.router.handle_audio_level(h.now, tracks[i].1, level).unwrap();
+        }
+        h.router.handle_link(h.now, S, link(280_000)).unwrap();
+    };
+    for _ in 0..10 {
+        step(&mut h, &mut media, &[(3, 12)]);
+    }
+    assert_eq!(cams(&h), [false, false, false, true, false]);
+    // Participant 2 talks over it, louder: for under two seconds nothing
+    // changes (participant 4 still speaks) ...
+    for _ in 0..9 {
+        step(&mut h, &mut media, &[(3, 20), (1, 5)]);
+        assert_eq!(cams(&h), [false, false, false, true, false]);
+    }
+    // ... then participant 2 is the active speaker (its picture as soon as
+    // the next raise is due).
+    for _ in 0..10 {
+        step(&mut h, &mut media, &[(3, 20), (1, 5)]);
+    }
+    assert_eq!(cams(&h), [false, true, false, false, false]);
+    // Participant 2 stops and 4 goes on: 4 at once (the held one is silent).
+    for _ in 0..10 {
+        step(&mut h, &mut media, &[(3, 20)]);
+    }
+    assert_eq!(cams(&h), [false, false, false, true, false]);
+}
+
+#[test]
+fn a_path_limit_paces_the_subscriber_and_a_busy_edge_does_not() {
+    const S: ParticipantId = ParticipantId(9);
+    let (mut h, _media, _tracks) = crowd();
+    let report = |sent: u64, acked: u64, queued: u64| LinkReport {
+        rtt: Duration::from_millis(if acked < sent { 100 } else { 40 }),
+        sent_bps: sent,
+        acked_bps: Some(acked),
+        offered_bps: sent,
+        queued,
+        ..link(50_000_000)
+    };
+    h.router.handle_link(h.now, S, report(400_000, 400_000, 0)).unwrap();
+    assert_eq!(h.router.rate_limit(S), None, "a wide link is not paced");
+    // The edge's backlog (a busy server, a slow reader): saturated, not paced.
+    h.router
+        .handle_link(h.now, S, report(400_000, 400_000, 128 * 1024))
+        .unwrap();
+    assert_eq!(h.router.bandwidth_estimate(S), Some(360_000));
+    assert_eq!(h.router.rate_limit(S), None);
+    // Sent well beyond what is acknowledged, the RTT 60 ms above its
+    // minimum (a queue in front of a thin link filling): saturated from the
+    // second report, and paced to the estimate from then on.
+    for _ in 0..6 {
+        h.router.handle_link(h.now, S, report(600_000, 280_000, 0)).unwrap();
+    }
+    let limit = h.router.rate_limit(S).expect("paced");
+    assert_eq!(Some(limit), h.router.bandwidth_estimate(S));
+    assert!(limit < 300_000, "{limit}");
+    assert!(h.router.stats().saturated.backed_up >= 1);
+}
+
+#[test]
 fn audio_is_never_dropped_while_upper_video_layers_are_sent() {
     const S: ParticipantId = ParticipantId(9);
     let (mut h, mut media, tracks) = crowd();
