@@ -123,7 +123,7 @@ impl Default for BudgetPolicy {
             path_limit_reports: 100,
             probe_percent: 50,
             raise_headroom_percent: 15,
-            raise_interval: Duration::from_millis(1000),
+            raise_interval: Duration::from_millis(100),
             max_raise_interval: Duration::from_secs(8),
             redundancy_on_permille: 5,
             redundancy_off_permille: 2,
@@ -935,7 +935,10 @@ mod tests {
 
     #[test]
     fn raises_undone_soon_wait_longer() {
-        let policy = BudgetPolicy::default();
+        let policy = BudgetPolicy {
+            raise_interval: Duration::from_secs(1),
+            ..BudgetPolicy::default()
+        };
         let mut link = Link::default();
         assert!(link.may_raise(Millis(0), &policy));
         link.raised(Millis(0), &policy);

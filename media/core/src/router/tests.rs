@@ -34,6 +34,15 @@ impl Harness {
         }
     }
 
+    /// A router whose budget raises layers a second apart (the default is
+    /// 100 ms; the rule is the same, and timelines in whole steps of 500 ms
+    /// read more easily).
+    fn with_raises_a_second_apart() -> Self {
+        let mut config = RouterConfig::default();
+        config.budget.raise_interval = Duration::from_secs(1);
+        Self::with_config(config)
+    }
+
     /// A router whose IO edge caches no group: starts need publisher keyframes.
     fn without_cache() -> Self {
         Self::with_config(RouterConfig {
@@ -1294,7 +1303,7 @@ fn is_sent(g: &Got) -> bool {
 /// the router knows the track rates (audio ~59 kbit/s, video ~52 kbit/s per
 /// layer-0 and layer-1, ~105 kbit/s layer 2, with overhead).
 fn measured_pair() -> (Harness, Media, TrackId, TrackId) {
-    let mut h = Harness::new();
+    let mut h = Harness::with_raises_a_second_apart();
     h.join(A, RoomId::MAIN, true);
     h.join(B, RoomId::MAIN, false);
     let cam = h.publish_video(A);
@@ -1413,7 +1422,7 @@ fn estimate_recovers_then_layers_come_back_with_headroom_one_per_interval() {
 /// Five publishers (camera + microphone) and a subscriber S of everything.
 fn crowd() -> (Harness, Media, Vec<(TrackId, TrackId)>) {
     const S: ParticipantId = ParticipantId(9);
-    let mut h = Harness::new();
+    let mut h = Harness::with_raises_a_second_apart();
     let publishers: Vec<ParticipantId> = (1..=5).map(ParticipantId).collect();
     h.join(S, RoomId::MAIN, false);
     let mut tracks = Vec::new();
@@ -2373,7 +2382,7 @@ fn estimate_falls_without_cache_the_small_keyframe_is_asked_for_and_switched_at(
 
 #[test]
 fn estimate_recovers_then_the_full_quality_comes_back_one_step_per_interval() {
-    let (mut h, mut media, cam, _) = simulcast_pair(Harness::new());
+    let (mut h, mut media, cam, _) = simulcast_pair(Harness::with_raises_a_second_apart());
     h.router.handle_link(h.now, B, link(110_000)).unwrap();
     media.run(&mut h, 2500, B);
     assert_eq!(h.router.allotment(B, cam), Some(Some(1)));
