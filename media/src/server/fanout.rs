@@ -870,7 +870,10 @@ mod tests {
             ..LinkSample::default()
         };
         let r = ws.since(&LinkSample::default(), Duration::ZERO);
-        assert_eq!((r.window_bps, r.acked_bps, r.loss_permille), (None, None, 0));
+        assert_eq!(
+            (r.window_bps, r.acked_bps, r.loss_permille),
+            (None, None, 0)
+        );
         assert_eq!(r.sent_bps, 80_000_000);
     }
 

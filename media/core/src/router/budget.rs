@@ -232,6 +232,7 @@ impl Link {
                     > avg.saturating_mul(100 + policy.backed_up_percent) / 100
                         + policy.backed_up_slack_bps
                     && queue_delay > policy.max_queue_delay / 4;
+                // (the same as `queue_building` below)
                 (avg, backed_up)
             }
             None => {
@@ -240,10 +241,14 @@ impl Link {
                 (d, false)
             }
         };
-        // (The transport's own window: a rate limit the IO edge applies, see
-        // `Router::rate_limit`, holds bursts back on purpose.)
+        // Where acknowledgements are counted, only with a queue building
+        // too: BBR's window follows what an app-limited connection sends,
+        // so a burst of keyframes on a wide 40 ms path is held back for a
+        // report or two without the path being full.
+        let queue_building = queue_delay > policy.max_queue_delay / 4;
         let held_back = r.offered_bps > r.sent_bps.saturating_mul(5) / 4
-            && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
+            && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4)
+            && (r.acked_bps.is_none() || queue_building);
         // Heavy loss is congestion when it lasts: this interval's above
         // `heavy_loss_permille` and the smoothed loss (~8 reports) above half
         // of it. Random loss of a few per cent makes single short intervals
@@ -289,7 +294,11 @@ impl Link {
                 cause,
                 Some(Saturation::QueueDelay | Saturation::Loss | Saturation::BackedUp)
             );
-            self.knee = if self.path_limited { delivered } else { u64::MAX };
+            self.knee = if self.path_limited {
+                delivered
+            } else {
+                u64::MAX
+            };
             e
         } else {
             let open = match r.window_bps {
@@ -829,16 +838,30 @@ mod tests {
         // 3 % lost at random: 97 % acknowledged, never saturated.
         let mut link = Link::default();
         for i in 0..50 {
-            assert_eq!(link.report(&report(2_000_000, 1_940_000, 5), &policy), None, "{i}");
+            assert_eq!(
+                link.report(&report(2_000_000, 1_940_000, 5), &policy),
+                None,
+                "{i}"
+            );
         }
         // A keyframe's burst: one interval well above what is acknowledged,
         // then the acknowledgements catch up. Not saturated.
-        assert_eq!(link.report(&report(6_000_000, 2_000_000, 30), &policy), None);
-        assert_eq!(link.report(&report(1_000_000, 5_000_000, 30), &policy), None);
+        assert_eq!(
+            link.report(&report(6_000_000, 2_000_000, 30), &policy),
+            None
+        );
+        assert_eq!(
+            link.report(&report(1_000_000, 5_000_000, 30), &policy),
+            None
+        );
         // Acknowledgements lagging with no queue building (loss recovery on
         // a long path): not congestion.
         for i in 0..10 {
-            assert_eq!(link.report(&report(3_000_000, 1_500_000, 0), &policy), None, "{i}");
+            assert_eq!(
+                link.report(&report(3_000_000, 1_500_000, 0), &policy),
+                None,
+                "{i}"
+            );
         }
         assert!(!link.path_limited);
         // A thin link taking 300k of 500k, its queue filling: saturated at
@@ -916,7 +939,10 @@ mod tests {
         for i in 0..20 {
             link.report(&report(300_000, 0), &policy);
             let e = link.estimate.unwrap();
-            assert!(e >= last && e <= last * 101 / 100 + 1, "report {i}: {last} -> {e}");
+            assert!(
+                e >= last && e <= last * 101 / 100 + 1,
+                "report {i}: {last} -> {e}"
+            );
             last = e;
         }
         assert!((440_000..=450_000).contains(&last), "{last}");

@@ -1508,7 +1508,9 @@ fn the_active_speaker_is_held_while_another_talks_over_it() {
         t += 200;
         media.run(h, t, S);
         for &(i, level) in levels {
-            h.router.handle_audio_level(h.now, tracks[i].1, level).unwrap();
+            h.router
+                .handle_audio_level(h.now, tracks[i].1, level)
+                .unwrap();
         }
         h.router.handle_link(h.now, S, link(280_000)).unwrap();
     };
@@ -1547,7 +1549,9 @@ fn a_path_limit_paces_the_subscriber_and_a_busy_edge_does_not() {
         queued,
         ..link(50_000_000)
     };
-    h.router.handle_link(h.now, S, report(400_000, 400_000, 0)).unwrap();
+    h.router
+        .handle_link(h.now, S, report(400_000, 400_000, 0))
+        .unwrap();
     assert_eq!(h.router.rate_limit(S), None, "a wide link is not paced");
     // The edge's backlog (a busy server, a slow reader): saturated, not paced.
     h.router
@@ -1559,7 +1563,9 @@ fn a_path_limit_paces_the_subscriber_and_a_busy_edge_does_not() {
     // minimum (a queue in front of a thin link filling): saturated from the
     // second report, and paced to the estimate from then on.
     for _ in 0..6 {
-        h.router.handle_link(h.now, S, report(600_000, 280_000, 0)).unwrap();
+        h.router
+            .handle_link(h.now, S, report(600_000, 280_000, 0))
+            .unwrap();
     }
     let limit = h.router.rate_limit(S).expect("paced");
     assert_eq!(Some(limit), h.router.bandwidth_estimate(S));
