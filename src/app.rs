@@ -269,12 +269,7 @@ async fn start_sfu(
         OriginPolicy::allow([base_url.to_owned()]),
     );
     cfg.public_port = config.server.quic_public_port;
-    // The load test compares congestion controllers (BBR is the default).
-    if let Ok(cc) = std::env::var("PODIUM_MEDIA_CONGESTION") {
-        cfg.congestion = cc
-            .parse()
-            .map_err(|e| anyhow::anyhow!("PODIUM_MEDIA_CONGESTION: {e}"))?;
-    }
+    media_env(&mut cfg, |name| std::env::var(name).ok())?;
     cfg.certificate = match &config.live.tls {
         Some((cert, key)) => CertificateConfig::Files {
             cert_pem: cert.clone(),
@@ -324,5 +319,77 @@ async fn housekeeping(state: Arc<AppState>) {
             Ok(n) => tracing::info!(removed = n, "purged expired sign-in sessions"),
             Err(e) => tracing::warn!(error = %e, "purging sessions failed"),
         }
+    }
+}
+
+/// What the load test sets in `podium serve`'s environment to compare
+/// configurations: `PODIUM_MEDIA_CONGESTION` (bbr, cubic, newreno; BBR is
+/// the default) and `PODIUM_MEDIA_RECEIVE_SOCKETS` (1 to 64 sockets sharing
+/// the media port). A bad value stops the server with the variable named.
+fn media_env(
+    cfg: &mut podium_media::SfuConfig,
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    if let Some(cc) = var("PODIUM_MEDIA_CONGESTION") {
+        cfg.congestion = cc
+            .parse()
+            .map_err(|e| anyhow::anyhow!("PODIUM_MEDIA_CONGESTION: {e}"))?;
+    }
+    if let Some(n) = var("PODIUM_MEDIA_RECEIVE_SOCKETS") {
+        cfg.receive_sockets = n
+            .parse()
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| {
+                anyhow::anyhow!("PODIUM_MEDIA_RECEIVE_SOCKETS: {n:?} is not a number from 1 to 64")
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_environment_values_are_checked() {
+        let key = podium_media::JoinTokenKey::generate();
+        let mut cfg = podium_media::SfuConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            key,
+            podium_media::OriginPolicy::allow(["https://x".to_owned()]),
+        );
+        let env = |pairs: Vec<(&'static str, &'static str)>| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        media_env(&mut cfg, env(vec![])).unwrap();
+        assert_eq!(cfg.receive_sockets, 1);
+        media_env(
+            &mut cfg,
+            env(vec![
+                ("PODIUM_MEDIA_CONGESTION", "cubic"),
+                ("PODIUM_MEDIA_RECEIVE_SOCKETS", "4"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.receive_sockets, 4);
+        assert_eq!(cfg.congestion.to_string(), "cubic");
+        for (name, value) in [
+            ("PODIUM_MEDIA_CONGESTION", "vegas"),
+            ("PODIUM_MEDIA_RECEIVE_SOCKETS", "0"),
+            ("PODIUM_MEDIA_RECEIVE_SOCKETS", "65"),
+            ("PODIUM_MEDIA_RECEIVE_SOCKETS", "two"),
+        ] {
+            let e = media_env(&mut cfg, env(vec![(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(name), "{e}");
+        }
+        assert_eq!(cfg.receive_sockets, 4, "a refused value changes nothing");
     }
 }

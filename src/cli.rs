@@ -85,6 +85,10 @@ pub struct LoadtestArgs {
     /// The server's QUIC congestion controller: bbr, cubic or newreno.
     #[arg(long, default_value = "bbr")]
     pub congestion: String,
+    /// UDP sockets the server receives media on, sharing the port with
+    /// SO_REUSEPORT (1: one socket, as `podium serve` runs by default).
+    #[arg(long, default_value_t = 1)]
+    pub receive_sockets: usize,
     /// Publish one quality per camera (no 320x180 simulcast track beside
     /// the 640x360 one), as before simulcast, for comparisons.
     #[arg(long)]

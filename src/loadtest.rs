@@ -153,6 +153,7 @@ struct ServeOptions<'a> {
     http_addr: String,
     quic_addr: String,
     congestion: Congestion,
+    receive_sockets: usize,
 }
 
 /// What the server's router did over the whole run (warm-up included), from
@@ -224,6 +225,10 @@ async fn spawn_app(dir: &std::path::Path, opts: &ServeOptions<'_>) -> anyhow::Re
         .arg(dir)
         .env("PODIUM_MEDIA_TOKEN_KEY", hex(key.as_bytes()))
         .env("PODIUM_MEDIA_CONGESTION", opts.congestion.to_string())
+        .env(
+            "PODIUM_MEDIA_RECEIVE_SOCKETS",
+            opts.receive_sockets.to_string(),
+        )
         .env(
             "RUST_LOG",
             std::env::var("PODIUM_LOADTEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
@@ -688,6 +693,7 @@ pub fn run(args: LoadtestArgs) -> anyhow::Result<()> {
                 None => "127.0.0.1:0".into(),
             },
             congestion,
+            receive_sockets: args.receive_sockets,
         };
         let result = rt.block_on(async {
             let app = match &args.target {
@@ -854,6 +860,7 @@ mod tests {
             slow: None,
             sessions: None,
             congestion: "bbr".into(),
+            receive_sockets: 1,
             no_simulcast: false,
         };
         let netem = Some("clean".to_owned());

@@ -147,6 +147,11 @@ pub struct SfuConfig {
     pub fanout: FanoutMode,
     /// The congestion controller of every connection (BBR by default).
     pub congestion: Congestion,
+    /// UDP sockets receiving on the media port, with `SO_REUSEPORT` when more
+    /// than one: each gets its own endpoint, so receiving, decrypting and
+    /// routing packets spreads over cores by client. 1 (the default): one
+    /// socket, and clients may migrate (QUIC connection migration).
+    pub receive_sockets: usize,
     /// Audio levels: decode one Opus frame in this many per track.
     pub audio_level_every: u32,
     /// Thumbnails: decode at most one keyframe per track this often.
@@ -174,6 +179,7 @@ impl SfuConfig {
             stale_group_timeout: Duration::from_millis(500),
             fanout: FanoutMode::Sequential,
             congestion: Congestion::default(),
+            receive_sockets: 1,
             audio_level_every: 5,
             thumbnail_interval: Duration::from_secs(5),
         }

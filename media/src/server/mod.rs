@@ -43,7 +43,8 @@ use crate::token::{JoinTokenKey, SessionId};
 pub(crate) struct Shared {
     pub config: SfuConfig,
     certs: Certificates,
-    endpoint: Endpoint<Server>,
+    /// One endpoint per receive socket ([`SfuConfig::receive_sockets`]).
+    endpoints: Vec<Endpoint<Server>>,
     sessions: Mutex<HashMap<SessionId, (u64, SessionRef)>>,
     next_generation: AtomicU64,
     pub next_conn: AtomicU64,
@@ -110,10 +111,13 @@ impl Shared {
 
     async fn rotate(&self) -> Result<CertHashes, MediaError> {
         let identity = self.certs.rotate().await?;
-        let config = server_config(&self.config, identity)?;
-        self.endpoint
-            .reload_config(config, false)
-            .map_err(|e| MediaError::Certificate(format!("cannot reload the endpoint: {e}")))?;
+        for endpoint in &self.endpoints {
+            // Not rebound: the bind address in this config is not used.
+            let config = server_config(&self.config, identity.clone_identity())?;
+            endpoint
+                .reload_config(config, false)
+                .map_err(|e| MediaError::Certificate(format!("cannot reload the endpoint: {e}")))?;
+        }
         let hashes = self.certs.hashes();
         tracing::info!(current = %hashes.current, "certificate rotated");
         Ok(hashes)
@@ -148,6 +152,58 @@ pub(crate) fn server_config(c: &SfuConfig, identity: Identity) -> Result<ServerC
         .build())
 }
 
+/// `n` UDP sockets bound to `addr` with `SO_REUSEPORT` (the first picks
+/// the port when `addr`'s is 0; the others bind the same one). The kernel
+/// hashes each client's address and port to one of them, so each endpoint
+/// receives, decrypts and routes its share of the connections on its own.
+/// A client whose address changes mid-connection (QUIC migration, a NAT
+/// rebinding) may land on another socket, whose endpoint does not know it:
+/// that connection ends and the page reconnects.
+fn reuse_port_sockets(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let bind = |addr: SocketAddr| -> std::io::Result<std::net::UdpSocket> {
+        let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_reuse_port(true)?;
+        if addr.is_ipv6() {
+            s.set_only_v6(false)?;
+        }
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())?;
+        Ok(s.into())
+    };
+    let first = bind(addr)?;
+    let addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..n {
+        sockets.push(bind(addr)?);
+    }
+    Ok(sockets)
+}
+
+/// The endpoints the config asks for: one bound the usual way, or
+/// [`SfuConfig::receive_sockets`] sharing a port.
+fn bind_endpoints(c: &SfuConfig, identity: &Identity) -> Result<Vec<Endpoint<Server>>, MediaError> {
+    let bind_error = |source| MediaError::Bind {
+        addr: c.bind,
+        source,
+    };
+    if c.receive_sockets <= 1 {
+        let config = server_config(c, identity.clone_identity())?;
+        return Ok(vec![Endpoint::server(config).map_err(bind_error)?]);
+    }
+    reuse_port_sockets(c.bind, c.receive_sockets)
+        .map_err(bind_error)?
+        .into_iter()
+        .map(|socket| {
+            let config = ServerConfig::builder()
+                .with_bind_socket(socket)
+                .with_custom_transport(identity.clone_identity(), transport_config(c)?)
+                .build();
+            Endpoint::server(config).map_err(bind_error)
+        })
+        .collect()
+}
+
 /// Starts the SFU on the current tokio runtime: binds the UDP socket, loads or
 /// generates the certificate, and accepts WebTransport sessions at
 /// `https://HOST:PORT/live/{session}` until [`SfuHandle::shutdown`].
@@ -158,17 +214,13 @@ pub async fn start(config: SfuConfig) -> Result<SfuHandle, MediaError> {
         ));
     }
     let certs = Certificates::load(config.certificate.clone()).await?;
-    let endpoint =
-        Endpoint::server(server_config(&config, certs.current())?).map_err(|source| {
-            MediaError::Bind {
-                addr: config.bind,
-                source,
-            }
+    let endpoints = bind_endpoints(&config, &certs.current())?;
+    let local_addr = endpoints[0]
+        .local_addr()
+        .map_err(|source| MediaError::Bind {
+            addr: config.bind,
+            source,
         })?;
-    let local_addr = endpoint.local_addr().map_err(|source| MediaError::Bind {
-        addr: config.bind,
-        source,
-    })?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -182,7 +234,7 @@ pub async fn start(config: SfuConfig) -> Result<SfuHandle, MediaError> {
     let shared = Arc::new(Shared {
         config,
         certs,
-        endpoint,
+        endpoints,
         sessions: Mutex::new(HashMap::new()),
         next_generation: AtomicU64::new(1),
         next_conn: AtomicU64::new(1),
@@ -192,26 +244,28 @@ pub async fn start(config: SfuConfig) -> Result<SfuHandle, MediaError> {
         connected: [AtomicU64::new(0), AtomicU64::new(0)],
     });
     let (shutdown, stop) = watch::channel(false);
-    let accept = tokio::spawn(accept_loop(shared.clone(), stop.clone()));
+    let accept = (0..shared.endpoints.len())
+        .map(|i| tokio::spawn(accept_loop(shared.clone(), i, stop.clone())))
+        .collect();
     if let Some(every) = rotate_every {
         tokio::spawn(rotation_loop(shared.clone(), every, stop));
     }
-    tracing::info!(%local_addr, "media endpoint listening");
+    tracing::info!(%local_addr, sockets = shared.endpoints.len(), "media endpoint listening");
     Ok(SfuHandle {
         shared,
         local_addr,
         lifecycle: Arc::new(Lifecycle {
             shutdown,
-            accept: Mutex::new(Some(accept)),
+            accept: Mutex::new(accept),
         }),
     })
 }
 
-async fn accept_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(shared: Arc<Shared>, endpoint: usize, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            incoming = shared.endpoint.accept() => {
+            incoming = shared.endpoints[endpoint].accept() => {
                 tokio::spawn(connection::handle_incoming(shared.clone(), incoming));
             }
         }
@@ -233,7 +287,7 @@ async fn rotation_loop(shared: Arc<Shared>, every: Duration, mut stop: watch::Re
 
 struct Lifecycle {
     shutdown: watch::Sender<bool>,
-    accept: Mutex<Option<JoinHandle<()>>>,
+    accept: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// The app's handle on the running SFU: certificate hashes, live sessions and
@@ -471,17 +525,18 @@ impl SfuHandle {
     /// Stops accepting, ends every live session (close code 0) and closes the endpoint.
     pub async fn shutdown(&self) {
         let _ = self.lifecycle.shutdown.send(true);
-        let accept = self.lifecycle.accept.lock().expect("lifecycle lock").take();
-        if let Some(accept) = accept {
+        let accept = std::mem::take(&mut *self.lifecycle.accept.lock().expect("lifecycle lock"));
+        for accept in accept {
             let _ = accept.await;
         }
         for session in self.live_sessions() {
             let _ = self.close_session(session).await;
         }
-        self.shared
-            .endpoint
-            .close(VarInt::from_u32(0), b"server shutting down");
-        let _ =
-            tokio::time::timeout(Duration::from_secs(1), self.shared.endpoint.wait_idle()).await;
+        for endpoint in &self.shared.endpoints {
+            endpoint.close(VarInt::from_u32(0), b"server shutting down");
+        }
+        let idle =
+            futures_util::future::join_all(self.shared.endpoints.iter().map(|e| e.wait_idle()));
+        let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
     }
 }

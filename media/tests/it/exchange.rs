@@ -124,3 +124,34 @@ async fn late_joiner_starts_at_the_cached_keyframe() {
         stats.router
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_receive_sockets_share_the_port_and_carry_everyone() {
+    // Four sockets on one port (SO_REUSEPORT): the kernel spreads the
+    // clients over them by address, and every client gets everyone's
+    // media whichever endpoint it landed on.
+    let server = Server::start_with(|c| c.receive_sockets = 4).await;
+    let a = server.publisher(1, 0).await;
+    let b = server.publisher(2, 0).await;
+    let mut viewers = Vec::new();
+    for id in 3..=8 {
+        viewers.push(server.bot(id, 0, false).await);
+    }
+    for bot in viewers.iter().chain([&a.bot, &b.bot]) {
+        let from: Vec<(u32, u32)> = [&a, &b]
+            .into_iter()
+            .filter(|p| !std::ptr::eq(&p.bot, bot))
+            .map(|p| (p.video_track(), p.audio_track()))
+            .collect();
+        let s = bot
+            .wait_until("decoded video and audio of every publisher", T, |s| {
+                from.iter()
+                    .all(|&(v, a)| s.track(v).decoded >= 10 && s.track(a).decoded >= 10)
+            })
+            .await
+            .unwrap();
+        for (v, a) in from {
+            assert_eq!((s.track(v).decode_errors, s.track(a).decode_errors), (0, 0));
+        }
+    }
+}
