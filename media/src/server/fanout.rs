@@ -123,6 +123,8 @@ impl PeerQueue {
                     offered_bytes: q.handed.load(Relaxed),
                     sent_packets: stats.path.sent_packets,
                     lost_packets: stats.path.lost_packets,
+                    blocked_frames: stats.frame_tx.data_blocked
+                        + stats.frame_tx.stream_data_blocked,
                     queued: q.queued(),
                 }
             }
@@ -152,6 +154,9 @@ pub(crate) struct LinkSample {
     pub offered_bytes: u64,
     pub sent_packets: u64,
     pub lost_packets: u64,
+    /// DATA_BLOCKED and STREAM_DATA_BLOCKED frames sent: the peer's flow
+    /// control stopped us.
+    pub blocked_frames: u64,
     pub queued: u64,
 }
 
@@ -182,6 +187,7 @@ impl LinkSample {
             loss_permille: u16::try_from((lost * 1000).checked_div(packets).unwrap_or(0))
                 .unwrap_or(1000)
                 .min(1000),
+            flow_blocked: self.blocked_frames > earlier.blocked_frames,
             queued: self.queued,
         }
     }
@@ -845,6 +851,7 @@ mod tests {
             offered_bytes: 500_000,
             sent_packets: 1000,
             lost_packets: 10,
+            blocked_frames: 2,
             queued: 0,
         };
         let now = LinkSample {
@@ -863,6 +870,16 @@ mod tests {
         assert_eq!(r.window_bps, Some(8_000_000), "50 kB per 50 ms");
         assert_eq!(r.acked_bps, Some(8_000_000), "100 kB acknowledged");
         assert_eq!(r.loss_permille, 30, "3 of 100 packets");
+        assert!(!r.flow_blocked, "no new DATA_BLOCKED");
+        let blocked = LinkSample {
+            blocked_frames: 3,
+            ..now
+        };
+        assert!(
+            blocked
+                .since(&earlier, Duration::from_millis(100))
+                .flow_blocked
+        );
         assert_eq!((r.rtt, r.queued), (Duration::from_millis(50), 4096));
         // WebSocket: no window; nothing sent, no loss; a zero interval divides by 1 µs.
         let ws = LinkSample {

@@ -1285,6 +1285,7 @@ fn link(window_bps: u64) -> LinkReport {
         acked_bps: None,
         offered_bps: 0,
         loss_permille: 0,
+        flow_blocked: false,
         queued: 0,
     }
 }
