@@ -184,12 +184,13 @@ async fn policy_counters(client: &reqwest::Client, origin: &str) -> Option<Strin
         ))
     };
     Some(format!(
-        "link reports saturated by backlog {}, queue delay {}, held back {}, loss {}, backed up {}; frames dropped for budget {}, congestion {}, stale group {}; group drops {}; redundant audio sent {}; keyframe requests {}",
+        "link reports saturated by backlog {}, queue delay {}, held back {}, loss {}, backed up {}, flow control {}; frames dropped for budget {}, congestion {}, stale group {}; group drops {}; redundant audio sent {}; keyframe requests {}",
         saturated("backlog"),
         saturated("queue_delay"),
         saturated("held_back"),
         saturated("loss"),
         saturated("backed_up"),
+        saturated("flow_control"),
         dropped("budget"),
         dropped("congestion"),
         dropped("stale_group"),

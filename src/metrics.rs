@@ -321,8 +321,14 @@ struct CauseLabel {
 }
 
 /// The causes of `MediaCounters::saturated`, in its order.
-pub const SATURATION_CAUSES: [&str; 5] =
-    ["backlog", "queue_delay", "held_back", "loss", "backed_up"];
+pub const SATURATION_CAUSES: [&str; 6] = [
+    "backlog",
+    "queue_delay",
+    "held_back",
+    "loss",
+    "backed_up",
+    "flow_control",
+];
 
 /// The media engine's counters of one live session (they only grow while it runs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

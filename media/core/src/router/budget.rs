@@ -160,6 +160,9 @@ pub(crate) enum Saturation {
     Loss,
     /// Two reports with much more sent than acknowledged.
     BackedUp,
+    /// The transport held back (as `HeldBack`) with the subscriber's flow
+    /// control stopping QUIC: it reads slower than it is sent.
+    FlowControl,
 }
 
 /// A subscriber's link as the router sees it.
@@ -199,6 +202,9 @@ pub(crate) struct Link {
     pub quiet_reports: u32,
     /// Reports in a row with the transport holding back what it was given.
     pub held_reports: u8,
+    /// Reports left in which QUIC's last word that the subscriber's flow
+    /// control stopped it still counts (3 from each such report).
+    pub flow_blocked: u8,
     /// The active speaker as this subscriber's allotment last saw it.
     pub speaker: Option<ParticipantId>,
     /// The loudest speaker when it is not the active one, and since when.
@@ -264,6 +270,13 @@ impl Link {
         // without the path being full, while a reader's flow control (no
         // queue anywhere) holds it back for as long as it lasts.
         let queue_building = queue_delay > policy.max_queue_delay / 4;
+        // QUIC says when the reader's flow control stopped it (once per
+        // limit, so not in every report while it lasts).
+        self.flow_blocked = if r.flow_blocked {
+            3
+        } else {
+            self.flow_blocked.saturating_sub(1)
+        };
         let held_now = r.flow_blocked
             || r.offered_bps > r.sent_bps.saturating_mul(5) / 4
                 && r.window_bps.is_some_and(|w| r.offered_bps >= w / 5 * 4);
@@ -298,7 +311,11 @@ impl Link {
             Some(Saturation::HeldBack)
         } else {
             suspect.filter(|_| self.suspect)
-        };
+        }
+        .map(|c| match c {
+            Saturation::HeldBack if self.flow_blocked > 0 => Saturation::FlowControl,
+            c => c,
+        });
         self.saturated = cause.is_some();
         self.suspect = suspect.is_some();
         self.quiet_reports = if self.saturated {
@@ -939,7 +956,10 @@ mod tests {
             ..report(300_000, 300_000, 0)
         };
         assert_eq!(link.report(&blocked, &policy), None);
-        assert_eq!(link.report(&blocked, &policy), Some(Saturation::HeldBack));
+        assert_eq!(
+            link.report(&blocked, &policy),
+            Some(Saturation::FlowControl)
+        );
         assert_eq!(link.estimate, Some(270_000));
         assert!(!link.path_limited);
     }

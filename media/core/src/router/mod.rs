@@ -1785,6 +1785,7 @@ impl Router {
                 Some(Saturation::HeldBack) => self.stats.saturated.held_back += 1,
                 Some(Saturation::Loss) => self.stats.saturated.loss += 1,
                 Some(Saturation::BackedUp) => self.stats.saturated.backed_up += 1,
+                Some(Saturation::FlowControl) => self.stats.saturated.flow_control += 1,
                 None => {}
             }
         }

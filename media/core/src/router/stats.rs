@@ -71,6 +71,8 @@ pub struct SaturationStats {
     pub loss: u64,
     /// Much more sent than acknowledged (a queue in front of a thin link).
     pub backed_up: u64,
+    /// The subscriber's flow control stopping QUIC (it reads too slowly).
+    pub flow_control: u64,
 }
 
 /// The router's counters since it was created.
