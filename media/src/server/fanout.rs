@@ -123,8 +123,9 @@ impl PeerQueue {
                     offered_bytes: q.handed.load(Relaxed),
                     sent_packets: stats.path.sent_packets,
                     lost_packets: stats.path.lost_packets,
-                    blocked_frames: stats.frame_tx.data_blocked
-                        + stats.frame_tx.stream_data_blocked,
+                    // The connection's limit only: a stream's window also
+                    // stalls while a lost packet of it is retransmitted.
+                    blocked_frames: stats.frame_tx.data_blocked,
                     queued: q.queued(),
                 }
             }
@@ -154,8 +155,8 @@ pub(crate) struct LinkSample {
     pub offered_bytes: u64,
     pub sent_packets: u64,
     pub lost_packets: u64,
-    /// DATA_BLOCKED and STREAM_DATA_BLOCKED frames sent: the peer's flow
-    /// control stopped us.
+    /// DATA_BLOCKED frames sent: the peer's connection-level flow control
+    /// stopped us.
     pub blocked_frames: u64,
     pub queued: u64,
 }

@@ -44,8 +44,7 @@ pub struct LinkReport {
     /// Packets lost in the interval, per mille of those sent.
     pub loss_permille: u16,
     /// The subscriber's flow control stopped the transport in the interval
-    /// (QUIC sent DATA_BLOCKED or STREAM_DATA_BLOCKED): it reads slower
-    /// than it is sent.
+    /// (QUIC sent DATA_BLOCKED): it reads slower than it is sent.
     pub flow_blocked: bool,
     /// Bytes the edge holds queued for the subscriber (its backlog).
     pub queued: u64,
@@ -81,14 +80,6 @@ pub struct BudgetPolicy {
     pub backed_up_percent: u64,
     /// See `backed_up_percent`: a margin for links carrying little.
     pub backed_up_slack_bps: u64,
-    /// Where acknowledgements are counted, raises need the estimate within
-    /// this many times the most the link was recently seen to deliver (or
-    /// `raise_floor_bps`): a new subscriber climbs as fast as its link shows
-    /// it carries, not as far as a congestion window says (a reader held
-    /// back by its flow control, a thin link before its first saturation).
-    pub raise_multiple: u64,
-    /// See `raise_multiple`.
-    pub raise_floor_bps: u64,
     /// A path limit (see `Link::path_limited`) is forgotten after this many
     /// reports without a saturation: the estimate then grows back at
     /// `regrow_percent` again, probing the link anew.
@@ -132,9 +123,7 @@ impl Default for BudgetPolicy {
             heavy_loss_permille: 100,
             backed_up_percent: 25,
             backed_up_slack_bps: 32_000,
-            path_limit_reports: 300,
-            raise_multiple: 2,
-            raise_floor_bps: 500_000,
+            path_limit_reports: 100,
             probe_percent: 50,
             raise_headroom_percent: 15,
             raise_interval: Duration::from_millis(100),
@@ -263,12 +252,13 @@ impl Link {
                 (d, false)
             }
         };
-        // Where acknowledgements are counted, from the second report only
-        // with a queue building too, otherwise from the third: BBR's window
-        // follows what an app-limited connection sends, so a burst of
-        // keyframes on a wide 40 ms path is held back for a report or two
-        // without the path being full, while a reader's flow control (no
-        // queue anywhere) holds it back for as long as it lasts.
+        // Where acknowledgements are counted, only with a queue building
+        // too, or from the third report in a row while QUIC says the
+        // reader's flow control stopped it: BBR's window follows what an
+        // app-limited connection sends, and loss recovery on a lossy 40 ms
+        // path holds data back for a few reports without the path being
+        // full, while a reader's flow control (no queue anywhere) holds it
+        // back for as long as it lasts.
         let queue_building = queue_delay > policy.max_queue_delay / 4;
         // QUIC says when the reader's flow control stopped it (once per
         // limit, so not in every report while it lasts).
@@ -307,7 +297,7 @@ impl Link {
         };
         let cause = if r.queued > policy.saturated_backlog {
             Some(Saturation::Backlog)
-        } else if self.held_reports >= 3 {
+        } else if self.held_reports >= 3 && self.flow_blocked > 0 {
             Some(Saturation::HeldBack)
         } else {
             suspect.filter(|_| self.suspect)
@@ -332,10 +322,8 @@ impl Link {
             self.ceiling = Some(e);
             // The path itself showed its limit (not the edge's backlog or a
             // transport holding back, which a busy server causes too): probe
-            // above it slowly, and only as far as deliveries back it. A
-            // backlog or a held-back transport later does not make a thin
-            // path wide again.
-            self.path_limited |= matches!(
+            // above it slowly, and only as far as deliveries back it.
+            self.path_limited = matches!(
                 cause,
                 Some(Saturation::QueueDelay | Saturation::Loss | Saturation::BackedUp)
             );
@@ -394,21 +382,6 @@ impl Link {
             self.loss >= u32::from(policy.redundancy_on_permille) * 16
         };
         cause
-    }
-
-    /// What raises may use of the estimate: all of it, or where
-    /// acknowledgements are counted at most `raise_multiple` times what the
-    /// link was recently seen to deliver (at least `raise_floor_bps`).
-    pub fn raise_budget(&self, policy: &BudgetPolicy) -> u64 {
-        let e = self.estimate.unwrap_or(0);
-        match self.acked_avg {
-            Some(_) => e.min(
-                self.delivered_max
-                    .saturating_mul(policy.raise_multiple)
-                    .max(policy.raise_floor_bps),
-            ),
-            None => e,
-        }
     }
 
     /// Whether a raise is allowed now.
@@ -936,20 +909,19 @@ mod tests {
         assert_eq!(link.estimate, Some(270_000));
         assert!(link.path_limited);
         // The transport holding back what it is given near its window with
-        // no queue anywhere (the reader's flow control): from the third
-        // report in a row, not a path limit.
+        // no queue anywhere (loss recovery on a lossy path): not saturated.
         let mut link = Link::default();
         let held = LinkReport {
             window_bps: Some(400_000),
             offered_bps: 2_000_000,
             ..report(300_000, 300_000, 0)
         };
-        assert_eq!(link.report(&held, &policy), None);
-        assert_eq!(link.report(&held, &policy), None);
-        assert_eq!(link.report(&held, &policy), Some(Saturation::HeldBack));
-        assert!(!link.path_limited);
-        // ... but at once from the second report when QUIC says the
-        // reader's flow control stopped it.
+        for i in 0..10 {
+            assert_eq!(link.report(&held, &policy), None, "{i}");
+        }
+        // Saturated from the second report when QUIC says the reader's flow
+        // control stopped it (a reader slower than it is sent), not a path
+        // limit.
         let mut link = Link::default();
         let blocked = LinkReport {
             flow_blocked: true,

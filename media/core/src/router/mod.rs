@@ -1965,7 +1965,7 @@ impl Router {
             .collect();
         let protect = p.link.lossy;
         let down = allocate(estimate, &wants, policy.audio_last_n, protect);
-        let cautious = p.link.raise_budget(policy) / (100 + policy.raise_headroom_percent) * 100;
+        let cautious = estimate / (100 + policy.raise_headroom_percent) * 100;
         let up = allocate(cautious, &wants, policy.audio_last_n, protect);
         let may_raise = p.link.may_raise(now, policy);
         let (mut raised, mut lowered) = (false, false);
