@@ -74,7 +74,7 @@ pub struct BudgetPolicy {
     /// Where acknowledgements are counted: the link is backed up (saturated,
     /// from its second report) when the smoothed rate sent is this many
     /// percent above the smoothed rate acknowledged, plus `backed_up_slack_bps`,
-    /// with the RTT a quarter of `max_queue_delay` above its minimum (a queue
+    /// with the RTT half of `max_queue_delay` above its minimum (a queue
     /// in front of a thin link fills and drops what does not fit; on a lossy
     /// path with no queue, acknowledgements lag and this is not congestion).
     pub backed_up_percent: u64,
@@ -242,8 +242,7 @@ impl Link {
                 let backed_up = self.sent_avg
                     > avg.saturating_mul(100 + policy.backed_up_percent) / 100
                         + policy.backed_up_slack_bps
-                    && queue_delay > policy.max_queue_delay / 4;
-                // (the same as `queue_building` below)
+                    && queue_delay > policy.max_queue_delay / 2;
                 (avg, backed_up)
             }
             None => {
