@@ -708,6 +708,7 @@ impl SessionActor {
                 min_rtt_ms = report.min_rtt.as_millis() as u64,
                 window_kbps = report.window_bps.map(|w| w / 1000),
                 sent_kbps = report.sent_bps / 1000,
+                acked_kbps = report.acked_bps.map(|a| a / 1000),
                 offered_kbps = report.offered_bps / 1000,
                 loss = report.loss_permille,
                 queued = report.queued,

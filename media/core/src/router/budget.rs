@@ -80,7 +80,7 @@ pub struct BudgetPolicy {
     pub backed_up_percent: u64,
     /// See `backed_up_percent`: a margin for links carrying little.
     pub backed_up_slack_bps: u64,
-    /// A path limit (see `Link::path_limited`) is forgotten after this many
+    /// A path limit (see `Link::knee`) is forgotten after this many
     /// reports without a saturation: the estimate then grows back at
     /// `regrow_percent` again, probing the link anew.
     pub path_limit_reports: u32,
@@ -179,14 +179,13 @@ pub(crate) struct Link {
     /// Since the last saturation: the most the estimate may be, growing
     /// each report; `None` once it reaches the window's rate.
     pub ceiling: Option<u64>,
-    /// What the link delivered at its last saturation (the regrowth slows
-    /// down above it); `u64::MAX` unless `path_limited`.
-    pub knee: u64,
-    /// The last saturation was the path's (queue delay, loss, sent but not
-    /// acknowledged), and the estimate has not grown back to the window
-    /// since: the link is thin, so bursts are paced to the estimate (see
+    /// Set while the link is thin: its last saturation was the path's
+    /// (queue delay, loss, sent but not acknowledged), the estimate has not
+    /// grown back to the window since, and `path_limit_reports` have not
+    /// passed quietly. It is what the link delivered then: the regrowth
+    /// slows down above it, and bursts are paced to the estimate (see
     /// `Router::rate_limit`).
-    pub path_limited: bool,
+    pub knee: Option<u64>,
     /// Reports since the last saturated one.
     pub quiet_reports: u32,
     /// Reports in a row with the transport holding back what it was given.
@@ -312,9 +311,8 @@ impl Link {
         } else {
             self.quiet_reports.saturating_add(1)
         };
-        if self.path_limited && self.quiet_reports >= policy.path_limit_reports {
-            self.path_limited = false;
-            self.knee = u64::MAX;
+        if self.quiet_reports >= policy.path_limit_reports {
+            self.knee = None;
         }
         let e = if self.saturated {
             let e = delivered / 10 * 9;
@@ -322,15 +320,11 @@ impl Link {
             // The path itself showed its limit (not the edge's backlog or a
             // transport holding back, which a busy server causes too): probe
             // above it slowly, and only as far as deliveries back it.
-            self.path_limited = matches!(
+            self.knee = matches!(
                 cause,
                 Some(Saturation::QueueDelay | Saturation::Loss | Saturation::BackedUp)
-            );
-            self.knee = if self.path_limited {
-                delivered
-            } else {
-                u64::MAX
-            };
+            )
+            .then_some(delivered);
             e
         } else {
             let open = match r.window_bps {
@@ -344,27 +338,29 @@ impl Link {
             // probed again gently, not flooded every time it drains.
             match self.ceiling {
                 Some(c) => {
-                    let c = if c < self.knee {
-                        c.saturating_mul(100 + policy.regrow_percent)
+                    let c = match self.knee {
+                        Some(knee) if c >= knee => {
+                            // Sending little (a few voices) shows nothing
+                            // about the room above the knee.
+                            let backed = knee.max(
+                                self.delivered_max
+                                    .saturating_mul(100 + policy.probe_percent)
+                                    / 100,
+                            );
+                            c.saturating_mul(1000 + policy.regrow_above_permille)
+                                .div_ceil(1000)
+                                .max(c + 1)
+                                .min(backed.max(c))
+                        }
+                        knee => c
+                            .saturating_mul(100 + policy.regrow_percent)
                             .div_ceil(100)
-                            .min(self.knee)
-                            .max(c + 1)
-                    } else {
-                        // Sending little (a few voices) shows nothing about
-                        // the room above the knee.
-                        let backed = self.knee.max(
-                            self.delivered_max
-                                .saturating_mul(100 + policy.probe_percent)
-                                / 100,
-                        );
-                        c.saturating_mul(1000 + policy.regrow_above_permille)
-                            .div_ceil(1000)
-                            .max(c + 1)
-                            .min(backed.max(c))
+                            .min(knee.unwrap_or(u64::MAX))
+                            .max(c + 1),
                     };
                     if c >= open {
                         self.ceiling = None;
-                        self.path_limited = false;
+                        self.knee = None;
                         open
                     } else {
                         self.ceiling = Some(c);
@@ -896,7 +892,7 @@ mod tests {
                 "{i}"
             );
         }
-        assert!(!link.path_limited);
+        assert!(link.knee.is_none(), "not thin");
         // A thin link taking 300k of 500k, its queue filling: saturated at
         // the second report, the estimate what was acknowledged less 10 %.
         let mut link = Link::default();
@@ -906,7 +902,7 @@ mod tests {
             Some(Saturation::BackedUp)
         );
         assert_eq!(link.estimate, Some(270_000));
-        assert!(link.path_limited);
+        assert!(link.knee.is_some(), "thin");
         // The transport holding back what it is given near its window with
         // no queue anywhere (loss recovery on a lossy path): not saturated.
         let mut link = Link::default();
@@ -932,7 +928,7 @@ mod tests {
             Some(Saturation::FlowControl)
         );
         assert_eq!(link.estimate, Some(270_000));
-        assert!(!link.path_limited);
+        assert!(link.knee.is_none(), "not thin");
     }
 
     #[test]
@@ -978,7 +974,7 @@ mod tests {
         }
         assert_eq!(saturated, Some(Saturation::Loss));
         assert_eq!(link.estimate, Some(378_000));
-        assert!(link.path_limited, "loss is the path's limit");
+        assert_eq!(link.knee, Some(420_000), "loss is the path's limit");
         // The loss stops: the estimate grows 3 % a report up to what the
         // link delivered when it saturated (420k), not back to the window's
         // 600 kbit/s at once (which would flood the link again) ...
@@ -1010,7 +1006,7 @@ mod tests {
         for _ in 0..policy.path_limit_reports {
             link.report(&report(300_000, 0), &policy);
         }
-        assert!(!link.path_limited);
+        assert!(link.knee.is_none(), "not thin");
         for _ in 0..20 {
             link.report(&report(300_000, 0), &policy);
         }

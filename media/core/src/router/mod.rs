@@ -63,7 +63,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use budget::{BudgetPolicy, FRAME_OVERHEAD_BYTES, LinkReport};
 pub use plan::{
@@ -1807,7 +1807,7 @@ impl Router {
     /// the rate the link takes instead of overflowing the queue in front of it.
     pub fn rate_limit(&self, participant: ParticipantId) -> Option<u64> {
         let link = &self.participants.get(&participant)?.link;
-        link.estimate.filter(|_| link.path_limited)
+        link.estimate.filter(|_| link.knee.is_some())
     }
 
     /// What the subscriber's budget allots it of a track: audio `Some(0)`
@@ -1900,28 +1900,23 @@ impl Router {
             (Some(h), _) => (Some(h), None),
             (None, l) => (l, None),
         };
-        let on: HashSet<TrackId> = p
-            .subscriptions
-            .iter()
-            .filter_map(|id| self.tracks.get(id))
-            .filter(|t| {
-                t.subscriptions
-                    .iter()
-                    .any(|s| s.subscriber == subscriber && s.allot.is_some())
-            })
-            .map(|t| t.id)
-            .collect();
         let wants: Vec<Want> = p
             .subscriptions
             .iter()
             .filter_map(|id| self.tracks.get(id))
-            .map(|t| match t.kind {
+            .map(|t| {
+                let sub = t.subscriptions.iter().find(|s| s.subscriber == subscriber);
+                // Already allotted: keeps its place among equals.
+                let on = sub.is_some_and(|s| s.allot.is_some());
+                (t, sub, on)
+            })
+            .map(|(t, sub, on)| match t.kind {
                 MediaKind::Audio => {
                     let loud = speaking(t);
                     Want {
                         track: t.id,
                         kind: t.kind,
-                        on: on.contains(&t.id),
+                        on,
                         class: u8::from(loud.is_none()),
                         level: loud.map_or(SILENCE_LEVEL, |(l, _)| l),
                         rungs: 1,
@@ -1929,11 +1924,7 @@ impl Router {
                     }
                 }
                 MediaKind::Video => {
-                    let max_height = t
-                        .subscriptions
-                        .iter()
-                        .find(|s| s.subscriber == subscriber)
-                        .and_then(|s| s.max_height);
+                    let max_height = sub.and_then(|s| s.max_height);
                     let rungs = self.top_step(t.id, max_height).map_or(0, |s| s + 1);
                     let full = [t.rate.up_to(0), t.rate.up_to(1), t.rate.up_to(2)];
                     let mut bps = [0; MAX_RUNGS];
@@ -1948,7 +1939,7 @@ impl Router {
                     Want {
                         track: t.id,
                         kind: t.kind,
-                        on: on.contains(&t.id),
+                        on,
                         class: if Some(t.owner) == active {
                             0
                         } else if t.config.source == Some(TrackSource::Screen) {
